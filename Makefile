@@ -1,0 +1,27 @@
+# The two commands a newcomer runs: `make demo` and `make test`. Each sets up what it needs.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test check install
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/functrail demo
+
+# Every test, slow and integration ones included (plain `pytest` runs only the fast ones).
+test: $(STAMP)
+	$(BIN)/python -m pytest -m "" -p no:cacheprovider
+
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy service detectors pipelines models

@@ -1,0 +1,1 @@
+"""Training, evaluation and the registry of versioned, safely serialized anomaly models."""

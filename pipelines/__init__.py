@@ -1,0 +1,1 @@
+"""Sources, parsers, normalizer, event lake, features and the simulator: everything up to events."""

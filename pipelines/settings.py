@@ -1,0 +1,52 @@
+"""One typed settings object, read from ``FUNCTRAIL_*`` environment variables.
+
+It lives in the lowest layer because every layer needs the data folder; nothing reads the
+environment at import time: callers build a ``Settings()`` and pass it in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where functrail keeps its data, and the knobs an operator may turn."""
+
+    model_config = SettingsConfigDict(env_prefix="FUNCTRAIL_", env_file=None, extra="ignore")
+
+    home: Path = Field(default=Path("functrail-data"), description="the data folder")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in home")
+    lake: str | None = Field(default=None, description="event lake root: a folder or s3:// URI")
+    models: Path | None = Field(default=None, description="model registry folder")
+    webhook_allow_private: bool = Field(
+        default=False, description="allow webhook receivers on private and loopback addresses"
+    )
+    max_record_bytes: int = Field(
+        default=8 * 1024 * 1024, description="a single audit record larger than this is rejected"
+    )
+    max_file_bytes: int = Field(
+        default=1024 * 1024 * 1024, description="a decompressed input file larger than this is rejected"
+    )
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'functrail.db').as_posix()}"
+
+    @property
+    def lake_root(self) -> str:
+        return self.lake or str(self.home / "lake")
+
+    @property
+    def models_dir(self) -> Path:
+        return self.models or self.home / "models"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.home / "checkpoints"
+
+    @property
+    def rejects_dir(self) -> Path:
+        return self.home / "rejects"

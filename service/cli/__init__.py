@@ -1,0 +1,28 @@
+"""Command-line entry point. Exit codes: 0 done, 1 failed, 2 bad usage."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from service.cli.app import CommandFailed, app, err
+
+# Command modules register themselves on ``app`` when imported; keep one import per module.
+from service.cli import commands  # noqa: F401, E402  (registration side effect)
+
+
+def main() -> None:
+    """Run the CLI; failures print one line (no traceback unless FUNCTRAIL_DEBUG=1) and exit 1."""
+    try:
+        app(standalone_mode=True)
+    except CommandFailed as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False, style="red")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001  (last line of defence: one line, exit 1)
+        if os.environ.get("FUNCTRAIL_DEBUG") == "1":
+            raise
+        err.print(f"error: {type(exc).__name__}: {exc}", markup=False, highlight=False)
+        sys.exit(1)

@@ -1,0 +1,3 @@
+"""Imports each command module once so it registers on the app (one line per module)."""
+
+from __future__ import annotations

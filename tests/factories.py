@@ -1,0 +1,113 @@
+"""Factories for normalized events and raw audit records, so tests state only what matters."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pandas as pd
+import pyarrow as pa
+
+from pipelines.events import EVENT_SCHEMA, events_from_arrow
+
+_ids = itertools.count(1)
+BASE_TIME = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+ACCOUNT = "210987654321"
+
+
+def event(**fields: Any) -> dict[str, Any]:
+    """One normalized event (a dict of the event model) with plausible AWS defaults."""
+    n = next(_ids)
+    row: dict[str, Any] = {
+        "id": f"evt-{n:08d}",
+        "time": BASE_TIME + timedelta(seconds=n),
+        "provider": "aws",
+        "account": ACCOUNT,
+        "region": "eu-central-1",
+        "service": "lambda.amazonaws.com",
+        "action": "GetFunction",
+        "raw_action": "GetFunction20150331v2",
+        "category": "access",
+        "principal": f"arn:aws:iam::{ACCOUNT}:user/sam",
+        "principal_type": "user",
+        "session": None,
+        "source_ip": "192.0.2.10",
+        "user_agent": "aws-cli/2.15.0",
+        "resource": "billing",
+        "outcome": "success",
+        "error_code": None,
+        "read_only": True,
+        "mfa": None,
+        "raw": {},
+    }
+    row.update(fields)
+    if not isinstance(row["raw"], str):
+        row["raw"] = orjson.dumps(row["raw"]).decode()
+    return row
+
+
+def events(*rows: dict[str, Any]) -> pd.DataFrame:
+    """A batch (DataFrame with the event schema) from ``event()`` dicts."""
+    return events_from_arrow(pa.Table.from_pylist(list(rows), schema=EVENT_SCHEMA))
+
+
+def cloudtrail_record(**fields: Any) -> dict[str, Any]:
+    """A CloudTrail record in the shape AWS documents, an IAM user calling Lambda by default."""
+    n = next(_ids)
+    record: dict[str, Any] = {
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": "IAMUser",
+            "principalId": "AIDAEXAMPLE",
+            "arn": f"arn:aws:iam::{ACCOUNT}:user/sam",
+            "accountId": ACCOUNT,
+            "accessKeyId": "AKIAEXAMPLE",
+            "userName": "sam",
+        },
+        "eventTime": (BASE_TIME + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": "lambda.amazonaws.com",
+        "eventName": "GetFunction20150331v2",
+        "awsRegion": "eu-central-1",
+        "sourceIPAddress": "192.0.2.10",
+        "userAgent": "aws-cli/2.15.0",
+        "requestParameters": {"functionName": "billing"},
+        "responseElements": None,
+        "requestID": f"req-{n}",
+        "eventID": f"00000000-0000-4000-8000-{n:012d}",
+        "readOnly": True,
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": ACCOUNT,
+        "eventCategory": "Management",
+    }
+    record.update(fields)
+    return record
+
+
+def log_entry(**fields: Any) -> dict[str, Any]:
+    """A Cloud Audit Logs LogEntry as the Logging API returns it (Admin Activity by default)."""
+    n = next(_ids)
+    entry: dict[str, Any] = {
+        "insertId": f"gcp-{n:08d}",
+        "logName": "projects/demo-proj/logs/cloudaudit.googleapis.com%2Factivity",
+        "timestamp": (BASE_TIME + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "receiveTimestamp": (BASE_TIME + timedelta(seconds=n + 1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "severity": "NOTICE",
+        "resource": {
+            "type": "cloud_function",
+            "labels": {"project_id": "demo-proj", "region": "europe-west3", "function_name": "hook"},
+        },
+        "protoPayload": {
+            "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
+            "status": {},
+            "authenticationInfo": {"principalEmail": "kim@example.org"},
+            "requestMetadata": {"callerIp": "198.51.100.3", "callerSuppliedUserAgent": "gcloud"},
+            "serviceName": "cloudfunctions.googleapis.com",
+            "methodName": "google.cloud.functions.v2.FunctionService.UpdateFunction",
+            "resourceName": "projects/demo-proj/locations/europe-west3/functions/hook",
+        },
+    }
+    entry.update(fields)
+    return entry
