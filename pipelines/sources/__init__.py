@@ -1,0 +1,1 @@
+"""Where audit records come from: local files, S3 trails, LookupEvents, Cloud Logging."""
