@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     models: Path | None = Field(default=None, description="model registry folder")
     webhook_allow_private: bool = Field(
         default=False, description="allow webhook receivers on private and loopback addresses"
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="key that encrypts stored secrets (webhook signing secrets)"
     )
     max_record_bytes: int = Field(
         default=8 * 1024 * 1024, description="a single audit record larger than this is rejected"
