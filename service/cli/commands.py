@@ -1,3 +1,5 @@
 """Imports each command module once so it registers on the app (one line per module)."""
 
 from __future__ import annotations
+
+from service.cli import normalize  # noqa: F401

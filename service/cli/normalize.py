@@ -1,0 +1,110 @@
+"""``functrail normalize PATH...``: print normalized events, for debugging and piping.
+
+Events go to stdout (JSON lines, or a table for people); every reject gets one line on stderr
+and a line in a rejects file, and the run still exits 0 (DESIGN.md exit codes).
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import orjson
+import pandas as pd
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+from rich.text import Text
+
+from pipelines.events import event_records
+from pipelines.normalize import normalize_blob
+from pipelines.rejects import Reject, write_rejects
+from pipelines.settings import Settings
+from pipelines.sources.local import PathNotFound, iter_local_blobs, resolve_paths
+from service.cli.app import CommandFailed, app, err
+
+_TABLE_COLUMNS = ("time", "provider", "principal", "action", "resource", "outcome", "source_ip")
+_CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
+
+
+class Format(StrEnum):
+    jsonl = "jsonl"
+    table = "table"
+
+
+def printable(text: object) -> str:
+    """Attacker-controlled text made safe for a terminal: control characters shown escaped."""
+    return str(text).translate(_CONTROL)
+
+
+@app.command()
+def normalize(
+    paths: Annotated[list[str], typer.Argument(help="files, folders (recursive) or globs")],
+    output: Annotated[
+        Format | None,
+        typer.Option("--format", "-f", help="jsonl (default when piped) or table"),
+    ] = None,
+) -> None:
+    """Print the normalized events of audit log files (any supported format, gzip or not)."""
+    settings = Settings()
+    fmt = output or (Format.table if sys.stdout.isatty() else Format.jsonl)
+    try:
+        files = resolve_paths(paths)
+    except PathNotFound as exc:
+        raise CommandFailed(str(exc)) from None
+    rejects: list[Reject] = []
+    seen: set[str] = set()
+    shown: list[pd.DataFrame] = []
+    count = 0
+
+    def note(reject: Reject) -> None:
+        rejects.append(reject)
+        err.print(printable(reject.line()), markup=False, highlight=False, soft_wrap=True)
+
+    progress = Progress(
+        TextColumn("normalize"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+        disable=not (err.is_terminal and len(files) > 1),
+    )
+    with progress:
+        task = progress.add_task("files", total=len(files))
+        for blob in iter_local_blobs([str(f) for f in files], settings=settings, on_reject=note):
+            events, blob_rejects = normalize_blob(blob.data, blob.name, settings=settings)
+            for reject in blob_rejects:
+                note(reject)
+            fresh = ~events["id"].isin(seen)
+            if not fresh.all():
+                events = events[fresh]
+            seen.update(events["id"].tolist())
+            count += len(events)
+            if fmt is Format.jsonl:
+                _write_jsonl(events)
+            else:
+                shown.append(events)
+            progress.advance(task)
+    if fmt is Format.table:
+        _print_table(shown)
+    where = write_rejects(rejects, settings.rejects_dir, "normalize")
+    summary = f"{count} events, {len(rejects)} rejected"
+    err.print(summary + (f" (see {where})" if where else ""), markup=False, highlight=False)
+
+
+def _write_jsonl(events: pd.DataFrame) -> None:
+    out = sys.stdout.buffer
+    for record in event_records(events):
+        out.write(orjson.dumps(record) + b"\n")
+    out.flush()
+
+
+def _print_table(frames: list[pd.DataFrame]) -> None:
+    from rich.console import Console
+
+    table = Table(*_TABLE_COLUMNS, show_lines=False)
+    for frame in frames:
+        for row in frame[list(_TABLE_COLUMNS)].itertuples(index=False):
+            table.add_row(*(Text("" if pd.isna(v) else printable(v)) for v in row))
+    Console().print(table, markup=False, highlight=False)
