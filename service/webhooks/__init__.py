@@ -1,0 +1,1 @@
+"""Signed, durable webhooks: subscriptions, an outbox of deliveries, and the dispatcher."""
