@@ -10,6 +10,7 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
+from detectors.alert import Alert, Evidence, alert_id, dedup_key
 from pipelines.events import EVENT_SCHEMA, events_from_arrow
 
 _ids = itertools.count(1)
@@ -111,3 +112,34 @@ def log_entry(**fields: Any) -> dict[str, Any]:
     }
     entry.update(fields)
     return entry
+
+
+def alert(**fields: Any) -> Alert:
+    """One Alert with plausible defaults (a rule alert on a Lambda function); ids follow the key."""
+    n = next(_ids)
+    first_seen = fields.pop("first_seen", BASE_TIME + timedelta(minutes=n))
+    detector = fields.pop("detector", "rule")
+    rule_id = fields.pop("rule_id", "aws_lambda_public_add_permission")
+    principal = fields.pop("principal", f"arn:aws:iam::{ACCOUNT}:user/sam")
+    resource = fields.pop("resource", f"fn-{n}")
+    key = fields.pop("dedup_key", dedup_key(detector, rule_id, ACCOUNT, principal, resource))
+    values: dict[str, Any] = {
+        "id": alert_id(key, first_seen),
+        "dedup_key": key,
+        "detector": detector,
+        "rule_id": rule_id,
+        "title": f"{principal} made function {resource} public",
+        "severity": "high",
+        "score": 0.9,
+        "provider": "aws",
+        "account": ACCOUNT,
+        "principal": principal,
+        "resource": resource,
+        "first_seen": first_seen,
+        "last_seen": first_seen,
+        "tags": ["T1098", "exposure"],
+        "evidence": Evidence(event_ids=[f"evt-{n:08d}"]),
+        "runbook": "Check who added the permission and whether the function should be public.",
+    }
+    values.update(fields)
+    return Alert(**values)

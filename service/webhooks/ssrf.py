@@ -83,7 +83,8 @@ def refusal(ip: IPAddress, *, allow_private: bool) -> str | None:
             candidate.version == net.version and candidate in net for net in _ALWAYS_BLOCKED_NETS
         ):
             return f"{candidate} is link-local"
-        if candidate.is_multicast or candidate.is_unspecified or candidate.is_reserved:
+        unusable = candidate.is_multicast or candidate.is_unspecified or candidate.is_reserved
+        if unusable and not candidate.is_loopback:
             return f"{candidate} is not a unicast address"
         if not allow_private and (
             candidate.is_private or candidate.is_loopback or not candidate.is_global

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import orjson
+
 from service.webhooks.formats.base import EVENTS, EventName, Format, RenderContext
 from service.webhooks.formats.generic import GenericFormat
 from service.webhooks.formats.ocsf import OcsfFormat
@@ -13,4 +18,22 @@ FORMATS: dict[str, Format] = {
 }
 FORMAT_NAMES: tuple[str, ...] = tuple(FORMATS)
 
-__all__ = ["EVENTS", "FORMATS", "FORMAT_NAMES", "EventName", "Format", "RenderContext"]
+
+def encode_body(document: dict[str, Any]) -> bytes:
+    """UTF-8 JSON; lone surrogates (hostile input can carry them) become "?", not an error."""
+    try:
+        return orjson.dumps(document)
+    except TypeError:
+        text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str)
+        return text.encode("utf-8", "replace")
+
+
+__all__ = [
+    "EVENTS",
+    "FORMATS",
+    "FORMAT_NAMES",
+    "EventName",
+    "Format",
+    "RenderContext",
+    "encode_body",
+]

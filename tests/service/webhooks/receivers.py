@@ -1,0 +1,129 @@
+"""Real HTTP receivers on 127.0.0.1 for webhook tests: they verify signatures and record calls.
+
+Each receiver answers from a script (status codes, delays, redirects), then 200 for ever, so a
+test states "500 then 200" or "slow once" and checks what arrived.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import orjson
+
+from service.webhooks.signing import verify
+
+
+@dataclass
+class Step:
+    """One scripted answer: a status, an optional delay before it, optional headers."""
+
+    status: int = 200
+    delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Received:
+    """One request as the receiver saw it."""
+
+    delivery_id: str
+    event: str
+    body: dict[str, Any]
+    verified: bool
+    host: str
+    answered: int
+
+
+class Receiver:
+    """A threaded HTTP server on 127.0.0.1 that checks the functrail signature of every POST."""
+
+    def __init__(self, secret: str = "", script: list[Step] | None = None, port: int = 0) -> None:
+        self.secret = secret
+        self.script = list(script or [])
+        self.calls: list[Received] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(length)
+                with receiver.lock:
+                    step = receiver.script.pop(0) if receiver.script else Step()
+                if step.delay:
+                    time.sleep(step.delay)
+                ok = verify(
+                    receiver.secret.encode(),
+                    raw,
+                    self.headers.get("X-Functrail-Timestamp"),
+                    self.headers.get("X-Functrail-Signature"),
+                )
+                with receiver.lock:
+                    receiver.calls.append(
+                        Received(
+                            delivery_id=self.headers.get("X-Functrail-Delivery", ""),
+                            event=self.headers.get("X-Functrail-Event", ""),
+                            body=orjson.loads(raw) if raw else {},
+                            verified=ok,
+                            host=self.headers.get("Host", ""),
+                            answered=step.status,
+                        )
+                    )
+                try:
+                    self.send_response(step.status)
+                    for name, value in step.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except OSError:
+                    pass  # the client gave up (read timeout): that is the point of a slow step
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def start(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def delivered(self) -> list[Received]:
+        """The calls answered with 2xx: what the receiver accepted."""
+        with self.lock:
+            return [c for c in self.calls if 200 <= c.answered < 300]
+
+
+@contextmanager
+def receiver(secret: str = "", script: list[Step] | None = None) -> Iterator[Receiver]:
+    """A started receiver, stopped at the end of the block."""
+    r = Receiver(secret, script).start()
+    try:
+        yield r
+    finally:
+        r.stop()
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (connection refused until a receiver takes it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
