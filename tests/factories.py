@@ -114,6 +114,19 @@ def log_entry(**fields: Any) -> dict[str, Any]:
     return entry
 
 
+def cloudtrail_file(*records: dict[str, Any], compress: bool = False) -> bytes:
+    """A CloudTrail S3 log file ``{"Records": [...]}`` (gzip when ``compress``)."""
+    import gzip
+
+    data = orjson.dumps({"Records": list(records)})
+    return gzip.compress(data) if compress else data
+
+
+def json_lines(*objects: Any) -> bytes:
+    """JSON lines, one object per line (bare records, sink files, envelopes)."""
+    return b"".join(orjson.dumps(obj) + b"\n" for obj in objects)
+
+
 def alert(**fields: Any) -> Alert:
     """One Alert with plausible defaults (a rule alert on a Lambda function); ids follow the key."""
     n = next(_ids)
