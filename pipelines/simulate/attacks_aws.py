@@ -1,0 +1,624 @@
+"""Rule-caught AWS attack scenarios: each a short, realistic sequence of CloudTrail records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from pipelines.simulate import aws
+from pipelines.simulate.attack_base import AttackContext, Injection
+from pipelines.simulate.emit import Emit, aws_sink
+from pipelines.simulate.ids import aws_key_id, aws_time, hex_id, token
+from pipelines.simulate.org import Account, Function, User
+
+LAMBDA = "lambda.amazonaws.com"
+URL_ID = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _stolen_user(ctx: AttackContext) -> tuple[User, dict[str, Any], str, str]:
+    """A developer whose access key leaked, used from the attacker's machine."""
+    user = ctx.developer()
+    ip, ua = ctx.attacker()
+    return user, aws.iam_user(user), ip, ua
+
+
+def _target(ctx: AttackContext, account: Account | None = None) -> Function:
+    return ctx.rng.choice((account or ctx.prod).functions)
+
+
+def _lambda_change(
+    ctx: AttackContext, name: str, params_for: Any, response_for: Any, what: str
+) -> Injection:
+    user, ident, ip, ua = _stolen_user(ctx)
+    fn = _target(ctx)
+    t = ctx.when()
+    emits = [
+        ctx.call(
+            t,
+            ident,
+            ctx.prod,
+            LAMBDA,
+            "GetFunction",
+            ip,
+            ua,
+            {"functionName": fn.name},
+            read_only=True,
+        ),
+        ctx.call(
+            t + ctx.rng.randint(20, 120),
+            ident,
+            ctx.prod,
+            LAMBDA,
+            name,
+            ip,
+            ua,
+            params_for(fn),
+            response_for(fn, t),
+        ),
+    ]
+    return Injection(emits, "aws", ctx.prod.id, user.arn, f"{user.name} {what} {fn.name}")
+
+
+def public_lambda(ctx: AttackContext) -> Injection:
+    sid = f"public-{token(ctx.rng, 6).lower()}"
+
+    def statement(fn: Function, t: int) -> dict[str, Any]:
+        body = {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "lambda:InvokeFunction",
+            "Resource": fn.arn,
+        }
+        return {"statement": orjson.dumps(body).decode()}
+
+    return _lambda_change(
+        ctx,
+        "AddPermission",
+        lambda fn: {
+            "functionName": fn.name,
+            "statementId": sid,
+            "action": "lambda:InvokeFunction",
+            "principal": "*",
+        },
+        statement,
+        "granted lambda:InvokeFunction to * (no SourceArn/SourceAccount) on",
+    )
+
+
+def public_function_url(ctx: AttackContext) -> Injection:
+    def url(fn: Function, t: int) -> dict[str, Any]:
+        return {
+            "functionUrl": f"https://{token(ctx.rng, 32, URL_ID)}.lambda-url.{fn.region}.on.aws/",
+            "functionArn": fn.arn,
+            "authType": "NONE",
+            "creationTime": aws_time(t).replace("Z", ".000000Z"),
+        }
+
+    return _lambda_change(
+        ctx,
+        "CreateFunctionUrlConfig",
+        lambda fn: {"functionName": fn.name, "authType": "NONE"},
+        url,
+        "created an unauthenticated (authType NONE) function URL for",
+    )
+
+
+def foreign_layer(ctx: AttackContext) -> Injection:
+    foreign = "".join(ctx.rng.choices("0123456789", k=12))
+    version = ctx.rng.randint(2, 9)
+    layer = f"arn:aws:lambda:{ctx.prod.region}:{foreign}:layer:aws-sdk-telemetry:{version}"
+    return _lambda_change(
+        ctx,
+        "UpdateFunctionConfiguration",
+        lambda fn: {"functionName": fn.name, "layers": [layer]},
+        lambda fn, t: aws.function_config(
+            fn, ctx.rng, t, layers=[{"arn": layer, "codeSize": 51234}]
+        ),
+        f"attached layer {layer} from foreign account {foreign} to",
+    )
+
+
+def denial_of_wallet_config(ctx: AttackContext) -> Injection:
+    return _lambda_change(
+        ctx,
+        "UpdateFunctionConfiguration",
+        lambda fn: {"functionName": fn.name, "timeout": 900, "memorySize": 10240},
+        lambda fn, t: aws.function_config(fn, ctx.rng, t, timeout=900, memorySize=10240),
+        "set Timeout 900 and MemorySize 10240 on",
+    )
+
+
+def concurrency_zero(ctx: AttackContext) -> Injection:
+    return _lambda_change(
+        ctx,
+        "PutFunctionConcurrency",
+        lambda fn: {"functionName": fn.name, "reservedConcurrentExecutions": 0},
+        lambda fn, t: {"reservedConcurrentExecutions": 0},
+        "set reserved concurrency 0 (function disabled) on",
+    )
+
+
+def human_code_change(ctx: AttackContext) -> Injection:
+    user = ctx.developer()
+    ident = aws.iam_user(user)
+    fn = _target(ctx)
+    t = ctx.when(9, 18)
+    ua = aws.CLI_UA.format(cmd="lambda.update-function-code")
+    emits = [
+        ctx.call(
+            t,
+            ident,
+            ctx.prod,
+            LAMBDA,
+            "GetFunction",
+            user.home_ip,
+            ua,
+            {"functionName": fn.name},
+            read_only=True,
+        ),
+        ctx.call(
+            t + 40,
+            ident,
+            ctx.prod,
+            LAMBDA,
+            "UpdateFunctionCode",
+            user.home_ip,
+            ua,
+            {"functionName": fn.name, "publish": True, "dryRun": False},
+            aws.function_config(fn, ctx.rng, t + 40),
+        ),
+    ]
+    return Injection(
+        emits,
+        "aws",
+        ctx.prod.id,
+        user.arn,
+        f"IAM user {user.name} uploaded code to {fn.name} outside CI",
+    )
+
+
+def stop_logging(ctx: AttackContext) -> Injection:
+    user, ident, ip, ua = _stolen_user(ctx)
+    trail = f"arn:aws:cloudtrail:{ctx.prod.region}:{ctx.prod.id}:trail/management-events"
+    t = ctx.when()
+    src = "cloudtrail.amazonaws.com"
+    emits = [
+        ctx.call(
+            t,
+            ident,
+            ctx.prod,
+            src,
+            "DescribeTrails",
+            ip,
+            ua,
+            {"trailNameList": [], "includeShadowTrails": True},
+            read_only=True,
+        ),
+        ctx.call(t + 30, ident, ctx.prod, src, "StopLogging", ip, ua, {"name": trail}),
+    ]
+    if ctx.rng.random() < 0.5:
+        emits.append(ctx.call(t + 95, ident, ctx.prod, src, "DeleteTrail", ip, ua, {"name": trail}))
+    return Injection(
+        emits,
+        "aws",
+        ctx.prod.id,
+        user.arn,
+        f"{user.name}'s stolen key stopped CloudTrail logging of {trail}",
+    )
+
+
+def secrets_harvest(ctx: AttackContext) -> Injection:
+    user, ident, ip, ua = _stolen_user(ctx)
+    region, acct = ctx.prod.region, ctx.prod.id
+    secrets = [s for fn in ctx.prod.functions for s in fn.secrets]
+    for app in (
+        "rds",
+        "redshift",
+        "stripe",
+        "sendgrid",
+        "datadog",
+        "github",
+        "slack",
+        "okta",
+        "pagerduty",
+        "twilio",
+        "snowflake",
+        "elastic",
+        "sentry",
+        "jira",
+        "npm",
+        "docker",
+        "vault",
+        "ldap",
+        "backup",
+        "kafka",
+    ):
+        secrets.append(
+            f"arn:aws:secretsmanager:{region}:{acct}:secret:prod/{app}/credentials-"
+            + token(ctx.rng, 6)
+        )
+    secrets = sorted(set(secrets))[:45]
+    t = ctx.when()
+    emits = [
+        ctx.call(
+            t,
+            ident,
+            ctx.prod,
+            "secretsmanager.amazonaws.com",
+            "ListSecrets",
+            ip,
+            ua,
+            {"maxResults": 100},
+            read_only=True,
+        )
+    ]
+    for i, secret in enumerate(secrets):
+        emits.append(
+            ctx.call(
+                t + 10 + i * ctx.rng.randint(2, 6),
+                ident,
+                ctx.prod,
+                "secretsmanager.amazonaws.com",
+                "GetSecretValue",
+                ip,
+                ua,
+                {"secretId": secret},
+                read_only=True,
+            )
+        )
+    return Injection(
+        emits,
+        "aws",
+        acct,
+        user.arn,
+        f"{user.name}'s key read {len(secrets)} distinct secrets in minutes",
+    )
+
+
+def console_no_mfa(ctx: AttackContext) -> Injection:
+    user = ctx.developer()
+    ip, _ = ctx.attacker()
+    t = ctx.when()
+    emits = [
+        Emit(
+            t,
+            aws_sink(ctx.prod.id, "us-east-1"),
+            aws.console_login(
+                ctx.rng, t, aws.login_identity(user), ctx.prod.id, ip, success=True, mfa=False
+            ),
+        )
+    ]
+    ident = aws.iam_user(
+        user, console=True, access_key=ctx.session_key(), mfa=False, created=aws_time(t)
+    )
+    for i, name in enumerate(("ListFunctions", "GetFunction")):
+        rec = ctx.call(
+            t + 60 + i * 30,
+            ident,
+            ctx.prod,
+            LAMBDA,
+            name,
+            ip,
+            aws.CONSOLE_UA,
+            {"functionName": _target(ctx).name} if name == "GetFunction" else {"maxItems": 50},
+            read_only=True,
+        )
+        rec.record["sessionCredentialFromConsole"] = "true"
+        emits.append(rec)
+    return Injection(
+        emits,
+        "aws",
+        ctx.prod.id,
+        user.arn,
+        f"{user.name} (always MFA) signed in without MFA from {ip}",
+    )
+
+
+def root_login(ctx: AttackContext) -> Injection:
+    acct = ctx.rng.choice(ctx.org.accounts)
+    ip, _ = ctx.attacker()
+    t = ctx.when()
+    emits = [
+        Emit(
+            t,
+            aws_sink(acct.id, "us-east-1"),
+            aws.console_login(ctx.rng, t, aws.root(acct.id), acct.id, ip, success=True, mfa=False),
+        )
+    ]
+    ident = aws.root(acct.id, access_key=ctx.session_key(), created=aws_time(t))
+    for i, name in enumerate(("GetAccountSummary", "ListUsers", "ListAccessKeys")):
+        call = ctx.call(
+            t + 45 + 20 * i,
+            ident,
+            acct,
+            "iam.amazonaws.com",
+            name,
+            ip,
+            aws.CONSOLE_UA,
+            None,
+            read_only=True,
+        )
+        call.record["sessionCredentialFromConsole"] = "true"
+        emits.append(call)
+    return Injection(
+        emits,
+        "aws",
+        acct.id,
+        f"arn:aws:iam::{acct.id}:root",
+        f"root signed in to {acct.name} and used the API",
+    )
+
+
+def login_bruteforce(ctx: AttackContext) -> Injection:
+    user = ctx.developer()
+    ip, _ = ctx.attacker()
+    t = ctx.when()
+    sink = aws_sink(ctx.prod.id, "us-east-1")
+    emits = []
+    for _ in range(ctx.rng.randint(22, 35)):
+        t += ctx.rng.randint(3, 25)
+        emits.append(
+            Emit(
+                t,
+                sink,
+                aws.console_login(
+                    ctx.rng, t, aws.login_identity(user), ctx.prod.id, ip, success=False, mfa=False
+                ),
+            )
+        )
+    t += 40
+    emits.append(
+        Emit(
+            t,
+            sink,
+            aws.console_login(
+                ctx.rng, t, aws.login_identity(user), ctx.prod.id, ip, success=True, mfa=True
+            ),
+        )
+    )
+    return Injection(
+        emits,
+        "aws",
+        ctx.prod.id,
+        user.arn,
+        f"{len(emits) - 1} failed console logins for {user.name} then success",
+    )
+
+
+DENIED_APIS = (
+    ("iam.amazonaws.com", "ListUsers", "AccessDenied"),
+    ("iam.amazonaws.com", "ListRoles", "AccessDenied"),
+    ("iam.amazonaws.com", "ListPolicies", "AccessDenied"),
+    ("iam.amazonaws.com", "GetAccountAuthorizationDetails", "AccessDenied"),
+    ("s3.amazonaws.com", "ListBuckets", "AccessDenied"),
+    ("ec2.amazonaws.com", "DescribeInstances", "Client.UnauthorizedOperation"),
+    ("ec2.amazonaws.com", "DescribeSecurityGroups", "Client.UnauthorizedOperation"),
+    ("ec2.amazonaws.com", "DescribeVpcs", "Client.UnauthorizedOperation"),
+    ("lambda.amazonaws.com", "ListFunctions", "AccessDeniedException"),
+    ("kms.amazonaws.com", "ListKeys", "AccessDeniedException"),
+    ("secretsmanager.amazonaws.com", "ListSecrets", "AccessDenied"),
+    ("dynamodb.amazonaws.com", "ListTables", "AccessDenied"),
+    ("rds.amazonaws.com", "DescribeDBInstances", "AccessDenied"),
+    ("sns.amazonaws.com", "ListTopics", "AuthorizationError"),
+    ("sqs.amazonaws.com", "ListQueues", "AccessDenied"),
+    ("organizations.amazonaws.com", "DescribeOrganization", "AccessDeniedException"),
+    ("cloudformation.amazonaws.com", "DescribeStacks", "AccessDenied"),
+    ("ecr.amazonaws.com", "DescribeRepositories", "AccessDeniedException"),
+    ("logs.amazonaws.com", "DescribeLogGroups", "AccessDeniedException"),
+    ("ssm.amazonaws.com", "DescribeParameters", "AccessDeniedException"),
+)
+
+
+def access_denied_burst(ctx: AttackContext) -> Injection:
+    user, ident, ip, ua = _stolen_user(ctx)
+    t = ctx.when()
+    emits = [
+        ctx.call(
+            t,
+            ident,
+            ctx.prod,
+            "sts.amazonaws.com",
+            "GetCallerIdentity",
+            ip,
+            ua,
+            None,
+            {"userId": user.principal_id, "account": ctx.prod.id, "arn": user.arn},
+            read_only=True,
+        )
+    ]
+    for _ in range(ctx.rng.randint(42, 60)):
+        t += ctx.rng.randint(1, 6)
+        source, name, code = ctx.rng.choice(DENIED_APIS)
+        action = f"{source.split('.')[0]}:{name}"
+        message = (
+            f"User: {user.arn} is not authorized to perform: {action} because no "
+            "identity-based policy "
+            f"allows the {action} action"
+        )
+        emits.append(
+            ctx.call(
+                t,
+                ident,
+                ctx.prod,
+                source,
+                name,
+                ip,
+                ua,
+                None,
+                read_only=True,
+                error=(code, message),
+            )
+        )
+    return Injection(
+        emits,
+        "aws",
+        ctx.prod.id,
+        user.arn,
+        f"{len(emits) - 1} AccessDenied across services from {ip}",
+    )
+
+
+def admin_policy_attached(ctx: AttackContext) -> Injection:
+    user, ident, ip, ua = _stolen_user(ctx)
+    t = ctx.when()
+    policy = "arn:aws:iam::aws:policy/AdministratorAccess"
+    iam = "iam.amazonaws.com"
+    if ctx.rng.random() < 0.5:
+        victim = f"svc-{token(ctx.rng, 5).lower()}"
+        emits = [
+            ctx.call(
+                t,
+                ident,
+                ctx.prod,
+                iam,
+                "CreateUser",
+                ip,
+                ua,
+                {"userName": victim},
+                {
+                    "user": {
+                        "path": "/",
+                        "userName": victim,
+                        "userId": aws_key_id(ctx.rng, "AIDA"),
+                        "arn": f"arn:aws:iam::{ctx.prod.id}:user/{victim}",
+                        "createDate": aws_time(t),
+                    }
+                },
+            ),
+            ctx.call(
+                t + 8,
+                ident,
+                ctx.prod,
+                iam,
+                "AttachUserPolicy",
+                ip,
+                ua,
+                {"userName": victim, "policyArn": policy},
+            ),
+            ctx.call(
+                t + 15,
+                ident,
+                ctx.prod,
+                iam,
+                "CreateAccessKey",
+                ip,
+                ua,
+                {"userName": victim},
+                {
+                    "accessKey": {
+                        "userName": victim,
+                        "accessKeyId": aws_key_id(ctx.rng, "AKIA"),
+                        "status": "Active",
+                        "createDate": aws_time(t + 15),
+                    }
+                },
+            ),
+        ]
+        what = f"new user {victim}"
+    else:
+        role = _target(ctx).role
+        emits = [
+            ctx.call(
+                t,
+                ident,
+                ctx.prod,
+                iam,
+                "AttachRolePolicy",
+                ip,
+                ua,
+                {"roleName": role, "policyArn": policy},
+            )
+        ]
+        what = f"role {role}"
+    return Injection(
+        emits,
+        "aws",
+        ctx.prod.id,
+        user.arn,
+        f"{user.name}'s key attached AdministratorAccess to {what}",
+    )
+
+
+def passrole_lambda_escalation(ctx: AttackContext) -> Injection:
+    user, ident, ip, ua = _stolen_user(ctx)
+    acct = ctx.prod
+    t = ctx.when()
+    name = f"tmp-{token(ctx.rng, 6).lower()}"
+    role = f"arn:aws:iam::{acct.id}:role/OrganizationAccountAccessRole"
+    fn = Function(
+        name,
+        acct.id,
+        acct.region,
+        "python3.12",
+        "OrganizationAccountAccessRole",
+        (),
+        (),
+        0,
+        "",
+        0,
+        ip,
+    )
+    emits = [
+        ctx.call(t, ident, acct, "iam.amazonaws.com", "ListRoles", ip, ua, None, read_only=True),
+        ctx.call(
+            t + 30,
+            ident,
+            acct,
+            LAMBDA,
+            "CreateFunction",
+            ip,
+            ua,
+            {
+                "functionName": name,
+                "runtime": "python3.12",
+                "role": role,
+                "handler": "lambda_function.lambda_handler",
+                "code": {},
+                "timeout": 60,
+                "memorySize": 128,
+                "publish": False,
+                "packageType": "Zip",
+            },
+            aws.function_config(
+                fn, ctx.rng, t + 30, role=role, handler="lambda_function.lambda_handler"
+            ),
+        ),
+        ctx.call(
+            t + 55,
+            ident,
+            acct,
+            LAMBDA,
+            "Invoke",
+            ip,
+            ua,
+            {"functionName": name, "invocationType": "RequestResponse"},
+            category="Data",
+            version="1.08",
+            resources=[{"accountId": acct.id, "type": "AWS::Lambda::Function", "ARN": fn.arn}],
+        ),
+        ctx.call(
+            t + 80,
+            ident,
+            acct,
+            LAMBDA,
+            "CreateFunctionUrlConfig",
+            ip,
+            ua,
+            {"functionName": name, "authType": "AWS_IAM"},
+            {
+                "functionUrl": f"https://{hex_id(ctx.rng, 32)}.lambda-url.{acct.region}.on.aws/",
+                "functionArn": fn.arn,
+                "authType": "AWS_IAM",
+                "creationTime": aws_time(t + 80).replace("Z", ".000000Z"),
+            },
+        ),
+    ]
+    return Injection(
+        emits,
+        "aws",
+        acct.id,
+        user.arn,
+        f"{user.name}'s key created {name} with {role}, invoked it and gave it a URL",
+    )
