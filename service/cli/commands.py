@@ -3,3 +3,4 @@
 from __future__ import annotations
 
 from service.cli import normalize  # noqa: F401
+from service.cli import simulate  # noqa: F401
