@@ -66,7 +66,7 @@ def read_only_from(
     return pc.if_else(pc.is_null(logged), derived, logged)
 
 
-def table(columns: dict[str, pa.Array | list[Any]], times: pa.Array) -> pa.Table:
+def table(columns: dict[str, pa.Array | Sequence[Any]], times: pa.Array) -> pa.Table:
     """One Arrow table in the event schema from finished columns."""
     arrays = []
     for name in EVENT_SCHEMA.names:

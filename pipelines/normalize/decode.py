@@ -71,7 +71,9 @@ def decode_all(
     if not raws:
         return Decoded()
     joined = b"[" + b",".join(raws) + b"]"
-    pretty = any(mark in joined for mark in _WHITESPACE)
+    # Files are written one way throughout: the first record tells (scanning all costs 5%).
+    first = bytes(raws[0])
+    pretty = any(mark in first for mark in _WHITESPACE)
     if pretty:
         try:
             joined = msgspec.json.format(joined, indent=-1)

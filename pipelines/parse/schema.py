@@ -60,11 +60,11 @@ RESOURCE_KEYS = tuple(RequestParameters.__struct_fields__)
 """Priority order in which ``requestParameters`` keys name the resource."""
 
 
-class _Resource(msgspec.Struct, gc=False):
+class Resource(msgspec.Struct, gc=False):
     ARN: str | None = None
 
 
-class _AdditionalEventData(msgspec.Struct, gc=False):
+class AdditionalEventData(msgspec.Struct, gc=False):
     MFAUsed: str | bool | None = None
 
 
@@ -83,8 +83,8 @@ class AwsRecord(msgspec.Struct, gc=False):
     recipientAccountId: str | None = None
     userIdentity: UserIdentity | None = None
     requestParameters: RequestParameters | None = None
-    resources: list[_Resource] | None = None
-    additionalEventData: _AdditionalEventData | None = None
+    resources: list[Resource] | None = None
+    additionalEventData: AdditionalEventData | None = None
     # Only ConsoleLogin's outcome lives here; kept undecoded for every other event.
     responseElements: msgspec.Raw = msgspec.Raw(b"null")
 
