@@ -45,7 +45,7 @@ _CALLS = [
 _AGENTS = [
     "aws-cli/2.15.0 Python/3.11.6 Linux/6.1.0 exe/x86_64.amzn.2 prompt/off command/lambda.invoke",
     "Boto3/1.34.40 md/Botocore#1.34.40 ua/2.0 os/linux#6.1.0 md/arch#x86_64 lang/python#3.12.1",
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0 Safari/537.36",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0",
     "aws-sdk-go-v2/1.30.0 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64 api/lambda#1.54.0",
 ]
 
@@ -53,7 +53,10 @@ _AGENTS = [
 def _identity(rng: random.Random, account: str) -> dict[str, object]:
     kind = rng.random()
     if kind < 0.5:
-        role, session = rng.choice(["deployer", "app-role", "ci", "ops"]), f"s-{rng.randrange(1000)}"
+        role, session = (
+            rng.choice(["deployer", "app-role", "ci", "ops"]),
+            f"s-{rng.randrange(1000)}",
+        )
         return {
             "type": "AssumedRole",
             "principalId": f"AROAEXAMPLE{rng.randrange(100)}:{session}",
@@ -100,7 +103,7 @@ def record(rng: random.Random, second: int) -> dict[str, object]:
         "sourceIPAddress": f"198.51.100.{rng.randrange(255)}",
         "userAgent": rng.choice(_AGENTS),
         "requestParameters": params,
-        "responseElements": None if read_only else {"functionArn": f"arn:aws:lambda:eu-central-1:{account}:function:x"},
+        "responseElements": None if read_only else {"functionArn": f"arn:aws:lambda:::{account}:x"},
         "requestID": str(uuid.UUID(int=rng.getrandbits(128))),
         "eventID": str(uuid.UUID(int=rng.getrandbits(128))),
         "readOnly": read_only,
@@ -155,11 +158,18 @@ def run_method(method: str, paths: list[Path], repeat: int) -> dict[str, float]:
         gc.collect()
     seconds = statistics.median(timings)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"events": events, "seconds": seconds, "events_per_s": events / seconds, "peak_rss_mib": peak}
+    return {
+        "events": events,
+        "seconds": seconds,
+        "events_per_s": events / seconds,
+        "peak_rss_mib": peak,
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--files", type=int, default=20)
     parser.add_argument("--records", type=int, default=2000, help="records per file")
     parser.add_argument("--repeat", type=int, default=3)
@@ -173,14 +183,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="functrail-bench-") as folder:
         paths = write_files(Path(folder), args.files, args.records)
         size = sum(p.stat().st_size for p in paths)
-        print(f"command: python bench/normalize.py --files {args.files} --records {args.records} --repeat {args.repeat}")
-        print(f"{args.files} gzip CloudTrail files, {args.files * args.records} records, {size / 2**20:.1f} MiB compressed")
+        flags = f"--files {args.files} --records {args.records} --repeat {args.repeat}"
+        print(f"command: python bench/normalize.py {flags}")
+        total = args.files * args.records
+        print(f"{args.files} gzip CloudTrail files, {total} records, {size / 2**20:.1f} MiB gzip")
         results = {}
         for method in METHODS:
-            out = subprocess.run(
-                [sys.executable, __file__, "--method", method, "--dir", folder, "--repeat", str(args.repeat)],
-                check=True, capture_output=True, text=True,
-            )  # fmt: skip
+            child = [sys.executable, __file__, "--method", method, "--dir", folder]
+            child += ["--repeat", str(args.repeat)]
+            out = subprocess.run(child, check=True, capture_output=True, text=True)
             results[method] = json.loads(out.stdout)
         floor = results["gzip+orjson"]["seconds"]
         print(f"{'method':<14}{'events/s':>12}{'seconds':>10}{'x floor':>9}{'peak RSS MiB':>14}")
