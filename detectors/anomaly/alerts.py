@@ -1,0 +1,173 @@
+"""Turn detector candidates into Alerts: one per principal (or series) and window, with
+evidence, after the alert-volume guard has kept the highest scores."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from detectors.alert import (
+    EVIDENCE_SAMPLE_LIMIT,
+    Alert,
+    Evidence,
+    Severity,
+    alert_id,
+    dedup_key,
+)
+from pipelines.events import event_records
+from pipelines.features import window_start
+
+MAX_TITLE_VALUE = 120
+
+RUNBOOKS = {
+    "isolation-forest": (
+        "Compare the window's calls with the principal's usual work: new actions, secret reads, "
+        "function changes and errors. Confirm with the owner; if unexplained, rotate its keys."
+    ),
+    "first-seen": (
+        "Check whether the new address, network, region or tool belongs to the principal's "
+        "owner (new laptop, VPN, new pipeline). If not, treat its credentials as stolen."
+    ),
+    "volume": (
+        "Find who drove the spike (principals and source addresses in the evidence) and whether "
+        "a deployment explains it; for invocation floods check cost and concurrency limits."
+    ),
+}
+TAGS = {
+    "isolation-forest": ["anomaly", "T1078"],
+    "first-seen": ["anomaly", "first-seen", "T1078.004"],
+    "volume": ["anomaly", "volume", "T1496"],
+}
+
+
+def _short(value: object) -> str:
+    text = str(value) if value is not None else "-"
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text if len(text) <= MAX_TITLE_VALUE else text[: MAX_TITLE_VALUE - 1] + "…"
+
+
+def _clean(value: Any) -> Any:
+    """Frame cells as Python values: missing (None/NaN/NA) becomes None."""
+    if isinstance(value, list):
+        return value
+    return None if value is None or bool(pd.isna(value)) else value
+
+
+def _severity(score: float) -> Severity:
+    return "high" if score >= 0.9 else "medium" if score >= 0.7 else "low"
+
+
+def guard(candidates: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, int]:
+    """Keep the ``limit`` highest scores; return them and how many were held back."""
+    if len(candidates) <= limit:
+        return candidates, 0
+    kept = candidates.sort_values("score", ascending=False, kind="stable").head(limit)
+    return kept, len(candidates) - limit
+
+
+def build_alerts(
+    candidates: pd.DataFrame, events: pd.DataFrame, *, window: str, evidence_ids: int
+) -> list[Alert]:
+    """Alerts for guarded candidates (columns: detector, provider, account, principal, resource,
+    window, score, title, explanation, event_ids or None)."""
+    if candidates.empty:
+        return []
+    windows = window_start(events["time"], window)
+    text = {
+        c: events[c].astype("string[pyarrow]").fillna("")
+        for c in ("provider", "account", "principal", "action", "resource", "category")
+    }
+    alerts = []
+    for raw in candidates.to_dict("records"):
+        row = {k: _clean(v) for k, v in raw.items()}
+        mask = (
+            (windows == row["window"])
+            & (text["provider"] == row["provider"])
+            & (text["account"] == (row["account"] or ""))
+        )
+        if row["detector"] == "volume":
+            column = "resource" if row["kind"] == "function" else "action"
+            mask &= text[column] == row["key"]
+            if row["kind"] == "function":
+                mask &= text["category"] == "invocation"
+        else:
+            mask &= text["principal"] == (row["principal"] or "")
+        window_events = events[mask.to_numpy(bool)]
+        if isinstance(row["event_ids"], list) and row["event_ids"]:
+            chosen = window_events[window_events["id"].isin(row["event_ids"])]
+        else:
+            chosen = window_events
+        chosen = chosen.sort_values("time", kind="stable")
+        ids = [str(i) for i in chosen["id"].head(evidence_ids)]
+        times = pd.to_datetime(window_events["time"], utc=True)
+        first: datetime = times.min().to_pydatetime() if len(times) else row["window"]
+        last: datetime = times.max().to_pydatetime() if len(times) else row["window"]
+        key = dedup_key(
+            "anomaly",
+            row["detector"],
+            row["account"],
+            row["principal"] if row["detector"] != "volume" else f"{row['kind']}:{row['key']}",
+            pd.Timestamp(row["window"]).isoformat(),
+        )
+        sample: list[dict[str, Any]] = list(event_records(chosen.head(EVIDENCE_SAMPLE_LIMIT)))
+        score = float(np.clip(row["score"], 0.0, 1.0))
+        alerts.append(
+            Alert(
+                id=alert_id(key, first),
+                dedup_key=key,
+                detector="anomaly",
+                rule_id=row["detector"],
+                title=row["title"],
+                severity=_severity(score),
+                score=score,
+                provider=row["provider"] or None,
+                account=row["account"] or None,
+                principal=row["principal"] or None,
+                resource=row["resource"] or None,
+                first_seen=first,
+                last_seen=last,
+                count=1,
+                tags=list(TAGS[row["detector"]]),
+                evidence=Evidence(event_ids=ids, sample=sample),
+                explanation=list(row["explanation"]),
+                runbook=RUNBOOKS[row["detector"]],
+            )
+        )
+    return alerts
+
+
+def principal_title(detector: str, frame: pd.DataFrame) -> list[str]:
+    """One human line per principal-window candidate."""
+    titles = []
+    for row in frame.to_dict("records"):
+        when = pd.Timestamp(row["window"]).strftime("%Y-%m-%d %H:%M")
+        if detector == "first-seen":
+            kinds = sorted({d.feature for d in row["explanation"]})
+            what = ", ".join(kinds)
+            titles.append(
+                f"{_short(row['principal'])} in {_short(row['account'])}: {what} ({when} UTC)"
+            )
+        else:
+            top = row["explanation"][0].feature if row["explanation"] else "its features"
+            titles.append(
+                f"Unusual activity by {_short(row['principal'])} in {_short(row['account'])}: "
+                f"{top} far above usual ({when} UTC)"
+            )
+    return titles
+
+
+def volume_title(frame: pd.DataFrame) -> list[str]:
+    """One human line per volume candidate."""
+    titles = []
+    for row in frame.to_dict("records"):
+        when = pd.Timestamp(row["window"]).strftime("%Y-%m-%d %H:%M")
+        what = "invocations of function" if row["kind"] == "function" else "calls of"
+        noun = "errors in" if row["measure"] == "errors" else ""
+        titles.append(
+            f"Spike of {noun} {what} {_short(row['key'])} in {_short(row['account'])}: "
+            f"{int(row['observed'])} in one window ({when} UTC)".replace("  ", " ")
+        )
+    return titles

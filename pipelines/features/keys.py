@@ -1,0 +1,101 @@
+"""Derived columns the feature extractors share: entity keys, networks, agent families.
+
+Attackers control user agents and resource names, so derivations here are plain string
+slicing on Arrow columns: nothing is parsed, evaluated or trusted beyond its text.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pandas as pd
+
+ENTITY: Final = ("provider", "account", "principal")
+"""A principal is scored per provider and account (project): the alert's entity."""
+
+SECRET_READS: Final = frozenset(
+    {
+        "GetSecretValue",
+        "BatchGetSecretValue",
+        "AccessSecretVersion",
+        "GetParameter",
+        "GetParameters",
+    }
+)
+FUNCTION_SERVICES: Final = frozenset(
+    {"lambda.amazonaws.com", "cloudfunctions.googleapis.com", "run.googleapis.com"}
+)
+
+NOVELTY_KINDS: Final = (
+    "action",
+    "action_family",
+    "source_ip",
+    "network",
+    "wide_network",
+    "user_agent",
+    "region",
+)
+"""Value kinds whose first use by a principal is a novelty feature and a first-seen signal."""
+
+FEATURE_COLUMNS: Final = (
+    "id",
+    "time",
+    "provider",
+    "account",
+    "region",
+    "service",
+    "action",
+    "category",
+    "principal",
+    "source_ip",
+    "user_agent",
+    "resource",
+    "outcome",
+    "read_only",
+)
+"""The event columns feature extraction reads: ask the lake for these only."""
+
+
+def _text(events: pd.DataFrame, column: str) -> pd.Series:
+    return events[column].astype("string[pyarrow]").fillna("")
+
+
+def network(source_ip: pd.Series) -> pd.Series:
+    """The /24 of an IPv4 address, the /48 of an IPv6 one, else the value (service names)."""
+    ip = source_ip.astype("string[pyarrow]").fillna("")
+    v4 = ip.str.extract(r"^(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}$", expand=False)
+    v6 = ip.str.extract(r"^([0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}):", expand=False)
+    out = ip.where(v4.isna(), v4 + ".0/24")
+    return out.where(v6.isna(), v6.str.lower() + "::/48")
+
+
+def wide_network(source_ip: pd.Series) -> pd.Series:
+    """The /16 of an IPv4 address (a cloud range, an ISP), else the value: coarser than /24."""
+    ip = source_ip.astype("string[pyarrow]").fillna("")
+    v4 = ip.str.extract(r"^(\d{1,3}\.\d{1,3})\.\d{1,3}\.\d{1,3}$", expand=False)
+    return network(source_ip).where(v4.isna(), v4 + ".0.0/16")
+
+
+def agent_family(user_agent: pd.Series) -> pd.Series:
+    """The tool part of a user agent (``aws-cli/2.15 Python/3.11`` -> ``aws-cli``), bounded."""
+    ua = user_agent.astype("string[pyarrow]").fillna("")
+    return ua.str.extract(r"^\s*([^/\s(]{0,64})", expand=False).fillna("").str.lower()
+
+
+def action_family(service: pd.Series, action: pd.Series) -> pd.Series:
+    """Service and verb (``secretsmanager.amazonaws.com:Get``): a coarser unit than the action."""
+    verb = action.astype("string[pyarrow]").fillna("").str.extract(r"^([A-Z]?[a-z]+)", expand=False)
+    return service.astype("string[pyarrow]").fillna("") + ":" + verb.fillna("")
+
+
+def novelty_values(events: pd.DataFrame) -> dict[str, pd.Series]:
+    """For each novelty kind, the per-event value compared against a principal's history."""
+    return {
+        "action": _text(events, "action"),
+        "action_family": action_family(events["service"], events["action"]),
+        "source_ip": _text(events, "source_ip"),
+        "network": network(events["source_ip"]),
+        "wide_network": wide_network(events["source_ip"]),
+        "user_agent": agent_family(events["user_agent"]),
+        "region": _text(events, "region"),
+    }

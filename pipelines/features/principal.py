@@ -1,0 +1,194 @@
+"""Behavioural features per principal and time window, vectorized over a batch of events.
+
+One row per (provider, account, principal, window). Counts and shares come from integer group
+codes and ``np.bincount``; novelty features compare the batch against a ``PrincipalHistory``
+(the principal's own past), so a value counts as new only in the first window it appears in.
+The feature table in docs/anomaly.md documents every column.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from pipelines.features.history import PrincipalHistory, entity_frame
+from pipelines.features.keys import (
+    ENTITY,
+    FUNCTION_SERVICES,
+    NOVELTY_KINDS,
+    SECRET_READS,
+    novelty_values,
+)
+
+WINDOWS: Final = {"hour": "1h", "day": "1D"}
+
+ACTIVITY_FEATURES: Final = (
+    "event_count",
+    "distinct_actions",
+    "distinct_resources",
+    "distinct_services",
+    "error_share",
+    "write_share",
+    "function_modifications",
+    "secret_reads",
+    "distinct_source_ips",
+    "distinct_user_agents",
+    "distinct_regions",
+    "off_hours_share",
+)
+NOVELTY_FEATURES: Final = (
+    "new_actions",
+    "new_action_families",
+    "new_source_ips",
+    "new_networks",
+    "new_wide_networks",
+    "new_user_agents",
+    "new_regions",
+    "days_since_last_seen",
+)
+PRINCIPAL_FEATURES: Final = ACTIVITY_FEATURES + NOVELTY_FEATURES
+_NEW_COLUMN: Final = {
+    "action": "new_actions",
+    "action_family": "new_action_families",
+    "source_ip": "new_source_ips",
+    "network": "new_networks",
+    "wide_network": "new_wide_networks",
+    "user_agent": "new_user_agents",
+    "region": "new_regions",
+}
+
+USUAL_HOUR_SHARE: Final = 1 / 48
+"""An hour holding less than half of a uniform share of a principal's past events is unusual."""
+MIN_EVENTS_FOR_HOURS: Final = 48
+"""Below this many past events a principal has no usual hours yet (off_hours_share = 0)."""
+
+
+def window_start(time: pd.Series, window: str) -> pd.Series:
+    """The start of the window (``hour`` or ``day``) each timestamp falls in, UTC."""
+    return pd.to_datetime(time, utc=True).astype("datetime64[us, UTC]").dt.floor(WINDOWS[window])
+
+
+def _distinct_per_group(gid: np.ndarray, values: pd.Series, groups: int) -> np.ndarray:
+    codes, _ = pd.factorize(values, use_na_sentinel=True)
+    keep = codes >= 0
+    pairs = np.unique(gid[keep].astype(np.int64) * (codes.max() + 2) + codes[keep])
+    return np.bincount(pairs // (codes.max() + 2), minlength=groups)
+
+
+def principal_features(
+    events: pd.DataFrame,
+    history: PrincipalHistory | None = None,
+    *,
+    window: str = "hour",
+) -> pd.DataFrame:
+    """Feature rows per principal-window, with ``history_days`` (cold start) beside the features.
+
+    ``history`` is the principals' past before this batch; without one every value is new and
+    every principal has zero history days.
+    """
+    history = history if history is not None else PrincipalHistory.empty()
+    ent = entity_frame(events)
+    win = window_start(events["time"], window)
+    keyed = ent.assign(window=win, time_hour=window_start(events["time"], "hour").dt.hour)
+    gid_series = keyed.groupby([*ENTITY, "window"], sort=True).ngroup()
+    gid = gid_series.to_numpy()
+    rows = keyed.drop_duplicates([*ENTITY, "window"]).assign(_gid=gid_series)
+    rows = rows.sort_values("_gid").set_index("_gid")
+    n = len(rows)
+    out = rows.reset_index(drop=True)
+
+    failed = (events["outcome"].astype("string[pyarrow]") == "failure").fillna(False).to_numpy(bool)
+    write = (~events["read_only"].astype("boolean").fillna(True)).to_numpy(bool)
+    service = events["service"].astype("string[pyarrow]")
+    function_mod = (
+        (
+            (events["category"].astype("string[pyarrow]") == "modification")
+            & service.isin(FUNCTION_SERVICES)
+        )
+        .fillna(False)
+        .to_numpy(bool)
+    )
+    secret = events["action"].astype("string[pyarrow]").isin(SECRET_READS).fillna(False)
+
+    count = np.bincount(gid, minlength=n).astype(np.float64)
+    out["event_count"] = count
+    out["distinct_actions"] = _distinct_per_group(gid, events["action"], n)
+    out["distinct_resources"] = _distinct_per_group(gid, events["resource"], n)
+    out["distinct_services"] = _distinct_per_group(gid, events["service"], n)
+    out["error_share"] = np.bincount(gid, weights=failed, minlength=n) / count
+    out["write_share"] = np.bincount(gid, weights=write, minlength=n) / count
+    out["function_modifications"] = np.bincount(gid, weights=function_mod, minlength=n)
+    out["secret_reads"] = np.bincount(gid, weights=secret.to_numpy(bool), minlength=n)
+    out["distinct_source_ips"] = _distinct_per_group(gid, events["source_ip"], n)
+    out["distinct_user_agents"] = _distinct_per_group(gid, events["user_agent"], n)
+    out["distinct_regions"] = _distinct_per_group(gid, events["region"], n)
+    out["off_hours_share"] = _off_hours_share(keyed, gid, n, history) / count
+
+    values = novelty_values(events)
+    for kind in NOVELTY_KINDS:
+        out[_NEW_COLUMN[kind]] = _new_values(keyed, gid, values[kind], kind, n, history)
+    out = _recency(out, history)
+    for name in PRINCIPAL_FEATURES:
+        out[name] = out[name].astype(np.float64)
+    return out[[*ENTITY, "window", *PRINCIPAL_FEATURES, "history_days"]]
+
+
+def _off_hours_share(
+    keyed: pd.DataFrame, gid: np.ndarray, n: int, history: PrincipalHistory
+) -> np.ndarray:
+    """Events per group that fall in hours the principal rarely used before."""
+    if history.hours.empty:
+        return np.zeros(n)
+    hours = history.hours
+    total = hours.groupby(list(ENTITY), sort=False)["events"].transform("sum")
+    rare = hours[(total >= MIN_EVENTS_FOR_HOURS) & (hours["events"] < USUAL_HOUR_SHARE * total)]
+    settled = hours.loc[total >= MIN_EVENTS_FOR_HOURS, list(ENTITY)].drop_duplicates()
+    per_hour = (
+        keyed.assign(_gid=gid, hour=keyed["time_hour"])
+        .groupby(["_gid", *ENTITY, "hour"], sort=False)
+        .size()
+        .rename("events")
+        .reset_index()
+    )
+    per_hour = per_hour.merge(settled, on=list(ENTITY), how="inner")
+    # An hour absent from a settled principal's histogram is as unusual as a rare one.
+    usual = hours.loc[~hours.index.isin(rare.index), [*ENTITY, "hour"]].assign(_usual=True)
+    per_hour = per_hour.merge(usual, on=[*ENTITY, "hour"], how="left")
+    odd = per_hour[per_hour["_usual"].isna()]
+    return np.bincount(odd["_gid"].to_numpy(np.int64), weights=odd["events"], minlength=n)
+
+
+def _new_values(
+    keyed: pd.DataFrame,
+    gid: np.ndarray,
+    values: pd.Series,
+    kind: str,
+    n: int,
+    history: PrincipalHistory,
+) -> np.ndarray:
+    """Distinct values per group that the principal never used before this window."""
+    pairs = keyed[list(ENTITY)].assign(
+        _gid=gid, window=keyed["window"], value=values.to_numpy(dtype=object)
+    )
+    pairs = pairs[pairs["value"] != ""].drop_duplicates(["_gid", "value"])
+    # Only the first window of the batch using a value counts it as new.
+    pairs = pairs.sort_values("window", kind="stable").drop_duplicates([*ENTITY, "value"])
+    seen = history.seen.loc[history.seen["kind"] == kind, [*ENTITY, "value"]]
+    if not seen.empty:
+        pairs = pairs.merge(seen.assign(_seen=True), on=[*ENTITY, "value"], how="left")
+        pairs = pairs[pairs["_seen"].isna()]
+    return np.bincount(pairs["_gid"].to_numpy(np.int64), minlength=n)
+
+
+def _recency(out: pd.DataFrame, history: PrincipalHistory) -> pd.DataFrame:
+    """Days since the principal's previous activity (earlier window or history); history days."""
+    past = history.principals[[*ENTITY, "last_seen", "active_days"]]
+    out = out.merge(past, on=list(ENTITY), how="left")
+    previous = out.groupby(list(ENTITY), sort=False)["window"].shift(1)
+    last = previous.where(previous.notna(), out["last_seen"])
+    gap = (out["window"] - last).dt.total_seconds() / 86400.0
+    out["days_since_last_seen"] = gap.clip(lower=0.0).fillna(0.0)
+    out["history_days"] = out.pop("active_days").fillna(0).astype("int64")
+    return out.drop(columns="last_seen")

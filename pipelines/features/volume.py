@@ -1,0 +1,55 @@
+"""Counts per (account, action) and per function per window: the series volume baselines watch.
+
+Both clouds alike: an action is the normalized ``action``; a function is the ``resource`` of an
+invocation event (Lambda ``Invoke``, Cloud Functions ``CallFunction``, Cloud Run requests).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from pipelines.features.principal import window_start
+
+VOLUME_KEYS: Final = ("provider", "account", "kind", "key")
+"""A volume series: ``kind`` is ``action`` or ``function``, ``key`` its action or function."""
+
+
+def volume_counts(events: pd.DataFrame, *, window: str = "hour") -> pd.DataFrame:
+    """Events and failures per series and window (only windows with events appear)."""
+    text = {
+        c: events[c].astype("string[pyarrow]").fillna("").to_numpy(dtype=object)
+        for c in ("provider", "account", "action", "resource", "category")
+    }
+    failed = (events["outcome"].astype("string[pyarrow]") == "failure").fillna(False)
+    base = pd.DataFrame(
+        {
+            "provider": text["provider"],
+            "account": text["account"],
+            "window": window_start(events["time"], window).to_numpy(),
+            "failed": failed.to_numpy(bool).astype(np.int64),
+        }
+    )
+    actions = base.assign(kind="action", key=text["action"])
+    invoked = text["category"] == "invocation"
+    functions = base[invoked].assign(kind="function", key=text["resource"][invoked])
+    both = pd.concat([actions, functions], ignore_index=True)
+    both = both[both["key"] != ""]
+    counts = (
+        both.groupby([*VOLUME_KEYS, "window"], sort=True)
+        .agg(events=("failed", "size"), errors=("failed", "sum"))
+        .reset_index()
+    )
+    return counts.astype({"events": "int64", "errors": "int64"})
+
+
+def function_features(events: pd.DataFrame, *, window: str = "hour") -> pd.DataFrame:
+    """Per function and window: invocation count and error share."""
+    counts = volume_counts(events, window=window)
+    functions = counts[counts["kind"] == "function"].rename(
+        columns={"key": "function", "events": "invocations"}
+    )
+    functions = functions.assign(error_share=functions["errors"] / functions["invocations"])
+    return functions[["provider", "account", "function", "window", "invocations", "error_share"]]
