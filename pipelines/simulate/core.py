@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 
-from pipelines.simulate.attacks import Label, inject
+from pipelines.simulate.attacks import Label, inject, resolve
 from pipelines.simulate.emit import Emit
 from pipelines.simulate.ids import epoch
 from pipelines.simulate.org import Org, build_org
@@ -76,6 +76,7 @@ def simulate(
         raise ValueError("days must be at least 1")
     if scale <= 0:
         raise ValueError("scale must be positive")
+    resolve(attacks)  # bad names fail before anything is written
     out = Path(out)
     existing = [out / name for name in OUTPUTS if (out / name).exists()]
     if existing and not overwrite:
