@@ -1,0 +1,1 @@
+"""Alerts in the store: folding repeats, triage, queries and the /v1/alerts routes."""

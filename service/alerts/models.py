@@ -1,0 +1,70 @@
+"""ORM for alerts and their triage history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.db import Base, UTCDateTime, utcnow
+
+
+class AlertRow(Base):
+    """One alert. ``dedup_hash`` (sha256 of ``dedup_key``) is what indexes look up: keys built
+    from attacker-chosen names can be longer than a btree entry allows."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(Text)
+    dedup_hash: Mapped[str] = mapped_column(String(64))
+    detector: Mapped[str] = mapped_column(String(64))
+    rule_id: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(16))
+    severity_rank: Mapped[int] = mapped_column(SmallInteger)
+    score: Mapped[float] = mapped_column(Float)
+    provider: Mapped[str | None] = mapped_column(String(16))
+    account: Mapped[str | None] = mapped_column(Text)
+    principal: Mapped[str | None] = mapped_column(Text)
+    resource: Mapped[str | None] = mapped_column(Text)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    explanation: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    runbook: Mapped[str | None] = mapped_column(Text, nullable=True)
+    assignee: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_alerts_last_seen_id", "last_seen", "id"),
+        Index("ix_alerts_dedup_hash_last_seen", "dedup_hash", "last_seen"),
+        Index("ix_alerts_status_last_seen", "status", "last_seen"),
+        Index("ix_alerts_severity_last_seen", "severity_rank", "last_seen"),
+        Index("ix_alerts_rule_last_seen", "rule_id", "last_seen"),
+        Index("ix_alerts_detector_last_seen", "detector", "last_seen"),
+    )
+
+
+class TriageRow(Base):
+    """One triage action on an alert: who changed status/assignee or wrote a note, and when."""
+
+    __tablename__ = "alert_triage"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("alerts.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(Text)
+    status_from: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    status_to: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    assignee_from: Mapped[str | None] = mapped_column(Text, nullable=True)
+    assignee_to: Mapped[str | None] = mapped_column(Text, nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)

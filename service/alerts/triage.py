@@ -1,0 +1,77 @@
+"""Triage: analysts change an alert's status or assignee and leave notes; each change is kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from detectors.alert import Alert, Status
+from service.alerts.models import AlertRow, TriageRow
+from service.alerts.queries import AlertNotFound
+from service.alerts.store import to_alert
+from service.db import utcnow
+
+_UNSET = object()
+
+
+@dataclass(frozen=True)
+class TriageEntry:
+    at: datetime
+    actor: str
+    status_from: str | None
+    status_to: str | None
+    assignee_from: str | None
+    assignee_to: str | None
+    note: str | None
+
+
+def triage(
+    session: Session,
+    alert_id: str,
+    *,
+    actor: str,
+    status: Status | None = None,
+    assignee: str | object | None = _UNSET,
+    note: str | None = None,
+) -> Alert:
+    """Apply a triage action and record it (who, when, from -> to); returns the new state."""
+    row = session.get(AlertRow, alert_id, with_for_update=True)
+    if row is None:
+        raise AlertNotFound(alert_id)
+    entry = TriageRow(alert_id=row.id, at=utcnow(), actor=actor, note=note)
+    changed = note is not None
+    if status is not None and status != row.status:
+        entry.status_from, entry.status_to = row.status, status
+        row.status = status
+        changed = True
+    if assignee is not _UNSET and assignee != row.assignee:
+        new = assignee if isinstance(assignee, str) else None
+        entry.assignee_from, entry.assignee_to = row.assignee, new
+        row.assignee = new
+        changed = True
+    if changed:
+        row.updated_at = entry.at
+        session.add(entry)
+        session.flush()
+    return to_alert(row)
+
+
+def assignee_of(session: Session, alert_id: str) -> str | None:
+    row = session.get(AlertRow, alert_id)
+    if row is None:
+        raise AlertNotFound(alert_id)
+    return row.assignee
+
+
+def history(session: Session, alert_id: str) -> list[TriageEntry]:
+    """Triage actions on an alert, oldest first."""
+    stmt = select(TriageRow).where(TriageRow.alert_id == alert_id).order_by(TriageRow.id)
+    return [
+        TriageEntry(
+            r.at, r.actor, r.status_from, r.status_to, r.assignee_from, r.assignee_to, r.note
+        )
+        for r in session.scalars(stmt)
+    ]

@@ -1,0 +1,48 @@
+"""Writing and reading the audit log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.audit.models import AuditRow
+from service.db import utcnow
+from service.query import Order, Page, paginate, where_equal
+
+MAX_QUERY_CHARS = 2048
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    method: str
+    route: str
+    query: str
+    status_code: int
+    client_ip: str | None
+    key_id: str | None = None
+    role: str | None = None
+
+
+def record_call(session: Session, entry: AuditEntry) -> None:
+    """One API call, as it was answered."""
+    session.add(
+        AuditRow(
+            at=utcnow(),
+            key_id=entry.key_id,
+            role=entry.role,
+            method=entry.method[:16],
+            route=entry.route,
+            query=entry.query[:MAX_QUERY_CHARS],
+            status_code=entry.status_code,
+            client_ip=(entry.client_ip or None) and entry.client_ip[:64],
+        )
+    )
+
+
+def list_calls(
+    session: Session, *, key_id: str | None = None, limit: int = 100, cursor: str | None = None
+) -> Page[AuditRow]:
+    stmt = where_equal(select(AuditRow), {AuditRow.key_id: key_id})
+    return paginate(session, stmt, [Order(AuditRow.id)], limit=limit, cursor=cursor)

@@ -1,0 +1,142 @@
+"""The alert database: one engine per URL, SQLite tuned for a single host, migrations on start.
+
+SQLite runs in WAL mode with foreign keys on and a busy timeout, so the API can read while a
+batch job writes. PostgreSQL (``postgresql+psycopg://``) is the production choice; sessions
+there run in UTC so day buckets and timestamps mean the same on both backends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from pipelines.settings import Settings
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+class Base(DeclarativeBase):
+    """The one metadata every ORM model of ``service/`` registers on (webhooks included)."""
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (naive text) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the alert store; pass an aware UTC time")
+        value = value.astimezone(UTC)
+        # SQLite compares the stored text: one naive UTC form keeps ordering right.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """Now, aware, in UTC: the only clock the store uses."""
+    return datetime.now(UTC)
+
+
+def make_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Engine:
+    """An engine with the connection settings functrail relies on (WAL, FKs, UTC, timeouts).
+
+    ``schema`` puts every table of a PostgreSQL database in that schema (tests use one each).
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    options = "-c timezone=UTC -c statement_timeout=30000"
+    if schema:
+        options += f" -c search_path={schema}"
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, connect_args={"options": options}, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+@dataclass(frozen=True)
+class Database:
+    """An engine and its session factory: what every command and the API are handed."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits when the block ends cleanly and rolls back otherwise."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(
+    settings: Settings, *, migrate: bool = True, schema: str | None = None
+) -> Database:
+    """Connect to ``settings.database`` and bring its schema to the newest revision."""
+    engine = make_engine(settings.database, schema=schema)
+    if schema and engine.dialect.name == "postgresql":
+        if not _IDENTIFIER.fullmatch(schema):
+            raise ValueError(f"schema name {schema!r} is not a plain identifier")
+        with engine.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    if migrate:
+        upgrade(engine, lock_dir=settings.home)
+    return Database(engine, sessionmaker(engine, expire_on_commit=False))
+
+
+def upgrade(engine: Engine, *, lock_dir: Path | None = None) -> None:
+    """``alembic upgrade head``, serialized so that concurrent starts do not race.
+
+    PostgreSQL takes a transaction-level advisory lock; SQLite, a file lock beside the home
+    (SQLite's own lock does not cover Alembic's check-then-create of its version table).
+    """
+    from service.migrations import run_upgrade
+
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("SELECT pg_advisory_xact_lock(724517001)"))
+            run_upgrade(connection)
+        return
+    folder = lock_dir or Path(".")
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".migrate.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with engine.begin() as connection:
+                run_upgrade(connection)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -1,0 +1,1 @@
+"""API keys: created once, stored as an HMAC, looked up by prefix, revocable."""

@@ -1,0 +1,145 @@
+"""API keys: ``ft_<prefix>_<secret>``, shown once, stored as HMAC-SHA256 under a server secret.
+
+The prefix finds the row; the HMAC (keyed by a secret file in FUNCTRAIL_HOME, 0600, made on
+first use) proves the rest. A stolen database alone therefore yields no usable key, and
+HMAC keeps each request's check cheap where a slow KDF would cost ~100 ms per call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Literal, get_args
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from service.db import utcnow
+from service.keys.models import ApiKeyRow
+from service.query import Order, Page, paginate
+
+Role = Literal["viewer", "analyst", "admin", "ingest"]
+ROLES: tuple[str, ...] = get_args(Role)
+READ_RANK = {"viewer": 0, "analyst": 1, "admin": 2}
+"""viewer < analyst < admin; ``ingest`` is outside the ladder and may only post events."""
+
+KEY_PREFIX = "ft_"
+SECRET_FILE = "api-keys.secret"  # noqa: S105  (a file name, not a secret)
+_PREFIX_CHARS = 12
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+"""last_used is written at most this often per key, so reads do not turn into writes."""
+
+
+class KeyNotFound(LookupError):
+    """No key with that id or name."""
+
+
+class DuplicateKeyName(ValueError):
+    """A key of that name exists already."""
+
+
+@dataclass(frozen=True)
+class KeyIdentity:
+    """Who is calling: what auth hands to routes and the audit log."""
+
+    id: str
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    identity: KeyIdentity
+    key: str
+    """the key in clear: show it once, it is not stored"""
+
+
+def server_secret(home: Path) -> bytes:
+    """The HMAC secret, created 0600 on first use (atomically, if several start at once)."""
+    path = home / SECRET_FILE
+    home.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        data = path.read_bytes()
+        if len(data) < 32:
+            raise RuntimeError(
+                f"{path} is shorter than 32 bytes; restore it or delete it and re-create keys"
+            ) from None
+        return data
+    with os.fdopen(fd, "wb") as out:
+        out.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def hash_key(secret: bytes, key: str) -> str:
+    return hmac.new(secret, key.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def create_key(session: Session, *, name: str, role: str, secret: bytes) -> CreatedKey:
+    """A new key; the clear text is in the result only."""
+    if role not in ROLES:
+        raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    if not name.strip():
+        raise ValueError("a key needs a name")
+    if session.scalar(select(ApiKeyRow.id).where(ApiKeyRow.name == name)) is not None:
+        raise DuplicateKeyName(name)
+    prefix = secrets.token_hex(_PREFIX_CHARS // 2)
+    key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    row = ApiKeyRow(
+        id=str(uuid.uuid4()),
+        name=name,
+        role=role,
+        prefix=prefix,
+        hash=hash_key(secret, key),
+        created_at=utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    return CreatedKey(KeyIdentity(row.id, row.name, row.role), key)
+
+
+def authenticate(
+    session: Session, presented: str, *, secret: bytes, now: datetime | None = None
+) -> KeyIdentity | None:
+    """The identity of a valid, unrevoked key; None for anything else (no detail why)."""
+    if not presented.startswith(KEY_PREFIX) or len(presented) > 200:
+        return None
+    prefix = presented[len(KEY_PREFIX) : len(KEY_PREFIX) + _PREFIX_CHARS]
+    row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix))
+    if row is None or row.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(row.hash, hash_key(secret, presented)):
+        return None
+    now = now or utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        row.last_used_at = now
+    return KeyIdentity(row.id, row.name, row.role)
+
+
+def find_key(session: Session, id_or_name: str) -> ApiKeyRow:
+    stmt = select(ApiKeyRow).where(or_(ApiKeyRow.id == id_or_name, ApiKeyRow.name == id_or_name))
+    row = session.scalar(stmt)
+    if row is None:
+        raise KeyNotFound(id_or_name)
+    return row
+
+
+def revoke_key(session: Session, id_or_name: str) -> ApiKeyRow:
+    """Revoke by id or name; revoking twice keeps the first time."""
+    row = find_key(session, id_or_name)
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.flush()
+    return row
+
+
+def list_keys(session: Session, *, limit: int = 100, cursor: str | None = None) -> Page[ApiKeyRow]:
+    order = [Order(ApiKeyRow.created_at), Order(ApiKeyRow.id)]
+    return paginate(session, select(ApiKeyRow), order, limit=limit, cursor=cursor)

@@ -1,0 +1,110 @@
+"""One filter/sort/keyset-paginate helper for every list the store answers.
+
+Lists are ordered by a few columns (newest first) and cut with a keyset cursor: the sort
+values of the last item, base64url-encoded JSON. Unlike OFFSET, a keyset page costs the same
+at row 1M as at row 10 and does not shift when new rows arrive at the head.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import orjson
+from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+T = TypeVar("T")
+
+MAX_LIMIT = 500
+
+
+class BadCursor(ValueError):
+    """A cursor that this service did not hand out (or that no longer fits the sort)."""
+
+
+@dataclass(frozen=True)
+class Order:
+    """One sort column; ties are broken by the columns after it (the last must be unique)."""
+
+    column: InstrumentedAttribute[Any]
+    descending: bool = True
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """Items of one page and the cursor of the next (None on the last page)."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+def where_equal(stmt: Select[Any], equals: Mapping[InstrumentedAttribute[Any], Any]) -> Select[Any]:
+    """Add ``column = value`` for every value given (None means: no filter)."""
+    for column, value in equals.items():
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return stmt
+
+
+def paginate(
+    session: Session,
+    stmt: Select[Any],
+    order: Sequence[Order],
+    *,
+    limit: int,
+    cursor: str | None = None,
+) -> Page[Any]:
+    """One page of ``stmt`` (a select of one ORM entity) in ``order``, after ``cursor``."""
+    limit = max(1, min(limit, MAX_LIMIT))
+    if cursor:
+        stmt = stmt.where(_after(order, decode_cursor(cursor, len(order))))
+    stmt = stmt.order_by(*(o.column.desc() if o.descending else o.column.asc() for o in order))
+    rows = list(session.scalars(stmt.limit(limit + 1)))
+    if len(rows) <= limit:
+        return Page(rows, None)
+    rows = rows[:limit]
+    last = rows[-1]
+    return Page(rows, encode_cursor([getattr(last, o.column.key) for o in order]))
+
+
+def _after(order: Sequence[Order], values: list[Any]) -> ColumnElement[bool]:
+    clauses = []
+    for i, o in enumerate(order):
+        prefix = [order[j].column == values[j] for j in range(i)]
+        step = o.column < values[i] if o.descending else o.column > values[i]
+        clauses.append(and_(*prefix, step))
+    return or_(*clauses)
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    """Opaque text for the sort values of a row."""
+    tagged = [{"t": v.isoformat()} if isinstance(v, datetime) else v for v in values]
+    return base64.urlsafe_b64encode(orjson.dumps(tagged)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, width: int) -> list[Any]:
+    """The sort values inside a cursor; BadCursor for anything this service did not make."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = orjson.loads(raw)
+    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        raise BadCursor("cursor is not one this service handed out") from None
+    if not isinstance(values, list) or len(values) != width:
+        raise BadCursor("cursor does not fit this list")
+    out: list[Any] = []
+    for value in values:
+        if isinstance(value, dict):
+            try:
+                out.append(datetime.fromisoformat(value["t"]))
+            except (KeyError, TypeError, ValueError):
+                raise BadCursor("cursor holds a bad time") from None
+        elif isinstance(value, str | int | float) and not isinstance(value, bool):
+            out.append(value)
+        else:
+            raise BadCursor("cursor holds a bad value")
+    return out

@@ -1,0 +1,1 @@
+"""Suppressions: matching alerts are kept with status ``suppressed``, never dropped."""
