@@ -1,0 +1,222 @@
+"""Per-batch field access shared by every rule: lowered columns, raw paths, enrichments.
+
+Rules never parse ``raw`` themselves. They ask the batch context for a field over a set of rows;
+columns come from the frame (vectorized, lower-cased once per batch), raw dotted paths are
+extracted with orjson only for the rows some rule still needs (after its column-only prefilter),
+and both are cached so that thirty rules asking for ``action`` or ``requestParameters.principal``
+pay once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from detectors.rules import enrich
+from pipelines.events import EVENT_COLUMNS
+
+COLUMN_FIELDS = frozenset(EVENT_COLUMNS) - {"raw"}
+"""Fields a rule may name that are event-model columns (everything else is a raw path)."""
+
+
+def field_kind(name: str) -> str:
+    """``column``, ``column_enrichment``, ``raw_enrichment`` or ``raw`` (a dotted raw path)."""
+    if name in COLUMN_FIELDS:
+        return "column"
+    if name in enrich.COLUMN_ENRICHMENTS:
+        return "column_enrichment"
+    if name in enrich.RAW_ENRICHMENTS:
+        return "raw_enrichment"
+    return "raw"
+
+
+def is_row_level(name: str) -> bool:
+    """True when the field needs the raw record (so it is only read for prefiltered rows)."""
+    return field_kind(name) in ("raw", "raw_enrichment")
+
+
+@dataclass(frozen=True, slots=True)
+class Values:
+    """A field's values over ``n`` rows, exploded: element ``i`` belongs to row ``owner[i]``.
+
+    ``owner`` is None when there is exactly one element per row (a column). ``text`` holds the
+    values as strings (bools as ``true``/``false``), null where the value is null.
+    """
+
+    n: int
+    owner: np.ndarray | None
+    text: pa.Array
+
+    def any_per_row(self, element_match: np.ndarray) -> np.ndarray:
+        """Reduce an element-level match to rows: a row matches if any of its elements does."""
+        if self.owner is None:
+            return element_match
+        out = np.zeros(self.n, dtype=bool)
+        out[self.owner[element_match]] = True
+        return out
+
+    def present(self) -> np.ndarray:
+        """Rows with at least one non-null value."""
+        valid = pc.is_valid(self.text).to_numpy(zero_copy_only=False)
+        return self.any_per_row(valid)
+
+
+def to_text(value: Any) -> str | None:
+    """A raw JSON leaf as the text Sigma compares against."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return str(value)
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def walk(record: Any, parts: list[str]) -> list[Any]:
+    """Leaves at a dotted path; a list on the way fans out (Sigma: any element may match)."""
+    current = [record]
+    for part in parts:
+        nxt: list[Any] = []
+        for node in current:
+            if isinstance(node, list):
+                nxt.extend(item[part] for item in node if isinstance(item, dict) and part in item)
+            elif isinstance(node, dict) and part in node:
+                nxt.append(node[part])
+        current = nxt
+        if not current:
+            return []
+    leaves: list[Any] = []
+    for node in current:
+        if isinstance(node, list):
+            leaves.extend(node)
+        else:
+            leaves.append(node)
+    return leaves
+
+
+class BatchContext:
+    """Everything rules read from one batch, computed at most once."""
+
+    def __init__(self, events: pd.DataFrame) -> None:
+        self.events = events.reset_index(drop=True)
+        self.n = len(self.events)
+        self._text: dict[str, pa.Array] = {}
+        self._lower: dict[str, pa.Array] = {}
+        self._records: dict[int, Any] = {}
+        self._raw_values: dict[str, dict[int, list[Any]]] = {}
+        self._wanted: dict[str, set[int]] = {}
+        self.masks: dict[str, np.ndarray] = {}
+        """Row masks of evaluated rules by rule id, for correlations to build on."""
+        self.memo: dict[tuple[str, str], np.ndarray] = {}
+        """Full-frame leaf results keyed by (field, predicate key): rules share them."""
+
+    # -- columns -----------------------------------------------------------------------------
+    def column_text(self, name: str) -> pa.Array:
+        """A column (or column enrichment) over the whole batch, as strings."""
+        if name not in self._text:
+            if name in COLUMN_FIELDS:
+                array = pa.array(self.events[name], from_pandas=True)
+            else:
+                array = pa.array(enrich.COLUMN_ENRICHMENTS[name](self.events), from_pandas=True)
+            if isinstance(array, pa.ChunkedArray):
+                array = array.combine_chunks()
+            if pa.types.is_boolean(array.type):
+                array = pc.if_else(array, "true", "false")
+            elif not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
+                array = pc.cast(array, pa.string())
+            self._text[name] = array
+        return self._text[name]
+
+    def column_lower(self, name: str) -> pa.Array:
+        if name not in self._lower:
+            self._lower[name] = pc.utf8_lower(self.column_text(name))
+        return self._lower[name]
+
+    # -- raw paths ---------------------------------------------------------------------------
+    def want(self, fields: Iterable[str], rows: np.ndarray) -> None:
+        """Declare that these row-level fields will be read for these rows (batched parsing)."""
+        for name in fields:
+            self._wanted.setdefault(name, set()).update(rows.tolist())
+
+    def load(self) -> None:
+        """Parse the raw records and extract every wanted path, once for all rules."""
+        for name, rows in self._wanted.items():
+            self._extract(name, rows)
+        self._wanted.clear()
+
+    def record(self, row: int) -> Any:
+        """The parsed raw record of a row (cached; a record that does not parse reads as {})."""
+        rec = self._records.get(row)
+        if rec is None:
+            raw = self.events["raw"].iat[row]
+            try:
+                rec = orjson.loads(raw) if isinstance(raw, str) and raw else {}
+            except orjson.JSONDecodeError:
+                rec = {}
+            self._records[row] = rec
+        return rec
+
+    def _extract(self, name: str, rows: Iterable[int]) -> dict[int, list[Any]]:
+        cache = self._raw_values.setdefault(name, {})
+        missing = [r for r in rows if r not in cache]
+        if not missing:
+            return cache
+        if name in enrich.RAW_ENRICHMENTS:
+            derive = enrich.RAW_ENRICHMENTS[name]
+            accounts: list[str | None] = self.column_text("account").to_pylist()
+            for r in missing:
+                cache[r] = derive(self.record(r), accounts[r])
+        else:
+            parts = name.split(".")
+            for r in missing:
+                cache[r] = walk(self.record(r), parts)
+        return cache
+
+    def raw_list(self, name: str, row: int) -> list[Any]:
+        """The values of a row-level field for one row (for titles and tests)."""
+        return self._extract(name, [row])[row]
+
+    # -- any field over a subset of rows -------------------------------------------------------
+    def values(self, name: str, rows: np.ndarray | None) -> Values:
+        """The field over ``rows`` (positions; None = whole batch), original case."""
+        if not is_row_level(name):
+            text = self.column_text(name)
+            if rows is not None:
+                text = text.take(pa.array(rows, pa.int64()))
+            return Values(self.n if rows is None else len(rows), None, text)
+        positions = np.arange(self.n) if rows is None else rows
+        cache = self._extract(name, positions.tolist())
+        owner: list[int] = []
+        texts: list[str | None] = []
+        for i, r in enumerate(positions.tolist()):
+            for v in cache[r]:
+                owner.append(i)
+                texts.append(to_text(v))
+        return Values(
+            len(positions), np.asarray(owner, dtype=np.int64), pa.array(texts, pa.string())
+        )
+
+    def first_values(self, name: str, rows: np.ndarray) -> list[str | None]:
+        """One text value per row (the first), for group-by keys, dedup keys and titles."""
+        if not is_row_level(name):
+            return self.column_text(name).take(pa.array(rows, pa.int64())).to_pylist()
+        cache = self._extract(name, rows.tolist())
+        out: list[str | None] = []
+        for r in rows.tolist():
+            vals = cache[r]
+            if not vals:
+                out.append(None)
+            elif len(vals) == 1:
+                out.append(to_text(vals[0]))
+            else:
+                out.append(", ".join(t for t in map(to_text, vals) if t is not None))
+        return out

@@ -1,0 +1,137 @@
+"""Fields derived once per batch, so rules can say what plain columns cannot.
+
+Two kinds, both usable in a rule's ``detection`` and title like any column:
+
+- column enrichments are computed vectorized over the whole batch from event columns;
+- raw enrichments read the raw record, so, like raw paths, they are only computed for the rows a
+  rule's column-only prefilter let through.
+
+- ``principal_is_ci`` (column): principal or session name looks like a CI/deploy identity
+  (ci, deploy, pipeline, github, gitlab, terraform, jenkins, codebuild, cloudbuild, ...);
+- ``principal_is_human`` (column): an IAM user, root, federated or SSO (``AWSReservedSSO_``)
+  identity on AWS or a ``user`` on GCP, and not CI-like;
+- ``principal_account`` (column): the 12-digit account inside the principal ARN (AWS);
+- ``cross_account_principal`` (column): ``principal_account`` known and not ``account``;
+- ``layer_accounts`` (raw): accounts of the layer ARNs in the request/response ``layers``;
+- ``foreign_layer`` (raw): some layer belongs to another account than the event's;
+- ``trust_accounts`` (raw): accounts (or ``*``) a CreateRole / UpdateAssumeRolePolicy trust
+  policy lets assume the role;
+- ``foreign_trust`` (raw): that trust policy admits ``*`` or another account.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pandas as pd
+
+_CI_PATTERN = (
+    r"(?i)(?:^|[^a-z])(?:ci|cd|deploy\w*|pipeline\w*|github\w*|gitlab\w*|terraform\w*|jenkins"
+    r"|codebuild|codepipeline|cloudbuild|atlantis|spinnaker|argocd)(?:[^a-z]|$)"
+)
+_ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]*:[a-z0-9-]*:(\d{12}):")
+_ACCOUNT_IN_TEXT = re.compile(r"(?<!\d)(\d{12})(?!\d)")
+
+
+def principal_is_ci(events: pd.DataFrame) -> pd.Series:
+    text = (
+        events["principal"].astype("string").fillna("")
+        + " "
+        + events["session"].astype("string").fillna("")
+    )
+    return text.str.contains(_CI_PATTERN, regex=True).fillna(False).astype(bool)
+
+
+def principal_is_human(events: pd.DataFrame) -> pd.Series:
+    ptype = events["principal_type"].astype("string")
+    provider = events["provider"].astype("string")
+    principal = events["principal"].astype("string").fillna("")
+    aws_human = (provider == "aws") & ptype.isin(["user", "root", "federated"])
+    sso = principal.str.contains("AWSReservedSSO_", regex=False)
+    gcp_human = (provider == "gcp") & (ptype == "user")
+    human = (aws_human | sso | gcp_human).fillna(False).astype(bool)
+    return human & ~principal_is_ci(events)
+
+
+def principal_account(events: pd.DataFrame) -> pd.Series:
+    found = events["principal"].astype("string").str.extract(_ARN_ACCOUNT, expand=False)
+    return found.astype("string")
+
+
+def cross_account_principal(events: pd.DataFrame) -> pd.Series:
+    owner = principal_account(events)
+    account = events["account"].astype("string")
+    return (owner.notna() & (owner != account)).fillna(False).astype(bool)
+
+
+COLUMN_ENRICHMENTS: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
+    "principal_is_ci": principal_is_ci,
+    "principal_is_human": principal_is_human,
+    "principal_account": principal_account,
+    "cross_account_principal": cross_account_principal,
+}
+
+
+def _section(record: Any, name: str) -> dict[str, Any]:
+    value = record.get(name) if isinstance(record, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def layer_accounts(record: Any, account: str | None) -> list[Any]:
+    arns: list[str] = []
+    for section in ("requestParameters", "responseElements"):
+        for layer in _section(record, section).get("layers") or []:
+            arn = layer.get("arn") if isinstance(layer, dict) else layer
+            if isinstance(arn, str):
+                arns.append(arn)
+    accounts = [m.group(1) for a in arns if (m := _ARN_ACCOUNT.match(a))]
+    return list(dict.fromkeys(accounts))
+
+
+def foreign_layer(record: Any, account: str | None) -> list[Any]:
+    accounts = layer_accounts(record, account)
+    return [any(a != account for a in accounts)]
+
+
+def trust_accounts(record: Any, account: str | None) -> list[Any]:
+    document = _section(record, "requestParameters").get("assumeRolePolicyDocument")
+    document = document or _section(record, "requestParameters").get("policyDocument")
+    if isinstance(document, str):
+        try:
+            document = orjson.loads(document)
+        except orjson.JSONDecodeError:
+            return []
+    if not isinstance(document, dict):
+        return []
+    found: list[str] = []
+    statements = document.get("Statement") or []
+    for st in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(st, dict) or st.get("Effect") != "Allow":
+            continue
+        principal = st.get("Principal")
+        if principal == "*":
+            found.append("*")
+            continue
+        aws = principal.get("AWS") if isinstance(principal, dict) else None
+        for entry in aws if isinstance(aws, list) else [aws]:
+            if entry == "*":
+                found.append("*")
+            elif isinstance(entry, str):
+                found.extend(_ACCOUNT_IN_TEXT.findall(entry))
+    return list(dict.fromkeys(found))
+
+
+def foreign_trust(record: Any, account: str | None) -> list[Any]:
+    accounts = trust_accounts(record, account)
+    return [any(a != account for a in accounts)]
+
+
+RAW_ENRICHMENTS: dict[str, Callable[[Any, str | None], list[Any]]] = {
+    "layer_accounts": layer_accounts,
+    "foreign_layer": foreign_layer,
+    "trust_accounts": trust_accounts,
+    "foreign_trust": foreign_trust,
+}
