@@ -1,0 +1,267 @@
+"""The event lake: normalized events as Parquet, partitioned by provider and UTC day.
+
+Layout: ``<root>/provider=aws/date=2026-03-02/part-<uuid>.parquet`` (zstd, sorted by time).
+``provider`` and ``date`` live in the path only. Appends drop events whose id the touched
+partitions already hold, so re-ingesting a file, or the same event from LookupEvents and S3,
+stores it once. Every file appears whole: local writes go to a dot-file that readers ignore
+and are renamed; S3 objects only become visible when their upload completes. A crash between
+compaction's write and its deletes leaves duplicates on disk, never lost events, so reads
+drop repeated ids too.
+
+One writer per lake at a time (the ingest or score job); readers may run alongside.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Final
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from pipelines.events import EVENT_COLUMNS, EVENT_SCHEMA, empty_events, events_from_arrow
+
+PARTITIONING: Final = pa.schema([("provider", pa.string()), ("date", pa.date32())])
+FILE_SCHEMA: Final = pa.schema([f for f in EVENT_SCHEMA if f.name != "provider"])
+"""What each Parquet file holds: the event schema less the ``provider`` path column."""
+DATASET_SCHEMA: Final = pa.schema([*FILE_SCHEMA, *PARTITIONING])
+_TMP_PREFIX: Final = "."
+
+
+class EventLake:
+    """Append, dedup and read normalized events in a folder or an ``s3://`` prefix."""
+
+    def __init__(self, root: str, filesystem: pafs.FileSystem | None = None) -> None:
+        """``root``: a folder or URI (``s3://bucket/prefix``); with ``filesystem``, a path in it."""
+        if filesystem is not None:
+            self.fs, self.root = filesystem, root.rstrip("/")
+        elif "://" in root:
+            self.fs, path = pafs.FileSystem.from_uri(root)
+            self.root = path.rstrip("/")
+        else:
+            self.fs, self.root = pafs.LocalFileSystem(), os.path.abspath(root)
+        self._local = isinstance(self.fs, pafs.LocalFileSystem)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def append(self, events: pd.DataFrame) -> int:
+        """Store the events not already in the lake; returns how many were new."""
+        if not len(events):
+            return 0
+        table = _dedup(_events_table(events))
+        days = pc.cast(table["time"], pa.date32())
+        table = table.append_column("date", days)
+        written = 0
+        keys = table.select(["provider", "date"]).group_by(["provider", "date"]).aggregate([])
+        for provider, day in zip(
+            keys["provider"].to_pylist(), keys["date"].to_pylist(), strict=True
+        ):
+            mask = pc.and_(pc.equal(table["provider"], provider), pc.equal(table["date"], day))
+            part = table.filter(mask)
+            known = self._ids(provider, day)
+            if known is not None and len(known):
+                part = part.filter(pc.invert(pc.is_in(part["id"], value_set=known)))
+            if part.num_rows:
+                self._write(provider, day, part.drop_columns(["provider", "date"]))
+                written += part.num_rows
+        return written
+
+    def compact(self) -> int:
+        """Rewrite each partition of several files as one (ids deduplicated); returns partitions."""
+        compacted = 0
+        for provider, day in self.days():
+            files = self._files(provider, day)
+            if len(files) < 2:
+                continue
+            table = ds.dataset(files, schema=FILE_SCHEMA, filesystem=self.fs).to_table()
+            self._write(provider, day, _dedup(table))
+            for path in files:
+                self.fs.delete_file(path)
+            compacted += 1
+        return compacted
+
+    def _write(self, provider: str, day: date, table: pa.Table) -> None:
+        folder = self._partition(provider, day)
+        self.fs.create_dir(folder, recursive=True)
+        table = table.sort_by("time").cast(FILE_SCHEMA)
+        final = f"{folder}/part-{uuid.uuid4().hex}.parquet"
+        if not self._local:
+            # An S3 object is invisible until its (multipart) upload completes: already atomic.
+            pq.write_table(table, final, filesystem=self.fs, compression="zstd")
+            return
+        temp = f"{folder}/{_TMP_PREFIX}{uuid.uuid4().hex}.tmp"
+        try:
+            pq.write_table(table, temp, filesystem=self.fs, compression="zstd")
+            self.fs.move(temp, final)
+        except BaseException:
+            if self.fs.get_file_info(temp).type != pafs.FileType.NotFound:
+                self.fs.delete_file(temp)
+            raise
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def read(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        providers: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Events with ``start <= time < end`` (UTC), pruned to the partitions that can hold them.
+
+        ``columns`` projects (``id``, ``time`` and ``provider`` are always kept).
+        """
+        dataset = self._dataset()
+        wanted = list(EVENT_COLUMNS) if columns is None else _with_keys(columns)
+        if dataset is None:
+            return empty_events()[wanted]
+        expr = _range_filter(start, end)
+        if providers is not None:
+            provider_filter = ds.field("provider").isin(list(providers))
+            expr = provider_filter if expr is None else expr & provider_filter
+        table = dataset.to_table(columns=wanted, filter=expr)
+        return _to_events(table, wanted)
+
+    def get(
+        self, ids: Sequence[str], *, start: datetime | None = None, end: datetime | None = None
+    ) -> pd.DataFrame:
+        """The events with these ids (alert evidence); a time range, when known, prunes the scan."""
+        dataset = self._dataset()
+        if dataset is None or not ids:
+            return empty_events()
+        expr = ds.field("id").isin(list(dict.fromkeys(ids)))
+        window = _range_filter(start, end)
+        if window is not None:
+            expr = expr & window
+        return _to_events(dataset.to_table(columns=list(EVENT_COLUMNS), filter=expr), None)
+
+    def days(self) -> list[tuple[str, date]]:
+        """The (provider, day) partitions present, sorted."""
+        found: list[tuple[str, date]] = []
+        for provider_dir in self._children(self.root):
+            provider = _value(provider_dir, "provider")
+            if provider is None:
+                continue
+            for day_dir in self._children(provider_dir):
+                day = _value(day_dir, "date")
+                if day is not None and self._files_in(day_dir):
+                    found.append((provider, date.fromisoformat(day)))
+        return sorted(found)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _dataset(self) -> ds.Dataset | None:
+        if self.fs.get_file_info(self.root).type != pafs.FileType.Directory:
+            return None
+        return ds.dataset(
+            self.root,
+            schema=DATASET_SCHEMA,
+            format="parquet",
+            filesystem=self.fs,
+            partitioning=ds.partitioning(PARTITIONING, flavor="hive"),
+            ignore_prefixes=[_TMP_PREFIX, "_"],
+        )
+
+    def _partition(self, provider: str, day: date) -> str:
+        return f"{self.root}/provider={provider}/date={day.isoformat()}"
+
+    def _files(self, provider: str, day: date) -> list[str]:
+        return self._files_in(self._partition(provider, day))
+
+    def _files_in(self, folder: str) -> list[str]:
+        selector = pafs.FileSelector(folder, allow_not_found=True)
+        return sorted(
+            info.path
+            for info in self.fs.get_file_info(selector)
+            if info.type == pafs.FileType.File
+            and info.base_name.endswith(".parquet")
+            and not info.base_name.startswith((_TMP_PREFIX, "_"))
+        )
+
+    def _children(self, folder: str) -> list[str]:
+        selector = pafs.FileSelector(folder, allow_not_found=True)
+        return sorted(
+            info.path
+            for info in self.fs.get_file_info(selector)
+            if info.type == pafs.FileType.Directory
+        )
+
+    def _ids(self, provider: str, day: date) -> pa.Array | None:
+        files = self._files(provider, day)
+        if not files:
+            return None
+        dataset = ds.dataset(files, schema=FILE_SCHEMA, filesystem=self.fs)
+        return dataset.to_table(columns=["id"])["id"].combine_chunks()
+
+
+def _events_table(events: pd.DataFrame) -> pa.Table:
+    missing = [name for name in EVENT_COLUMNS if name not in events.columns]
+    if missing:
+        raise ValueError(f"events lack column(s) {missing}: not an event batch")
+    table = pa.Table.from_pandas(events[list(EVENT_COLUMNS)], preserve_index=False)
+    return table.cast(EVENT_SCHEMA)
+
+
+def _dedup(table: pa.Table) -> pa.Table:
+    """First row of each id (ids are unique per provider, so provider joins the key if present)."""
+    keys = ["provider", "id"] if "provider" in table.column_names else ["id"]
+    if table.num_rows < 2:
+        return table
+    numbered = table.append_column("__row", pa.array(range(table.num_rows), pa.int64()))
+    first = numbered.group_by(keys, use_threads=False).aggregate([("__row", "min")])
+    if first.num_rows == table.num_rows:
+        return table
+    rows = first["__row_min"]
+    return table.take(pc.take(rows, pc.sort_indices(rows)))
+
+
+def _range_filter(start: datetime | None, end: datetime | None) -> ds.Expression | None:
+    """Time bounds, plus the same bounds on ``date`` so whole partitions are skipped unread."""
+    expr: ds.Expression | None = None
+    if start is not None:
+        first = _utc(start)
+        expr = (ds.field("date") >= first.date()) & (ds.field("time") >= _ts(first))
+    if end is not None:
+        stop = _utc(end)
+        last_day = (stop - timedelta(microseconds=1)).date()
+        until = (ds.field("date") <= last_day) & (ds.field("time") < _ts(stop))
+        expr = until if expr is None else expr & until
+    return expr
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _ts(moment: datetime) -> pa.Scalar:
+    return pa.scalar(moment, pa.timestamp("us", tz="UTC"))
+
+
+def _with_keys(columns: Sequence[str]) -> list[str]:
+    unknown = [name for name in columns if name not in EVENT_COLUMNS]
+    if unknown:
+        raise ValueError(f"unknown event column(s) {unknown}")
+    keep = {"id", "time", "provider", *columns}
+    return [name for name in EVENT_COLUMNS if name in keep]
+
+
+def _to_events(table: pa.Table, columns: list[str] | None) -> pd.DataFrame:
+    table = _dedup(table).sort_by([("time", "ascending"), ("id", "ascending")])
+    if columns is None or len(columns) == len(EVENT_COLUMNS):
+        return events_from_arrow(table)
+    schema = pa.schema([EVENT_SCHEMA.field(name) for name in columns])
+    return table.select(columns).cast(schema).to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def _value(path: str, key: str) -> str | None:
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    prefix = f"{key}="
+    return name[len(prefix) :] if name.startswith(prefix) else None

@@ -1,0 +1,163 @@
+"""CloudTrail log files in S3 (``s3://bucket/prefix``), as a trail delivers them.
+
+Layout: ``<prefix>/AWSLogs/[<org-id>/]<account>/CloudTrail/<region>/YYYY/MM/DD/<file>.json.gz``.
+Accounts and regions are discovered with delimiter listings, then only the day prefixes of the
+requested range are listed: a trail bucket holds years of files and is never listed whole.
+
+The checkpoint keeps, per day prefix, the names of the files already stored. File names carry
+the delivery minute but a random suffix too, so a late file can sort before one already read;
+a name set (not a "last key" watermark) never skips it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from pipelines.checkpoints import Checkpoint
+from pipelines.rejects import Reject
+from pipelines.settings import Settings
+from pipelines.sources.base import Blob
+from pipelines.sources.resumable import days_between
+
+log = logging.getLogger(__name__)
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+_ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    day_prefix: str
+    file_name: str
+
+
+class S3Source:
+    """A CloudTrail trail bucket; ``blobs`` streams each log file not yet stored."""
+
+    def __init__(
+        self,
+        uri: str,
+        settings: Settings,
+        *,
+        full: bool = False,
+        endpoint_url: str | None = None,
+        client: Any | None = None,
+    ) -> None:
+        """``endpoint_url`` overrides boto3's (which also honours ``AWS_ENDPOINT_URL``)."""
+        if not uri.startswith("s3://"):
+            raise ValueError(f"not an s3:// URI: {uri}")
+        bucket, _, prefix = uri[len("s3://") :].partition("/")
+        if not bucket:
+            raise ValueError(f"s3 URI has no bucket: {uri}")
+        self.uri = uri
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.settings = settings
+        self.client = client or boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            config=Config(retries={"mode": "standard", "max_attempts": 8}),
+        )
+        self.checkpoint = Checkpoint(settings.checkpoints_dir, uri, ignore_saved=full)
+        self._pending: dict[str, _Pending] = {}
+        self.rejects: list[Reject] = []
+        self.skipped_digest = 0
+        self.skipped_empty = 0
+
+    def blobs(self, start: datetime, end: datetime) -> Iterator[Blob]:
+        """Every log file of every account and region in the day prefixes of ``[start, end)``."""
+        done: dict[str, list[str]] = self.checkpoint.state.setdefault("days", {})
+        for region_prefix in self.region_prefixes():
+            for day in days_between(start, end):
+                day_prefix = f"{region_prefix}{day:%Y/%m/%d}/"
+                seen = set(done.get(day_prefix, ()))
+                for key in self._keys(day_prefix):
+                    file_name = key[len(day_prefix) :]
+                    if file_name in seen:
+                        continue
+                    name = f"s3://{self.bucket}/{key}"
+                    data = self._read(name, key)
+                    if data is None:
+                        continue
+                    self._pending[name] = _Pending(day_prefix, file_name)
+                    yield Blob(name=name, data=data)
+
+    def _read(self, name: str, key: str) -> bytes | None:
+        response = self.client.get_object(Bucket=self.bucket, Key=key)
+        body = response["Body"]
+        try:
+            size = int(response.get("ContentLength") or 0)
+            if size > self.settings.max_file_bytes:
+                reason = (
+                    f"object is {size} bytes, over max_file_bytes={self.settings.max_file_bytes}"
+                )
+                self.rejects.append(Reject(name, None, reason))
+                return None
+            data: bytes = body.read()
+            return data
+        finally:
+            body.close()
+
+    def mark_done(self, blob: Blob) -> None:
+        """Add the file to its day's name set and save the checkpoint."""
+        pending = self._pending.pop(blob.name, None)
+        if pending is None:
+            return
+        days: dict[str, list[str]] = self.checkpoint.state.setdefault("days", {})
+        names = days.setdefault(pending.day_prefix, [])
+        names.append(pending.file_name)
+        self.checkpoint.save()
+
+    def region_prefixes(self) -> list[str]:
+        """``.../<account>/CloudTrail/<region>/`` for every account (org trails too) and region."""
+        root = f"{self.prefix}/AWSLogs/" if self.prefix else "AWSLogs/"
+        accounts: list[str] = []
+        for child in self._folders(root):
+            name = child[len(root) :].rstrip("/")
+            if _ACCOUNT.match(name):
+                accounts.append(child)
+            elif _ORG.match(name):
+                accounts.extend(
+                    sub
+                    for sub in self._folders(child)
+                    if _ACCOUNT.match(sub[len(child) :].rstrip("/"))
+                )
+            else:
+                log.warning("ignoring unexpected folder s3://%s/%s", self.bucket, child)
+        regions: list[str] = []
+        for account in accounts:
+            trail = f"{account}CloudTrail/"
+            regions.extend(
+                folder
+                for folder in self._folders(trail)
+                if _REGION.match(folder[len(trail) :].rstrip("/"))
+            )
+        return regions
+
+    def _folders(self, prefix: str) -> list[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        found: list[str] = []
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
+            found.extend(common["Prefix"] for common in page.get("CommonPrefixes", []))
+        return sorted(found)
+
+    def _keys(self, day_prefix: str) -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=day_prefix):
+            for obj in page.get("Contents", []):
+                key: str = obj["Key"]
+                if "CloudTrail-Digest" in key:
+                    self.skipped_digest += 1
+                elif obj.get("Size", 0) == 0 or key.endswith("/"):
+                    self.skipped_empty += 1
+                else:
+                    yield key
