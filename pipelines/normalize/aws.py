@@ -90,14 +90,14 @@ def principal_of(ident: UserIdentity | None, event_source: str) -> tuple[str, st
 def resource_of(params: RequestParameters | None, resources: list[Resource] | None) -> str | None:
     """The target named in ``requestParameters`` (in RESOURCE_KEYS order), else ``resources[0]``."""
     if params is not None:
-        first = params.functionName  # most CloudTrail traffic of interest is Lambda's
-        if first.__class__ is str and first:
-            return first
-        for key in RESOURCE_KEYS:
-            value = getattr(params, key)
-            if isinstance(value, str) and value:
-                return value
-            if isinstance(value, list) and value and isinstance(value[0], str):
+        # Fields in RESOURCE_KEYS order; astuple reads them in C, most are None.
+        for value in astuple(params):
+            if value is None:
+                continue
+            if value.__class__ is str:
+                if value:
+                    return value
+            elif isinstance(value, list) and value and isinstance(value[0], str):
                 return value[0]
     if resources:
         return resources[0].ARN
