@@ -156,3 +156,60 @@ def alert(**fields: Any) -> Alert:
     }
     values.update(fields)
     return Alert(**values)
+
+
+def routine_activity(
+    days: int,
+    *,
+    principals: int = 6,
+    per_hour: int = 20,
+    start: datetime = BASE_TIME.replace(hour=0),
+    seed: int = 7,
+) -> pd.DataFrame:
+    """Weeks of dull, regular work: each principal calls the same few Lambda actions from its
+    own address, agent and region during office hours (08-18 UTC). A baseline to train on."""
+    import numpy as np  # local: the rest of the factories do not need it
+
+    rng = np.random.default_rng(seed)
+    actions = ["GetFunction", "ListFunctions", "Invoke", "GetFunctionConfiguration"]
+    categories = {"GetFunction": "access", "ListFunctions": "access", "Invoke": "invocation",
+                  "GetFunctionConfiguration": "access"}  # fmt: skip
+    times, who, action = [], [], []
+    for day in range(days):
+        for hour in range(8, 18):
+            for p in range(principals):
+                n = int(rng.poisson(per_hour))
+                base = start + timedelta(days=day, hours=hour)
+                times.extend(base + timedelta(seconds=int(s)) for s in rng.integers(0, 3600, n))
+                who.extend([p] * n)
+                action.extend(rng.choice(actions, n).tolist())
+    n_rows = len(times)
+    who_arr = np.asarray(who)
+    first = next(_ids)
+    for _ in range(n_rows):
+        next(_ids)
+    table = pa.table(
+        {
+            "id": [f"evt-r{first + i:09d}" for i in range(n_rows)],
+            "time": pa.array(times, pa.timestamp("us", tz="UTC")),
+            "provider": ["aws"] * n_rows,
+            "account": [ACCOUNT] * n_rows,
+            "region": ["eu-central-1"] * n_rows,
+            "service": ["lambda.amazonaws.com"] * n_rows,
+            "action": action,
+            "raw_action": action,
+            "category": [categories[a] for a in action],
+            "principal": [f"arn:aws:iam::{ACCOUNT}:user/dev{p}" for p in who_arr],
+            "principal_type": ["user"] * n_rows,
+            "session": [None] * n_rows,
+            "source_ip": [f"192.0.2.{10 + p}" for p in who_arr],
+            "user_agent": ["aws-cli/2.15.0"] * n_rows,
+            "resource": [f"fn-{p % 3}" for p in who_arr],
+            "outcome": ["success"] * n_rows,
+            "error_code": [None] * n_rows,
+            "read_only": [a != "Invoke" for a in action],
+            "mfa": [None] * n_rows,
+            "raw": ["{}"] * n_rows,
+        }
+    )
+    return events_from_arrow(table.cast(EVENT_SCHEMA)).sort_values("time", ignore_index=True)

@@ -73,7 +73,14 @@ def detect_anomalies(
         hits["title"] = principal_title("isolation-forest", hits)
         parts.append(hits)
     if "first-seen" in detectors:
-        hits = first_seen_candidates(events, scored, history, config, window=window)
+        hits = first_seen_candidates(
+            events,
+            features,
+            history,
+            config,
+            window=window,
+            min_history_days=model.config.min_history_days,
+        )
         # Evidence: the principal's events in the window, not only each value's first use.
         hits = hits.assign(detector="first-seen", resource=None, event_ids=None)
         hits["title"] = principal_title("first-seen", hits)

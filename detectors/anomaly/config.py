@@ -14,6 +14,7 @@ KIND_WEIGHTS: Final = {
     "user_agent": 0.6,
     "region": 0.9,
     "dormancy": 0.7,
+    "new principal": 0.9,
 }
 """How much a first use of each kind says on its own: a new region or /16 is rarer and riskier
 than a new API call; a new address inside a known /24 says little."""

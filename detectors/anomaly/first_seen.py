@@ -16,6 +16,7 @@ from pipelines.features import NOVELTY_KINDS, PrincipalHistory, window_start
 from pipelines.features.history import entity_frame
 from pipelines.features.keys import ENTITY, novelty_values
 
+_FEATURE = {"dormancy": "returned after", "new principal": "new principal"}
 MAX_SHOWN = 120
 """Hostile values (user agents) are shown truncated in explanations."""
 
@@ -57,6 +58,44 @@ def novelty_rates(history: PrincipalHistory) -> pd.DataFrame:
     return counts[[*ENTITY, "kind", "rate"]]
 
 
+def new_principals(
+    features: pd.DataFrame, history: PrincipalHistory, config: AnomalyConfig
+) -> pd.DataFrame:
+    """First windows of principals the history never saw, in accounts with a settled history.
+
+    The account's own rate of new principals discounts the signal (busy accounts onboard people
+    and roles all the time); touching secrets or functions makes a newcomer matter more.
+    """
+    fresh = features[features["history_days"] == 0].drop_duplicates(list(ENTITY))
+    past = history.principals
+    if fresh.empty or past.empty:
+        return pd.DataFrame(
+            columns=[*ENTITY, "window", "kind", "value", "id", "rate", "signal", "history_days"]
+        )
+    start = past.groupby(["provider", "account"], sort=False)["first_seen"].transform("min")
+    accounts = (
+        past.assign(_late=past["first_seen"].dt.floor("D") > start.dt.floor("D"))
+        .groupby(["provider", "account"], sort=False)
+        .agg(days=("active_days", "max"), late=("_late", "sum"))
+        .reset_index()
+    )
+    fresh = fresh.merge(accounts, on=["provider", "account"], how="inner")
+    rate: pd.Series = fresh["late"] / np.maximum(fresh["days"] - 1, 1)
+    settled = np.minimum(fresh["days"] / config.settle_days, 1.0)
+    sensitive = (fresh["secret_reads"] > 0) | (fresh["function_modifications"] > 0)
+    return fresh.assign(
+        kind="new principal",
+        value=np.where(sensitive, "reads secrets or changes functions", "first activity"),
+        id=None,
+        rate=rate,
+        history_days=fresh["days"],
+        signal=config.kind_weights["new principal"]
+        * settled
+        * np.exp(-config.novelty_rate_scale * rate)
+        * np.where(sensitive, 1.0, 0.5),
+    )
+
+
 def first_seen_candidates(
     events: pd.DataFrame,
     features: pd.DataFrame,
@@ -64,14 +103,17 @@ def first_seen_candidates(
     config: AnomalyConfig,
     *,
     window: str,
+    min_history_days: int,
 ) -> pd.DataFrame:
     """Principal-windows whose new values combine to at least the first-seen threshold.
 
-    ``features`` are the scored (past cold start) principal-window rows; they give each
-    principal's active days and the gap since it was last seen (dormancy).
+    ``features`` are all principal-window rows of the batch: those past the cold-start rule
+    (``min_history_days``) are checked for new values and dormancy; principals the history has
+    never seen are checked as new principals of a settled account.
     """
     columns = [*ENTITY, "window", "score", "explanation", "event_ids"]
-    scored = features[[*ENTITY, "window", "history_days", "days_since_last_seen"]]
+    keep = [*ENTITY, "window", "history_days", "days_since_last_seen"]
+    scored = features.loc[features["history_days"] >= min_history_days, keep]
     found = new_values(events, history, window).merge(
         scored.drop(columns="days_since_last_seen"), on=[*ENTITY, "window"], how="inner"
     )
@@ -90,7 +132,11 @@ def first_seen_candidates(
         signal=config.kind_weights["dormancy"]
         * np.minimum(dormant["days_since_last_seen"] / (2 * config.dormant_days), 1.0),
     )
-    found = pd.concat([found, back[found.columns]], ignore_index=True)
+    newcomers = new_principals(features, history, config)
+    parts = [p[found.columns] for p in (found, back, newcomers) if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    found = pd.concat(parts, ignore_index=True)
     if found.empty:
         return pd.DataFrame(columns=columns)
     found["_keep"] = np.log1p(-np.minimum(found["signal"].to_numpy(np.float64), 0.999))
@@ -105,7 +151,7 @@ def first_seen_candidates(
     for _, group in detail.groupby([*ENTITY, "window"], sort=True):
         deviations = [
             Deviation(
-                feature=f"new {row['kind']}" if row["kind"] != "dormancy" else "returned after",
+                feature=_FEATURE.get(row["kind"], f"new {row['kind']}"),
                 observed=str(row["value"])[:MAX_SHOWN],
                 baseline=f"{int(row['history_days'])} active days, {row['rate']:.2f} new per day",
                 detail=f"weight {row['signal']:.2f}",

@@ -4,3 +4,6 @@ from __future__ import annotations
 
 from service.cli import normalize  # noqa: F401
 from service.cli import simulate  # noqa: F401
+from service.cli import train  # noqa: F401
+from service.cli import models  # noqa: F401
+from service.cli import ingest  # noqa: F401
