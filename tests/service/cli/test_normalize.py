@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import click
 import orjson
 import pytest
 import typer
@@ -19,7 +18,7 @@ EVENT_FIELDS = [
 
 def run(*args: str):
     # With a single registered command Typer collapses the group; invoke it either way.
-    grouped = isinstance(typer.main.get_command(app), click.Group)
+    grouped = hasattr(typer.main.get_command(app), "commands")
     return CliRunner().invoke(app, ["normalize", *args] if grouped else list(args))
 
 
