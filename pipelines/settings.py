@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None, description="key that encrypts stored secrets (webhook signing secrets)"
     )
+    rules_dir: Path | None = Field(
+        default=None, description="a folder of extra Sigma rules, loaded beside the built-in pack"
+    )
     max_record_bytes: int = Field(
         default=8 * 1024 * 1024, description="a single audit record larger than this is rejected"
     )

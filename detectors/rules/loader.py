@@ -6,7 +6,7 @@ and why, which ``functrail rules lint`` reports and ``functrail detect`` prints 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from detectors.rules.model import (
     RuleTests,
     attack_tags,
 )
+from detectors.rules.registry import RuleRegistry
 from detectors.rules.sigma_rules import SigmaCorrelation, SigmaDetectionRule
 
 PACK_DIR = Path(__file__).resolve().parent / "pack"
@@ -140,6 +141,25 @@ def load_file(path: Path) -> Loaded:
             name = getattr(item, "name", None) or getattr(item, "title", "?")
             errors.append(LoadError(where, f"rule {name}: {exc}"))
     return Loaded(rules, errors)
+
+
+def load_registry(
+    folders: Iterable[Path] = (), enabled: Mapping[str, bool] | None = None
+) -> tuple[RuleRegistry, list[LoadError]]:
+    """The pack plus user folders as a registry with the given enabled state (service, CLI).
+
+    A duplicate rule id across folders is reported as a load error and the later one skipped.
+    """
+    loaded = load_rules(folders)
+    errors = list(loaded.errors)
+    unique: dict[str, Rule] = {}
+    for rule in loaded.rules:
+        if rule.meta.rule_id in unique:
+            where = str(rule.meta.source or rule.meta.rule_id)
+            errors.append(LoadError(where, f"duplicate rule id {rule.meta.rule_id!r} skipped"))
+            continue
+        unique[rule.meta.rule_id] = rule
+    return RuleRegistry(unique.values(), enabled), errors
 
 
 def load_rules(folders: Iterable[Path] = (), *, builtin: bool = True) -> Loaded:

@@ -7,3 +7,5 @@ from service.cli import simulate  # noqa: F401
 from service.cli import train  # noqa: F401
 from service.cli import models  # noqa: F401
 from service.cli import ingest  # noqa: F401
+from service.cli import detect  # noqa: F401
+from service.cli import rules  # noqa: F401

@@ -1,0 +1,126 @@
+"""Static and test-data checks on rules, for ``functrail rules lint``.
+
+The important one is the silent-miss check: every field a rule reads must be present in at
+least one of its own test events after the real normalizer, otherwise a typo'd raw path or a
+field the normalizer never fills makes the rule quietly never fire.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+
+import pandas as pd
+
+from detectors.rules.compile import is_lone_wildcard
+from detectors.rules.context import COLUMN_FIELDS, BatchContext
+from detectors.rules.loader import Loaded
+from detectors.rules.model import Rule
+from detectors.rules.sigma_rules import SigmaDetectionRule
+from detectors.rules.testing import normalize_records
+from pipelines.settings import Settings
+
+_RULE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$")
+_API_VERSION_SUFFIX = re.compile(r"\d{8}(v\d+)?$")
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule_id: str
+    source: str
+    message: str
+
+    def line(self) -> str:
+        return f"{self.source}: {self.rule_id}: {self.message}"
+
+
+def lint_rules(loaded: Loaded, settings: Settings | None = None) -> list[Finding]:
+    """All findings over a set of loaded rules (load errors included)."""
+    findings = [Finding("-", e.source, e.reason) for e in loaded.errors]
+    names = Counter(rule.meta.rule_id for rule in loaded.rules)
+    ids = Counter(rule.meta.sigma_id for rule in loaded.rules if rule.meta.sigma_id)
+    for rule in loaded.rules:
+        meta = rule.meta
+        where = str(meta.source or f"python:{meta.rule_id}")
+
+        def add(message: str, rule_id: str = meta.rule_id, where: str = where) -> None:
+            findings.append(Finding(rule_id, where, message))
+
+        if names[meta.rule_id] > 1:
+            add("rule name (rule_id) is not unique")
+        if meta.sigma_id and ids[meta.sigma_id] > 1:
+            add(f"Sigma id {meta.sigma_id} is not unique")
+        if meta.kind != "python":
+            try:
+                uuid.UUID(str(meta.sigma_id))
+            except ValueError:
+                add(f"Sigma id {meta.sigma_id!r} is not a UUID")
+        if not _RULE_ID.match(meta.rule_id):
+            add("rule name must be snake_case ([a-z][a-z0-9_]*)")
+        if not any(_TECHNIQUE.match(tag) for tag in meta.tags):
+            add("no ATT&CK technique tag (attack.tNNNN)")
+        if not meta.runbook:
+            add("no functrail.runbook")
+        if not meta.tests.has_positive:
+            add("no positive test (functrail.tests.positive or positive_sets)")
+        if not meta.tests.negative:
+            add("no negative test (functrail.tests.negative)")
+        if isinstance(rule, SigmaDetectionRule):
+            for message in _value_findings(rule):
+                add(message)
+        for message in _missing_fields(rule, settings):
+            add(message)
+    return findings
+
+
+def _value_findings(rule: SigmaDetectionRule) -> list[str]:
+    out: list[str] = []
+    for leaf in rule.tree.leaves():
+        if is_lone_wildcard(leaf.value):
+            out.append(
+                f"{leaf.field}: '*' is a Sigma wildcard that matches any value; write '\\*' for a"
+                " literal asterisk (or use |exists)"
+            )
+        if leaf.field == "action":
+            text = str(leaf.value)
+            if _API_VERSION_SUFFIX.search(text):
+                out.append(
+                    f"action value {text!r} has an API-version suffix; `action` is stripped"
+                    " (match raw_action for the logged name)"
+                )
+            elif "." in text:
+                out.append(
+                    f"action value {text!r} is a fully qualified method name; `action` is its last"
+                    " segment (match raw_action for the logged name)"
+                )
+    return out
+
+
+def _missing_fields(rule: Rule, settings: Settings | None) -> list[str]:
+    tests = rule.meta.tests
+    groups = [tests.positive, tests.negative, *tests.positive_sets]
+    frames = []
+    for n, records in enumerate(g for g in groups if g):
+        events, problems = normalize_records(records, f"{rule.meta.rule_id} tests {n}", settings)
+        if problems:
+            return problems
+        frames.append(events)
+    if not frames:
+        return []
+    ctx = BatchContext(pd.concat(frames, ignore_index=True))
+    out: list[str] = []
+    for name in sorted(rule.fields()):
+        try:
+            present = bool(ctx.values(name, None).present().any())
+        except Exception as exc:  # an enrichment crashing on test data is itself a finding
+            out.append(f"field {name!r} cannot be read: {type(exc).__name__}: {exc}")
+            continue
+        if not present:
+            kind = "column" if name in COLUMN_FIELDS else "raw path / enrichment"
+            out.append(
+                f"field {name!r} ({kind}) is absent from every test event: the rule may never fire"
+            )
+    return out

@@ -1,0 +1,146 @@
+"""``functrail detect PATH...``: run the detectors over files and print alerts; stores nothing.
+
+Alerts go to stdout (JSON lines with every Alert field, or a table for people); rejects, rule
+load errors and the anomaly detectors' state go to stderr, so stdout stays pipeable.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from detectors.alert import Alert
+from detectors.rules.engine import run_rules
+from detectors.rules.loader import load_registry
+from pipelines.normalize import Batch, concat_batches, normalize_blob
+from pipelines.rejects import Reject, write_rejects
+from pipelines.settings import Settings
+from pipelines.sources.local import PathNotFound, iter_local_blobs, resolve_paths
+from service.cli.app import CommandFailed, app, err
+from service.cli.normalize import printable
+
+DETECTORS = ("rules", "anomaly")
+
+
+class Format(StrEnum):
+    jsonl = "jsonl"
+    table = "table"
+
+
+def _say(text: str) -> None:
+    err.print(printable(text), markup=False, highlight=False, soft_wrap=True)
+
+
+def parse_detectors(value: str) -> list[str]:
+    """``rules,anomaly`` -> names; an unknown name is bad usage (exit 2)."""
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    unknown = [n for n in names if n not in DETECTORS]
+    if unknown or not names:
+        bad = ", ".join(unknown) or "(none)"
+        raise typer.BadParameter(f"unknown detector(s) {bad}; choose from {', '.join(DETECTORS)}")
+    return names
+
+
+def read_events(paths: list[str], settings: Settings) -> Batch:
+    """Every file normalized into one batch (deduplicated by id); rejects noted on stderr."""
+    try:
+        files = resolve_paths(paths)
+    except PathNotFound as exc:
+        raise CommandFailed(str(exc)) from None
+    rejects: list[Reject] = []
+
+    def note(reject: Reject) -> None:
+        rejects.append(reject)
+        _say(reject.line())
+
+    batches: list[Batch] = []
+    for blob in iter_local_blobs([str(f) for f in files], settings=settings, on_reject=note):
+        batch = normalize_blob(blob.data, blob.name, settings=settings)
+        for reject in batch.rejects:
+            note(reject)
+        batches.append(Batch(batch.events, []))
+    combined = concat_batches(batches)
+    return Batch(combined.events, rejects)
+
+
+def anomaly_alerts(events: pd.DataFrame, settings: Settings, model: str | None) -> list[Alert]:
+    """The anomaly detectors' alerts, or none (said on stderr) when no model is trained."""
+    try:
+        from detectors.anomaly import detect_anomalies
+        from models.registry import ModelRegistry, NoTrainedModel
+    except ImportError as exc:
+        _say(f"anomaly detectors unavailable ({exc}); the anomaly detectors have no trained model")
+        return []
+    try:
+        trained = ModelRegistry(settings.models_dir).load(model)
+    except NoTrainedModel as exc:
+        _say(f"the anomaly detectors have no trained model ({exc}); running the rules only")
+        return []
+    return detect_anomalies(events, trained).alerts
+
+
+@app.command()
+def detect(
+    paths: Annotated[list[str], typer.Argument(help="files, folders (recursive) or globs")],
+    detectors: Annotated[
+        str, typer.Option("--detectors", "-d", help="comma-separated: rules, anomaly")
+    ] = "rules,anomaly",
+    model: Annotated[
+        str | None, typer.Option("--model", help="anomaly model version (default: the active one)")
+    ] = None,
+    output: Annotated[
+        Format | None, typer.Option("--format", "-f", help="jsonl (default when piped) or table")
+    ] = None,
+    rules: Annotated[
+        list[Path] | None,
+        typer.Option("--rules", help="extra Sigma rule folder (repeatable), beside the pack"),
+    ] = None,
+) -> None:
+    """Run the detectors over audit log files and print alerts. Stores nothing."""
+    names = parse_detectors(detectors)
+    settings = Settings()
+    fmt = output or (Format.table if sys.stdout.isatty() else Format.jsonl)
+    batch = read_events(paths, settings)
+    events = batch.events
+    alerts: list[Alert] = []
+    if "rules" in names:
+        folders = [*(rules or []), *([settings.rules_dir] if settings.rules_dir else [])]
+        registry, errors = load_registry(folders)
+        for error in errors:
+            _say(f"rule not loaded: {error.line()}")
+        alerts.extend(run_rules(events, registry))
+    if "anomaly" in names:
+        alerts.extend(anomaly_alerts(events, settings, model))
+    alerts.sort(key=lambda a: (a.first_seen, a.rule_id, a.dedup_key))
+    if fmt is Format.jsonl:
+        out = sys.stdout.buffer
+        for alert in alerts:
+            out.write(orjson.dumps(alert.model_dump(mode="json")) + b"\n")
+        out.flush()
+    else:
+        print_alert_table(alerts)
+    where = write_rejects(batch.rejects, settings.rejects_dir, "detect")
+    summary = f"{len(events)} events, {len(batch.rejects)} rejected, {len(alerts)} alerts"
+    _say(summary + (f" (rejects in {where})" if where else ""))
+
+
+def print_alert_table(alerts: list[Alert]) -> None:
+    table = Table("first seen", "severity", "rule", "title", "count")
+    for alert in alerts:
+        table.add_row(
+            Text(alert.first_seen.isoformat()),
+            Text(alert.severity),
+            Text(printable(alert.rule_id)),
+            Text(printable(alert.title)),
+            Text(str(alert.count)),
+        )
+    Console().print(table, markup=False, highlight=False)

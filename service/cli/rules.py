@@ -1,0 +1,132 @@
+"""``functrail rules list|test|lint``: what rules there are, and whether they work."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from detectors.rules.lint import lint_rules
+from detectors.rules.loader import Loaded, load_rules
+from detectors.rules.testing import run_rule_tests
+from pipelines.settings import Settings
+from service.cli.app import CommandFailed, app, err
+from service.cli.normalize import printable
+
+rules_app = typer.Typer(help="List, test and lint the detection rules.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+RulesOption = Annotated[
+    list[Path] | None,
+    typer.Option("--rules", help="extra Sigma rule folder (repeatable), beside the pack"),
+]
+
+
+class Format(StrEnum):
+    jsonl = "jsonl"
+    table = "table"
+
+
+def _say(text: str) -> None:
+    err.print(printable(text), markup=False, highlight=False, soft_wrap=True)
+
+
+def _load(folders: list[Path] | None, settings: Settings) -> Loaded:
+    extra = [*(folders or []), *([settings.rules_dir] if settings.rules_dir else [])]
+    return load_rules(extra)
+
+
+@rules_app.command("list")
+def list_rules(
+    output: Annotated[
+        Format | None, typer.Option("--format", "-f", help="table (default on a terminal) or jsonl")
+    ] = None,
+    rules: RulesOption = None,
+) -> None:
+    """List the rules: id, kind, severity, ATT&CK tags, title."""
+    loaded = _load(rules, Settings())
+    for error in loaded.errors:
+        _say(f"rule not loaded: {error.line()}")
+    fmt = output or (Format.table if sys.stdout.isatty() else Format.jsonl)
+    metas = sorted((r.meta for r in loaded.rules), key=lambda m: m.rule_id)
+    if fmt is Format.jsonl:
+        out = sys.stdout.buffer
+        for m in metas:
+            row = {
+                "rule_id": m.rule_id,
+                "kind": m.kind,
+                "title": m.title,
+                "severity": m.severity,
+                "score": m.score,
+                "tags": list(m.tags),
+                "dedup": list(m.dedup),
+                "generates_alerts": m.generate,
+                "requires_data_events": m.requires_data_events,
+                "sigma_id": m.sigma_id,
+                "source": str(m.source) if m.source else None,
+            }
+            out.write(orjson.dumps(row) + b"\n")
+        out.flush()
+        return
+    table = Table("rule", "kind", "severity", "tags", "title")
+    for m in metas:
+        table.add_row(
+            Text(m.rule_id),
+            Text(m.kind + ("" if m.generate else " (base)")),
+            Text(m.severity),
+            Text(" ".join(t for t in m.tags if t[:1] == "T")),
+            Text(printable(m.title)),
+        )
+    Console().print(table, markup=False, highlight=False)
+
+
+@rules_app.command("test")
+def run_tests(
+    rule_ids: Annotated[list[str] | None, typer.Argument(help="rule ids (default: all)")] = None,
+    rules: RulesOption = None,
+) -> None:
+    """Run each rule's own test records through the real normalizer and the engine."""
+    settings = Settings()
+    loaded = _load(rules, settings)
+    selected = loaded.rules
+    if rule_ids:
+        known = {r.meta.rule_id for r in loaded.rules}
+        missing = [i for i in rule_ids if i not in known]
+        if missing:
+            raise CommandFailed(f"no such rule: {', '.join(missing)}")
+        selected = [r for r in loaded.rules if r.meta.rule_id in rule_ids]
+    failed = 0
+    for error in loaded.errors:
+        failed += 1
+        _say(f"FAIL {error.line()}")
+    for rule in sorted(selected, key=lambda r: r.meta.rule_id):
+        result = run_rule_tests(rule, settings)
+        if result.ok:
+            _say(f"ok   {rule.meta.rule_id} ({result.checked} checks)")
+            continue
+        failed += 1
+        for failure in result.failures:
+            _say(f"FAIL {rule.meta.rule_id}: {failure}")
+    _say(f"{len(selected)} rules tested, {failed} failed")
+    if failed:
+        raise typer.Exit(1)
+
+
+@rules_app.command("lint")
+def lint(rules: RulesOption = None) -> None:
+    """Check every rule: parses, fields present in its tests, ATT&CK tags, runbook, tests, ids."""
+    settings = Settings()
+    loaded = _load(rules, settings)
+    findings = lint_rules(loaded, settings)
+    for finding in findings:
+        _say(finding.line())
+    _say(f"{len(loaded.rules)} rules, {len(findings)} findings")
+    if findings:
+        raise typer.Exit(1)
