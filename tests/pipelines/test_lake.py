@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pandas as pd
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.events import EVENT_COLUMNS, EVENT_SCHEMA, events_to_arrow
+from pipelines.lake import EventLake
+from tests.factories import event, events
+
+MARCH_2 = datetime(2026, 3, 2, 10, tzinfo=UTC)
+MARCH_3 = datetime(2026, 3, 3, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def lake(tmp_path) -> EventLake:
+    return EventLake(str(tmp_path / "lake"))
+
+
+def parquet_files(root) -> list:
+    return sorted(p for p in root.rglob("*.parquet") if not p.name.startswith("."))
+
+
+def test_append_counts_new_events_and_a_second_append_stores_none(lake):
+    batch = events(event(), event(), event())
+    assert lake.append(batch) == 3
+    assert lake.append(batch) == 0
+    assert len(lake.read()) == 3
+
+
+def test_repeated_id_within_one_batch_is_stored_once(lake):
+    first = event(principal="first")
+    batch = events(first, {**first, "principal": "second"})
+    assert lake.append(batch) == 1
+    assert lake.read()["principal"].tolist() == ["first"]
+
+
+def test_only_the_unknown_events_of_a_partly_known_batch_are_written(lake):
+    known, fresh = event(), event()
+    lake.append(events(known))
+    assert lake.append(events(known, fresh)) == 1
+    assert sorted(lake.read()["id"]) == sorted([known["id"], fresh["id"]])
+
+
+def test_same_id_from_another_provider_is_another_event(lake):
+    lake.append(events(event(id="shared", provider="aws")))
+    assert lake.append(events(event(id="shared", provider="gcp"))) == 1
+
+
+def test_files_are_zstd_parquet_in_hive_provider_and_date_folders(lake, tmp_path):
+    lake.append(events(event(time=MARCH_2), event(time=MARCH_3, provider="gcp")))
+    files = parquet_files(tmp_path / "lake")
+    folders = sorted(str(f.parent.relative_to(tmp_path / "lake")) for f in files)
+    assert folders == ["provider=aws/date=2026-03-02", "provider=gcp/date=2026-03-03"]
+    meta = pq.ParquetFile(files[0]).metadata
+    assert meta.row_group(0).column(0).compression == "ZSTD"
+    assert all(f.name.startswith("part-") for f in files)
+
+
+def test_days_lists_partitions(lake):
+    lake.append(events(event(time=MARCH_2), event(time=MARCH_3), event(provider="gcp")))
+    assert lake.days() == [
+        ("aws", date(2026, 3, 2)),
+        ("aws", date(2026, 3, 3)),
+        ("gcp", date(2026, 3, 2)),
+    ]
+
+
+def test_read_back_equals_what_was_appended_with_the_event_schema(lake):
+    batch = events(event(mfa=True, raw={"eventName": "x"}), event(session="s-1", read_only=False))
+    lake.append(batch)
+    back = lake.read()
+    assert list(back.columns) == list(EVENT_COLUMNS)
+    assert events_to_arrow(back).equals(events_to_arrow(batch))
+    assert events_to_arrow(back).schema == EVENT_SCHEMA
+
+
+def test_read_time_range_is_start_inclusive_end_exclusive(lake):
+    early = event(time=datetime(2026, 3, 2, 23, 59, 59, tzinfo=UTC))
+    midnight = event(time=datetime(2026, 3, 3, tzinfo=UTC))
+    later = event(time=datetime(2026, 3, 3, 12, tzinfo=UTC))
+    lake.append(events(early, midnight, later))
+    got = lake.read(datetime(2026, 3, 3, tzinfo=UTC), datetime(2026, 3, 3, 12, tzinfo=UTC))
+    assert got["id"].tolist() == [midnight["id"]]
+    assert lake.read(end=datetime(2026, 3, 3, tzinfo=UTC))["id"].tolist() == [early["id"]]
+
+
+def test_naive_read_bounds_are_utc(lake):
+    one = event(time=datetime(2026, 3, 2, 10, tzinfo=UTC))
+    lake.append(events(one))
+    assert len(lake.read(datetime(2026, 3, 2, 10), datetime(2026, 3, 2, 11))) == 1
+
+
+def test_read_by_provider_and_projected_columns(lake):
+    lake.append(events(event(provider="aws"), event(provider="gcp", principal="kim")))
+    got = lake.read(providers=["gcp"], columns=["principal"])
+    assert list(got.columns) == ["id", "time", "provider", "principal"]
+    assert got["principal"].tolist() == ["kim"]
+
+
+def test_read_of_an_unknown_column_is_refused(lake):
+    with pytest.raises(ValueError, match="unknown event column"):
+        lake.read(columns=["password"])
+
+
+def test_get_returns_the_events_with_these_ids(lake):
+    wanted, other = event(time=MARCH_2), event(time=MARCH_3)
+    lake.append(events(wanted, other))
+    got = lake.get([wanted["id"], "no-such-id"])
+    assert got["id"].tolist() == [wanted["id"]]
+    assert lake.get([other["id"]], start=MARCH_3)["id"].tolist() == [other["id"]]
+
+
+def test_empty_or_missing_lake_reads_as_empty_batches(lake):
+    assert list(lake.read().columns) == list(EVENT_COLUMNS)
+    assert len(lake.read()) == 0
+    assert len(lake.get(["x"])) == 0
+    assert lake.days() == []
+    assert lake.append(events()) == 0
+
+
+def test_half_written_temp_file_is_invisible_to_readers(lake, tmp_path):
+    lake.append(events(event(time=MARCH_2)))
+    partition = tmp_path / "lake" / "provider=aws" / "date=2026-03-02"
+    (partition / ".0123abcd.tmp").write_bytes(b"PAR1 truncated by a kill")
+    assert len(lake.read()) == 1
+    assert lake.append(events(event(time=MARCH_2))) == 1
+
+
+def test_compact_leaves_one_file_per_partition_and_the_same_events(lake, tmp_path):
+    for _ in range(3):
+        lake.append(events(event(time=MARCH_2), event(time=MARCH_3)))
+    before = lake.read()
+    assert len(parquet_files(tmp_path / "lake")) == 6
+    assert lake.compact() == 2
+    assert len(parquet_files(tmp_path / "lake")) == 2
+    pd.testing.assert_frame_equal(lake.read(), before)
+
+
+def test_duplicates_left_by_an_interrupted_compaction_are_read_once(lake, tmp_path):
+    one = event(time=MARCH_2)
+    lake.append(events(one))
+    [part] = parquet_files(tmp_path / "lake")
+    (part.parent / "part-copy.parquet").write_bytes(part.read_bytes())
+    assert lake.read()["id"].tolist() == [one["id"]]
+
+
+def test_a_frame_without_the_event_columns_is_refused(lake):
+    with pytest.raises(ValueError, match="not an event batch"):
+        lake.append(pd.DataFrame({"id": ["a"]}))
+
+
+@pytest.mark.integration
+def test_s3_lake_on_moto_appends_dedups_and_reads_by_range(s3_bucket, moto_endpoint):
+    client, bucket = s3_bucket
+    host_port = moto_endpoint.removeprefix("http://")
+    fs = pafs.S3FileSystem(
+        access_key="testing",
+        secret_key="testing",
+        endpoint_override=host_port,
+        scheme="http",
+        region="us-east-1",
+    )
+    lake = EventLake(f"{bucket}/lake", filesystem=fs)
+    batch = events(event(time=MARCH_2), event(time=MARCH_3), event(provider="gcp"))
+    assert lake.append(batch) == 3
+    assert lake.append(batch) == 0
+    listed = client.list_objects_v2(Bucket=bucket)["Contents"]
+    keys = [o["Key"] for o in listed if o["Key"].endswith(".parquet")]
+    assert all(k.startswith(("lake/provider=aws/date=", "lake/provider=gcp/date=")) for k in keys)
+    assert len(keys) == 3
+    assert len(lake.read(MARCH_3)) == 1
+    assert lake.days()[0] == ("aws", date(2026, 3, 2))
+    lake.append(events(event(time=MARCH_2)))
+    assert lake.compact() == 1
+    assert len(lake.read()) == 4
