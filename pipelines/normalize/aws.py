@@ -18,7 +18,6 @@ from msgspec.structs import astuple
 from pipelines.normalize import columns as col
 from pipelines.normalize.decode import Decoded, Raw, decode_all
 from pipelines.parse.schema import (
-    RESOURCE_KEYS,
     AdditionalEventData,
     AwsRecord,
     RequestParameters,
@@ -180,5 +179,5 @@ def table(decoded: Decoded[AwsRecord]) -> tuple[pa.Table, list[int]]:
 def _console_failure(response: msgspec.Raw) -> bool:
     try:
         return bool(_CONSOLE.decode(response).ConsoleLogin == "Failure")
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
         return False

@@ -53,7 +53,7 @@ def _binary(raws: list[Raw]) -> pa.Array:
 def _compact(raw: Raw) -> Raw:
     try:
         return msgspec.json.format(bytes(raw), indent=-1)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return raw
 
 
@@ -76,14 +76,18 @@ def decode_all(
     pretty = any(mark in first for mark in _WHITESPACE)
     if pretty:
         try:
-            joined = msgspec.json.format(joined, indent=-1)
-            raws = list(_RAW_LIST.decode(joined))
-            pretty = False
-        except msgspec.DecodeError:
+            compact = msgspec.json.format(joined, indent=-1)
+            split = list(_RAW_LIST.decode(compact))
+            if len(split) == len(raws):
+                joined, raws, pretty = compact, split, False
+        except (msgspec.DecodeError, UnicodeDecodeError):
             pass  # some record is malformed: the per-record path compacts the good ones
     try:
-        return _utf8_checked(Decoded(many.decode(joined), raws, index))
-    except (msgspec.DecodeError, msgspec.ValidationError):
+        records = many.decode(joined)
+        # A JSON line like `{..},{..}` is two values once joined: then go record by record.
+        if len(records) == len(raws):
+            return _utf8_checked(Decoded(records, raws, index))
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
         pass
     out: Decoded[T] = Decoded()
     for raw, position in zip(raws, index, strict=True):
@@ -92,7 +96,7 @@ def decode_all(
         except msgspec.ValidationError as exc:
             out.failures.append((position, raw, str(exc)))
             continue
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             out.failures.append((position, raw, f"malformed JSON: {exc}"))
             continue
         out.records.append(record)

@@ -126,7 +126,7 @@ def classify(raw: bytes | msgspec.Raw) -> Kind | None:
     """Which provider a single record belongs to, by its real top-level keys (not a guess)."""
     try:
         probe = _PROBE.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
         return None
     if len(probe.insertId) or len(probe.protoPayload):
         return "gcp"
@@ -183,7 +183,7 @@ def _split_array(body: bytes, out: Split, max_record: int) -> None:
     except msgspec.ValidationError as exc:
         out.reject(None, f"a JSON array of records was expected: {exc}")
         return
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         items = _salvage(body, b"]", exc, out)
     _split_items(items, out, max_record)
 
@@ -210,7 +210,7 @@ def _split_document(body: bytes, out: Split, max_record: int) -> None:
     except msgspec.ValidationError as exc:
         out.reject(None, f"unexpected document shape: {exc}")
         return
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         match = _CONTAINER_START.match(body)
         if match is None:
             out.reject(None, f"malformed JSON: {exc}", body)
@@ -254,7 +254,7 @@ def _salvage(array: bytes, closing: bytes, exc: Exception, out: Split) -> list[m
         end = match.start()
         try:
             items = _RAW_LIST.decode(candidate)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
             continue
         out.reject(len(items), f"records from index {len(items)} on are lost: {exc}")
         return items
@@ -264,7 +264,7 @@ def _salvage(array: bytes, closing: bytes, exc: Exception, out: Split) -> list[m
         tries += 1
         try:
             items = _RAW_LIST.decode(array[: first + 1] + closing)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
             first = array.find(b"}", first + 1)
             continue
         out.reject(len(items), f"records from index {len(items)} on are lost: {exc}")
@@ -279,7 +279,7 @@ def _route(raw: bytes | msgspec.Raw, index: int, out: Split, max_record: int, de
     except msgspec.ValidationError as exc:
         out.reject(index, f"unexpected record shape: {exc}", raw)
         return
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         out.reject(index, f"malformed JSON: {exc}", raw)
         return
     _route_probe(probe, raw, index, out, max_record, depth)
@@ -342,7 +342,7 @@ def _route_probe(
 def _lookup_event(item: msgspec.Raw, index: int, out: Split) -> None:
     try:
         event = _LOOKUP_EVENT.decode(item)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         out.reject(index, f"LookupEvents event without a CloudTrailEvent string: {exc}", item)
         return
     out.add("aws", event.CloudTrailEvent.encode(), index)
@@ -371,7 +371,7 @@ def _pubsub(message: _PubSubMessage, index: int, out: Split, max_record: int, de
 def _keys(raw: bytes | msgspec.Raw) -> str:
     try:
         keys = list(_KEYS.decode(raw))
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
         return "not an object"
     shown = ", ".join(repr(key[:40]) for key in keys[:8])
     return shown + (", ..." if len(keys) > 8 else "")

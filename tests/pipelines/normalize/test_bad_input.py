@@ -197,3 +197,39 @@ def test_not_json_at_all_is_rejected_not_raised():
     batch = normalize_blob(b"\x00\x01binary garbage", "garbage.bin")
     assert len(batch.events) == 0
     assert batch.rejects
+
+
+def test_line_holding_two_objects_is_rejected_without_shifting_the_others():
+    a, b, c = cloudtrail_record(), cloudtrail_record(), cloudtrail_record()
+    data = orjson.dumps(a) + b"\n" + orjson.dumps(b) + b"," + orjson.dumps(c) + b"\n"
+    batch = normalize_blob(data, "two.jsonl")
+    assert batch.events["id"].tolist() == [a["eventID"]]
+    assert orjson.loads(batch.events.iloc[0].raw) == a
+    assert [r.index for r in batch.rejects] == [1]
+
+
+def test_invalid_utf8_in_an_envelope_string_is_a_reject_not_an_error():
+    data = b'{"detail-type": "AWS API Call via CloudTrail\xff", "detail": {}}'
+    batch = normalize_blob(data, "eb.json")
+    assert len(batch.events) == 0
+    assert batch.rejects
+    assert "internal error" not in batch.rejects[0].reason
+
+
+@pytest.mark.slow
+def test_corrupted_and_truncated_golden_files_never_break_the_normalizer():
+    import random
+    from pathlib import Path
+
+    rng = random.Random(2)
+    for path in sorted((Path(__file__).parents[2] / "golden").glob("*.json*")):
+        for data in (path.read_bytes(), gzip.compress(path.read_bytes())):
+            variants = [data[:cut] for cut in range(0, len(data), max(1, len(data) // 40))]
+            for _ in range(60):
+                mutated = bytearray(data)
+                for _ in range(rng.randrange(1, 5)):
+                    mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+                variants.append(bytes(mutated))
+            for variant in variants:
+                batch = normalize_blob(variant, path.name)
+                assert not [r for r in batch.rejects if "internal error" in r.reason], variant[:200]
