@@ -77,7 +77,7 @@ def decode_all(
     if pretty:
         try:
             compact = msgspec.json.format(joined, indent=-1)
-            split = list(_RAW_LIST.decode(compact))
+            split: list[Raw] = list(_RAW_LIST.decode(compact))
             if len(split) == len(raws):
                 joined, raws, pretty = compact, split, False
         except (msgspec.DecodeError, UnicodeDecodeError):
