@@ -1,0 +1,52 @@
+"""Enrichment fields: usable in detections like columns."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detectors.rules.engine import match_rules
+from detectors.rules.enrich import principal_is_human, trust_accounts
+from tests.detectors.rules.rulekit import sigma
+from tests.factories import ACCOUNT, event, events
+
+LAYER = "arn:aws:lambda:eu-central-1:{}:layer:utils:3"
+
+
+def test_foreign_layer_compares_layer_account_with_event_account(tmp_path):
+    rule = sigma(tmp_path, {"s": {"foreign_layer": True}, "condition": "s"})
+    rows = [
+        event(raw={"requestParameters": {"layers": [LAYER.format("999988887777")]}}),
+        event(raw={"requestParameters": {"layers": [LAYER.format(ACCOUNT)]}}),
+        event(raw={"responseElements": {"layers": [{"arn": LAYER.format("999988887777")}]}}),
+        event(raw={"requestParameters": {}}),
+    ]
+    _, matches = match_rules(events(*rows), [rule])
+    assert np.flatnonzero(matches[rule.meta.rule_id]).tolist() == [0, 2]
+
+
+def test_principal_is_human_excludes_ci_roles():
+    rows = events(
+        event(principal_type="user", principal=f"arn:aws:iam::{ACCOUNT}:user/sam"),
+        event(principal_type="user", principal=f"arn:aws:iam::{ACCOUNT}:user/github-deploy"),
+        event(principal_type="role", principal=f"arn:aws:iam::{ACCOUNT}:role/billing-fn"),
+        event(
+            principal_type="role",
+            principal=f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/AWSReservedSSO_Admin_1",
+        ),
+        event(
+            provider="gcp",
+            principal_type="service_account",
+            principal="x@p.iam.gserviceaccount.com",
+        ),
+        event(provider="gcp", principal_type="user", principal="kim@example.org"),
+    )
+    assert principal_is_human(rows).tolist() == [True, False, False, True, False, True]
+
+
+def test_trust_accounts_reads_policy_document_string():
+    doc = (
+        '{"Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::999988887777:root"]},'
+        '"Action":"sts:AssumeRole"},{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}]}'
+    )
+    record = {"requestParameters": {"policyDocument": doc}}
+    assert trust_accounts(record, ACCOUNT) == ["999988887777", "*"]

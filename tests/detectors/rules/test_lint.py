@@ -1,0 +1,89 @@
+"""Lint: the silent-miss class of bug and the pack's hygiene rules."""
+
+from __future__ import annotations
+
+import yaml
+
+from detectors.rules.lint import lint_rules
+from detectors.rules.loader import load_rules
+from tests.detectors.rules.rulekit import rule_yaml
+from tests.factories import cloudtrail_record
+
+
+def lint_one(tmp_path, doc):
+    (tmp_path / "r.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    return [f.message for f in lint_rules(load_rules([tmp_path], builtin=False))]
+
+
+def good_tests():
+    return {
+        "positive": [
+            cloudtrail_record(
+                eventName="AddPermission20150331v2", requestParameters={"principal": "*"}
+            )
+        ],
+        "negative": [cloudtrail_record()],
+    }
+
+
+def test_clean_rule_has_no_findings(tmp_path):
+    doc = rule_yaml(
+        {"s": {"action": "AddPermission", "requestParameters.principal": "\\*"}, "condition": "s"},
+        functrail={"tests": good_tests()},
+    )
+    assert lint_one(tmp_path, doc) == []
+
+
+def test_field_absent_from_every_test_event_is_flagged(tmp_path):
+    doc = rule_yaml(
+        {"s": {"action": "AddPermission", "requestParameters.principle": "\\*"}, "condition": "s"},
+        functrail={"tests": good_tests()},
+    )
+    (message,) = lint_one(tmp_path, doc)
+    assert "requestParameters.principle" in message
+    assert "absent" in message
+
+
+def test_action_with_api_version_suffix_or_gcp_method_is_flagged(tmp_path):
+    doc = rule_yaml(
+        {
+            "s": {"action": ["AddPermission20150331v2", "google.iam.v1.IAMPolicy.SetIamPolicy"]},
+            "condition": "s",
+        },
+        functrail={"tests": good_tests()},
+    )
+    messages = lint_one(tmp_path, doc)
+    assert any("API-version suffix" in m for m in messages)
+    assert any("fully qualified method name" in m for m in messages)
+
+
+def test_lone_wildcard_is_flagged(tmp_path):
+    doc = rule_yaml(
+        {"s": {"action": "AddPermission", "requestParameters.principal": "*"}, "condition": "s"},
+        functrail={"tests": good_tests()},
+    )
+    assert any("wildcard" in m for m in lint_one(tmp_path, doc))
+
+
+def test_missing_tags_runbook_and_tests_are_flagged(tmp_path):
+    doc = rule_yaml(
+        {"s": {"action": "AddPermission"}, "condition": "s"}, tags=["attack.persistence"]
+    )
+    doc["functrail"] = {}
+    messages = lint_one(tmp_path, doc)
+    assert any("ATT&CK" in m for m in messages)
+    assert any("runbook" in m for m in messages)
+    assert any("positive" in m for m in messages)
+    assert any("negative" in m for m in messages)
+
+
+def test_duplicate_names_and_unparsable_files_are_flagged(tmp_path):
+    doc = rule_yaml({"s": {"action": "X"}, "condition": "s"}, functrail={"tests": good_tests()})
+    (tmp_path / "a.yml").write_text(yaml.safe_dump(doc))
+    (tmp_path / "b.yml").write_text(
+        yaml.safe_dump({**doc, "id": "5b0d7c7e-0000-4000-8000-0000000000ff"})
+    )
+    (tmp_path / "c.yml").write_text("title: [unclosed\n")
+    messages = [f.message for f in lint_rules(load_rules([tmp_path], builtin=False))]
+    assert any("not unique" in m for m in messages)
+    assert any("parse" in m for m in messages)
