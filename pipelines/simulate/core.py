@@ -5,20 +5,19 @@ from __future__ import annotations
 import gc
 import shutil
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from itertools import chain
 from pathlib import Path
 
 import orjson
 
 from pipelines.simulate.attacks import Label, inject, resolve
-from pipelines.simulate.emit import Emit
+from pipelines.simulate.emit import Emit, Sink
 from pipelines.simulate.ids import epoch
 from pipelines.simulate.org import Org, build_org
-from pipelines.simulate.traffic_aws import aws_day
+from pipelines.simulate.traffic_aws import account_day
 from pipelines.simulate.traffic_gcp import gcp_day
 from pipelines.simulate.writer import write_day
 
@@ -92,24 +91,49 @@ def simulate(
     result = SimulationResult(out)
     with _gc_paused():
         attack_emits, result.labels = inject(org, seed, attacks, first, days, scale)
-        pending: dict[int, list[Emit]] = defaultdict(list)
-        for e in attack_emits:
-            pending[e.t // 86400].append(e)
+        pending = _Pending()
+        pending.add(attack_emits)
         for d in range(days):
             day_start = first + d * 86400
-            for e in chain(
-                aws_day(seed, org, day_start, scale), gcp_day(seed, org, day_start, scale)
-            ):
-                pending[e.t // 86400].append(e)
-            _flush(result, org, seed, pending.pop(day_start // 86400, []), day_start)
+            day = day_start // 86400
+            # One account at a time, so memory holds one account-day, not the whole day.
+            for account in org.accounts:
+                pending.add(account_day(seed, org, account, day_start, scale))
+                _flush(result, org, seed, pending.take(day, account.id), day_start)
+            pending.add(gcp_day(seed, org, day_start, scale))
+            _flush(result, org, seed, pending.take(day), day_start)
             if progress:
                 progress(d + 1, days)
-        for day in sorted(pending):  # records that spilled past the last day (a deploy at 23:59)
-            _flush(result, org, seed, pending.pop(day), day * 86400)
+        for day in pending.days():  # records that spilled past the last day (a deploy at 23:59)
+            _flush(result, org, seed, pending.take(day), day * 86400)
     result.paths.sort()
     lines = b"".join(orjson.dumps(asdict(label)) + b"\n" for label in result.labels)
     result.labels_path.write_bytes(lines)
     return result
+
+
+class _Pending:
+    """Generated records waiting for their day's files, bucketed by day and sink."""
+
+    def __init__(self) -> None:
+        self._by_day: dict[int, dict[Sink, list[Emit]]] = defaultdict(lambda: defaultdict(list))
+
+    def add(self, emits: Iterable[Emit]) -> None:
+        by_day = self._by_day
+        for e in emits:
+            by_day[e.t // 86400][e.sink].append(e)
+
+    def take(self, day: int, account: str | None = None) -> list[Emit]:
+        """Remove and return the day's records (only one AWS account's when ``account`` is set)."""
+        sinks = self._by_day.get(day, {})
+        keys = [k for k in sinks if account is None or (k[0] == "aws" and k[1] == account)]
+        out = [e for k in keys for e in sinks.pop(k)]
+        if not sinks:
+            self._by_day.pop(day, None)
+        return out
+
+    def days(self) -> list[int]:
+        return sorted(self._by_day)
 
 
 def _flush(

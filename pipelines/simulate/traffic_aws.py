@@ -463,19 +463,26 @@ def service_events(seed: int, day_start: int, account: Account) -> list[Emit]:
     return out
 
 
+def account_day(
+    seed: int, org: Org, account: Account, day_start: int, scale: float
+) -> Iterator[Emit]:
+    """All ordinary traffic of one AWS account in one UTC day."""
+    for fn in account.functions:
+        if fn.api_rate:
+            yield from invocations(seed, day_start, fn, scale)
+        if fn.schedule:
+            yield from scheduled(seed, day_start, fn)
+        denied = None
+        if account.name == "staging" and fn is account.functions[0]:
+            # A misconfigured function whose policy misses one secret: a steady AccessDenied.
+            denied = account.functions[1].secrets[0]
+        yield from secret_reads(seed, day_start, fn, scale, denied=denied)
+    yield from ci_deploys(seed, day_start, org, account)
+    yield from developers(seed, day_start, org, account)
+    yield from service_events(seed, day_start, account)
+
+
 def aws_day(seed: int, org: Org, day_start: int, scale: float) -> Iterator[Emit]:
     """All ordinary AWS traffic of one UTC day."""
     for account in org.accounts:
-        for fn in account.functions:
-            if fn.api_rate:
-                yield from invocations(seed, day_start, fn, scale)
-            if fn.schedule:
-                yield from scheduled(seed, day_start, fn)
-            denied = None
-            if account.name == "staging" and fn is account.functions[0]:
-                # A misconfigured function whose policy misses one secret: a steady AccessDenied.
-                denied = account.functions[1].secrets[0]
-            yield from secret_reads(seed, day_start, fn, scale, denied=denied)
-        yield from ci_deploys(seed, day_start, org, account)
-        yield from developers(seed, day_start, org, account)
-        yield from service_events(seed, day_start, account)
+        yield from account_day(seed, org, account, day_start, scale)
