@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from detectors.alert import SEVERITY_RANK, Alert
+from detectors.alert import SEVERITY_RANK
 from service.alerts.models import AlertRow
-from service.alerts.store import to_alert
+from service.alerts.store import StoredAlert, to_stored
 from service.query import Order, Page, paginate, where_equal
 
 ALERT_ORDER = (Order(AlertRow.last_seen), Order(AlertRow.id))
@@ -73,17 +73,17 @@ def _matches(q: str) -> ColumnElement[bool]:
 
 def list_alerts(
     session: Session, flt: AlertFilter, *, limit: int = 50, cursor: str | None = None
-) -> Page[Alert]:
+) -> Page[StoredAlert]:
     """One page of alerts matching ``flt``, newest first (BadCursor on a foreign cursor)."""
     page = paginate(session, flt.apply(select(AlertRow)), ALERT_ORDER, limit=limit, cursor=cursor)
-    return Page([to_alert(row) for row in page.items], page.next_cursor)
+    return Page([to_stored(row) for row in page.items], page.next_cursor)
 
 
-def get_alert(session: Session, alert_id: str) -> Alert:
+def get_alert(session: Session, alert_id: str) -> StoredAlert:
     row = session.get(AlertRow, alert_id)
     if row is None:
         raise AlertNotFound(alert_id)
-    return to_alert(row)
+    return to_stored(row)
 
 
 def summarize(session: Session, flt: AlertFilter) -> dict[str, Any]:

@@ -29,6 +29,13 @@ EVIDENCE_ID_LIMIT = 1000
 DEFAULT_WINDOW = timedelta(hours=24)
 
 
+class StoredAlert(Alert):
+    """An alert as the store holds it: the contract fields plus triage state."""
+
+    assignee: str | None = None
+    updated_at: datetime | None = None
+
+
 @dataclass(frozen=True)
 class SavedAlert:
     """The stored state of an alert after a save, and what the save did to it."""
@@ -178,26 +185,35 @@ def _explanation(alert: Alert) -> list[dict[str, Any]] | None:
 
 def to_alert(row: AlertRow) -> Alert:
     """The Alert (contract) a stored row stands for."""
-    return Alert.model_validate(
-        {
-            "id": row.id,
-            "dedup_key": row.dedup_key,
-            "detector": row.detector,
-            "rule_id": row.rule_id,
-            "title": row.title,
-            "severity": row.severity,
-            "score": row.score,
-            "provider": row.provider,
-            "account": row.account,
-            "principal": row.principal,
-            "resource": row.resource,
-            "first_seen": row.first_seen,
-            "last_seen": row.last_seen,
-            "count": row.count,
-            "status": row.status,
-            "tags": row.tags,
-            "evidence": row.evidence,
-            "explanation": row.explanation,
-            "runbook": row.runbook,
-        }
+    return Alert.model_validate(_fields(row))
+
+
+def to_stored(row: AlertRow) -> StoredAlert:
+    """The alert with its triage state, for the API and the CLI."""
+    return StoredAlert.model_validate(
+        _fields(row) | {"assignee": row.assignee, "updated_at": row.updated_at}
     )
+
+
+def _fields(row: AlertRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "dedup_key": row.dedup_key,
+        "detector": row.detector,
+        "rule_id": row.rule_id,
+        "title": row.title,
+        "severity": row.severity,
+        "score": row.score,
+        "provider": row.provider,
+        "account": row.account,
+        "principal": row.principal,
+        "resource": row.resource,
+        "first_seen": row.first_seen,
+        "last_seen": row.last_seen,
+        "count": row.count,
+        "status": row.status,
+        "tags": row.tags,
+        "evidence": row.evidence,
+        "explanation": row.explanation,
+        "runbook": row.runbook,
+    }

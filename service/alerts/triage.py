@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from detectors.alert import Alert, Status
+from detectors.alert import Status
 from service.alerts.models import AlertRow, TriageRow
 from service.alerts.queries import AlertNotFound
-from service.alerts.store import to_alert
+from service.alerts.store import StoredAlert, to_stored
 from service.db import utcnow
 
 _UNSET = object()
@@ -36,7 +36,7 @@ def triage(
     status: Status | None = None,
     assignee: str | object | None = _UNSET,
     note: str | None = None,
-) -> Alert:
+) -> StoredAlert:
     """Apply a triage action and record it (who, when, from -> to); returns the new state."""
     row = session.get(AlertRow, alert_id, with_for_update=True)
     if row is None:
@@ -56,7 +56,7 @@ def triage(
         row.updated_at = entry.at
         session.add(entry)
         session.flush()
-    return to_alert(row)
+    return to_stored(row)
 
 
 def assignee_of(session: Session, alert_id: str) -> str | None:

@@ -9,3 +9,6 @@ from service.cli import models  # noqa: F401
 from service.cli import ingest  # noqa: F401
 from service.cli import detect  # noqa: F401
 from service.cli import rules  # noqa: F401
+from service.cli import keys  # noqa: F401
+from service.cli import alerts  # noqa: F401
+from service.cli import serve  # noqa: F401

@@ -1,0 +1,93 @@
+"""``/v1/alerts``: thin routes over the store functions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from starlette.concurrency import run_in_threadpool
+
+from pipelines.events import event_records
+from service.alerts.queries import AlertFilter, get_alert, list_alerts, summarize
+from service.alerts.schemas import (
+    AlertDetail,
+    AlertEvents,
+    AlertPage,
+    AlertPatch,
+    AlertSummary,
+    TriageOut,
+    alert_filter,
+)
+from service.alerts.store import StoredAlert
+from service.alerts.triage import history, triage
+from service.api.deps import Analyst, Session, State, Viewer
+from service.api.errors import Problem
+from service.query import MAX_LIMIT
+
+router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+
+Filter = Annotated[AlertFilter, Depends(alert_filter)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[str | None, Query(max_length=512, description="from `next_cursor`")]
+
+
+@router.get("", summary="alerts, newest first")
+def list_(
+    session: Session, _: Viewer, flt: Filter, limit: Limit = 50, cursor: Cursor = None
+) -> AlertPage:
+    page = list_alerts(session, flt, limit=limit, cursor=cursor)
+    return AlertPage(items=page.items, next_cursor=page.next_cursor)
+
+
+@router.get("/summary", summary="counts by severity, status, detector and day")
+def summary(session: Session, _: Viewer, flt: Filter) -> AlertSummary:
+    return AlertSummary.model_validate(summarize(session, flt))
+
+
+@router.get("/{alert_id}", summary="one alert with its triage history")
+def get(session: Session, _: Viewer, alert_id: str) -> AlertDetail:
+    alert = get_alert(session, alert_id)
+    trail = [
+        TriageOut.model_validate(entry, from_attributes=True)
+        for entry in history(session, alert_id)
+    ]
+    return AlertDetail(**alert.model_dump(), history=trail)
+
+
+@router.patch("/{alert_id}", summary="triage: status, assignee, note (analyst)")
+def patch(session: Session, key: Analyst, alert_id: str, body: AlertPatch) -> StoredAlert:
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise Problem(422, "nothing to change: give status, assignee or note", kind="validation")
+    if "assignee" in changes:
+        alert = triage(
+            session,
+            alert_id,
+            actor=key.name,
+            status=body.status,
+            assignee=body.assignee,
+            note=body.note,
+        )
+    else:
+        alert = triage(session, alert_id, actor=key.name, status=body.status, note=body.note)
+    session.commit()
+    return alert
+
+
+@router.get("/{alert_id}/events", summary="the evidence events, normalized and raw")
+async def events(session: Session, state: State, _: Viewer, alert_id: str) -> AlertEvents:
+    alert = get_alert(session, alert_id)
+    ids = alert.evidence.event_ids
+    slack = timedelta(days=1)
+    found = await run_in_threadpool(
+        _read_lake, state.settings.lake_root, ids, alert.first_seen - slack, alert.last_seen + slack
+    )
+    seen = {row["id"] for row in found}
+    return AlertEvents(items=found, missing=[i for i in ids if i not in seen])
+
+
+def _read_lake(root: str, ids: list[str], start: datetime, end: datetime) -> list[dict[str, Any]]:
+    from pipelines.lake import EventLake
+
+    return list(event_records(EventLake(root).get(ids, start=start, end=end)))

@@ -1,0 +1,1 @@
+"""The HTTP service: app factory, auth, limits, errors, health and metrics."""

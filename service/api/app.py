@@ -1,0 +1,91 @@
+"""The app factory: ``create_app(settings)`` wires the store, limits, auth and every router."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+
+from pipelines.settings import Settings
+from service.alerts.routes import router as alerts_router
+from service.api import errors, health
+from service.api.limits import ApiLimits
+from service.api.metrics import Metrics
+from service.api.middleware import BodyTooLarge, Guard
+from service.api.ratelimit import RateLimiter
+from service.api.state import ApiState
+from service.db import Database, open_database
+from service.events.routes import router as events_router
+from service.jobs.routes import router as jobs_router
+from service.keys.store import server_secret
+from service.rules.routes import router as rules_router
+from service.suppressions.routes import router as suppressions_router
+
+DESCRIPTION = """\
+functrail's alert API. Authenticate with `Authorization: Bearer ft_...` (create keys with
+`functrail keys create --role viewer|analyst|admin|ingest --name NAME`). Lists answer
+`{"items": [...], "next_cursor": ...}`, newest first; errors are `application/problem+json`.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    limits: ApiLimits | None = None,
+) -> FastAPI:
+    """A ready app; opens (and migrates) the database of ``settings`` unless one is given."""
+    settings = settings or Settings()
+    owns_db = database is None
+    db = database or open_database(settings)
+    limits = limits or ApiLimits()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_db:
+            db.dispose()
+
+    app = FastAPI(
+        title="functrail",
+        version="1",
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.api = ApiState(
+        settings=settings,
+        db=db,
+        key_secret=server_secret(settings.home),
+        limits=limits,
+        limiter=RateLimiter(limits.rate_per_second, limits.burst),
+        metrics=Metrics(db),
+    )
+    errors.install(app)
+
+    async def on_too_large(request: Request, exc: Exception) -> Response:
+        detail = f"request body is larger than {limits.max_body_bytes} bytes"
+        return errors.problem_response(request, 413, detail)
+
+    app.add_exception_handler(BodyTooLarge, on_too_large)
+    for router in (
+        health.router,
+        alerts_router,
+        events_router,
+        suppressions_router,
+        rules_router,
+        jobs_router,
+    ):
+        app.include_router(router)
+    if limits.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(limits.cors_origins),
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(Guard)
+    return app

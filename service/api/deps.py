@@ -1,0 +1,86 @@
+"""Dependencies as ``Annotated`` aliases, so route signatures read like sentences.
+
+``Viewer``/``Analyst``/``Admin`` admit that role and those above it; ``Ingest`` admits only
+ingest keys, which in turn are refused everywhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session as OrmSession
+
+from service.api.errors import Problem
+from service.api.ratelimit import retry_after
+from service.api.state import ApiState
+from service.keys.store import READ_RANK, KeyIdentity, authenticate
+
+_bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer ft_...`")
+
+
+def get_state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.api
+    return state
+
+
+State = Annotated[ApiState, Depends(get_state)]
+
+
+def get_session(state: State) -> Iterator[OrmSession]:
+    """A session per request; routes that write commit explicitly, anything else rolls back."""
+    with state.db.sessions() as session:
+        yield session
+
+
+Session = Annotated[OrmSession, Depends(get_session)]
+
+
+def current_key(
+    request: Request,
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> KeyIdentity:
+    """The caller's key, checked and rate-limited; 401 without a valid one, 429 when too fast."""
+    challenge = {"WWW-Authenticate": 'Bearer realm="functrail"'}
+    if credentials is None:
+        raise Problem(
+            401, "an API key is required: Authorization: Bearer ft_...", headers=challenge
+        )
+    with state.db.session() as session:
+        identity = authenticate(session, credentials.credentials, secret=state.key_secret)
+    if identity is None:
+        raise Problem(401, "the API key is not valid (unknown or revoked)", headers=challenge)
+    request.state.key = identity
+    wait = state.limiter.take(identity.id)
+    if wait:
+        raise Problem(
+            429, "too many requests for this key", headers={"Retry-After": retry_after(wait)}
+        )
+    return identity
+
+
+CurrentKey = Annotated[KeyIdentity, Depends(current_key)]
+
+
+def _at_least(minimum: str) -> Callable[[KeyIdentity], KeyIdentity]:
+    def check(key: CurrentKey) -> KeyIdentity:
+        if READ_RANK.get(key.role, -1) < READ_RANK[minimum]:
+            raise Problem(403, f"this needs the {minimum} role or above (key role: {key.role})")
+        return key
+
+    return check
+
+
+def _ingest_only(key: CurrentKey) -> KeyIdentity:
+    if key.role != "ingest":
+        raise Problem(403, f"only ingest keys may post events (key role: {key.role})")
+    return key
+
+
+Viewer = Annotated[KeyIdentity, Depends(_at_least("viewer"))]
+Analyst = Annotated[KeyIdentity, Depends(_at_least("analyst"))]
+Admin = Annotated[KeyIdentity, Depends(_at_least("admin"))]
+Ingest = Annotated[KeyIdentity, Depends(_ingest_only)]

@@ -1,0 +1,56 @@
+"""Unauthenticated probes: liveness, readiness (database and lake), Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from sqlalchemy import text
+
+from service.api.deps import State
+from service.api.errors import Problem
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="the process is up")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="the database and the event lake answer")
+def readyz(state: State) -> dict[str, Any]:
+    checks = {"database": _database(state), "lake": _lake(state)}
+    failed = [name for name, ok in checks.items() if not ok]
+    if failed:
+        raise Problem(503, f"not ready: {', '.join(failed)} unreachable", extra={"checks": checks})
+    return {"status": "ready", "checks": checks}
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(state: State) -> Response:
+    return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+def _database(state: State) -> bool:
+    try:
+        with state.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+def _lake(state: State) -> bool:
+    try:
+        from pyarrow import fs as pafs
+
+        from pipelines.lake import EventLake
+
+        lake = EventLake(state.settings.lake_root)
+        if isinstance(lake.fs, pafs.LocalFileSystem):
+            lake.fs.create_dir(lake.root, recursive=True)
+        lake.fs.get_file_info(lake.root)
+        return True
+    except Exception:
+        return False

@@ -1,0 +1,67 @@
+"""Prometheus metrics: requests and latencies by route, ingest counts, alerts by severity.
+
+Each app has its own registry (tests build many apps); alert counts are read from the store
+at scrape time, so every API process reports the same truth.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from service.alerts.models import AlertRow
+from service.db import Database
+
+log = logging.getLogger("functrail.api")
+
+
+class _AlertGauge(Collector):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def collect(self) -> Iterator[Metric]:
+        gauge = GaugeMetricFamily(
+            "functrail_alerts", "alerts in the store", labels=["severity", "status"]
+        )
+        try:
+            stmt = select(AlertRow.severity, AlertRow.status, func.count()).group_by(
+                AlertRow.severity, AlertRow.status
+            )
+            with self.db.sessions() as session:
+                for severity, status, n in session.execute(stmt):
+                    gauge.add_metric([severity, status], int(n))
+        except Exception:  # a scrape must answer even when the database does not
+            log.warning("alert gauge: database unavailable", exc_info=True)
+        yield gauge
+
+
+class Metrics:
+    def __init__(self, db: Database) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "functrail_http_requests",
+            "HTTP requests answered",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "functrail_http_request_seconds",
+            "time to answer",
+            ["route"],
+            registry=self.registry,
+        )
+        self.ingest = Counter(
+            "functrail_ingest_records",
+            "records pushed to POST /v1/events",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.registry.register(_AlertGauge(db))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,107 @@
+"""``functrail keys create|list|revoke``: API keys. ``create`` prints the key alone on stdout."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from pipelines.settings import Settings
+from service.cli.app import CommandFailed, app, err
+from service.db import open_database
+from service.keys.store import (
+    DuplicateKeyName,
+    KeyNotFound,
+    create_key,
+    list_keys,
+    revoke_key,
+    server_secret,
+)
+
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+class Role(StrEnum):
+    viewer = "viewer"
+    analyst = "analyst"
+    admin = "admin"
+    ingest = "ingest"
+
+
+@keys_app.command("create")
+def create(
+    role: Annotated[
+        Role, typer.Option("--role", help="viewer < analyst < admin; ingest posts events only")
+    ],
+    name: Annotated[str, typer.Option("--name", help="a unique name (shows in the audit log)")],
+) -> None:
+    """Create a key and print it once, alone on stdout (it is stored only as a hash)."""
+    settings = Settings()
+    db = open_database(settings)
+    try:
+        with db.session() as session:
+            created = create_key(
+                session, name=name, role=role.value, secret=server_secret(settings.home)
+            )
+    except DuplicateKeyName:
+        raise CommandFailed(f"a key named {name!r} exists already") from None
+    except ValueError as exc:
+        raise CommandFailed(str(exc)) from None
+    finally:
+        db.dispose()
+    typer.echo(created.key)
+    err.print(
+        f"created {role.value} key {name!r} (id {created.identity.id}); it is shown only this once",
+        markup=False,
+        highlight=False,
+    )
+
+
+@keys_app.command("list")
+def list_() -> None:
+    """List keys (never the keys themselves): name, role, created, last used, revoked."""
+    db = open_database(Settings())
+    table = Table("id", "name", "role", "created", "last used", "revoked")
+    try:
+        with db.session() as session:
+            cursor: str | None = None
+            while True:
+                page = list_keys(session, limit=500, cursor=cursor)
+                for row in page.items:
+                    table.add_row(
+                        row.id,
+                        Text(row.name),
+                        row.role,
+                        _when(row.created_at),
+                        _when(row.last_used_at),
+                        _when(row.revoked_at),
+                    )
+                if not (cursor := page.next_cursor):
+                    break
+    finally:
+        db.dispose()
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def revoke(key: Annotated[str, typer.Argument(help="the key's id or name")]) -> None:
+    """Revoke a key: it stops working at once."""
+    db = open_database(Settings())
+    try:
+        with db.session() as session:
+            row = revoke_key(session, key)
+            name = row.name
+    except KeyNotFound:
+        raise CommandFailed(f"no key with id or name {key!r}") from None
+    finally:
+        db.dispose()
+    err.print(f"revoked key {name!r}", markup=False, highlight=False)
+
+
+def _when(moment: object) -> str:
+    return "" if moment is None else str(moment)[:19]

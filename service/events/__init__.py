@@ -1,0 +1,1 @@
+"""Raw audit records pushed over HTTP: normalized and appended to the lake."""
