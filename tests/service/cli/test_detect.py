@@ -1,0 +1,101 @@
+"""``functrail detect``: alerts as JSON lines, rejects on stderr, stores nothing."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from service.cli.app import app
+from tests.factories import cloudtrail_file, cloudtrail_record, json_lines, log_entry
+
+ALERT_FIELDS = {
+    "id", "dedup_key", "detector", "rule_id", "title", "severity", "score", "provider",
+    "account", "principal", "resource", "first_seen", "last_seen", "count", "status", "tags",
+    "evidence", "explanation", "runbook",
+}  # fmt: skip
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def public_add_permission() -> dict:
+    return cloudtrail_record(
+        eventName="AddPermission20150331v2",
+        readOnly=False,
+        requestParameters={
+            "functionName": "billing",
+            "statementId": "open",
+            "action": "lambda:InvokeFunction",
+            "principal": "*",
+        },
+    )
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    (tmp_path / "aws.json.gz").write_bytes(
+        cloudtrail_file(public_add_permission(), cloudtrail_record(), compress=True)
+    )
+    (tmp_path / "gcp.jsonl").write_bytes(json_lines(log_entry()) + b"{broken\n")
+    return tmp_path
+
+
+def test_detect_prints_alerts_with_every_contract_field(inputs, settings):
+    result = run("detect", "--detectors", "rules", "--format", "jsonl", str(inputs))
+    assert result.exit_code == 0, result.output
+    alerts = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert [a["rule_id"] for a in alerts] == ["aws_lambda_public_add_permission"]
+    (alert,) = alerts
+    assert set(alert) == ALERT_FIELDS
+    assert alert["detector"] == "rule"
+    assert len(alert["evidence"]["event_ids"]) == 1
+    assert alert["evidence"]["sample"][0]["action"] == "AddPermission"
+    assert "1 rejected" in result.stderr
+    assert "gcp.jsonl record 1" in result.stderr
+    assert not (settings.home / "functrail.db").exists()
+
+
+def test_anomaly_without_a_trained_model_says_so_and_runs_the_rules(inputs, settings):
+    result = run("detect", "--detectors", "rules,anomaly", "--format", "jsonl", str(inputs))
+    assert result.exit_code == 0, result.output
+    assert "no trained model" in result.stderr
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_unknown_detector_is_bad_usage(inputs, settings):
+    result = run("detect", "--detectors", "rules,magic", str(inputs))
+    assert result.exit_code == 2
+
+
+def test_extra_rules_folder_is_loaded(inputs, settings, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "get.yml").write_text(
+        "title: any GetFunction\n"
+        "id: 5b0d7c7e-0000-4000-8000-0000000000aa\n"
+        "name: my_get_function\n"
+        "logsource: {product: aws}\n"
+        "detection: {s: {action: GetFunction}, condition: s}\n"
+        "level: low\n"
+    )
+    result = run("detect", "-d", "rules", "-f", "jsonl", "--rules", str(folder), str(inputs))
+    assert result.exit_code == 0, result.output
+    ids = {orjson.loads(line)["rule_id"] for line in result.stdout.splitlines()}
+    assert ids == {"aws_lambda_public_add_permission", "my_get_function"}
+
+
+def test_broken_user_rule_is_reported_and_the_rest_run(inputs, settings, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "bad.yml").write_text("title: [unclosed\n")
+    result = run("detect", "-d", "rules", "-f", "jsonl", "--rules", str(folder), str(inputs))
+    assert result.exit_code == 0, result.output
+    assert "bad.yml" in result.stderr
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_missing_path_fails_with_exit_1(settings, tmp_path):
+    result = run("detect", "-d", "rules", str(tmp_path / "nope"))
+    assert result.exit_code == 1

@@ -1,0 +1,71 @@
+"""``functrail rules list|test|lint``."""
+
+from __future__ import annotations
+
+import orjson
+from typer.testing import CliRunner
+
+from service.cli.app import app
+
+BROKEN_RULE = """\
+title: never fires
+id: 5b0d7c7e-0000-4000-8000-0000000000bb
+name: my_broken_rule
+tags: [attack.t1190]
+logsource: {product: aws}
+detection: {s: {action: AddPermission20150331v2}, condition: s}
+level: low
+functrail:
+  runbook: look
+  tests:
+    positive:
+      - {eventVersion: "1.09", eventSource: lambda.amazonaws.com,
+         eventName: AddPermission20150331v2,
+         eventTime: "2026-11-20T14:02:11Z", eventID: 0a000000-0000-4000-8000-000000000001,
+         awsRegion: eu-central-1, recipientAccountId: "111122223333",
+         userIdentity: {type: IAMUser, arn: "arn:aws:iam::111122223333:user/a"}}
+    negative:
+      - {eventVersion: "1.09", eventSource: lambda.amazonaws.com, eventName: GetFunction,
+         eventTime: "2026-11-20T14:02:11Z", eventID: 0a000000-0000-4000-8000-000000000002,
+         awsRegion: eu-central-1, recipientAccountId: "111122223333",
+         userIdentity: {type: IAMUser, arn: "arn:aws:iam::111122223333:user/a"}}
+"""
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def test_list_jsonl_names_every_rule(settings):
+    result = run("rules", "list", "--format", "jsonl")
+    assert result.exit_code == 0, result.output
+    rows = [orjson.loads(line) for line in result.stdout.splitlines()]
+    ids = {row["rule_id"] for row in rows}
+    assert "aws_lambda_public_add_permission" in ids
+    assert all(row["severity"] in {"info", "low", "medium", "high", "critical"} for row in rows)
+
+
+def test_rules_test_passes_for_a_named_pack_rule(settings):
+    result = run("rules", "test", "aws_lambda_public_add_permission")
+    assert result.exit_code == 0, result.output
+    assert "ok   aws_lambda_public_add_permission" in result.stderr
+
+
+def test_rules_test_fails_for_a_rule_on_a_suffixed_event_name(settings, tmp_path):
+    (tmp_path / "broken.yml").write_text(BROKEN_RULE)
+    result = run("rules", "test", "--rules", str(tmp_path), "my_broken_rule")
+    assert result.exit_code == 1
+    assert "FAIL my_broken_rule: positive record 0" in result.stderr
+
+
+def test_rules_test_unknown_rule_fails(settings):
+    assert run("rules", "test", "no_such_rule").exit_code == 1
+
+
+def test_lint_flags_the_suffixed_action(settings, tmp_path):
+    (tmp_path / "broken.yml").write_text(BROKEN_RULE)
+    result = run("rules", "lint", "--rules", str(tmp_path))
+    assert result.exit_code == 1
+    assert "my_broken_rule: action value 'AddPermission20150331v2' has an API-version suffix" in (
+        result.stderr
+    )
