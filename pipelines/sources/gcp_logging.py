@@ -1,10 +1,10 @@
 """Google Cloud audit logs through the Cloud Logging API (``gcp-logging://PROJECT``).
 
 The filter asks only for the four audit logs of the serverless-relevant services, by time,
-oldest first, so the checkpoint can be a position: the timestamp of the last stored entry and
-the insertIds at that timestamp (several entries may share it). Entries can be ingested a
-little late, so a resumed run re-reads ``overlap`` before that position; the lake drops the
-entries it already has.
+oldest first, so the checkpoint can be a position: the timestamp of the last stored entry.
+Entries can reach Logging a little late, and several can share a timestamp, so a resumed run
+re-reads ``overlap`` before that position and skips the insertIds the checkpoint remembers
+for that stretch; only entries it has not stored come through.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ def audit_filter(
 @dataclass(frozen=True, slots=True)
 class _Position:
     timestamp: str
-    insert_ids: tuple[str, ...]
+    entries: tuple[tuple[str, str], ...]
+    """(insertId, timestamp) of each entry in the blob."""
 
 
 class GcpLoggingSource:
@@ -104,13 +105,10 @@ class GcpLoggingSource:
     def blobs(self, start: datetime, end: datetime) -> Iterator[Blob]:
         """Entries in ``[start, end)`` after the checkpoint, oldest first, in JSON-lines blobs."""
         start, end = as_utc(start), as_utc(end)
-        skip: set[str] = set()
         saved_at = self.checkpoint.state.get("timestamp")
         if saved_at:
-            position = datetime.fromisoformat(saved_at)
-            if position - self.overlap > start:
-                start = position - self.overlap
-            skip = set(self.checkpoint.state.get("insert_ids", ()))
+            start = max(start, datetime.fromisoformat(saved_at) - self.overlap)
+        recent: dict[str, str] = self.checkpoint.state.get("recent", {})
         if start >= end:
             return
         self.last_filter = audit_filter(self.project, start, end, self.services)
@@ -121,43 +119,39 @@ class GcpLoggingSource:
             page_size=self.page_size,
         )
         lines: list[bytes] = []
-        last_ts = ""
-        ids_at_last: list[str] = []
+        seen: list[tuple[str, str]] = []
         number = 0
         for entry in entries:
             record = entry.to_api_repr()
-            insert_id = record.get("insertId", "")
+            insert_id = str(record.get("insertId", ""))
             timestamp = _timestamp(entry.timestamp)
-            if saved_at and timestamp == saved_at and insert_id in skip:
+            if recent.get(insert_id) == timestamp:
                 continue
             lines.append(orjson.dumps(record) + b"\n")
-            if timestamp != last_ts:
-                last_ts, ids_at_last = timestamp, []
-            ids_at_last.append(insert_id)
+            seen.append((insert_id, timestamp))
             if len(lines) >= self.batch_size:
-                yield self._blob(lines, number, last_ts, ids_at_last)
-                lines, number = [], number + 1
+                yield self._blob(lines, number, seen)
+                lines, seen, number = [], [], number + 1
         if lines:
-            yield self._blob(lines, number, last_ts, ids_at_last)
+            yield self._blob(lines, number, seen)
 
-    def _blob(self, lines: list[bytes], number: int, last_ts: str, ids: list[str]) -> Blob:
-        name = f"{self.uri}#batch{number}@{last_ts}"
-        self._pending[name] = _Position(last_ts, tuple(ids))
+    def _blob(self, lines: list[bytes], number: int, seen: list[tuple[str, str]]) -> Blob:
+        last = max(timestamp for _, timestamp in seen)
+        name = f"{self.uri}#batch{number}@{last}"
+        self._pending[name] = _Position(last, tuple(seen))
         return Blob(name=name, data=b"".join(lines))
 
     def mark_done(self, blob: Blob) -> None:
-        """Move the checkpoint to the last entry of ``blob`` (ids at that timestamp joined)."""
+        """Move the checkpoint to the blob's last entry; remember ids within ``overlap`` of it."""
         position = self._pending.pop(blob.name, None)
         if position is None or not position.timestamp:
             return
         state = self.checkpoint.state
-        ids = set(position.insert_ids)
-        if state.get("timestamp") == position.timestamp:
-            ids.update(state.get("insert_ids", ()))
-        elif state.get("timestamp") and state["timestamp"] > position.timestamp:
-            return
-        state["timestamp"] = position.timestamp
-        state["insert_ids"] = sorted(ids)
+        latest = max(position.timestamp, state.get("timestamp", ""))
+        cutoff = _timestamp(datetime.fromisoformat(latest) - self.overlap)
+        recent = {**state.get("recent", {}), **dict(position.entries)}
+        state["timestamp"] = latest
+        state["recent"] = {key: ts for key, ts in recent.items() if ts >= cutoff}
         self.checkpoint.save()
 
 

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+
+from pipelines.normalize import concat_batches, normalize_blob
+from pipelines.sources import mark_done
+from pipelines.sources.gcp_logging import GcpLoggingSource, audit_filter
+from tests.factories import log_entry
+from tests.fakes.gcp_logging_server import GcpLoggingServer
+
+START = datetime(2026, 3, 2, tzinfo=UTC)
+END = datetime(2026, 3, 3, tzinfo=UTC)
+PROJECT = "demo-proj"
+
+
+def stamp(seconds: float) -> str:
+    return (START + timedelta(hours=10, seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def entry(seconds: float, **fields):
+    return log_entry(timestamp=stamp(seconds), **fields)
+
+
+def source(settings, server, **kw) -> GcpLoggingSource:
+    return GcpLoggingSource(f"gcp-logging://{PROJECT}", settings, endpoint_url=server.url, **kw)
+
+
+def drain(src, start=START, end=END):
+    blobs = list(src.blobs(start, end))
+    for blob in blobs:
+        mark_done(src, blob)
+    return blobs
+
+
+def ids_of(blobs) -> list[str]:
+    return [orjson.loads(line)["insertId"] for b in blobs for line in b.data.splitlines()]
+
+
+def test_filter_names_the_four_audit_logs_the_services_and_the_range():
+    query = audit_filter(PROJECT, START, END, ["run.googleapis.com", "iam.googleapis.com"])
+    assert query == (
+        'logName=("projects/demo-proj/logs/cloudaudit.googleapis.com%2Factivity"'
+        ' OR "projects/demo-proj/logs/cloudaudit.googleapis.com%2Fdata_access"'
+        ' OR "projects/demo-proj/logs/cloudaudit.googleapis.com%2Fsystem_event"'
+        ' OR "projects/demo-proj/logs/cloudaudit.googleapis.com%2Fpolicy")'
+        ' AND protoPayload.serviceName=("run.googleapis.com" OR "iam.googleapis.com")'
+        ' AND timestamp>="2026-03-02T00:00:00.000000Z" AND timestamp<"2026-03-03T00:00:00.000000Z"'
+    )
+
+
+@pytest.mark.integration
+def test_real_client_sends_the_audit_filter_ascending_with_page_size(settings):
+    with GcpLoggingServer([entry(1)]) as server:
+        drain(source(settings, server, page_size=7))
+    [request] = server.requests
+    assert request["resourceNames"] == [f"projects/{PROJECT}"]
+    assert request["filter"] == audit_filter(PROJECT, START, END)
+    assert request["orderBy"] == "timestamp asc"
+    assert request["pageSize"] == 7
+
+
+@pytest.mark.integration
+def test_pages_are_followed_and_batched_into_json_line_blobs_that_normalize(settings):
+    entries = [entry(n) for n in range(10)]
+    with GcpLoggingServer(entries) as server:
+        blobs = drain(source(settings, server, page_size=3, batch_size=4))
+    assert len(server.requests) == 4
+    assert [blob.data.count(b"\n") for blob in blobs] == [4, 4, 2]
+    batch = concat_batches(normalize_blob(b.data, b.name) for b in blobs)
+    assert batch.rejects == []
+    assert batch.events["id"].tolist() == [e["insertId"] for e in entries]
+    assert set(batch.events["provider"]) == {"gcp"}
+
+
+@pytest.mark.integration
+def test_entries_outside_the_range_or_of_other_services_are_not_returned(settings):
+    inside = entry(1)
+    other_service = entry(2)
+    payload = {**inside["protoPayload"], "serviceName": "compute.googleapis.com"}
+    other_service["protoPayload"] = payload
+    late = log_entry(timestamp="2026-03-03T00:00:00.000000Z")
+    with GcpLoggingServer([inside, other_service, late]) as server:
+        blobs = drain(source(settings, server))
+    assert ids_of(blobs) == [inside["insertId"]]
+
+
+@pytest.mark.integration
+def test_rerun_skips_stored_entries_and_picks_up_new_ones(settings):
+    entries = [entry(1), entry(2)]
+    with GcpLoggingServer(entries) as server:
+        drain(source(settings, server))
+        assert drain(source(settings, server)) == []
+        newer = entry(3)
+        server.entries.append(newer)
+        assert ids_of(drain(source(settings, server))) == [newer["insertId"]]
+
+
+@pytest.mark.integration
+def test_entries_sharing_the_checkpoint_timestamp_are_not_lost_or_repeated(settings):
+    same = [entry(5), entry(5)]
+    with GcpLoggingServer(same) as server:
+        drain(source(settings, server))
+        sibling = entry(5)  # ingested late, same timestamp as the checkpoint
+        server.entries.append(sibling)
+        assert ids_of(drain(source(settings, server))) == [sibling["insertId"]]
+
+
+@pytest.mark.integration
+def test_resume_rereads_the_overlap_for_late_entries(settings):
+    with GcpLoggingServer([entry(600)]) as server:
+        drain(source(settings, server, overlap=timedelta(minutes=5)))
+        late = entry(400)  # 200 s before the checkpoint, arrived after it was written
+        server.entries.append(late)
+        assert ids_of(drain(source(settings, server))) == [late["insertId"]]
+    assert server.requests[-1]["filter"].endswith(
+        f'timestamp>="{stamp(300).replace("Z", "")}Z" AND timestamp<"2026-03-03T00:00:00.000000Z"'
+    )
+
+
+@pytest.mark.integration
+def test_unconfirmed_blob_is_fetched_again(settings):
+    with GcpLoggingServer([entry(1), entry(2)]) as server:
+        list(source(settings, server).blobs(START, END))
+        assert len(ids_of(drain(source(settings, server)))) == 2
+
+
+def test_uri_needs_one_project(settings):
+    with pytest.raises(ValueError, match="one project"):
+        GcpLoggingSource("gcp-logging://a/b", settings, endpoint_url="http://127.0.0.1:9")
