@@ -38,8 +38,9 @@ class DispatcherConfig:
     """Knobs of one dispatcher; the defaults suit production, tests shrink the waits."""
 
     policy: RetryPolicy = field(default_factory=RetryPolicy)
-    timeout: httpx.Timeout = DEFAULT_TIMEOUT
+    timeout: httpx.Timeout = field(default_factory=lambda: DEFAULT_TIMEOUT)
     lease: timedelta = timedelta(seconds=120)
+    """Must exceed one attempt's worst case (connect + write + read timeouts)."""
     batch: int = 20
     idle_seconds: float = 1.0
     resolver: Resolver | None = None
@@ -75,6 +76,10 @@ class Dispatcher:
             for delivery in claimed:
                 if self._stop.is_set():
                     break  # unattempted claims expire and are picked up again
+                lease = self.config.lease
+                if not outbox.renew_lease(session, delivery, now=datetime.now(UTC), lease=lease):
+                    log.info("webhook delivery %s: lease lost before sending", delivery.id)
+                    continue
                 if delivery.subscription_id not in subs:
                     subs[delivery.subscription_id] = session.get(
                         Subscription, delivery.subscription_id

@@ -191,6 +191,27 @@ def claim_due(
     return list(claimed)
 
 
+def renew_lease(session: Session, delivery: Delivery, *, now: datetime, lease: timedelta) -> bool:
+    """Extend this caller's lease right before an attempt; False if another dispatcher took it.
+
+    Claims come in batches, so the lease taken at claim time may run out while earlier
+    deliveries of the batch are sent; renewing per attempt keeps one attempt per lease.
+    """
+    changed = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.seq == delivery.seq,
+            Delivery.lease_token == delivery.lease_token,
+            Delivery.status == DELIVERING,
+            Delivery.lease_until >= now,
+        )
+        .values(lease_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return getattr(changed, "rowcount", 0) == 1
+
+
 def record_attempt(
     session: Session,
     delivery: Delivery,

@@ -6,6 +6,7 @@ test states "500 then 200" or "slow once" and checks what arrived.
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
@@ -18,6 +19,20 @@ from typing import Any
 import orjson
 
 from service.webhooks.signing import verify
+
+CLIENT_GONE = -1
+"""``answered`` of a slow call whose client had given up (read timeout) before the answer."""
+
+
+def _peer_closed(connection: socket.socket) -> bool:
+    """Whether the client hung up: readable with nothing to read."""
+    ready, _, _ = select.select([connection], [], [], 0)
+    if not ready:
+        return False
+    try:
+        return connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 @dataclass
@@ -57,8 +72,11 @@ class Receiver:
                 raw = self.rfile.read(length)
                 with receiver.lock:
                     step = receiver.script.pop(0) if receiver.script else Step()
+                status = step.status
                 if step.delay:
                     time.sleep(step.delay)
+                    if _peer_closed(self.connection):
+                        status = CLIENT_GONE
                 ok = verify(
                     receiver.secret.encode(),
                     raw,
@@ -73,18 +91,20 @@ class Receiver:
                             body=orjson.loads(raw) if raw else {},
                             verified=ok,
                             host=self.headers.get("Host", ""),
-                            answered=step.status,
+                            answered=status,
                         )
                     )
+                if status == CLIENT_GONE:
+                    return
                 try:
-                    self.send_response(step.status)
+                    self.send_response(status)
                     for name, value in step.headers.items():
                         self.send_header(name, value)
                     self.send_header("Content-Length", "2")
                     self.end_headers()
                     self.wfile.write(b"ok")
                 except OSError:
-                    pass  # the client gave up (read timeout): that is the point of a slow step
+                    pass
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -1,0 +1,216 @@
+"""End to end over real HTTP: outbox -> dispatcher -> receivers on 127.0.0.1 that verify HMACs."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from service.alerts.store import SavedAlert
+from service.webhooks import outbox, store
+from service.webhooks.dispatcher import Dispatcher, DispatcherConfig
+from service.webhooks.retry import RetryPolicy
+from service.webhooks.store import NewSubscription
+from tests.factories import alert
+from tests.service.webhooks.receivers import Receiver, Step, free_port, receiver
+
+pytestmark = pytest.mark.integration
+
+CONFIG = DispatcherConfig(
+    policy=RetryPolicy(base_seconds=0.05, factor=2.0, max_delay_seconds=0.3, max_attempts=30),
+    timeout=httpx.Timeout(2.0, read=0.4),
+    lease=timedelta(seconds=3),
+    idle_seconds=0.05,
+)
+
+
+def subscribe(db, settings, url, **fields):
+    with db.session() as s:
+        sub, secret = store.create_subscription(s, settings, NewSubscription(url=url, **fields))
+    return sub, secret
+
+
+def enqueue(db, *saved):
+    with db.session() as s:
+        return outbox.enqueue_for_alerts(s, list(saved))
+
+
+def drain(db, settings, *, until, timeout=20.0, dispatchers=1, config=CONFIG):
+    """Run dispatchers in threads until ``until()`` holds (or fail after ``timeout``)."""
+    running = [Dispatcher(db.sessions, settings, config, name=f"d{i}") for i in range(dispatchers)]
+    for d in running:
+        d.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while not until():
+            assert time.monotonic() < deadline, "deliveries did not finish in time"
+            time.sleep(0.05)
+    finally:
+        for d in running:
+            d.stop()
+
+
+def attempt_errors(db, sub_id):
+    with db.session() as s:
+        return [
+            a.error or ""
+            for d in store.list_deliveries(s, sub_id, limit=1000)
+            for a in store.attempts_of(s, d)
+        ]
+
+
+def statuses(db, sub_id):
+    with db.session() as s:
+        return sorted(d.status for d in store.list_deliveries(s, sub_id, limit=1000))
+
+
+def test_flaky_down_and_slow_receivers_get_every_alert_once_signed_and_in_order(db, hook_settings):
+    alerts = [alert(severity="high") for _ in range(3)]
+    saved = [SavedAlert(a, "new") for a in alerts] + [
+        SavedAlert(a.model_copy(update={"count": 2}), "updated") for a in alerts
+    ]
+    down_port = free_port()
+    with (
+        receiver(script=[Step(500), Step(500)]) as flaky,
+        receiver(script=[Step(200, delay=1.0)]) as slow,
+    ):
+        subs = {}
+        secrets = {}
+        for name, url in (
+            ("flaky", flaky.url),
+            ("slow", slow.url),
+            ("down", f"http://127.0.0.1:{down_port}/hook"),
+        ):
+            subs[name], secrets[name] = subscribe(db, hook_settings, url, min_severity="medium")
+        flaky.secret, slow.secret = secrets["flaky"], secrets["slow"]
+        assert enqueue(db, *saved) == 18
+        ignored = alert(severity="low")
+        with db.session() as s:
+            store.create_subscription(
+                s, hook_settings, NewSubscription(url=flaky.url, min_severity="critical")
+            )
+        enqueue(db, SavedAlert(ignored, "new"))
+
+        started: list[Receiver] = []
+
+        def done() -> bool:
+            # Nothing listens (connection refused) until a refusal was recorded; then it is up.
+            if not started and any(
+                "ConnectError" in e for e in attempt_errors(db, subs["down"].id)
+            ):
+                started.append(Receiver(secrets["down"], port=down_port).start())
+            return all(statuses(db, sub.id) == ["delivered"] * 6 for sub in subs.values())
+
+        try:
+            drain(db, hook_settings, until=done, dispatchers=2)
+        finally:
+            for r in started:
+                r.stop()
+    (down,) = started
+
+    for name, rec in (("flaky", flaky), ("slow", slow), ("down", down)):
+        got = rec.delivered()
+        assert all(c.verified for c in rec.calls), name
+        ids = [c.delivery_id for c in got]
+        assert len(ids) == len(set(ids)) == 6, name
+        for a in alerts:
+            events = [c.event for c in got if c.body["alert"]["id"] == a.id]
+            assert events == ["alert.created", "alert.updated"], name
+        assert ignored.id not in {c.body["alert"]["id"] for c in rec.calls}, name
+    errors = {name: attempt_errors(db, sub.id) for name, sub in subs.items()}
+    assert any("ConnectError" in e for e in errors["down"]), errors
+    assert any("ReadTimeout" in e for e in errors["slow"])
+    assert sum("HTTP 500" in e for e in errors["flaky"]) == 2
+    assert len(flaky.calls) >= 8  # the two 500s were retried under the same delivery ids
+    retried = {c.delivery_id for c in flaky.calls if c.answered == 500}
+    assert retried <= {c.delivery_id for c in flaky.delivered()}
+
+
+def test_dispatcher_restart_loses_nothing(db, hook_settings):
+    with receiver() as r:
+        sub, r.secret = subscribe(db, hook_settings, r.url)
+        enqueue(db, *[SavedAlert(alert(), "new") for _ in range(5)])
+        with db.sessions() as s:  # a dispatcher claims work, then dies before sending
+            abandoned = outbox.claim_due(
+                s, now=outbox.datetime.now(outbox.UTC), lease=timedelta(seconds=1), limit=3
+            )
+        assert len(abandoned) == 3
+        drain(db, hook_settings, until=lambda: statuses(db, sub.id) == ["delivered"] * 5)
+    ids = [c.delivery_id for c in r.delivered()]
+    assert len(ids) == len(set(ids)) == 5
+    assert {d.id for d in abandoned} <= set(ids)
+
+
+def test_stopped_dispatcher_leaves_the_rest_for_the_next_one(db, hook_settings):
+    with receiver(script=[Step(200, delay=0.2)] * 10) as r:
+        sub, r.secret = subscribe(db, hook_settings, r.url)
+        enqueue(db, *[SavedAlert(alert(), "new") for _ in range(10)])
+        first = Dispatcher(db.sessions, hook_settings, CONFIG, name="first")
+        first.start()
+        time.sleep(0.5)
+        first.stop()
+        drain(db, hook_settings, until=lambda: statuses(db, sub.id) == ["delivered"] * 10)
+    ids = [c.delivery_id for c in r.delivered()]
+    assert len(ids) == len(set(ids)) == 10
+
+
+def test_always_failing_receiver_ends_in_dead_letter_and_replay_delivers(db, hook_settings):
+    policy = RetryPolicy(base_seconds=0.01, max_delay_seconds=0.05, max_attempts=3)
+    config = DispatcherConfig(policy=policy, lease=timedelta(seconds=3), idle_seconds=0.05)
+    with receiver(script=[Step(503), Step(503), Step(503)]) as r:
+        sub, r.secret = subscribe(db, hook_settings, r.url)
+        enqueue(db, SavedAlert(alert(), "new"))
+        drain(db, hook_settings, config=config, until=lambda: statuses(db, sub.id) == ["dead"])
+        assert [c.answered for c in r.calls] == [503, 503, 503]
+        with db.session() as s:
+            assert outbox.replay(s, sub.id) == 1
+        drain(db, hook_settings, config=config, until=lambda: statuses(db, sub.id) == ["delivered"])
+    assert len({c.delivery_id for c in r.calls}) == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/latest/meta-data/"],
+)
+def test_metadata_receivers_are_refused_even_with_allow_private(db, hook_settings, url):
+    with db.session() as s:
+        sub, _ = store.create_subscription(s, hook_settings, NewSubscription(url=url))
+    enqueue(db, SavedAlert(alert(), "new"))
+    drain(db, hook_settings, until=lambda: statuses(db, sub.id) == ["dead"])
+    with db.session() as s:
+        (d,) = store.list_deliveries(s, sub.id)
+        assert "refused" in (d.last_error or "")
+        assert d.last_status_code is None
+
+
+def test_private_receiver_refused_without_allow_private(db, settings):
+    with receiver() as r:
+        sub, r.secret = subscribe(db, settings, r.url)
+        enqueue(db, SavedAlert(alert(), "new"))
+        drain(db, settings, until=lambda: statuses(db, sub.id) == ["dead"])
+    assert r.calls == []
+
+
+def test_redirect_to_metadata_is_refused_and_not_followed(db, hook_settings):
+    meta = "http://169.254.169.254/latest/meta-data/"
+    with receiver(script=[Step(302, headers={"Location": meta})]) as r:
+        sub, r.secret = subscribe(db, hook_settings, r.url)
+        enqueue(db, SavedAlert(alert(), "new"))
+        drain(db, hook_settings, until=lambda: statuses(db, sub.id) == ["dead"])
+    with db.session() as s:
+        (d,) = store.list_deliveries(s, sub.id)
+    assert "redirect refused" in (d.last_error or "")
+    assert len(r.calls) == 1
+
+
+def test_test_delivery_is_sent_with_test_event(db, hook_settings):
+    with receiver() as r:
+        sub, r.secret = subscribe(db, hook_settings, r.url, format="slack")
+        with db.session() as s:
+            outbox.enqueue_test(s, store.get_subscription(s, sub.id), alert())
+        drain(db, hook_settings, until=lambda: statuses(db, sub.id) == ["delivered"])
+    (call,) = r.calls
+    assert (call.event, call.verified) == ("test", True)
+    assert "blocks" in call.body
