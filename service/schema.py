@@ -9,5 +9,6 @@ from service.jobs import models as _jobs  # noqa: F401
 from service.keys import models as _keys  # noqa: F401
 from service.rules import models as _rules  # noqa: F401
 from service.suppressions import models as _suppressions  # noqa: F401
+from service.webhooks import models as _webhooks  # noqa: F401
 
 metadata = Base.metadata

@@ -22,6 +22,7 @@ from service.jobs.routes import router as jobs_router
 from service.keys.store import server_secret
 from service.rules.routes import router as rules_router
 from service.suppressions.routes import router as suppressions_router
+from service.webhooks.routes import router as webhooks_router
 
 DESCRIPTION = """\
 functrail's alert API. Authenticate with `Authorization: Bearer ft_...` (create keys with
@@ -78,6 +79,7 @@ def create_app(
         suppressions_router,
         rules_router,
         jobs_router,
+        webhooks_router,
     ):
         app.include_router(router)
     if limits.cors_origins:

@@ -114,6 +114,21 @@ def parse_url(url: str) -> SplitResult:
     return parts
 
 
+def check_literal(url: str, *, allow_private: bool) -> None:
+    """What can be refused without DNS (at subscription time): syntax and literal addresses.
+
+    Hostnames are checked again, resolved, on every attempt.
+    """
+    parts = parse_url(url)
+    try:
+        ip = ipaddress.ip_address(parts.hostname or "")
+    except ValueError:
+        return
+    reason = refusal(ip, allow_private=allow_private)
+    if reason:
+        raise BlockedDestination(f"refused {ip}: {reason}")
+
+
 def check_url(url: str, *, allow_private: bool, resolver: Resolver = socket.getaddrinfo) -> Target:
     """Resolve ``url``'s host once and check every address; the first one is the one to use.
 

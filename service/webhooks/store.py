@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 
 from detectors.alert import SEVERITIES, SEVERITY_RANK, Alert
 from pipelines.settings import Settings
+from service.query import Order, Page, paginate
 from service.webhooks import secrets
 from service.webhooks.formats import FORMAT_NAMES
 from service.webhooks.models import Attempt, Delivery, Subscription
-from service.webhooks.ssrf import parse_url
+from service.webhooks.ssrf import check_literal
 
 
 class InvalidSubscription(ValueError):
@@ -47,7 +48,7 @@ def create_subscription(
     The plaintext secret exists only in the return value: the row keeps it encrypted.
     """
     try:
-        parse_url(request.url)
+        check_literal(request.url, allow_private=settings.webhook_allow_private)
     except ValueError as exc:
         raise InvalidSubscription(f"url: {exc}") from None
     if request.format not in FORMAT_NAMES:
@@ -102,13 +103,11 @@ def get_subscription(session: Session, sub_id: str) -> Subscription | None:
 
 
 def list_subscriptions(
-    session: Session, *, limit: int = 100, after: str | None = None
-) -> list[Subscription]:
-    """Subscriptions in id order, ``limit`` at a time after the ``after`` id (keyset paging)."""
-    query = select(Subscription).order_by(Subscription.id).limit(limit)
-    if after:
-        query = query.where(Subscription.id > after)
-    return list(session.scalars(query))
+    session: Session, *, limit: int = 50, cursor: str | None = None
+) -> Page[Subscription]:
+    """Subscriptions, newest first, one keyset page at a time."""
+    order = [Order(Subscription.created_at), Order(Subscription.id)]
+    return paginate(session, select(Subscription), order, limit=limit, cursor=cursor)
 
 
 def delete_subscription(session: Session, sub_id: str) -> bool:
@@ -155,20 +154,19 @@ def list_deliveries(
     *,
     status: str | None = None,
     limit: int = 50,
-    before_seq: int | None = None,
-) -> list[Delivery]:
-    """A subscription's deliveries, newest first, keyset-paged by ``seq``."""
-    query = (
-        select(Delivery)
-        .where(Delivery.subscription_id == sub_id)
-        .order_by(Delivery.seq.desc())
-        .limit(limit)
-    )
+    cursor: str | None = None,
+) -> Page[Delivery]:
+    """A subscription's deliveries, newest first, optionally only those in ``status``."""
+    query = select(Delivery).where(Delivery.subscription_id == sub_id)
     if status:
         query = query.where(Delivery.status == status)
-    if before_seq is not None:
-        query = query.where(Delivery.seq < before_seq)
-    return list(session.scalars(query))
+    return paginate(session, query, [Order(Delivery.seq)], limit=limit, cursor=cursor)
+
+
+def get_delivery(session: Session, sub_id: str, delivery_id: str) -> Delivery | None:
+    """One delivery of a subscription by its public id."""
+    query = select(Delivery).where(Delivery.subscription_id == sub_id, Delivery.id == delivery_id)
+    return session.scalars(query).first()
 
 
 def attempts_of(session: Session, delivery: Delivery) -> list[Attempt]:

@@ -155,7 +155,7 @@ def test_retryable_failures_go_dead_after_max_attempts_and_replay_requeues(db, s
             statuses.append(outbox.record_attempt(s, d, fail, policy=FAST, now=now, dispatcher="t"))
     assert statuses == ["pending", "pending", "dead"]
     with db.session() as s:
-        (dead,) = store.list_deliveries(s, sub.id, status="dead")
+        (dead,) = store.list_deliveries(s, sub.id, status="dead").items
         assert dead.attempts == 3
         assert [a.status_code for a in store.attempts_of(s, dead)] == [503, 503, 503]
         assert outbox.replay(s, sub.id) == 1
@@ -176,7 +176,7 @@ def test_non_retryable_failure_goes_dead_at_once(db, settings):
             == "dead"
         )
     with db.session() as s:
-        assert [x.last_status_code for x in store.list_deliveries(s, sub.id)] == [410]
+        assert [x.last_status_code for x in store.list_deliveries(s, sub.id).items] == [410]
 
 
 def test_deleting_a_subscription_removes_its_deliveries(db, settings):
