@@ -1,0 +1,94 @@
+"""Keys, roles, rate limit and the audit log."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from sqlalchemy import select
+
+from service.api.limits import ApiLimits
+from service.audit.models import AuditRow
+from service.keys.models import ApiKeyRow
+from service.keys.store import revoke_key, server_secret
+from tests.factories import cloudtrail_file, cloudtrail_record
+from tests.service.api.conftest import assert_problem, make_api
+
+
+def test_missing_key_is_401_problem_json(api):
+    response = api.client.get("/v1/alerts")
+    assert_problem(response, 401)
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_wrong_and_revoked_keys_are_401(api):
+    key = api.new_key("viewer", name="soon-gone")
+    assert (
+        api.client.get("/v1/alerts", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    )
+    tampered = key[:-2] + ("AA" if not key.endswith("AA") else "BB")
+    assert_problem(
+        api.client.get("/v1/alerts", headers={"Authorization": f"Bearer {tampered}"}), 401
+    )
+    with api.db.session() as session:
+        revoke_key(session, "soon-gone")
+    assert_problem(api.client.get("/v1/alerts", headers={"Authorization": f"Bearer {key}"}), 401)
+
+
+def test_viewer_cannot_patch_alerts(api):
+    response = api.client.patch(
+        "/v1/alerts/x", json={"status": "resolved"}, headers=api.headers("viewer")
+    )
+    assert_problem(response, 403)
+
+
+def test_ingest_key_can_only_post_events(api):
+    ingest = api.headers("ingest")
+    assert_problem(api.client.get("/v1/alerts", headers=ingest), 403)
+    assert_problem(api.client.get("/v1/suppressions", headers=ingest), 403)
+    body = cloudtrail_file(cloudtrail_record())
+    assert api.client.post("/v1/events", content=body, headers=ingest).status_code == 200
+
+
+def test_only_ingest_keys_post_events(api):
+    body = cloudtrail_file(cloudtrail_record())
+    for role in ("viewer", "analyst", "admin"):
+        assert_problem(api.client.post("/v1/events", content=body, headers=api.headers(role)), 403)
+
+
+def test_keys_are_stored_as_hmac_never_in_clear(api):
+    key = api.new_key("admin", name="root-ish")
+    with api.db.session() as session:
+        row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.name == "root-ish"))
+        stored = [str(getattr(row, c.key)) for c in ApiKeyRow.__table__.columns]
+    secret_part = key.split("_", 2)[2]
+    assert not any(secret_part in value for value in stored)
+    expected = hmac.new(server_secret(api.settings.home), key.encode(), hashlib.sha256).hexdigest()
+    assert row.hash == expected
+    assert (api.settings.home / "api-keys.secret").stat().st_mode & 0o777 == 0o600
+
+
+def test_rate_limit_answers_429_with_retry_after(fresh_database):
+    api = make_api(fresh_database, ApiLimits(rate_per_second=0.01, burst=3))
+    headers = api.headers("viewer")
+    codes = [api.client.get("/v1/alerts", headers=headers).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    response = api.client.get("/v1/alerts", headers=headers)
+    assert_problem(response, 429)
+    assert int(response.headers["retry-after"]) >= 1
+
+
+def test_every_api_call_is_audited(api):
+    api.client.get("/v1/alerts?status=open&q=%27x", headers=api.headers("viewer"))
+    api.client.get("/v1/alerts")
+    api.client.get("/healthz")
+    with api.db.session() as session:
+        rows = list(session.scalars(select(AuditRow).order_by(AuditRow.id)))
+    assert [(r.method, r.route, r.status_code) for r in rows] == [
+        ("GET", "/v1/alerts", 200),
+        ("GET", "/v1/alerts", 401),
+    ]
+    assert rows[0].role == "viewer" and rows[0].key_id is not None
+    assert rows[0].query == "status=open&q=%27x"
+    assert rows[0].client_ip
+    assert rows[1].key_id is None

@@ -1,0 +1,45 @@
+"""POST /v1/events: any input format in, counts and rejects out, events in the lake."""
+
+from __future__ import annotations
+
+import gzip
+
+import orjson
+
+from pipelines.lake import EventLake
+from tests.factories import cloudtrail_file, cloudtrail_record, json_lines, log_entry
+
+
+def test_cloudtrail_file_lands_in_the_lake(api):
+    records = [cloudtrail_record(), cloudtrail_record()]
+    response = api.client.post(
+        "/v1/events", content=cloudtrail_file(*records), headers=api.headers("ingest")
+    )
+    assert response.status_code == 200
+    assert response.json() == {"accepted": 2, "stored": 2, "rejected": 0, "rejects": []}
+    stored = EventLake(api.settings.lake_root).get([r["eventID"] for r in records])
+    assert len(stored) == 2
+
+
+def test_gzip_log_entries_and_repeats_are_deduplicated(api):
+    body = gzip.compress(json_lines(log_entry(), log_entry()))
+    h = api.headers("ingest")
+    assert api.client.post("/v1/events", content=body, headers=h).json()["stored"] == 2
+    again = api.client.post("/v1/events", content=body, headers=h).json()
+    assert (again["accepted"], again["stored"]) == (2, 0)
+
+
+def test_bad_records_are_rejected_and_the_rest_kept(api):
+    good = cloudtrail_record()
+    bad = cloudtrail_record(eventTime="not a time")
+    body = orjson.dumps({"Records": [good, bad]})
+    result = api.client.post("/v1/events", content=body, headers=api.headers("ingest")).json()
+    assert (result["accepted"], result["rejected"]) == (1, 1)
+    [reject] = result["rejects"]
+    assert reject["source"].startswith("api:ingest-") and reject["index"] == 1
+    assert "time" in reject["reason"]
+
+
+def test_empty_body_is_422(api):
+    response = api.client.post("/v1/events", content=b"", headers=api.headers("ingest"))
+    assert response.status_code == 422
