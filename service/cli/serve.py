@@ -19,9 +19,11 @@ def serve(
     import uvicorn
 
     from service.api.app import create_app
+    from service.webhooks.background import attach_dispatcher
 
     settings = Settings()
     application = create_app(settings)
+    attach_dispatcher(application)  # webhook deliveries run beside the API
     err.print(
         f"functrail API on http://{host}:{port} (database {_where(settings)})",
         markup=False,
