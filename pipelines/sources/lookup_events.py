@@ -138,9 +138,11 @@ class LookupEventsSource:
         window_start = start
         while window_start < end:
             window_end = min(window_start + self.window, end)
+            # EndTime is inclusive and event times are whole seconds: stop a second short so
+            # an event on a window edge is read once, by the next window.
             pages = paginator.paginate(
                 StartTime=window_start,
-                EndTime=window_end,
+                EndTime=window_end - timedelta(seconds=1),
                 PaginationConfig={"PageSize": PAGE_SIZE},
             )
             number = 0

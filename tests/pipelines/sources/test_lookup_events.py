@@ -54,15 +54,25 @@ def test_pages_of_fifty_are_blobs_in_the_lookup_events_shape(settings, aws_env):
 
 
 @pytest.mark.integration
-def test_range_is_cut_into_windows_with_their_own_start_and_end(settings, aws_env):
+def test_range_is_cut_into_windows_that_do_not_overlap(settings, aws_env):
     with CloudTrailServer([]) as server:
         drain(source(settings, server, window=timedelta(hours=4)))
-    windows = [(r["StartTime"], r["EndTime"]) for r in server.requests]
-    hours = [
-        (datetime.fromtimestamp(a, UTC).hour, datetime.fromtimestamp(b, UTC).hour)
-        for a, b in windows
+    windows = [
+        (datetime.fromtimestamp(r["StartTime"], UTC), datetime.fromtimestamp(r["EndTime"], UTC))
+        for r in server.requests
     ]
-    assert hours == [(0, 4), (4, 8), (8, 12)]
+    second = timedelta(seconds=1)
+    assert windows == [
+        (START + timedelta(hours=h), START + timedelta(hours=h + 4) - second) for h in (0, 4, 8)
+    ]
+
+
+@pytest.mark.integration
+def test_event_on_a_window_edge_is_read_once(settings, aws_env):
+    edge = cloudtrail_record(eventTime=at(4))
+    with CloudTrailServer([edge]) as server:
+        blobs = drain(source(settings, server, window=timedelta(hours=4)))
+    assert sum(edge["eventID"].encode() in blob.data for blob in blobs) == 1
 
 
 @pytest.mark.integration
