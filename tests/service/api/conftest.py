@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import count
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -48,13 +50,13 @@ class Api:
             save_alerts(session, alerts)
 
 
-def make_api(fresh_database: tuple[Database, object], limits: ApiLimits | None = None) -> Api:
+def make_api(fresh_database: tuple[Database, Path], limits: ApiLimits | None = None) -> Api:
     db, home = fresh_database
     settings = Settings(
-        home=home,  # type: ignore[arg-type]
+        home=home,
         database_url="sqlite:///unused-the-app-is-handed-its-database",
-        lake=str(home / "lake"),  # type: ignore[operator]
-        models=home / "models",  # type: ignore[operator]
+        lake=str(home / "lake"),
+        models=home / "models",
     )
     limits = limits or ApiLimits(max_body_bytes=64 * 1024, rate_per_second=1000, burst=1000)
     app = create_app(settings, database=db, limits=limits)
@@ -62,13 +64,13 @@ def make_api(fresh_database: tuple[Database, object], limits: ApiLimits | None =
 
 
 @pytest.fixture
-def api(fresh_database: tuple[Database, object]) -> Iterator[Api]:
+def api(fresh_database: tuple[Database, Path]) -> Iterator[Api]:
     made = make_api(fresh_database)
     with made.client:
         yield made
 
 
-def assert_problem(response, status: int) -> dict:  # type: ignore[no-untyped-def]
+def assert_problem(response: Any, status: int) -> dict[str, Any]:
     """An RFC 9457 problem with ``status``, and nothing that looks like a trace or SQL."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")

@@ -79,8 +79,10 @@ def test_patch_changes_status_and_writes_triage_history(api):
     assert (response.json()["status"], response.json()["assignee"]) == ("acknowledged", "kim")
     detail = api.client.get(f"/v1/alerts/{a.id}", headers=api.headers("viewer")).json()
     [entry] = detail["history"]
-    assert entry["status_from"] == "open" and entry["status_to"] == "acknowledged"
-    assert entry["assignee_to"] == "kim" and entry["note"] == "on it"
+    assert entry["status_from"] == "open"
+    assert entry["status_to"] == "acknowledged"
+    assert entry["assignee_to"] == "kim"
+    assert entry["note"] == "on it"
     assert entry["actor"].startswith("analyst-")
 
 

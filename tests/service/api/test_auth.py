@@ -88,7 +88,8 @@ def test_every_api_call_is_audited(api):
         ("GET", "/v1/alerts", 200),
         ("GET", "/v1/alerts", 401),
     ]
-    assert rows[0].role == "viewer" and rows[0].key_id is not None
+    assert rows[0].role == "viewer"
+    assert rows[0].key_id is not None
     assert rows[0].query == "status=open&q=%27x"
     assert rows[0].client_ip
     assert rows[1].key_id is None

@@ -25,7 +25,8 @@ def test_metrics_count_requests_and_alerts(api):
 def test_openapi_documents_security_and_examples(api):
     spec = api.client.get("/openapi.json").json()
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
-    assert "/v1/alerts" in spec["paths"] and "/v1/events" in spec["paths"]
+    assert "/v1/alerts" in spec["paths"]
+    assert "/v1/events" in spec["paths"]
     assert spec["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"][
         "example"
     ]
@@ -34,7 +35,8 @@ def test_openapi_documents_security_and_examples(api):
 
 def test_admin_disables_a_rule_and_the_state_is_kept_for_the_engine(api):
     rules = api.client.get("/v1/rules", headers=api.headers("viewer")).json()["items"]
-    assert rules and all(r["enabled"] for r in rules)
+    assert rules
+    assert all(r["enabled"] for r in rules)
     rule_id = rules[0]["rule_id"]
     body = {"enabled": False}
     assert_problem(
@@ -65,4 +67,5 @@ def test_job_runs_are_listed_newest_first(api):
         finish_job_run(session, second, status="failed", error="lake unreachable")
     items = api.client.get("/v1/jobs", headers=api.headers("viewer")).json()["items"]
     assert [(j["id"], j["status"]) for j in items] == [(second, "failed"), (first, "succeeded")]
-    assert items[1]["counts"] == {"alerts": 3} and items[0]["error"] == "lake unreachable"
+    assert items[1]["counts"] == {"alerts": 3}
+    assert items[0]["error"] == "lake unreachable"
