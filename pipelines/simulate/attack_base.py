@@ -9,7 +9,7 @@ from typing import Any
 from pipelines.simulate import aws
 from pipelines.simulate.emit import Emit, aws_sink
 from pipelines.simulate.ids import aws_key_id
-from pipelines.simulate.org import Account, Org, User
+from pipelines.simulate.org import Account, Function, Org, User
 
 # Rented VPS and anonymizing exits: nothing the organization ever connects from.
 ATTACKER_IPS = (
@@ -107,3 +107,14 @@ class Injection:
     principal: str
     description: str
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def stolen_user(ctx: AttackContext) -> tuple[User, dict[str, Any], str, str]:
+    """A developer whose access key leaked, used from the attacker's machine."""
+    user = ctx.developer()
+    ip, ua = ctx.attacker()
+    return user, aws.iam_user(user), ip, ua
+
+
+def target_function(ctx: AttackContext, account: Account | None = None) -> Function:
+    return ctx.rng.choice((account or ctx.prod).functions)

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pipelines.simulate import attacks_anomaly as an
-from pipelines.simulate import attacks_aws as aw
 from pipelines.simulate import attacks_gcp as gc
+from pipelines.simulate import attacks_identity as idn
+from pipelines.simulate import attacks_lambda as lam
 from pipelines.simulate.attack_base import AttackContext, Injection
 from pipelines.simulate.emit import Emit
 from pipelines.simulate.ids import aws_time, derive
@@ -48,10 +49,10 @@ class Label:
 
 ATTACKS: dict[str, Attack] = {
     "public-lambda": Attack(
-        "rule", "AddPermission with principal * and no SourceArn/SourceAccount", aw.public_lambda
+        "rule", "AddPermission with principal * and no SourceArn/SourceAccount", lam.public_lambda
     ),
     "public-function-url": Attack(
-        "rule", "CreateFunctionUrlConfig with authType NONE", aw.public_function_url
+        "rule", "CreateFunctionUrlConfig with authType NONE", lam.public_function_url
     ),
     "gcp-public-function": Attack(
         "rule",
@@ -61,35 +62,35 @@ ATTACKS: dict[str, Attack] = {
     "foreign-layer": Attack(
         "rule",
         "UpdateFunctionConfiguration adding a layer from a foreign account",
-        aw.foreign_layer,
+        lam.foreign_layer,
     ),
     "human-code-change": Attack(
-        "rule", "UpdateFunctionCode by an IAM user instead of the CI role", aw.human_code_change
+        "rule", "UpdateFunctionCode by an IAM user instead of the CI role", lam.human_code_change
     ),
     "stop-logging": Attack(
-        "rule", "CloudTrail StopLogging (and maybe DeleteTrail) by a stolen key", aw.stop_logging
+        "rule", "CloudTrail StopLogging (and maybe DeleteTrail) by a stolen key", idn.stop_logging
     ),
     "gcp-sink-deleted": Attack("rule", "Logging DeleteSink", gc.gcp_sink_deleted),
     "secrets-harvest": Attack(
-        "rule", "GetSecretValue on 30+ distinct secrets within minutes", aw.secrets_harvest
+        "rule", "GetSecretValue on 30+ distinct secrets within minutes", idn.secrets_harvest
     ),
     "console-no-mfa": Attack(
-        "rule", "ConsoleLogin without MFA by a user who always uses MFA", aw.console_no_mfa
+        "rule", "ConsoleLogin without MFA by a user who always uses MFA", idn.console_no_mfa
     ),
-    "root-login": Attack("rule", "root ConsoleLogin followed by API calls as root", aw.root_login),
+    "root-login": Attack("rule", "root ConsoleLogin followed by API calls as root", idn.root_login),
     "login-bruteforce": Attack(
-        "rule", "20+ failed ConsoleLogin then a success", aw.login_bruteforce
+        "rule", "20+ failed ConsoleLogin then a success", idn.login_bruteforce
     ),
     "access-denied-burst": Attack(
-        "rule", "40+ AccessDenied across many APIs from one principal", aw.access_denied_burst
+        "rule", "40+ AccessDenied across many APIs from one principal", idn.access_denied_burst
     ),
     "admin-policy-attached": Attack(
-        "rule", "AttachUserPolicy/AttachRolePolicy AdministratorAccess", aw.admin_policy_attached
+        "rule", "AttachUserPolicy/AttachRolePolicy AdministratorAccess", idn.admin_policy_attached
     ),
     "passrole-lambda-escalation": Attack(
         "rule",
         "CreateFunction passing a privileged role, then Invoke and a URL",
-        aw.passrole_lambda_escalation,
+        lam.passrole_lambda_escalation,
     ),
     "gcp-sa-key": Attack("rule", "CreateServiceAccountKey by a user", gc.gcp_sa_key),
     "gcp-owner-grant": Attack(
@@ -100,10 +101,10 @@ ATTACKS: dict[str, Attack] = {
     "denial-of-wallet-config": Attack(
         "rule",
         "UpdateFunctionConfiguration to Timeout 900 and MemorySize 10240",
-        aw.denial_of_wallet_config,
+        lam.denial_of_wallet_config,
     ),
     "concurrency-zero": Attack(
-        "rule", "PutFunctionConcurrency with ReservedConcurrentExecutions 0", aw.concurrency_zero
+        "rule", "PutFunctionConcurrency with ReservedConcurrentExecutions 0", lam.concurrency_zero
     ),
     "stolen-ci-keys": Attack(
         "anomaly", "CI role session from a new VPS IP and user agent at 03:00", an.stolen_ci_keys

@@ -75,13 +75,12 @@ def stolen_ci_keys(ctx: AttackContext) -> Injection:
     fn = ctx.rng.choice(acct.functions)
     for name in ("GetFunction", "UpdateFunctionCode"):
         t += ctx.rng.randint(10, 60)
-        call: dict[str, Any] = (
+        request: dict[str, Any] = (
             {"functionName": fn.name}
             if name == "GetFunction"
             else {"functionName": fn.name, "publish": False, "dryRun": False}
         )
         resp = None if name == "GetFunction" else aws.function_config(fn, ctx.rng, t)
-        params = call
         emits.append(
             ctx.call(
                 t,
@@ -91,7 +90,7 @@ def stolen_ci_keys(ctx: AttackContext) -> Injection:
                 name,
                 ip,
                 ua,
-                params,
+                request,
                 resp,
                 read_only=name == "GetFunction",
             )
