@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pipelines.simulate import aws
@@ -106,7 +106,6 @@ class Injection:
     account: str
     principal: str
     description: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def stolen_user(ctx: AttackContext) -> tuple[User, dict[str, Any], str, str]:
@@ -117,4 +116,5 @@ def stolen_user(ctx: AttackContext) -> tuple[User, dict[str, Any], str, str]:
 
 
 def target_function(ctx: AttackContext, account: Account | None = None) -> Function:
+    """One of the account's real functions (prod by default): attackers go where the code runs."""
     return ctx.rng.choice((account or ctx.prod).functions)

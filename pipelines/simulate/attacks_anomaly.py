@@ -172,7 +172,6 @@ def invocation_flood(ctx: AttackContext) -> Injection:
         acct.id,
         "apigateway.amazonaws.com",
         f"{fn.name} invoked {count} times in one hour (usual ~{usual:.0f}/h)",
-        extra={"resource": fn.arn},
     )
 
 
