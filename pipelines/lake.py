@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -215,7 +216,7 @@ def _dedup(table: pa.Table) -> pa.Table:
     keys = ["provider", "id"] if "provider" in table.column_names else ["id"]
     if table.num_rows < 2:
         return table
-    numbered = table.append_column("__row", pa.array(range(table.num_rows), pa.int64()))
+    numbered = table.append_column("__row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
     first = numbered.group_by(keys, use_threads=False).aggregate([("__row", "min")])
     if first.num_rows == table.num_rows:
         return table
@@ -254,11 +255,22 @@ def _with_keys(columns: Sequence[str]) -> list[str]:
 
 
 def _to_events(table: pa.Table, columns: list[str] | None) -> pd.DataFrame:
-    table = _dedup(table).sort_by([("time", "ascending"), ("id", "ascending")])
+    table = _by_time(_dedup(table))
     if columns is None or len(columns) == len(EVENT_COLUMNS):
         return events_from_arrow(table)
     schema = pa.schema([EVENT_SCHEMA.field(name) for name in columns])
     return table.select(columns).cast(schema).to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def _by_time(table: pa.Table) -> pa.Table:
+    """Sorted by time; files are already, so the costly ``take`` runs only across partitions."""
+    order = pc.sort_indices(table["time"])
+    if (
+        pc.all(pc.equal(order, pa.array(np.arange(len(order), dtype=np.uint64)))).as_py()
+        is not False
+    ):
+        return table
+    return table.take(order)
 
 
 def _value(path: str, key: str) -> str | None:
