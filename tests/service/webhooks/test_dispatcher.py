@@ -201,9 +201,9 @@ def test_metadata_urls_are_refused_when_subscribing(db, hook_settings, url):
         store.create_subscription(s, hook_settings, NewSubscription(url=url))
 
 
-def test_private_receiver_refused_without_allow_private(db, settings):
+def test_private_receiver_refused_at_delivery_without_allow_private(db, hook_settings, settings):
     with receiver() as r:
-        sub, r.secret = subscribe(db, settings, r.url)
+        sub, r.secret = subscribe(db, hook_settings, r.url)
         enqueue(db, SavedAlert(alert(), "new"))
         drain(db, settings, until=lambda: statuses(db, sub.id) == ["dead"])
     assert r.calls == []

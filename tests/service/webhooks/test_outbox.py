@@ -28,10 +28,10 @@ def deliveries(session):
     return list(session.scalars(select(Delivery).order_by(Delivery.seq)))
 
 
-def test_new_and_updated_alerts_queue_created_and_updated_events(db, settings):
+def test_new_and_updated_alerts_queue_created_and_updated_events(db, hook_settings):
     a = alert()
     with db.session() as s:
-        subscribe(s, settings)
+        subscribe(s, hook_settings)
         queued = outbox.enqueue_for_alerts(
             s,
             [
@@ -48,28 +48,28 @@ def test_new_and_updated_alerts_queue_created_and_updated_events(db, settings):
         ]
 
 
-def test_enqueueing_the_same_change_twice_queues_it_once(db, settings):
+def test_enqueueing_the_same_change_twice_queues_it_once(db, hook_settings):
     a = alert()
     with db.session() as s:
-        subscribe(s, settings)
+        subscribe(s, hook_settings)
         assert outbox.enqueue_for_alerts(s, [SavedAlert(a, "new")]) == 1
     with db.session() as s:
         assert outbox.enqueue_for_alerts(s, [SavedAlert(a, "new")]) == 0
         assert s.scalar(select(func.count()).select_from(Delivery)) == 1
 
 
-def test_filters_choose_which_subscriptions_get_an_alert(db, settings):
+def test_filters_choose_which_subscriptions_get_an_alert(db, hook_settings):
     low = alert(severity="low")
     other_account = alert(account="999999999999")
     tagged = alert(tags=["T1078"])
     anomaly = alert(detector="anomaly", rule_id="principal_hourly")
     with db.session() as s:
-        high_only = subscribe(s, settings, min_severity="high")
-        by_account = subscribe(s, settings, accounts=["999999999999"])
-        by_tag = subscribe(s, settings, tags=["T1078"])
-        by_detector = subscribe(s, settings, detectors=["anomaly"])
-        by_rule = subscribe(s, settings, rules=["principal_hourly"])
-        off = subscribe(s, settings, enabled=False)
+        high_only = subscribe(s, hook_settings, min_severity="high")
+        by_account = subscribe(s, hook_settings, accounts=["999999999999"])
+        by_tag = subscribe(s, hook_settings, tags=["T1078"])
+        by_detector = subscribe(s, hook_settings, detectors=["anomaly"])
+        by_rule = subscribe(s, hook_settings, rules=["principal_hourly"])
+        off = subscribe(s, hook_settings, enabled=False)
         outbox.enqueue_for_alerts(
             s, [SavedAlert(x, "new") for x in (low, other_account, tagged, anomaly)]
         )
@@ -87,10 +87,10 @@ def test_filters_choose_which_subscriptions_get_an_alert(db, settings):
     assert off.id not in {sub for sub, _ in got}
 
 
-def test_outbox_commits_with_save_alerts_in_one_transaction(db, settings):
+def test_outbox_commits_with_save_alerts_in_one_transaction(db, hook_settings):
     a = alert()
     with db.session() as s:
-        subscribe(s, settings)
+        subscribe(s, hook_settings)
     with db.session() as s:
         assert outbox.enqueue_for_alerts(s, save_alerts(s, [a])) == 1
     with db.session() as s:
@@ -105,10 +105,10 @@ def test_outbox_commits_with_save_alerts_in_one_transaction(db, settings):
         assert [d.event for d in deliveries(s)] == ["alert.created", "alert.updated"]
 
 
-def test_only_oldest_unfinished_delivery_of_an_alert_is_claimed(db, settings):
+def test_only_oldest_unfinished_delivery_of_an_alert_is_claimed(db, hook_settings):
     a = alert()
     with db.session() as s:
-        subscribe(s, settings)
+        subscribe(s, hook_settings)
         outbox.enqueue_for_alerts(
             s, [SavedAlert(a, "new"), SavedAlert(a.model_copy(update={"count": 3}), "updated")]
         )
@@ -125,9 +125,9 @@ def test_only_oldest_unfinished_delivery_of_an_alert_is_claimed(db, settings):
         assert [d.event for d in second] == ["alert.updated"]
 
 
-def test_expired_lease_is_claimed_again_and_stale_holder_cannot_record(db, settings):
+def test_expired_lease_is_claimed_again_and_stale_holder_cannot_record(db, hook_settings):
     with db.session() as s:
-        subscribe(s, settings)
+        subscribe(s, hook_settings)
         outbox.enqueue_for_alerts(s, [SavedAlert(alert(), "new")])
     now = datetime.now(UTC)
     ok = AttemptResult(ok=True, retryable=False, status_code=200)
@@ -142,9 +142,9 @@ def test_expired_lease_is_claimed_again_and_stale_holder_cannot_record(db, setti
         assert fresh == "delivered"
 
 
-def test_retryable_failures_go_dead_after_max_attempts_and_replay_requeues(db, settings):
+def test_retryable_failures_go_dead_after_max_attempts_and_replay_requeues(db, hook_settings):
     with db.session() as s:
-        sub = subscribe(s, settings)
+        sub = subscribe(s, hook_settings)
         outbox.enqueue_for_alerts(s, [SavedAlert(alert(), "new")])
     fail = AttemptResult(ok=False, retryable=True, status_code=503, error="HTTP 503")
     statuses = []
@@ -164,9 +164,9 @@ def test_retryable_failures_go_dead_after_max_attempts_and_replay_requeues(db, s
         assert again.id == dead.id
 
 
-def test_non_retryable_failure_goes_dead_at_once(db, settings):
+def test_non_retryable_failure_goes_dead_at_once(db, hook_settings):
     with db.session() as s:
-        sub = subscribe(s, settings)
+        sub = subscribe(s, hook_settings)
         outbox.enqueue_for_alerts(s, [SavedAlert(alert(), "new")])
     gone = AttemptResult(ok=False, retryable=False, status_code=410, error="HTTP 410")
     with db.sessions() as s:
@@ -179,9 +179,9 @@ def test_non_retryable_failure_goes_dead_at_once(db, settings):
         assert [x.last_status_code for x in store.list_deliveries(s, sub.id).items] == [410]
 
 
-def test_deleting_a_subscription_removes_its_deliveries(db, settings):
+def test_deleting_a_subscription_removes_its_deliveries(db, hook_settings):
     with db.session() as s:
-        sub = subscribe(s, settings)
+        sub = subscribe(s, hook_settings)
         outbox.enqueue_for_alerts(s, [SavedAlert(alert(), "new")])
     with db.session() as s:
         assert store.delete_subscription(s, sub.id)
