@@ -57,6 +57,7 @@ def create(
     typer.echo(created.key)
     err.print(
         f"created {role.value} key {name!r} (id {created.identity.id}); it is shown only this once",
+        soft_wrap=True,
         markup=False,
         highlight=False,
     )
@@ -100,7 +101,7 @@ def revoke(key: Annotated[str, typer.Argument(help="the key's id or name")]) -> 
         raise CommandFailed(f"no key with id or name {key!r}") from None
     finally:
         db.dispose()
-    err.print(f"revoked key {name!r}", markup=False, highlight=False)
+    err.print(f"revoked key {name!r}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _when(moment: object) -> str:
