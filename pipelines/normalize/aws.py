@@ -72,7 +72,8 @@ def principal_of(ident: UserIdentity | None, event_source: str) -> tuple[str, st
         return issuer or arn or ident.principalId or "anonymous", "role", session
     if kind == "Root":
         return arn or f"arn:aws:iam::{ident.accountId or ''}:root", "root", None
-    if kind == "AWSService":
+    if kind == "AWSService" or (kind is None and ident.invokedBy):
+        # AwsServiceEvent records carry only accountId and invokedBy, no type.
         return ident.invokedBy or event_source, "service", None
     if kind in _FEDERATED:
         return arn or ident.userName or ident.principalId or "anonymous", "federated", None

@@ -76,10 +76,11 @@ def normalize(
             events, blob_rejects = normalize_blob(blob.data, blob.name, settings=settings)
             for reject in blob_rejects:
                 note(reject)
-            fresh = ~events["id"].isin(seen)
-            if not fresh.all():
+            ids = events["id"].tolist()
+            fresh = [i not in seen for i in ids]
+            if not all(fresh):
                 events = events[fresh]
-            seen.update(events["id"].tolist())
+            seen.update(ids)
             count += len(events)
             if fmt is Format.jsonl:
                 _write_jsonl(events)

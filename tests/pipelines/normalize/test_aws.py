@@ -188,3 +188,13 @@ def test_time_is_utc_microseconds_and_raw_is_the_record():
     event = normalize_blob(cloudtrail_file(record), "t.json").events.iloc[0]
     assert event.time.isoformat() == "2026-03-02T10:15:00+00:00"
     assert orjson.loads(event.raw) == record
+
+
+def test_aws_service_event_without_identity_type_is_the_invoking_service():
+    event = one(
+        userIdentity={"accountId": ACCOUNT, "invokedBy": "secretsmanager.amazonaws.com"},
+        eventSource="secretsmanager.amazonaws.com",
+        eventName="RotationStarted",
+        eventType="AwsServiceEvent",
+    )
+    assert (event.principal, event.principal_type) == ("secretsmanager.amazonaws.com", "service")
