@@ -14,7 +14,7 @@ from detectors.alert import Deviation
 from detectors.anomaly.config import AnomalyConfig
 from pipelines.features import NOVELTY_KINDS, PrincipalHistory, window_start
 from pipelines.features.history import entity_frame
-from pipelines.features.keys import ENTITY, novelty_values
+from pipelines.features.keys import ENTITY, novelty_values, principal_class
 
 _FEATURE = {"dormancy": "returned after", "new principal": "new principal"}
 MAX_SHOWN = 120
@@ -63,8 +63,9 @@ def new_principals(
 ) -> pd.DataFrame:
     """First windows of principals the history never saw, in accounts with a settled history.
 
-    The account's own rate of new principals discounts the signal (busy accounts onboard people
-    and roles all the time); touching secrets or functions makes a newcomer matter more.
+    The account's own rate of new principals of the same class (IAM user, role, federated
+    subject...) discounts the signal: busy accounts onboard pipelines and roles all the time;
+    touching secrets or functions makes a newcomer matter more.
     """
     fresh = features[features["history_days"] == 0].drop_duplicates(list(ENTITY))
     past = history.principals
@@ -72,14 +73,20 @@ def new_principals(
         return pd.DataFrame(
             columns=[*ENTITY, "window", "kind", "value", "id", "rate", "signal", "history_days"]
         )
-    start = past.groupby(["provider", "account"], sort=False)["first_seen"].transform("min")
-    accounts = (
-        past.assign(_late=past["first_seen"].dt.floor("D") > start.dt.floor("D"))
-        .groupby(["provider", "account"], sort=False)
-        .agg(days=("active_days", "max"), late=("_late", "sum"))
-        .reset_index()
+    group = ["provider", "account", "_class"]
+    past = past.assign(_class=principal_class(past["principal"]).to_numpy(dtype=object))
+    fresh = fresh.assign(_class=principal_class(fresh["principal"]).to_numpy(dtype=object))
+    account_start = past.groupby(["provider", "account"], sort=False)["first_seen"].transform("min")
+    days = past.groupby(["provider", "account"], sort=False)["active_days"].max().rename("days")
+    late = (
+        past.assign(_late=past["first_seen"].dt.floor("D") > account_start.dt.floor("D"))
+        .groupby(group, sort=False)["_late"]
+        .sum()
+        .rename("late")
     )
-    fresh = fresh.merge(accounts, on=["provider", "account"], how="inner")
+    fresh = fresh.merge(days.reset_index(), on=["provider", "account"], how="inner")
+    fresh = fresh.merge(late.reset_index(), on=group, how="left")
+    fresh["late"] = fresh["late"].fillna(0)
     rate: pd.Series = fresh["late"] / np.maximum(fresh["days"] - 1, 1)
     settled = np.minimum(fresh["days"] / config.settle_days, 1.0)
     sensitive = (fresh["secret_reads"] > 0) | (fresh["function_modifications"] > 0)

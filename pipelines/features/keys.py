@@ -88,6 +88,18 @@ def action_family(service: pd.Series, action: pd.Series) -> pd.Series:
     return service.astype("string[pyarrow]").fillna("") + ":" + verb.fillna("")
 
 
+def principal_class(principal: pd.Series) -> pd.Series:
+    """The kind of identity a principal string names: IAM user, role or root, GCP service
+    account or person, else ``other`` (service names, federated subjects). A new IAM user is
+    rarer news than a new federated subject, so first-seen keeps their rates apart."""
+    text = principal.astype("string[pyarrow]").fillna("")
+    aws = text.str.extract(r"^arn:aws[a-z-]*:iam::\d*:(user|role|root)", expand=False)
+    gcp = pd.Series("other", index=text.index, dtype="string[pyarrow]")
+    gcp = gcp.where(~text.str.contains("@", regex=False), "gcp-user")
+    gcp = gcp.where(~text.str.endswith("gserviceaccount.com"), "service-account")
+    return aws.fillna(gcp).astype("string[pyarrow]")
+
+
 def novelty_values(events: pd.DataFrame) -> dict[str, pd.Series]:
     """For each novelty kind, the per-event value compared against a principal's history."""
     return {
