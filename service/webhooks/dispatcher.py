@@ -40,7 +40,7 @@ class DispatcherConfig:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: httpx.Timeout = field(default_factory=lambda: DEFAULT_TIMEOUT)
     lease: timedelta = timedelta(seconds=120)
-    """Must exceed one attempt's worst case (connect + write + read timeouts)."""
+    """Renewed when half is gone: half must exceed one attempt (connect + write + read)."""
     batch: int = 20
     idle_seconds: float = 1.0
     resolver: Resolver | None = None
@@ -71,13 +71,21 @@ class Dispatcher:
             claimed = outbox.claim_due(
                 session, now=now, lease=self.config.lease, limit=self.config.batch
             )
+            held = {d.seq for d in claimed}
+            renewed = now
             subs: dict[str, Subscription | None] = {}
             secrets_cache: dict[str, tuple[bytes, str | None] | SecretError] = {}
             for delivery in claimed:
                 if self._stop.is_set():
                     break  # unattempted claims expire and are picked up again
-                lease = self.config.lease
-                if not outbox.renew_lease(session, delivery, now=datetime.now(UTC), lease=lease):
+                current = datetime.now(UTC)
+                if current - renewed > self.config.lease / 2 and delivery.lease_token:
+                    lease = self.config.lease
+                    held = outbox.renew_leases(
+                        session, delivery.lease_token, now=current, lease=lease
+                    )
+                    renewed = current
+                if delivery.seq not in held:
                     log.info("webhook delivery %s: lease lost before sending", delivery.id)
                     continue
                 if delivery.subscription_id not in subs:

@@ -191,25 +191,26 @@ def claim_due(
     return list(claimed)
 
 
-def renew_lease(session: Session, delivery: Delivery, *, now: datetime, lease: timedelta) -> bool:
-    """Extend this caller's lease right before an attempt; False if another dispatcher took it.
+def renew_leases(session: Session, token: str, *, now: datetime, lease: timedelta) -> set[int]:
+    """Extend the unexpired leases of one claim; returns the seqs this caller still holds.
 
-    Claims come in batches, so the lease taken at claim time may run out while earlier
-    deliveries of the batch are sent; renewing per attempt keeps one attempt per lease.
+    Claims come in batches, so a lease taken at claim time could run out while earlier
+    deliveries of the batch are sent; the dispatcher renews before that can happen.
     """
-    changed = session.execute(
+    held = session.execute(
         update(Delivery)
         .where(
-            Delivery.seq == delivery.seq,
-            Delivery.lease_token == delivery.lease_token,
+            Delivery.lease_token == token,
             Delivery.status == DELIVERING,
             Delivery.lease_until >= now,
         )
         .values(lease_until=now + lease)
+        .returning(Delivery.seq)
         .execution_options(synchronize_session=False)
     )
+    seqs = {int(seq) for seq in held.scalars()}
     session.commit()
-    return getattr(changed, "rowcount", 0) == 1
+    return seqs
 
 
 def record_attempt(

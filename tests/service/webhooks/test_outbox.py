@@ -199,3 +199,17 @@ def test_retry_policy_backs_off_with_jitter_and_honours_retry_after():
     created = datetime(2026, 1, 1, tzinfo=UTC)
     late = created + policy.max_age
     assert policy.next_attempt(attempts=1, created=created, now=late) is None
+
+
+def test_renewing_keeps_held_leases_and_drops_expired_ones(db, hook_settings):
+    with db.session() as s:
+        subscribe(s, hook_settings)
+        outbox.enqueue_for_alerts(s, [SavedAlert(alert(), "new") for _ in range(2)])
+    now = datetime.now(UTC)
+    with db.sessions() as s:
+        claimed = outbox.claim_due(s, now=now, lease=LEASE)
+        token = claimed[0].lease_token
+        assert outbox.renew_leases(s, token, now=now + LEASE / 2, lease=LEASE) == {
+            d.seq for d in claimed
+        }
+        assert outbox.renew_leases(s, token, now=now + LEASE * 3, lease=LEASE) == set()
