@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -63,6 +64,9 @@ def run_outbox(n: int, dispatchers: int, database: str | None) -> float:
             d.stop()
         assert len(r.delivered()) == n, (len(r.delivered()), n)
         assert all(c.verified for c in r.calls)
+    if schema:
+        with db.engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     db.dispose()
     return n / elapsed
 
