@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.events import empty_events, events_from_arrow
+from pipelines.events import EVENT_SCHEMA, empty_events, events_from_arrow
 from pipelines.normalize import aws, gcp
 from pipelines.normalize.decode import Raw
 from pipelines.parse import classify, split_blob
@@ -24,7 +24,15 @@ from pipelines.rejects import Reject, snippet_of
 from pipelines.settings import Settings
 from pipelines.sources.base import Blob
 
-__all__ = ["Batch", "concat_batches", "filter_time", "normalize_blob", "normalize_blobs"]
+__all__ = [
+    "Batch",
+    "concat_batches",
+    "filter_time",
+    "normalize_blob",
+    "normalize_blobs",
+    "normalize_chunks",
+    "normalize_table",
+]
 
 _TIME_REASON = "time field (eventTime / timestamp) is not an ISO 8601 time"
 
@@ -38,6 +46,14 @@ class Batch(NamedTuple):
 
 def normalize_blob(data: bytes, source: str, *, settings: Settings | None = None) -> Batch:
     """Detect format by content (gzip or not), parse, normalize. Never raises for bad input."""
+    table, rejects = normalize_table(data, source, settings=settings)
+    return Batch(events_from_arrow(table) if table.num_rows else empty_events(), rejects)
+
+
+def normalize_table(
+    data: bytes, source: str, *, settings: Settings | None = None
+) -> tuple[pa.Table, list[Reject]]:
+    """``normalize_blob`` stopping at Arrow (EVENT_SCHEMA): for Parquet writers and merging."""
     settings = settings or Settings()
     collecting = gc.isenabled()
     # Decoding allocates many small objects; GC passes over them cost 2x (PERFORMANCE.md).
@@ -46,7 +62,7 @@ def normalize_blob(data: bytes, source: str, *, settings: Settings | None = None
         return _normalize(data, source, settings)
     except Exception as exc:
         reason = f"internal error while normalizing ({type(exc).__name__}: {exc})"
-        return Batch(empty_events(), [Reject(source, None, reason)])
+        return EVENT_SCHEMA.empty_table(), [Reject(source, None, reason)]
     finally:
         if collecting:
             gc.enable()
@@ -57,6 +73,48 @@ def normalize_blobs(blobs: Iterable[Blob], *, settings: Settings | None = None) 
     settings = settings or Settings()
     for blob in blobs:
         yield normalize_blob(blob.data, blob.name, settings=settings)
+
+
+def normalize_chunks(
+    blobs: Iterable[Blob], *, settings: Settings | None = None, min_rows: int = 100_000
+) -> Iterator[Batch]:
+    """Batches of at least ``min_rows`` events (the last may be smaller), merging small blobs.
+
+    Many small files (an hour of one account) are dominated by the fixed cost of building a
+    DataFrame; merging them at the Arrow level first makes that cost once per chunk. Events are
+    deduplicated by id within each chunk.
+    """
+    settings = settings or Settings()
+    tables: list[pa.Table] = []
+    rejects: list[Reject] = []
+    rows = 0
+    for blob in blobs:
+        table, blob_rejects = normalize_table(blob.data, blob.name, settings=settings)
+        rejects.extend(blob_rejects)
+        if table.num_rows:
+            tables.append(table)
+            rows += table.num_rows
+        if rows >= min_rows:
+            yield _merge(tables, rejects)
+            tables, rejects, rows = [], [], 0
+    if tables or rejects:
+        yield _merge(tables, rejects)
+
+
+def _merge(tables: list[pa.Table], rejects: list[Reject]) -> Batch:
+    if not tables:
+        return Batch(empty_events(), rejects)
+    combined = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+    return Batch(events_from_arrow(_dedup_table(combined)), rejects)
+
+
+def _dedup_table(table: pa.Table) -> pa.Table:
+    """Rows whose id was not seen earlier in the table (first occurrence kept)."""
+    ids = table["id"]
+    if pc.count_distinct(ids).as_py() == len(ids):
+        return table
+    repeated = ids.to_pandas().duplicated(keep="first").to_numpy()
+    return table.filter(pa.array(~repeated))
 
 
 def concat_batches(batches: Iterable[Batch]) -> Batch:
@@ -87,7 +145,7 @@ def _dedup(events: pd.DataFrame) -> pd.DataFrame:
     return events.reset_index(drop=True)
 
 
-def _normalize(data: bytes, source: str, settings: Settings) -> Batch:
+def _normalize(data: bytes, source: str, settings: Settings) -> tuple[pa.Table, list[Reject]]:
     split = split_blob(
         data,
         source,
@@ -141,15 +199,11 @@ def _normalize(data: bytes, source: str, settings: Settings) -> Batch:
         add(table, entries.index, bad)
     rejects.sort(key=lambda r: -1 if r.index is None else r.index)
     if not parts:
-        return Batch(empty_events(), rejects)
+        return EVENT_SCHEMA.empty_table(), rejects
     if len(parts) == 1:
         combined = parts[0][0]
     else:  # keep the blob's own order when providers or retries interleave
         combined = pa.concat_tables([table for table, _ in parts])
         order = pa.array([i for _, index in parts for i in index], pa.int64())
         combined = combined.take(pc.sort_indices(order))
-    ids = combined["id"]
-    if pc.count_distinct(ids).as_py() != len(ids):  # rare: dedup before converting
-        repeated = ids.to_pandas().duplicated(keep="first").to_numpy()
-        combined = combined.filter(pa.array(~repeated))
-    return Batch(events_from_arrow(combined), rejects)
+    return _dedup_table(combined), rejects

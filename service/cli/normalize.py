@@ -7,6 +7,7 @@ and a line in a rejects file, and the run still exits 0 (DESIGN.md exit codes).
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated
 
@@ -18,13 +19,15 @@ from rich.table import Table
 from rich.text import Text
 
 from pipelines.events import event_records
-from pipelines.normalize import normalize_blob
+from pipelines.normalize import normalize_chunks
 from pipelines.rejects import Reject, write_rejects
 from pipelines.settings import Settings
+from pipelines.sources.base import Blob
 from pipelines.sources.local import PathNotFound, iter_local_blobs, resolve_paths
 from service.cli.app import CommandFailed, app, err
 
 _TABLE_COLUMNS = ("time", "provider", "principal", "action", "resource", "outcome", "source_ip")
+_CHUNK_ROWS = 50_000
 _CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
 
 
@@ -72,8 +75,17 @@ def normalize(
     )
     with progress:
         task = progress.add_task("files", total=len(files))
-        for blob in iter_local_blobs([str(f) for f in files], settings=settings, on_reject=note):
-            events, blob_rejects = normalize_blob(blob.data, blob.name, settings=settings)
+
+        def counted(blobs: Iterator[Blob]) -> Iterator[Blob]:
+            for blob in blobs:
+                yield blob
+                progress.advance(task)
+
+        blobs = iter_local_blobs([str(f) for f in files], settings=settings, on_reject=note)
+        # Small files are merged before the DataFrame is built (its fixed cost dominates them).
+        for events, blob_rejects in normalize_chunks(
+            counted(blobs), settings=settings, min_rows=_CHUNK_ROWS
+        ):
             for reject in blob_rejects:
                 note(reject)
             ids = events["id"].tolist()
@@ -86,7 +98,6 @@ def normalize(
                 _write_jsonl(events)
             else:
                 shown.append(events)
-            progress.advance(task)
     if fmt is Format.table:
         _print_table(shown)
     where = write_rejects(rejects, settings.rejects_dir, "normalize")

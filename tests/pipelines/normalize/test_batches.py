@@ -2,7 +2,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pipelines.normalize import concat_batches, filter_time, normalize_blob, normalize_blobs
+from pipelines.events import EVENT_SCHEMA
+from pipelines.normalize import (
+    concat_batches,
+    filter_time,
+    normalize_blob,
+    normalize_blobs,
+    normalize_chunks,
+    normalize_table,
+)
 from pipelines.sources.base import Blob
 from tests.factories import cloudtrail_file, cloudtrail_record, json_lines, log_entry
 
@@ -41,3 +49,30 @@ def test_filter_time_keeps_the_half_open_range():
         events, datetime(2026, 3, 2, 10, tzinfo=UTC), datetime(2026, 3, 2, 12, tzinfo=UTC)
     )
     assert [t.hour for t in kept["time"]] == [10, 11]
+
+
+def test_normalize_chunks_merges_small_blobs_and_dedups_within_a_chunk():
+    shared = cloudtrail_record()
+    blobs = [
+        Blob("a.json", cloudtrail_file(shared, cloudtrail_record())),
+        Blob("b.json", cloudtrail_file(shared)),
+        Blob("c.json", b""),
+        Blob("d.jsonl", json_lines(log_entry(), log_entry())),
+    ]
+    [chunk] = list(normalize_chunks(blobs, min_rows=1000))
+    assert chunk.events["provider"].tolist() == ["aws", "aws", "gcp", "gcp"]
+    assert [r.source for r in chunk.rejects] == ["c.json"]
+
+
+def test_normalize_chunks_yields_once_min_rows_is_reached():
+    blobs = [
+        Blob(f"{n}.json", cloudtrail_file(cloudtrail_record(), cloudtrail_record()))
+        for n in range(5)
+    ]
+    sizes = [len(chunk.events) for chunk in normalize_chunks(blobs, min_rows=3)]
+    assert sizes == [4, 4, 2]
+
+
+def test_normalize_table_stops_at_arrow_in_the_event_schema():
+    table, rejects = normalize_table(cloudtrail_file(cloudtrail_record()), "a.json")
+    assert (table.schema, table.num_rows, rejects) == (EVENT_SCHEMA, 1, [])
