@@ -134,8 +134,12 @@ def routing_key(settings: Settings, sub: Subscription) -> str | None:
 
 
 def matches(sub: Subscription, alert: Alert) -> bool:
-    """Whether ``alert`` passes the subscription's severity floor and every filter it sets."""
-    if not sub.enabled:
+    """Whether ``alert`` passes the subscription's severity floor and every filter it sets.
+
+    Suppressed alerts are kept by the store but announced to no one: that is what
+    suppressing means.
+    """
+    if not sub.enabled or alert.status == "suppressed":
         return False
     if SEVERITY_RANK[alert.severity] < SEVERITY_RANK.get(sub.min_severity, 0):
         return False

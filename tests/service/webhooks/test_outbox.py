@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -213,3 +214,29 @@ def test_renewing_keeps_held_leases_and_drops_expired_ones(db, hook_settings):
             d.seq for d in claimed
         }
         assert outbox.renew_leases(s, token, now=now + LEASE * 3, lease=LEASE) == set()
+
+
+def test_suppressed_alerts_are_not_announced(db, hook_settings):
+    with db.session() as s:
+        subscribe(s, hook_settings)
+        assert outbox.enqueue_for_alerts(s, [SavedAlert(alert(status="suppressed"), "new")]) == 0
+
+
+def test_many_dispatcher_claims_never_overlap(db, hook_settings):
+    with db.session() as s:
+        subscribe(s, hook_settings)
+        outbox.enqueue_for_alerts(s, [SavedAlert(alert(), "new") for _ in range(40)])
+    now = datetime.now(UTC)
+    claims: list[list[str]] = []
+
+    def claim() -> None:
+        with db.sessions() as s:
+            claims.append([d.id for d in outbox.claim_due(s, now=now, lease=LEASE, limit=7)])
+
+    threads = [threading.Thread(target=claim) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    flat = [d for c in claims for d in c]
+    assert len(flat) == len(set(flat)) == 40
