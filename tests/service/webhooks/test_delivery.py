@@ -10,6 +10,10 @@ import pytest
 from service.webhooks.delivery import parse_retry_after, post
 from service.webhooks.signing import signed_headers
 from tests.service.webhooks.receivers import Step, free_port, receiver
+from tests.service.webhooks.test_ssrf import resolving_to
+from tests.service.webhooks.tls import make_tls
+
+pytestmark = pytest.mark.integration  # real HTTP servers on 127.0.0.1
 
 SECRET = "whsec_test"
 
@@ -101,3 +105,18 @@ def test_parse_retry_after(value, seconds):
 
 def test_parse_retry_after_http_date():
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+
+
+def test_https_is_pinned_to_checked_address_with_sni_and_certificate_of_the_hostname(tmp_path):
+    server_ctx, client_ctx = make_tls(tmp_path, "hooks.receiver.test")
+    resolver = resolving_to("127.0.0.1")
+    with receiver(SECRET) as r:
+        r.server.socket = server_ctx.wrap_socket(r.server.socket, server_side=True)
+        with httpx.Client(verify=client_ctx, timeout=2.0) as c:
+            good = attempt(c, f"https://hooks.receiver.test:{r.port}/hook", resolver=resolver)
+            wrong_name = attempt(c, f"https://other.test:{r.port}/hook", resolver=resolver)
+    assert good.ok, good.error
+    assert r.calls[0].host == f"hooks.receiver.test:{r.port}"
+    assert r.calls[0].verified
+    assert (wrong_name.ok, wrong_name.retryable) == (False, True)
+    assert "certificate" in (wrong_name.error or "").lower()
