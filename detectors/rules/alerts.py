@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
-import pandas as pd
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from detectors.alert import EVIDENCE_SAMPLE_LIMIT, Alert, Evidence, alert_id, dedup_key, short_hash
 from detectors.rules.context import BatchContext
 from detectors.rules.model import Matches, RuleMeta
 from detectors.rules.sigma_rules import PLACEHOLDER
-from pipelines.events import event_records
 
 TITLE_VALUE_LIMIT = 200
 """Longest value inserted into a title; attackers control many fields (100 kB user agents)."""
@@ -42,6 +44,10 @@ def render_title(template: str, ctx: BatchContext, row: int) -> str:
     return plain_text(PLACEHOLDER.sub(fill, template), TITLE_LIMIT)
 
 
+def _instant(micros: int) -> datetime:
+    return datetime.fromtimestamp(0, UTC) + timedelta(microseconds=micros)
+
+
 def _key_part(value: str | None) -> str | None:
     if value is None or len(value) <= KEY_VALUE_LIMIT:
         return value
@@ -49,39 +55,54 @@ def _key_part(value: str | None) -> str | None:
 
 
 def _groups(meta: RuleMeta, ctx: BatchContext, matches: Matches) -> list[np.ndarray]:
+    """Row groups, one per alert: given (correlations) or by dedup values, in row order."""
     if isinstance(matches, list):
         return [g for g in matches if len(g)]
     rows = np.flatnonzero(matches)
-    if not len(rows):
-        return []
-    keys = pd.DataFrame(
-        {f"k{i}": ctx.first_values(name, rows) for i, name in enumerate(meta.dedup)}
-    ).fillna("\x00")
-    keys["row"] = rows
-    if not meta.dedup:
-        return [rows]
-    cols = [f"k{i}" for i in range(len(meta.dedup))]
-    return [g["row"].to_numpy() for _, g in keys.groupby(cols, sort=False)]
+    if not len(rows) or not meta.dedup:
+        return [rows] if len(rows) else []
+    combined = np.zeros(len(rows), dtype=np.int64)
+    for name in meta.dedup:
+        values = pa.array(ctx.first_values(name, rows), pa.string())
+        codes = pc.fill_null(pc.dictionary_encode(values).indices, -1).to_numpy()
+        combined = combined * (int(codes.max()) + 2) + (codes + 1)
+        _, combined = np.unique(combined, return_inverse=True)  # keep the codes small
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.cumsum(np.bincount(inverse))[:-1]
+    groups = np.split(rows[order], bounds)
+    return [groups[g] for g in np.argsort(first, kind="stable")]
+
+
+def _sample(ctx: BatchContext, rows: np.ndarray) -> list[dict[str, object]]:
+    """Normalized records as ``event_records`` writes them (time ISO 8601 Z, raw decoded)."""
+    out: list[dict[str, object]] = []
+    for row in ctx.table.take(pa.array(rows, pa.int64())).to_pylist():
+        ts = row["time"]
+        row["time"] = ts.isoformat().replace("+00:00", "Z") if ts is not None else None
+        raw = row["raw"]
+        with contextlib.suppress(orjson.JSONDecodeError):  # else kept as the text it was
+            row["raw"] = orjson.loads(raw) if raw else None
+        out.append(row)
+    return out
 
 
 def build_alerts(meta: RuleMeta, ctx: BatchContext, matches: Matches) -> list[Alert]:
     """One alert per dedup group (mask) or per row group (correlation window)."""
-    events = ctx.events
-    times = events["time"]
+    ids = ctx.table.column("id")
     alerts: list[Alert] = []
     for group in _groups(meta, ctx, matches):
-        order = np.argsort(times.iloc[group].to_numpy(), kind="stable")
-        rows = group[order]
+        rows = group[np.argsort(ctx.time_ns[group], kind="stable")]
         first = int(rows[0])
-        first_seen: datetime = pd.Timestamp(times.iat[first]).to_pydatetime()  # type: ignore[arg-type]
-        last_seen: datetime = pd.Timestamp(times.iat[int(rows[-1])]).to_pydatetime()  # type: ignore[arg-type]
+        first_seen = _instant(int(ctx.time_ns[first]))
+        last_seen = _instant(int(ctx.time_ns[rows[-1]]))
         entity = [_key_part(ctx.first_values(name, np.array([first]))[0]) for name in meta.dedup]
         key = dedup_key("rule", meta.rule_id, *entity)
-        sample = list(event_records(events.iloc[rows[:EVIDENCE_SAMPLE_LIMIT]]))
+        sample = _sample(ctx, rows[:EVIDENCE_SAMPLE_LIMIT])
 
         def column(name: str, row: int = first) -> str | None:
-            value: object = events[name].iat[row]
-            return None if value is None or value is pd.NA else str(value)
+            value = ctx.column_text(name)[row].as_py()
+            return None if value is None else str(value)
 
         alerts.append(
             Alert(
@@ -101,7 +122,7 @@ def build_alerts(meta: RuleMeta, ctx: BatchContext, matches: Matches) -> list[Al
                 count=len(rows),
                 tags=list(meta.tags),
                 evidence=Evidence(
-                    event_ids=[str(i) for i in events["id"].iloc[rows].tolist()], sample=sample
+                    event_ids=ids.take(pa.array(rows, pa.int64())).to_pylist(), sample=sample
                 ),
                 runbook=meta.runbook,
             )

@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import orjson
 import pandas as pd
 
@@ -36,24 +37,34 @@ _ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]*:[a-z0-9-]*:(\d{12}):")
 _ACCOUNT_IN_TEXT = re.compile(r"(?<!\d)(\d{12})(?!\d)")
 
 
+def _on_uniques(values: pd.Series, test: Callable[[pd.Series], pd.Series]) -> np.ndarray:
+    """Apply a string test once per distinct value (a batch has few distinct principals)."""
+    codes, uniques = pd.factorize(values.astype("string").fillna(""))
+    per_unique = test(pd.Series(uniques, dtype="string")).fillna(False).to_numpy(dtype=bool)
+    return per_unique[codes] if len(per_unique) else np.zeros(len(values), dtype=bool)
+
+
+def _ci(text: pd.Series) -> pd.Series:
+    return text.str.contains(_CI_PATTERN, regex=True)
+
+
+def _sso(text: pd.Series) -> pd.Series:
+    return text.str.contains("AWSReservedSSO_", regex=False)
+
+
 def principal_is_ci(events: pd.DataFrame) -> pd.Series:
-    text = (
-        events["principal"].astype("string").fillna("")
-        + " "
-        + events["session"].astype("string").fillna("")
-    )
-    return text.str.contains(_CI_PATTERN, regex=True).fillna(False).astype(bool)
+    hit = _on_uniques(events["principal"], _ci) | _on_uniques(events["session"], _ci)
+    return pd.Series(hit, index=events.index)
 
 
 def principal_is_human(events: pd.DataFrame) -> pd.Series:
     ptype = events["principal_type"].astype("string")
     provider = events["provider"].astype("string")
-    principal = events["principal"].astype("string").fillna("")
-    aws_human = (provider == "aws") & ptype.isin(["user", "root", "federated"])
-    sso = principal.str.contains("AWSReservedSSO_", regex=False)
-    gcp_human = (provider == "gcp") & (ptype == "user")
-    human = (aws_human | sso | gcp_human).fillna(False).astype(bool)
-    return human & ~principal_is_ci(events)
+    aws_human = ((provider == "aws") & ptype.isin(["user", "root", "federated"])).fillna(False)
+    gcp_human = ((provider == "gcp") & (ptype == "user")).fillna(False)
+    sso = _on_uniques(events["principal"], _sso)
+    human = aws_human.to_numpy(dtype=bool) | gcp_human.to_numpy(dtype=bool) | sso
+    return pd.Series(human & ~principal_is_ci(events).to_numpy(dtype=bool), index=events.index)
 
 
 def principal_account(events: pd.DataFrame) -> pd.Series:

@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sigma.correlations import (
     SigmaCorrelationCondition,
     SigmaCorrelationRule,
@@ -75,7 +76,8 @@ class SigmaCorrelation:
 
     Windows: every matching row closes a trailing window of ``timespan`` per group; where the
     condition holds, that window fires, and overlapping firing windows merge into one alert whose
-    evidence is every base-rule row of the group inside the merged window.
+    evidence is every base-rule row of the group inside the merged window. Rows are sorted once
+    by (group, time) and window starts found with one ``searchsorted``.
     """
 
     meta: RuleMeta
@@ -114,62 +116,51 @@ class SigmaCorrelation:
         rows = np.flatnonzero(np.logical_or.reduce(masks)) if masks else np.array([], int)
         if not len(rows):
             return []
-        frame = pd.DataFrame({"row": rows, "time": ctx.events["time"].iloc[rows].to_numpy()})
-        frame["time"] = pd.to_datetime(frame["time"], utc=True)
-        group_by = list(self.sigma.group_by or [])
-        for i, name in enumerate(group_by):
-            frame[f"g{i}"] = pd.Series(ctx.first_values(name, rows), dtype=object).fillna("")
-        keys = [f"g{i}" for i in range(len(group_by))]
-        if not keys:
-            frame["g"] = ""
-            keys = ["g"]
-        frame = frame.sort_values([*keys, "time", "row"], kind="stable").reset_index(drop=True)
-        span = pd.Timedelta(seconds=self.sigma.timespan.seconds)
-        value = self._window_values(ctx, frame, masks, keys, span)
-        fired = self._holds(value)
-        if not fired.any():
+        group = _codes([ctx.first_values(name, rows) for name in self.sigma.group_by or []])
+        times = ctx.time_ns[rows]
+        order = np.lexsort((rows, times, group))
+        rows, times, group = rows[order], times[order], group[order]
+        span = int(self.sigma.timespan.seconds) * 1_000_000
+        left = _window_starts(group, times, span)
+        value = self._window_values(ctx, rows, group, left, masks)
+        fired = np.flatnonzero(self._holds(value))
+        if not len(fired):
             return []
-        return _merge_windows(frame, keys, fired, span)
+        # merge overlapping firing windows of a group: a new window starts when the group
+        # changes or the window's start lies after the previous firing row's time
+        new = np.ones(len(fired), dtype=bool)
+        new[1:] = (group[fired[1:]] != group[fired[:-1]]) | (
+            times[fired[1:]] - span > times[fired[:-1]]
+        )
+        starts = np.flatnonzero(new)
+        ends = np.append(starts[1:], len(fired)) - 1
+        return [rows[left[fired[a]] : fired[b] + 1] for a, b in zip(starts, ends, strict=True)]
 
     def _window_values(
         self,
         ctx: BatchContext,
-        frame: pd.DataFrame,
+        rows: np.ndarray,
+        group: np.ndarray,
+        left: np.ndarray,
         masks: list[np.ndarray],
-        keys: list[str],
-        span: pd.Timedelta,
     ) -> np.ndarray:
+        """The correlation's measure over each row's trailing window [left, row]."""
         kind = self.sigma.type
-        indexed = frame.set_index("time")
-        grouped = indexed.groupby(keys, sort=False)
-        window = f"{int(span.total_seconds())}s"
+        position = np.arange(len(rows))
         if kind == SigmaCorrelationType.EVENT_COUNT:
-            counts = grouped["row"].rolling(window, closed="both").count()
-            return counts.to_numpy()
+            return (position - left + 1).astype(float)
+        if kind == SigmaCorrelationType.TEMPORAL:
+            present = np.zeros(len(rows))
+            for mask in masks:
+                seen = np.concatenate([[0], np.cumsum(mask[rows])])
+                present += (seen[position + 1] - seen[left]) > 0
+            return present
         if kind == SigmaCorrelationType.VALUE_COUNT:
             fieldref = self.value_field
             if not fieldref:
                 raise ValueError(f"{self.meta.rule_id}: value_count needs condition.field")
-            values = ctx.first_values(fieldref, frame["row"].to_numpy())
-            codes, _ = pd.factorize(pd.Series(values, dtype=object))
-            indexed = indexed.assign(code=codes.astype(float))
-            indexed.loc[indexed["code"] < 0, "code"] = np.nan
-            grouped = indexed.groupby(keys, sort=False)
-            distinct = (
-                grouped["code"]
-                .rolling(window, closed="both")
-                .apply(lambda x: len(np.unique(x[~np.isnan(x)])), raw=True)
-            )
-            return distinct.to_numpy()
-        if kind == SigmaCorrelationType.TEMPORAL:
-            rows = frame["row"].to_numpy()
-            present = []
-            for i, mask in enumerate(masks):
-                col = f"r{i}"
-                indexed[col] = mask[rows].astype(float)
-                seen = indexed.groupby(keys, sort=False)[col].rolling(window, closed="both").max()
-                present.append(seen.to_numpy() > 0)
-            return np.sum(present, axis=0).astype(float)
+            values = _codes([ctx.first_values(fieldref, rows)], null=-1)
+            return _distinct_in_windows(group, values, left).astype(float)
         raise ValueError(f"{self.meta.rule_id}: unsupported correlation type {kind}")
 
     def _holds(self, value: np.ndarray) -> np.ndarray:
@@ -189,23 +180,58 @@ class SigmaCorrelation:
         return np.asarray(compare(value, target), dtype=bool)
 
 
-def _merge_windows(
-    frame: pd.DataFrame, keys: list[str], fired: np.ndarray, span: pd.Timedelta
-) -> list[np.ndarray]:
-    """Merge overlapping firing windows per group; collect each merged window's rows."""
-    # rolling output follows the groupby order (group by first appearance, then time), which is
-    # the frame's sort order because the frame is sorted by the keys first.
-    ends = frame.loc[fired, [*keys, "time"]].copy()
-    ends["start"] = ends["time"] - span
-    ends = ends.rename(columns={"time": "end"})
-    previous_end = ends.groupby(keys, sort=False)["end"].shift()
-    ends["window"] = (previous_end.isna() | (ends["start"] > previous_end)).cumsum()
-    windows = ends.groupby("window").agg(
-        start=("start", "min"), end=("end", "max"), **{k: (k, "first") for k in keys}
-    )
-    merged = frame.merge(windows.reset_index(), on=keys)
-    inside = merged[(merged["time"] >= merged["start"]) & (merged["time"] <= merged["end"])]
-    return [
-        np.unique(group["row"].to_numpy(dtype=np.int64))
-        for _, group in inside.groupby("window", sort=True)
-    ]
+def _codes(columns: list[list[str | None]], null: int | None = None) -> np.ndarray:
+    """One int code per row for the combination of values (missing = its own value, or
+    ``null`` when given and a single column's value is missing)."""
+    n = len(columns[0]) if columns else 0
+    combined = np.zeros(n, dtype=np.int64)
+    for values in columns:
+        codes = pc.fill_null(pc.dictionary_encode(pa.array(values, pa.string())).indices, -1)
+        as_np = codes.to_numpy().astype(np.int64)
+        if null is not None and len(columns) == 1:
+            return np.where(as_np < 0, null, as_np)
+        combined = combined * (int(as_np.max(initial=0)) + 2) + (as_np + 1)
+        _, combined = np.unique(combined, return_inverse=True)
+    return combined
+
+
+def _window_starts(group: np.ndarray, times: np.ndarray, span: int) -> np.ndarray:
+    """For rows sorted by (group, time): index of the first row of the same group whose time
+    is >= this row's time - span (the trailing window [t - span, t], both ends closed)."""
+    if not len(times):
+        return np.zeros(0, dtype=np.int64)
+    rel = times - times.min()
+    width = int(rel.max()) + span + 1
+    if int(group.max()) * width < 2**62:
+        key = group * width + rel
+        return np.searchsorted(key, key - span, side="left").astype(np.int64)
+    left = np.empty(len(times), dtype=np.int64)  # huge spans: per group, still vectorized
+    for g in np.unique(group):
+        idx = np.flatnonzero(group == g)
+        left[idx] = idx[0] + np.searchsorted(times[idx], times[idx] - span, side="left")
+    return left
+
+
+def _distinct_in_windows(group: np.ndarray, values: np.ndarray, left: np.ndarray) -> np.ndarray:
+    """Distinct non-null values in each row's window [left, row], rows sorted by group/time.
+
+    A sliding window with a counter: one pass over the base-rule matches (a small subset of
+    the batch), O(n) dictionary operations.
+    """
+    # ``left`` never points into an earlier group, so the counter only ever holds one group
+    out = np.zeros(len(values), dtype=np.int64)
+    counts: dict[int, int] = {}
+    start = 0
+    vals, lefts = values.tolist(), left.tolist()
+    for i, v in enumerate(vals):
+        while start < lefts[i]:
+            gone = vals[start]
+            if gone >= 0:
+                counts[gone] -= 1
+                if not counts[gone]:
+                    del counts[gone]
+            start += 1
+        if v >= 0:
+            counts[v] = counts.get(v, 0) + 1
+        out[i] = len(counts)
+    return out
