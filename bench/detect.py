@@ -115,8 +115,8 @@ def main() -> None:
     parser.add_argument("--parquet", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "prepare":
-        parquet, records, rejects = prepare(args.days, args.scale, args.seed, Path(args.parquet))
-        print(json.dumps({"rejects": rejects}))
+        _, _, rejected = prepare(args.days, args.scale, args.seed, Path(args.parquet))
+        print(json.dumps({"rejects": rejected}))
         return
     if args.child:
         print(json.dumps(child(args.child, Path(args.parquet), args.repeat)))
@@ -132,11 +132,8 @@ def main() -> None:
         )  # fmt: skip
         if "error" in prepared:
             raise SystemExit(f"prepare failed: {prepared['error']}")
-        parquet, records, rejects = (
-            work / "events.parquet",
-            work / "cloudtrail.jsonl",
-            prepared["rejects"],
-        )
+        parquet, records = work / "events.parquet", work / "cloudtrail.jsonl"
+        rejects = prepared["rejects"]
         results: dict[str, dict[str, object]] = {}
         for method in ("floor", "detect", "detect-aws"):
             results[method] = run_child(
