@@ -77,6 +77,7 @@ def test_alerting_rule_says_who_did_what_and_how_to_contain(rule: Rule) -> None:
     assert meta.dedup
     assert meta.runbook is not None
     assert len(meta.runbook.splitlines()) >= 2
+    assert not re.search(r"\{[a-z_.]+\}", meta.runbook), "runbooks are shown as written"
 
 
 @pytest.mark.parametrize(
