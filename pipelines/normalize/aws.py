@@ -6,6 +6,7 @@ record, measured in bench/normalize.py); everything else is vectorized in ``colu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -27,7 +28,7 @@ from pipelines.parse.schema import (
 
 ONE: Final = msgspec.json.Decoder(AwsRecord)
 MANY: Final = msgspec.json.Decoder(list[AwsRecord])
-_LAMBDA_VERSION: Final = r"\d{8}(v\d+)?$"
+_LAMBDA_VERSION: Final = re.compile(r"\d{8}(v\d+)?$")
 """Lambda's API-version suffix: ``UpdateFunctionCode20150331v2``, ``GetFunction20150331``."""
 
 _FEDERATED: Final = frozenset(
@@ -44,6 +45,11 @@ class _ConsoleLogin(msgspec.Struct, gc=False):
 
 
 _CONSOLE: Final = msgspec.json.Decoder(_ConsoleLogin)
+
+
+def strip_version(event_name: str | None) -> str | None:
+    """``UpdateFunctionCode20150331v2`` -> ``UpdateFunctionCode`` (once per distinct name)."""
+    return _LAMBDA_VERSION.sub("", event_name) if event_name is not None else None
 
 
 def decode(raws: list[Raw], index: list[int]) -> Decoded[AwsRecord]:
@@ -149,7 +155,7 @@ def table(decoded: Decoded[AwsRecord]) -> tuple[pa.Table, list[int]]:
     if account.null_count:
         fallback = pa.array([i.accountId if i is not None else None for i in idents], pa.string())
         account = pc.coalesce(account, fallback)
-    action = pc.replace_substring_regex(raw_action, _LAMBDA_VERSION, "")
+    action = col.map_distinct(raw_action, strip_version, pa.string())
     category = col.categories(service, action)
     times = col.parse_times(times_text)
     bad_time = [decoded.index[i] for i in pc.indices_nonzero(pc.is_null(times)).to_pylist()]

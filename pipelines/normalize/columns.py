@@ -43,7 +43,9 @@ def map_distinct(values: pa.Array, function: Callable[[Any], Any], result: pa.Da
 
 def categories(services: pa.Array, actions: pa.Array) -> pa.Array:
     """Category of every (service, action) pair, looked up once per distinct pair."""
-    pairs = pc.binary_join_element_wise(pc.fill_null(services, ""), pc.fill_null(actions, ""), _SEP)
+    pairs = pc.binary_join_element_wise(
+        services, actions, _SEP, null_handling="replace", null_replacement=""
+    )
 
     def lookup(pair: str) -> str:
         service, _, action = pair.partition(_SEP)

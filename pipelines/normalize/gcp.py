@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 import msgspec
@@ -42,7 +43,15 @@ CANONICAL_ACTIONS: Final = {
 }
 """Method names that differ between API versions for the same operation, mapped to one name."""
 
-_LAST_SEGMENT: Final = r"^.*[./]"
+_LAST_SEGMENT: Final = re.compile(r"^.*[./]")
+
+
+def action_of(method: str | None) -> str | None:
+    """Last segment of a methodName, canonical across API versions (once per distinct name)."""
+    if method is None:
+        return None
+    name = _LAST_SEGMENT.sub("", method)
+    return CANONICAL_ACTIONS.get(name, name)
 
 
 def decode(raws: list[Raw], index: list[int]) -> Decoded[LogEntry]:
@@ -125,11 +134,7 @@ def table(decoded: Decoded[LogEntry]) -> tuple[pa.Table, list[int]]:
 
     raw_action = pa.array([p.methodName for p in payloads], pa.string())  # type: ignore[union-attr]
     service = pa.array([p.serviceName for p in payloads], pa.string())  # type: ignore[union-attr]
-    action = col.map_distinct(
-        pc.replace_substring_regex(raw_action, _LAST_SEGMENT, ""),
-        lambda name: CANONICAL_ACTIONS.get(name, name) if name is not None else None,
-        pa.string(),
-    )
+    action = col.map_distinct(raw_action, action_of, pa.string())
     category = col.categories(service, action)
     data_access = pa.array(
         [bool(e.logName) and "data_access" in e.logName for e in entries],  # type: ignore[operator]
