@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.db import Base, UTCDateTime, utcnow
+from service.db import Base, SafeText, UTCDateTime, utcnow
 
 
 class AlertRow(Base):
@@ -18,18 +18,18 @@ class AlertRow(Base):
     __tablename__ = "alerts"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    dedup_key: Mapped[str] = mapped_column(Text)
+    dedup_key: Mapped[str] = mapped_column(SafeText)
     dedup_hash: Mapped[str] = mapped_column(String(64))
     detector: Mapped[str] = mapped_column(String(64))
     rule_id: Mapped[str] = mapped_column(String(200))
-    title: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(SafeText)
     severity: Mapped[str] = mapped_column(String(16))
     severity_rank: Mapped[int] = mapped_column(SmallInteger)
     score: Mapped[float] = mapped_column(Float)
     provider: Mapped[str | None] = mapped_column(String(16))
-    account: Mapped[str | None] = mapped_column(Text)
-    principal: Mapped[str | None] = mapped_column(Text)
-    resource: Mapped[str | None] = mapped_column(Text)
+    account: Mapped[str | None] = mapped_column(SafeText)
+    principal: Mapped[str | None] = mapped_column(SafeText)
+    resource: Mapped[str | None] = mapped_column(SafeText)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     count: Mapped[int] = mapped_column(Integer, default=1)
@@ -37,8 +37,8 @@ class AlertRow(Base):
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     explanation: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
-    runbook: Mapped[str | None] = mapped_column(Text, nullable=True)
-    assignee: Mapped[str | None] = mapped_column(Text, nullable=True)
+    runbook: Mapped[str | None] = mapped_column(SafeText, nullable=True)
+    assignee: Mapped[str | None] = mapped_column(SafeText, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -62,9 +62,9 @@ class TriageRow(Base):
         String(64), ForeignKey("alerts.id", ondelete="CASCADE"), index=True
     )
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    actor: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(SafeText)
     status_from: Mapped[str | None] = mapped_column(String(16), nullable=True)
     status_to: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    assignee_from: Mapped[str | None] = mapped_column(Text, nullable=True)
-    assignee_to: Mapped[str | None] = mapped_column(Text, nullable=True)
-    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    assignee_from: Mapped[str | None] = mapped_column(SafeText, nullable=True)
+    assignee_to: Mapped[str | None] = mapped_column(SafeText, nullable=True)
+    note: Mapped[str | None] = mapped_column(SafeText, nullable=True)

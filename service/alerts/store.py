@@ -107,7 +107,7 @@ def _in_window(rows: list[AlertRow], alert: Alert, window: timedelta) -> AlertRo
     fits = [
         row
         for row in rows
-        if row.dedup_key == alert.dedup_key
+        if row.dedup_hash == dedup_hash(alert.dedup_key)
         and row.status != "resolved"
         and row.first_seen - window <= alert.first_seen <= row.last_seen + window
     ]

@@ -152,3 +152,16 @@ def test_hostile_strings_round_trip_verbatim(session):
     save_alerts(session, alerts)
     for a in alerts:
         assert as_alert(get_alert(session, a.id)) == a
+
+
+def test_nul_in_attacker_names_does_not_fail_the_batch(session):
+    a = alert(principal="evil\x00user", title="evil\x00user did x")
+    twin = a.model_copy(update={"id": "twin", "evidence": Evidence(event_ids=["e-twin"])})
+    saved = save_alerts(session, [a])
+    [again] = save_alerts(session, [twin])
+    assert again.change == "updated"
+    assert again.alert.id == a.id
+    stored = get_alert(session, a.id).principal
+    verbatim = session.get_bind().dialect.name == "sqlite"
+    assert stored == ("evil\x00user" if verbatim else "evil\ufffduser")
+    assert saved[0].change == "new"
