@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+from datetime import timedelta
 from enum import StrEnum
 from types import FrameType
 from typing import Annotated
@@ -39,11 +40,18 @@ def dispatch(
         bool, typer.Option("--once", help="deliver what is due now, then exit")
     ] = False,
     batch: Annotated[int, typer.Option(min=1, max=500, help="deliveries claimed per pass")] = 20,
+    lease: Annotated[
+        float,
+        typer.Option(
+            min=1.0, help="seconds a claim is held; a dead worker's claims return after it"
+        ),
+    ] = 120.0,
 ) -> None:
     """Run a webhook dispatcher (any number may run against one database)."""
     settings = Settings()
     db = open_database(settings)
-    dispatcher = Dispatcher(db.sessions, settings, DispatcherConfig(batch=batch))
+    config = DispatcherConfig(batch=batch, lease=timedelta(seconds=lease))
+    dispatcher = Dispatcher(db.sessions, settings, config)
     try:
         if once:
             total = 0

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import orjson
 import pytest
@@ -83,3 +88,42 @@ def test_serve_runs_a_dispatcher_with_the_app_and_stops_it(home_db):
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
     assert {c.verified for c in r.calls} == {True}
+
+
+@pytest.mark.slow
+def test_killed_dispatch_worker_loses_nothing_after_restart(home_db, settings):
+    db, allowed = home_db
+    functrail = str(Path(sys.executable).parent / "functrail")
+    env = os.environ | {
+        "FUNCTRAIL_HOME": str(settings.home),
+        "FUNCTRAIL_WEBHOOK_ALLOW_PRIVATE": "1",
+    }
+    command = [functrail, "webhooks", "dispatch", "--lease", "2", "--batch", "5"]
+    with receiver(script=[Step(200, delay=0.15)] * 20) as r:
+        sub, r.secret = subscribe_and_enqueue(db, allowed, r.url, n=20)
+        first = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: len(r.delivered()) >= 4, timeout=60)
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+        second = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: len({c.delivery_id for c in r.delivered()}) == 20, timeout=90)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(timeout=30) == 0
+    with db.session() as s:
+        queued = {d.id for d in store.list_deliveries(s, sub.id, limit=100).items}
+        states = {d.status for d in store.list_deliveries(s, sub.id, limit=100).items}
+    ids = [c.delivery_id for c in r.delivered()]
+    assert set(ids) == queued
+    assert states == {"delivered"}
+    assert len(ids) - len(set(ids)) <= 1  # at most the one in flight when the worker was killed
+
+
+def wait_for(condition, timeout):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
