@@ -76,3 +76,14 @@ def test_normalize_chunks_yields_once_min_rows_is_reached():
 def test_normalize_table_stops_at_arrow_in_the_event_schema():
     table, rejects = normalize_table(cloudtrail_file(cloudtrail_record()), "a.json")
     assert (table.schema, table.num_rows, rejects) == (EVENT_SCHEMA, 1, [])
+
+
+def test_frame_equals_the_shared_arrow_conversion():
+    from pipelines.events import events_from_arrow
+    from pipelines.normalize import frame
+
+    table, _ = normalize_table(json_lines(cloudtrail_record(), log_entry()), "mixed.jsonl")
+    fast, shared = frame(table), events_from_arrow(table)
+    assert fast.equals(shared)
+    assert fast.dtypes.equals(shared.dtypes)
+    assert list(fast.index) == list(shared.index)
