@@ -27,6 +27,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import orjson
 import pandas as pd
 
@@ -143,27 +144,29 @@ def plot(
     png: Path,
 ) -> None:
     fig, ax = plt.subplots(figsize=(11, 4))
+
+    def rarity(score: np.ndarray | list[float]) -> np.ndarray:
+        # 1 - CDF on a log scale: 3 means "1 in 1000 training windows is this strange".
+        return -np.log10(np.clip(1.0 - np.asarray(score, dtype=np.float64), 1e-5, 1.0))
+
     x = curve.index.tz_convert(None)
-    ax.plot(x, curve.to_numpy(), lw=0.8, color="tab:blue", label="max forest score per hour")
-    ax.axhline(
-        threshold, color="tab:blue", ls=":", lw=0.8, label=f"forest threshold {threshold:.4f}"
-    )
+    ax.plot(x, rarity(curve.to_numpy()), lw=0.8, color="tab:blue", label="forest, max per hour")
+    ax.axhline(rarity([threshold])[0], color="tab:blue", ls=":", lw=0.8, label="forest threshold")
     for rule, color in (("first-seen", "tab:orange"), ("volume", "tab:green")):
         pts = [a for a in alerts if a.rule_id == rule]
         ax.scatter(
-            [a.first_seen.replace(tzinfo=None) for a in pts], [a.score for a in pts],
-            s=18, color=color, label=f"{rule} alerts", zorder=3,
+            [a.first_seen.replace(tzinfo=None) for a in pts], rarity([a.score for a in pts]),
+            s=22, color=color, label=f"{rule} alerts", zorder=3,
         )  # fmt: skip
     for label in labels:
         t = datetime.fromisoformat(str(label["start"]).replace("Z", "+00:00")).replace(tzinfo=None)
         ax.axvline(t, color="tab:red", lw=1, alpha=0.7)
-        ax.text(
-            t, 0.02, str(label["scenario"]), rotation=90, fontsize=7, color="tab:red", va="bottom"
-        )
-    ax.set_ylim(0, 1.02)
-    ax.set_ylabel("calibrated score")
+        name = str(label["scenario"])
+        ax.text(t, 0.1, name, rotation=90, fontsize=7, color="tab:red", va="bottom")
+    ax.set_ylim(0, 5.2)
+    ax.set_ylabel("-log10(1 - calibrated score)")
     ax.set_title("Anomaly scores over the scored days (red: injected attacks)")
-    ax.legend(loc="lower left", fontsize=7)
+    ax.legend(loc="upper left", fontsize=7)
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=110)

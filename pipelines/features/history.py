@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 import pandas as pd
 
-from pipelines.features.keys import ENTITY, novelty_values
+from pipelines.features.keys import ENTITY, novelty_codes
 
 MAX_VALUES_PER_KIND: Final = 512
 """Per principal and kind, only the most recently used values are kept: bounded memory even for
@@ -24,6 +25,10 @@ _PRINCIPALS = [*ENTITY, "first_seen", "last_seen", "active_days", "events"]
 
 def _utc(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series, utc=True).astype("datetime64[us, UTC]")
+
+
+def _stamp(micros: np.ndarray) -> pd.Series:
+    return pd.Series(micros.astype("datetime64[us]")).dt.tz_localize("UTC")
 
 
 def entity_frame(events: pd.DataFrame) -> pd.DataFrame:
@@ -91,14 +96,24 @@ class PrincipalHistory:
             events=("time", "size"),
         ).reset_index()
         hours = frame.groupby([*ENTITY, "hour"], sort=True).size().rename("events").reset_index()
+        entity = frame.groupby(list(ENTITY), sort=True).ngroup().to_numpy(np.int64)
+        firsts = principals[list(ENTITY)]
+        stamp = time.dt.tz_convert(None).to_numpy().astype("datetime64[us]").astype(np.int64)
         parts = []
-        for kind, values in novelty_values(events).items():
-            part = ent.assign(kind=kind, value=values.to_numpy(dtype=object), time=time)
-            part = part[part["value"] != ""]
+        for kind, (codes, uniques) in novelty_codes(events).items():
+            width = np.int64(len(uniques) + 1)
+            key = pd.Series(stamp).groupby(entity * width + codes).agg(["min", "max"])
+            pair = key.index.to_numpy(np.int64)
+            values = uniques[pair % width]
+            keep = values != ""
+            part = firsts.iloc[pair[keep] // width].reset_index(drop=True)
             parts.append(
-                part.groupby([*ENTITY, "kind", "value"], sort=False)
-                .agg(first_seen=("time", "min"), last_seen=("time", "max"))
-                .reset_index()
+                part.assign(
+                    kind=kind,
+                    value=values[keep],
+                    first_seen=_stamp(key["min"].to_numpy()[keep]),
+                    last_seen=_stamp(key["max"].to_numpy()[keep]),
+                )
             )
         seen = pd.concat(parts, ignore_index=True)
         return cls(principals[_PRINCIPALS], _bounded(seen), hours)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
+import numpy as np
 import pandas as pd
 
 ENTITY: Final = ("provider", "account", "principal")
@@ -100,14 +101,46 @@ def principal_class(principal: pd.Series) -> pd.Series:
     return aws.fillna(gcp).astype("string[pyarrow]")
 
 
+def _factorize(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    codes, uniques = pd.factorize(series.astype("string[pyarrow]").fillna(""))
+    return codes, pd.Series(np.asarray(uniques, dtype=object), dtype="string[pyarrow]")
+
+
+def novelty_codes(events: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """For each novelty kind, per-event integer codes into an array of distinct values.
+
+    Derivations (networks, agent families, action families) run on the distinct values only:
+    a day has millions of events but thousands of addresses and agents.
+    """
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for kind, column in (("action", "action"), ("region", "region")):
+        codes, uniques = _factorize(events[column])
+        out[kind] = (codes, uniques.to_numpy(dtype=object))
+    ip_codes, ips = _factorize(events["source_ip"])
+    out["source_ip"] = (ip_codes, ips.to_numpy(dtype=object))
+    for kind, derive in (("network", network), ("wide_network", wide_network)):
+        codes, uniques = _factorize(derive(ips))
+        out[kind] = (codes[ip_codes], uniques.to_numpy(dtype=object))
+    ua_codes, agents = _factorize(events["user_agent"])
+    codes, uniques = _factorize(agent_family(agents))
+    out["user_agent"] = (codes[ua_codes], uniques.to_numpy(dtype=object))
+    svc_codes, services = _factorize(events["service"])
+    act_codes, actions = _factorize(events["action"])
+    pairs, inverse = np.unique(
+        svc_codes.astype(np.int64) * (len(actions) + 1) + act_codes, return_inverse=True
+    )
+    families = action_family(
+        services.iloc[pairs // (len(actions) + 1)].reset_index(drop=True),
+        actions.iloc[pairs % (len(actions) + 1)].reset_index(drop=True),
+    )
+    codes, uniques = _factorize(families)
+    out["action_family"] = (codes[inverse.ravel()], uniques.to_numpy(dtype=object))
+    return out
+
+
 def novelty_values(events: pd.DataFrame) -> dict[str, pd.Series]:
     """For each novelty kind, the per-event value compared against a principal's history."""
     return {
-        "action": _text(events, "action"),
-        "action_family": action_family(events["service"], events["action"]),
-        "source_ip": _text(events, "source_ip"),
-        "network": network(events["source_ip"]),
-        "wide_network": wide_network(events["source_ip"]),
-        "user_agent": agent_family(events["user_agent"]),
-        "region": _text(events, "region"),
+        kind: pd.Series(uniques[codes], index=events.index, dtype=object)
+        for kind, (codes, uniques) in novelty_codes(events).items()
     }

@@ -17,9 +17,8 @@ from pipelines.features.history import PrincipalHistory, entity_frame
 from pipelines.features.keys import (
     ENTITY,
     FUNCTION_SERVICES,
-    NOVELTY_KINDS,
     SECRET_READS,
-    novelty_values,
+    novelty_codes,
 )
 
 WINDOWS: Final = {"hour": "1h", "day": "1D"}
@@ -126,9 +125,11 @@ def principal_features(
     out["distinct_regions"] = _distinct_per_group(gid, events["region"], n)
     out["off_hours_share"] = _off_hours_share(keyed, gid, n, history) / count
 
-    values = novelty_values(events)
-    for kind in NOVELTY_KINDS:
-        out[_NEW_COLUMN[kind]] = _new_values(keyed, gid, values[kind], kind, n, history)
+    entity_of_group = out.groupby(list(ENTITY), sort=False).ngroup().to_numpy()
+    for kind, (codes, uniques) in novelty_codes(events).items():
+        out[_NEW_COLUMN[kind]] = _new_values(
+            out, entity_of_group, gid, codes, uniques, kind, history
+        )
     out = _recency(out, history)
     for name in PRINCIPAL_FEATURES:
         out[name] = out[name].astype(np.float64)
@@ -161,25 +162,36 @@ def _off_hours_share(
 
 
 def _new_values(
-    keyed: pd.DataFrame,
+    rows: pd.DataFrame,
+    entity_of_group: np.ndarray,
     gid: np.ndarray,
-    values: pd.Series,
+    codes: np.ndarray,
+    uniques: np.ndarray,
     kind: str,
-    n: int,
     history: PrincipalHistory,
 ) -> np.ndarray:
-    """Distinct values per group that the principal never used before this window."""
-    pairs = keyed[list(ENTITY)].assign(
-        _gid=gid, window=keyed["window"], value=values.to_numpy(dtype=object)
-    )
-    pairs = pairs[pairs["value"] != ""].drop_duplicates(["_gid", "value"])
-    # Only the first window of the batch using a value counts it as new.
-    pairs = pairs.sort_values("window", kind="stable").drop_duplicates([*ENTITY, "value"])
+    """Distinct values per group that the principal never used before this window.
+
+    Works on integer codes until only distinct (principal, value) pairs remain; the first
+    window of the batch using a value is the one that counts it as new.
+    """
+    n = len(rows)
+    width = np.int64(len(uniques) + 1)
+    pairs = np.unique(gid.astype(np.int64) * width + codes)
+    group, code = pairs // width, pairs % width
+    # Groups are numbered in (entity, window) order, so the first pair of an entity and value
+    # is its earliest window.
+    _, first = np.unique(entity_of_group[group].astype(np.int64) * width + code, return_index=True)
+    group, code = group[first], code[first]
+    values = uniques[code]
+    keep = values != ""
+    group, values = group[keep], values[keep]
     seen = history.seen.loc[history.seen["kind"] == kind, [*ENTITY, "value"]]
-    if not seen.empty:
-        pairs = pairs.merge(seen.assign(_seen=True), on=[*ENTITY, "value"], how="left")
-        pairs = pairs[pairs["_seen"].isna()]
-    return np.bincount(pairs["_gid"].to_numpy(np.int64), minlength=n)
+    if not seen.empty and len(group):
+        found = rows.iloc[group][list(ENTITY)].assign(value=values, _group=group)
+        found = found.merge(seen.assign(_seen=True), on=[*ENTITY, "value"], how="left")
+        group = found.loc[found["_seen"].isna(), "_group"].to_numpy(np.int64)
+    return np.bincount(group, minlength=n)
 
 
 def _recency(out: pd.DataFrame, history: PrincipalHistory) -> pd.DataFrame:
