@@ -42,6 +42,9 @@ class Step:
     status: int = 200
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b"ok"
+    stream_bytes: int = 0
+    """When set, answer with this many bytes in chunks (to see how much the client reads)."""
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Receiver:
         self.secret = secret
         self.script = list(script or [])
         self.calls: list[Received] = []
+        self.streamed: list[int] = []
         self.lock = threading.Lock()
         receiver = self
 
@@ -100,11 +104,26 @@ class Receiver:
                     self.send_response(status)
                     for name, value in step.headers.items():
                         self.send_header(name, value)
-                    self.send_header("Content-Length", "2")
+                    if step.stream_bytes:
+                        self._stream(step.stream_bytes)
+                        return
+                    self.send_header("Content-Length", str(len(step.body)))
                     self.end_headers()
-                    self.wfile.write(b"ok")
+                    self.wfile.write(step.body)
                 except OSError:
                     pass
+
+            def _stream(self, total: int) -> None:
+                self.send_header("Content-Length", str(total))
+                self.end_headers()
+                chunk = b"x" * 65536
+                sent = 0
+                try:
+                    while sent < total:
+                        self.wfile.write(chunk)
+                        sent += len(chunk)
+                finally:
+                    receiver.streamed.append(sent)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import httpx
 import pytest
@@ -120,3 +121,15 @@ def test_https_is_pinned_to_checked_address_with_sni_and_certificate_of_the_host
     assert r.calls[0].verified
     assert (wrong_name.ok, wrong_name.retryable) == (False, True)
     assert "certificate" in (wrong_name.error or "").lower()
+
+
+def test_huge_response_body_is_read_only_up_to_the_limit(client):
+    total = 256 * 1024 * 1024
+    with receiver(SECRET, [Step(200, stream_bytes=total)]) as r:
+        result = attempt(client, r.url, max_response_bytes=1024)
+        deadline = time.monotonic() + 10
+        while not r.streamed and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert result.ok
+    assert len(result.response_excerpt) <= 500
+    assert r.streamed[0] < total  # the client hung up long before the end
