@@ -121,6 +121,8 @@ class BatchContext:
         self._wanted: dict[str, set[int]] = {}
         self.masks: dict[str, np.ndarray] = {}
         """Row masks of evaluated rules by rule id, for correlations to build on."""
+        self.pending: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        """Per rule id: (decided matches, undecided rows) between ``prepare`` and ``evaluate``."""
         self.memo: dict[tuple[str, str], np.ndarray] = {}
         """Full-frame leaf results keyed by (field, predicate key): rules share them."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -33,7 +33,6 @@ class SigmaDetectionRule:
     meta: RuleMeta
     sigma: SigmaRule
     tree: Node
-    _decided: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, meta: RuleMeta, sigma: SigmaRule) -> SigmaDetectionRule:
@@ -48,7 +47,7 @@ class SigmaDetectionRule:
     def prepare(self, ctx: BatchContext) -> None:
         lo, hi = self.tree.bounds(ctx)
         undecided = np.flatnonzero(hi & ~lo)
-        self._decided[id(ctx)] = (lo, undecided)
+        ctx.pending[self.meta.rule_id] = (lo, undecided)
         if len(undecided):
             raw = {ref for leaf in self.tree.leaves() if leaf.row_level for ref in leaf.refs}
             ctx.want({f for f in raw if is_row_level(f)}, undecided)
@@ -57,11 +56,11 @@ class SigmaDetectionRule:
         cached = ctx.masks.get(self.meta.rule_id)
         if cached is not None:
             return cached
-        decided = self._decided.pop(id(ctx), None)
+        decided = ctx.pending.pop(self.meta.rule_id, None)
         if decided is None:
             self.prepare(ctx)
             ctx.load()
-            decided = self._decided.pop(id(ctx))
+            decided = ctx.pending.pop(self.meta.rule_id)
         lo, undecided = decided
         mask = lo.copy()
         if len(undecided):
@@ -108,7 +107,7 @@ class SigmaCorrelation:
 
     def prepare(self, ctx: BatchContext) -> None:
         for base in self.bases:
-            if base.meta.rule_id not in ctx.masks and id(ctx) not in base._decided:
+            if base.meta.rule_id not in ctx.masks and base.meta.rule_id not in ctx.pending:
                 base.prepare(ctx)
 
     def evaluate(self, ctx: BatchContext) -> Matches:
