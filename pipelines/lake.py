@@ -8,7 +8,9 @@ and are renamed; S3 objects only become visible when their upload completes. A c
 compaction's write and its deletes leaves duplicates on disk, never lost events, so reads
 drop repeated ids too.
 
-One writer per lake at a time (the ingest or score job); readers may run alongside.
+One writer per lake at a time (the ingest or score job); readers may run alongside. An
+``EventLake`` caches the ids of the partitions it has appended to, so appends cost the size of
+the batch, not of the lake; append in batches of thousands of events, not per file.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class EventLake:
         else:
             self.fs, self.root = pafs.LocalFileSystem(), os.path.abspath(root)
         self._local = isinstance(self.fs, pafs.LocalFileSystem)
+        # Ids per partition, read once per process: appends stay O(batch), not O(lake).
+        self._known: dict[tuple[str, date], pa.Array] = {}
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -56,7 +60,13 @@ class EventLake:
         """Store the events not already in the lake; returns how many were new."""
         if not len(events):
             return 0
-        table = _dedup(_events_table(events))
+        return self.append_table(_events_table(events))
+
+    def append_table(self, events: pa.Table) -> int:
+        """``append`` for an Arrow table with EVENT_SCHEMA (``normalize_table`` output)."""
+        if not events.num_rows:
+            return 0
+        table = _dedup(events.select(list(EVENT_COLUMNS)).cast(EVENT_SCHEMA))
         days = pc.cast(table["time"], pa.date32())
         table = table.append_column("date", days)
         written = 0
@@ -67,10 +77,12 @@ class EventLake:
             mask = pc.and_(pc.equal(table["provider"], provider), pc.equal(table["date"], day))
             part = table.filter(mask)
             known = self._ids(provider, day)
-            if known is not None and len(known):
+            if len(known):
                 part = part.filter(pc.invert(pc.is_in(part["id"], value_set=known)))
             if part.num_rows:
                 self._write(provider, day, part.drop_columns(["provider", "date"]))
+                new_ids = part["id"].combine_chunks()
+                self._known[(provider, day)] = pa.concat_arrays([known, new_ids])
                 written += part.num_rows
         return written
 
@@ -195,12 +207,14 @@ class EventLake:
             if info.type == pafs.FileType.Directory
         )
 
-    def _ids(self, provider: str, day: date) -> pa.Array | None:
-        files = self._files(provider, day)
-        if not files:
-            return None
-        dataset = ds.dataset(files, schema=FILE_SCHEMA, filesystem=self.fs)
-        return dataset.to_table(columns=["id"])["id"].combine_chunks()
+    def _ids(self, provider: str, day: date) -> pa.Array:
+        key = (provider, day)
+        if key not in self._known:
+            files = self._files(provider, day)
+            dataset = ds.dataset(files, schema=FILE_SCHEMA, filesystem=self.fs)
+            ids = dataset.to_table(columns=["id"])["id"].combine_chunks() if files else None
+            self._known[key] = ids if ids is not None else pa.array([], pa.string())
+        return self._known[key]
 
 
 def _events_table(events: pd.DataFrame) -> pa.Table:
