@@ -12,9 +12,9 @@ import pandas as pd
 
 from detectors.alert import Deviation
 from detectors.anomaly.config import AnomalyConfig
-from pipelines.features import NOVELTY_KINDS, PrincipalHistory, window_start
+from pipelines.features import PrincipalHistory, window_start
 from pipelines.features.history import entity_frame
-from pipelines.features.keys import ENTITY, novelty_values, principal_class
+from pipelines.features.keys import ENTITY, novelty_codes, principal_class
 
 _FEATURE = {"dormancy": "returned after", "new principal": "new principal"}
 MAX_SHOWN = 120
@@ -23,20 +23,20 @@ MAX_SHOWN = 120
 
 def new_values(events: pd.DataFrame, history: PrincipalHistory, window: str) -> pd.DataFrame:
     """Each (principal, kind, value) the history lacks, at its first window, with the first
-    event that used it."""
+    event that used it. Deduplicates on integer codes; strings only for distinct pairs."""
     ent = entity_frame(events)
+    entity = ent.groupby(list(ENTITY), sort=False).ngroup().to_numpy(np.int64)
     order = np.argsort(pd.to_datetime(events["time"], utc=True).to_numpy(), kind="stable")
-    ent = ent.iloc[order]
-    win = window_start(events["time"], window).iloc[order].to_numpy()
-    ids = events["id"].astype("string[pyarrow]").iloc[order].to_numpy(dtype=object)
+    win = window_start(events["time"], window).to_numpy()
+    ids = events["id"].astype("string[pyarrow]").to_numpy(dtype=object)
     parts = []
-    values = novelty_values(events)
-    for kind in NOVELTY_KINDS:
-        part = ent.assign(
-            kind=kind, value=values[kind].iloc[order].to_numpy(dtype=object), window=win, id=ids
-        )
-        part = part[part["value"] != ""].drop_duplicates([*ENTITY, "value"])
-        parts.append(part)
+    for kind, (codes, uniques) in novelty_codes(events).items():
+        width = np.int64(len(uniques) + 1)
+        _, first = np.unique((entity * width + codes)[order], return_index=True)
+        at = order[first]
+        values = uniques[codes[at]]
+        at, values = at[values != ""], values[values != ""]
+        parts.append(ent.iloc[at].assign(kind=kind, value=values, window=win[at], id=ids[at]))
     found = pd.concat(parts, ignore_index=True)
     if history.seen.empty:
         return found
