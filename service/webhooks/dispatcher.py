@@ -23,7 +23,7 @@ from detectors.alert import Alert
 from pipelines.settings import Settings
 from service.webhooks import outbox, store
 from service.webhooks.delivery import DEFAULT_TIMEOUT, AttemptResult, post
-from service.webhooks.formats import FORMATS, RenderContext, encode_body
+from service.webhooks.formats import EVENTS, FORMATS, RenderContext, encode_body
 from service.webhooks.models import Delivery, Subscription
 from service.webhooks.retry import RetryPolicy
 from service.webhooks.secrets import SecretError
@@ -130,7 +130,9 @@ class Dispatcher:
         secret, routing = keys
         try:
             alert = Alert.model_validate(delivery.alert)
-            ctx = RenderContext(event=delivery.event, delivery_id=delivery.id, routing_key=routing)  # type: ignore[arg-type]
+            if delivery.event not in EVENTS:
+                raise ValueError(f"unknown event {delivery.event!r}")
+            ctx = RenderContext(event=delivery.event, delivery_id=delivery.id, routing_key=routing)
             body = encode_body(FORMATS[sub.format].render(alert, ctx))
         except (ValueError, KeyError) as exc:
             return AttemptResult(ok=False, retryable=False, error=f"cannot render: {exc}"[:500])

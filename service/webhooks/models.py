@@ -36,7 +36,11 @@ DELIVERY_STATES = (PENDING, DELIVERING, DELIVERED, DEAD)
 
 
 class Subscription(Base):
-    """A receiver and what it wants: format, minimum severity, optional filters."""
+    """A receiver and what it wants: format, minimum severity, optional filters.
+
+    ``secret`` is AES-GCM ciphertext (``v1:...``) or a vault reference (``aws-sm://``,
+    ``gcp-sm://``); ``routing_key`` (PagerDuty) is ciphertext too. See ``secrets``.
+    """
 
     __tablename__ = "webhook_subscriptions"
 
