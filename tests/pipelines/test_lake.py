@@ -177,3 +177,15 @@ def test_s3_lake_on_moto_appends_dedups_and_reads_by_range(s3_bucket, moto_endpo
     lake.append(events(event(time=MARCH_2)))
     assert lake.compact() == 1
     assert len(lake.read()) == 4
+
+
+def test_append_table_takes_normalizer_arrow_output(lake):
+    table = events_to_arrow(events(event(), event()))
+    assert lake.append_table(table) == 2
+    assert lake.append_table(table) == 0
+
+
+def test_a_second_lake_object_sees_what_the_first_wrote(tmp_path):
+    one = event()
+    EventLake(str(tmp_path / "lake")).append(events(one))
+    assert EventLake(str(tmp_path / "lake")).append(events(one)) == 0

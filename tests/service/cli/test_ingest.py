@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -134,3 +135,12 @@ def test_a_failing_source_exits_one_and_the_others_still_land(
     assert "NoSuchBucket" in str(result.exception)
     assert "1 events new" in result.stderr
     assert len(EventLake(settings.lake_root).read()) == 1
+
+
+def test_many_small_files_become_one_parquet_file_per_partition(tmp_path, settings):
+    for n in range(30):
+        (tmp_path / f"f{n}.json").write_bytes(cloudtrail_file(cloudtrail_record()))
+    result = run(str(tmp_path))
+    assert "30 blobs: 30 events new" in result.stderr
+    lake_files = list(Path(settings.lake_root).rglob("*.parquet"))
+    assert len(lake_files) == 1
