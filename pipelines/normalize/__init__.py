@@ -8,7 +8,9 @@ blob, the record index and the reason, and everything else in the blob still com
 from __future__ import annotations
 
 import gc
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
@@ -19,7 +21,7 @@ import pyarrow.compute as pc
 from pipelines.events import EVENT_COLUMNS, EVENT_SCHEMA, empty_events
 from pipelines.normalize import aws, gcp
 from pipelines.normalize.decode import Raw
-from pipelines.parse import classify, split_blob
+from pipelines.parse import Split, classify, split_blob
 from pipelines.rejects import Reject, snippet_of
 from pipelines.settings import Settings
 from pipelines.sources.base import Blob
@@ -86,20 +88,43 @@ def normalize_chunks(
     deduplicated by id within each chunk.
     """
     settings = settings or Settings()
-    tables: list[pa.Table] = []
-    rejects: list[Reject] = []
-    rows = 0
+    pending = _Pending()
     for blob in blobs:
-        table, blob_rejects = normalize_table(blob.data, blob.name, settings=settings)
-        rejects.extend(blob_rejects)
-        if table.num_rows:
+        pending.add(_split(blob.data, blob.name, settings))
+        if pending.records >= min_rows:
+            yield _finish(pending, settings)
+            pending = _Pending()
+    if pending.sources:
+        yield _finish(pending, settings)
+
+
+def _finish(pending: _Pending, settings: Settings) -> Batch:
+    """One batch from the pending blobs; if decoding them together fails, one blob at a time."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        table, rejects = _decode(pending)
+        return Batch(frame(table) if table.num_rows else empty_events(), rejects)
+    except Exception:
+        tables: list[pa.Table] = []
+        rejects = []
+        for split in pending.splits:
+            single = _Pending()
+            single.add(split)
+            try:
+                table, blob_rejects = _decode(single)
+            except Exception as exc:
+                reason = f"internal error while normalizing ({type(exc).__name__}: {exc})"
+                table, blob_rejects = (
+                    EVENT_SCHEMA.empty_table(),
+                    [Reject(split.source, None, reason)],
+                )
             tables.append(table)
-            rows += table.num_rows
-        if rows >= min_rows:
-            yield _merge(tables, rejects)
-            tables, rejects, rows = [], [], 0
-    if tables or rejects:
-        yield _merge(tables, rejects)
+            rejects.extend(blob_rejects)
+        return _merge(tables, rejects)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _merge(tables: list[pa.Table], rejects: list[Reject]) -> Batch:
@@ -159,29 +184,83 @@ def _dedup(events: pd.DataFrame) -> pd.DataFrame:
 
 
 def _normalize(data: bytes, source: str, settings: Settings) -> tuple[pa.Table, list[Reject]]:
-    split = split_blob(
+    pending = _Pending()
+    pending.add(_split(data, source, settings))
+    return _decode(pending)
+
+
+def _split(data: bytes, source: str, settings: Settings) -> Split:
+    return split_blob(
         data,
         source,
         max_file_bytes=settings.max_file_bytes,
         max_record_bytes=settings.max_record_bytes,
     )
-    rejects = list(split.rejects)
+
+
+@dataclass(slots=True)
+class _Pending:
+    """Split blobs waiting to be decoded together; record positions are global in the chunk.
+
+    Blob k's record i has position ``bases[k] + i``, so one decode serves many small blobs and
+    every reject still names its own blob and index.
+    """
+
+    splits: list[Split] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    bases: list[int] = field(default_factory=list)
+    aws: list[Raw] = field(default_factory=list)
+    aws_index: list[int] = field(default_factory=list)
+    gcp: list[Raw] = field(default_factory=list)
+    gcp_index: list[int] = field(default_factory=list)
+    size: int = 0
+
+    @property
+    def records(self) -> int:
+        return len(self.aws) + len(self.gcp)
+
+    def add(self, split: Split) -> None:
+        base = self.size
+        self.splits.append(split)
+        self.sources.append(split.source)
+        self.bases.append(base)
+        self.aws.extend(split.aws)
+        self.aws_index.extend(base + i for i in split.aws_index)
+        self.gcp.extend(split.gcp)
+        self.gcp_index.extend(base + i for i in split.gcp_index)
+        local = [*split.aws_index, *split.gcp_index, *(r.index or 0 for r in split.rejects)]
+        self.size = base + (max(local) + 1 if local else 1)
+
+    def locate(self, position: int) -> tuple[str, int]:
+        """(blob name, record index in that blob) of a global position."""
+        k = bisect_right(self.bases, position) - 1
+        return self.sources[k], position - self.bases[k]
+
+
+def _decode(pending: _Pending) -> tuple[pa.Table, list[Reject]]:
+    """Decode and normalize all pending records; rejects sorted by blob, then record."""
+    keyed: list[tuple[float, Reject]] = []
+    for base, split in zip(pending.bases, pending.splits, strict=True):
+        keyed.extend((base + (r.index if r.index is not None else -0.5), r) for r in split.rejects)
     parts: list[tuple[pa.Table, list[int]]] = []
 
-    def reject(position: int, raw: Raw, reason: str) -> None:
-        rejects.append(Reject(source, position, reason, snippet_of(bytes(memoryview(raw)[:512]))))
+    def reject(position: int, raw: Raw | None, reason: str) -> None:
+        source, index = pending.locate(position)
+        snippet = snippet_of(bytes(memoryview(raw)[:512])) if raw is not None else ""
+        keyed.append((position, Reject(source, index, reason, snippet)))
 
     def add(table: pa.Table, index: list[int], bad_time: list[int]) -> None:
         if bad_time:
             valid = pc.is_valid(table["time"])
             table = table.filter(valid)
             index = [i for i, ok in zip(index, valid.to_pylist(), strict=True) if ok]
-            rejects.extend(Reject(source, position, _TIME_REASON) for position in bad_time)
+            for position in bad_time:
+                reject(position, None, _TIME_REASON)
         if table.num_rows:
             parts.append((table, index))
 
-    first_aws = aws.decode(split.aws, split.aws_index)
-    gcp_raws, gcp_index = list(split.gcp), list(split.gcp_index)
+    first_aws = aws.decode(pending.aws, pending.aws_index)
+    gcp_raws, gcp_index = list(pending.gcp), list(pending.gcp_index)
     moved_to_gcp: set[int] = set()
     for position, raw, reason in first_aws.failures:
         if classify(raw) == "gcp":  # the substring hint was fooled; the real keys say GCP
@@ -210,7 +289,8 @@ def _normalize(data: bytes, source: str, settings: Settings) -> tuple[pa.Table, 
     if entries.records:
         table, bad = gcp.table(entries)
         add(table, entries.index, bad)
-    rejects.sort(key=lambda r: -1 if r.index is None else r.index)
+    keyed.sort(key=lambda pair: pair[0])
+    rejects = [r for _, r in keyed]
     if not parts:
         return EVENT_SCHEMA.empty_table(), rejects
     if len(parts) == 1:

@@ -87,3 +87,31 @@ def test_frame_equals_the_shared_arrow_conversion():
     assert fast.equals(shared)
     assert fast.dtypes.equals(shared.dtypes)
     assert list(fast.index) == list(shared.index)
+
+
+def test_chunked_rejects_name_their_own_blob_and_record():
+    blobs = [
+        Blob("a.jsonl", json_lines(cloudtrail_record(), cloudtrail_record(eventTime=5))),
+        Blob(
+            "b.jsonl",
+            json_lines(log_entry()) + b"{broken\n" + json_lines(cloudtrail_record(eventTime="x")),
+        ),
+        Blob("c.json", b""),
+    ]
+    [chunk] = list(normalize_chunks(blobs, min_rows=1000))
+    assert [(r.source, r.index) for r in chunk.rejects] == [
+        ("a.jsonl", 1),
+        ("b.jsonl", 1),
+        ("b.jsonl", 2),
+        ("c.json", None),
+    ]
+    assert chunk.events["provider"].tolist() == ["aws", "gcp"]
+
+
+def test_chunks_give_the_same_events_as_blob_by_blob():
+    blobs = [
+        Blob(f"{n}.jsonl", json_lines(cloudtrail_record(), log_entry(), cloudtrail_record()))
+        for n in range(4)
+    ]
+    [chunk] = list(normalize_chunks(blobs, min_rows=1000))
+    assert chunk.events.equals(concat_batches(normalize_blobs(blobs)).events)
