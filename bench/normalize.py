@@ -4,14 +4,17 @@
 
 Writes N gzip CloudTrail files of realistic records (a small generator below: Lambda, IAM,
 STS, Secrets Manager, sign-in; IAM users, assumed roles, services; ~1.4 kB per record), then
-times each method on one core in its own child process (so each peak RSS is its own):
+times each method on one core in its own child process (so each peak RSS is its own).
+Times are CPU seconds of that process (time.process_time; single-threaded, so equal to wall
+time on an idle core): on a shared machine wall time measures the neighbours' load as much
+as the code.
 
   gzip+json      zlib + json.loads (the obvious way)
   gzip+orjson    zlib + orjson.loads (the floor the normalizer is held to: within 2x)
   isal+orjson    ISA-L + orjson.loads (the fastest plain parse)
   normalize      pipelines.normalize.normalize_blob, all the way to the event DataFrame
-  normalize_chunks  pipelines.normalize.normalize_chunks: blobs merged in Arrow, one DataFrame
-                 per 100k events (what matters for many small files: try --records 50)
+  normalize_chunks  pipelines.normalize.normalize_chunks: small blobs decoded together, one
+                 DataFrame per 100k events (what matters for many small files: --records 50)
 """
 
 from __future__ import annotations
