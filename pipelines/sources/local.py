@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from pipelines.normalize import Batch, filter_time, normalize_blob
+from pipelines.normalize import Batch, filter_time, normalize_chunks
 from pipelines.rejects import Reject
 from pipelines.settings import Settings
 from pipelines.sources.base import Blob
@@ -108,7 +108,6 @@ class LocalSource:
         )
 
     def batches(self, start: datetime, end: datetime) -> Iterator[Batch]:
-        """Normalized batches (one per file) holding only events in ``[start, end)``."""
-        for blob in self.blobs(start, end):
-            events, rejects = normalize_blob(blob.data, blob.name, settings=self.settings)
+        """Normalized batches holding only events in ``[start, end)``; small files are merged."""
+        for events, rejects in normalize_chunks(self.blobs(start, end), settings=self.settings):
             yield Batch(filter_time(events, start, end), rejects)
