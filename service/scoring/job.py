@@ -1,0 +1,224 @@
+"""``score_day``: the daily job. Ingest the day, detect over it as read back from the lake, and
+commit alerts, webhook deliveries and the job run together.
+
+Why it is idempotent and resumable: the lake drops ids it holds; detection reads the day back
+from the lake in a fixed order, so a rerun sees the same input and builds the same alerts
+(ids derive from dedup key and first-seen); ``save_alerts`` treats a repeat with known event
+ids as unchanged, and unchanged alerts queue no deliveries. Nothing reaches the database
+until the single final commit, so a run killed at any point leaves either the whole result
+or none of it, and the next run completes it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from functools import partial
+from typing import Any
+
+from detectors.alert import SEVERITY_RANK, Alert
+from pipelines.lake import EventLake
+from pipelines.rejects import Reject, write_rejects
+from pipelines.settings import Settings
+from service.alerts.store import save_alerts
+from service.db import Database
+from service.jobs.store import finish_job_run, record_job_run
+from service.scoring.detect import PartResult, detect_partition
+from service.scoring.ingest import IngestTally, ingest_range
+from service.scoring.partitions import DEFAULT_PART_EVENTS, plan_partitions
+from service.scoring.runner import LocalRunner, Runner
+from service.webhooks.outbox import enqueue_for_alerts
+
+JOB_KIND = "score"
+CRASH_HOOK = "FUNCTRAIL_SCORE_CRASH_AT"
+"""Test hook: ``os._exit`` at a named step (``ingested``, ``detected``, ``saved``)."""
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class ScoreResult:
+    """What one day's run did: the counts recorded on its job run and printed as the summary."""
+
+    day: date
+    run_id: int
+    events: int = 0
+    ingested: int = 0
+    duplicates: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+    partitions: int = 0
+    alerts: int = 0
+    by_severity: dict[str, int] = field(default_factory=dict)
+    changes: dict[str, int] = field(default_factory=dict)
+    deliveries: int = 0
+    notes: list[str] = field(default_factory=list)
+    failed_sources: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    rejects_file: str | None = None
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "ingested": self.ingested,
+            "duplicates": self.duplicates,
+            "rejects": len(self.rejects),
+            "partitions": self.partitions,
+            "alerts": self.alerts,
+            "alerts_by_severity": self.by_severity,
+            "alert_changes": self.changes,
+            "deliveries_queued": self.deliveries,
+            "failed_sources": self.failed_sources,
+            "seconds": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+
+class ScoreFailed(RuntimeError):
+    """The run could not finish; its job run is marked failed with this message."""
+
+
+def day_range(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, dtime(), tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def score_day(
+    day: date,
+    sources: Sequence[str],
+    settings: Settings,
+    db: Database,
+    *,
+    runner: Runner | None = None,
+    part_events: int = DEFAULT_PART_EVENTS,
+    progress: Progress | None = None,
+) -> ScoreResult:
+    """Score one UTC day; raises ScoreFailed (after recording it) when a step fails.
+
+    With no ``sources`` it scores what the lake already holds for the day. A source that fails
+    is recorded and fails the run, but only after everything else was scored and stored.
+    """
+    say = progress or (lambda _text: None)
+    runner = runner or LocalRunner()
+    start, end = day_range(day)
+    params = {"date": day.isoformat(), "sources": list(sources)}
+    interrupted_runs(db, day)
+    with db.session() as session:
+        run_id = record_job_run(session, JOB_KIND, params)
+    result = ScoreResult(day, run_id)
+    try:
+        _run(result, sources, settings, db, runner, start, end, part_events, say)
+    except BaseException as exc:
+        with db.session() as session:
+            why = f"{type(exc).__name__}: {exc}"
+            finish_job_run(session, run_id, status="failed", counts=result.counts(), error=why)
+        if isinstance(exc, Exception):
+            raise ScoreFailed(f"scoring {day} failed: {why}") from exc
+        raise
+    if result.failed_sources:
+        raise ScoreFailed(f"{len(result.failed_sources)} source(s) failed")
+    return result
+
+
+def _run(
+    result: ScoreResult,
+    sources: Sequence[str],
+    settings: Settings,
+    db: Database,
+    runner: Runner,
+    start: datetime,
+    end: datetime,
+    part_events: int,
+    say: Progress,
+) -> None:
+    lake = EventLake(settings.lake_root)
+    clock = time.perf_counter()
+    if sources:
+        say(f"{result.day}: ingesting {len(sources)} source(s)")
+        tally = ingest_range(sources, lake, settings, start, end, on_progress=_ingest_line(say))
+        _take_ingest(result, tally, settings)
+    result.timings["ingest"] = time.perf_counter() - clock
+    _crash_point("ingested")
+
+    clock = time.perf_counter()
+    parts = plan_partitions(lake, settings.lake_root, start, end, part_events=part_events)
+    result.partitions = len(parts)
+    found: list[PartResult | None] = [None] * len(parts)
+    for done, (index, part_result) in enumerate(
+        runner.map(partial(detect_partition, settings=settings), parts), start=1
+    ):
+        found[index] = part_result
+        say(f"{result.day}: detected {done}/{len(parts)} partitions")
+    alerts: list[Alert] = []
+    for part_result in found:
+        assert part_result is not None
+        alerts.extend(part_result.alerts)
+        result.events += part_result.events
+        result.notes.extend(n for n in part_result.notes if n not in result.notes)
+    alerts.sort(key=lambda a: (a.first_seen, a.rule_id, a.dedup_key, a.id))
+    result.timings["detect"] = time.perf_counter() - clock
+    _crash_point("detected")
+
+    clock = time.perf_counter()
+    say(f"{result.day}: storing {len(alerts)} alerts")
+    with db.session() as session:  # one transaction: alerts, deliveries and the run's outcome
+        saved = save_alerts(session, alerts)
+        result.deliveries = enqueue_for_alerts(session, saved)
+        result.alerts = len(saved)
+        result.by_severity = _by_severity(s.alert for s in saved)
+        result.changes = dict(Counter(s.change for s in saved))
+        result.timings["store"] = time.perf_counter() - clock
+        status = "failed" if result.failed_sources else "succeeded"
+        error = "; ".join(result.failed_sources) or None
+        finish_job_run(session, result.run_id, status=status, counts=result.counts(), error=error)
+        _crash_point("saved")
+
+
+def _take_ingest(result: ScoreResult, tally: IngestTally, settings: Settings) -> None:
+    result.ingested = tally.new
+    result.duplicates = tally.duplicates
+    result.rejects = tally.rejects
+    result.failed_sources = tally.failed
+    where = write_rejects(tally.rejects, settings.rejects_dir, "score")
+    result.rejects_file = str(where) if where else None
+
+
+def _ingest_line(say: Progress) -> Callable[[IngestTally], None]:
+    def report(tally: IngestTally) -> None:
+        say(f"ingest: {tally.blobs} blobs, {tally.new} new events, {len(tally.rejects)} rejected")
+
+    return report
+
+
+def _by_severity(alerts: Any) -> dict[str, int]:
+    counts = Counter(a.severity for a in alerts)
+    return {s: counts[s] for s in sorted(SEVERITY_RANK, key=SEVERITY_RANK.__getitem__) if counts[s]}
+
+
+def _crash_point(step: str) -> None:
+    """Die like SIGKILL at ``step`` when the test hook asks (no cleanup, no commit)."""
+    if os.environ.get(CRASH_HOOK) == step:
+        os._exit(137)
+
+
+def interrupted_runs(db: Database, day: date) -> int:
+    """Mark runs of this day left ``running`` by a killed job as failed; returns how many."""
+    from sqlalchemy import select
+
+    from service.jobs.models import JobRunRow
+
+    marked = 0
+    with db.session() as session:
+        rows = session.scalars(
+            select(JobRunRow).where(JobRunRow.kind == JOB_KIND, JobRunRow.status == "running")
+        )
+        for row in rows:
+            if row.params.get("date") == day.isoformat():
+                finish_job_run(
+                    session, row.id, status="failed", error="interrupted: no finish recorded"
+                )
+                marked += 1
+    return marked
