@@ -56,7 +56,15 @@ class Guard:
         limits = api.limits
         try:
             declared = _content_length(scope)
-            if len(scope.get("query_string", b"")) > limits.max_query_chars:
+            if _has_nul(scope):
+                await problem_response(
+                    None,
+                    422,
+                    "NUL characters are not accepted in paths or queries",
+                    kind="validation",
+                    instance=repr(scope["path"])[1:-1],
+                )(scope, receive, send_secured)
+            elif len(scope.get("query_string", b"")) > limits.max_query_chars:
                 await problem_response(None, 414, "query string too long", instance=scope["path"])(
                     scope, receive, send_secured
                 )
@@ -74,6 +82,12 @@ class Guard:
                 await internal_error_response(scope["path"], exc)(scope, receive, send_secured)
         finally:
             await _account(api, scope, answer["status"], time.perf_counter() - started)
+
+
+def _has_nul(scope: Scope) -> bool:
+    """PostgreSQL text cannot hold NUL; no id, name or filter legitimately has one."""
+    query = scope.get("query_string", b"").lower()
+    return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
 
 
 def _content_length(scope: Scope) -> int | None:

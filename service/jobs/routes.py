@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from service.api.deps import Session, Viewer
 from service.api.errors import Problem
@@ -32,7 +32,7 @@ def list_(
 
 
 @router.get("/{run_id}")
-def get(session: Session, _: Viewer, run_id: int) -> JobRunOut:
+def get(session: Session, _: Viewer, run_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> JobRunOut:
     row = session.get(JobRunRow, run_id)
     if row is None:
         raise Problem(404, "no such job run", kind="not-found")

@@ -19,7 +19,7 @@ class SuppressionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
 
-    rule_id: str | None = Field(default=None, max_length=200)
+    rule_id: str | None = Field(default=None, max_length=200, pattern=r"^[^\x00]*$")
     principal: str | None = Field(default=None, max_length=2048)
     resource: str | None = Field(default=None, max_length=2048)
     source_cidr: str | None = Field(default=None, max_length=64, description="address or CIDR")

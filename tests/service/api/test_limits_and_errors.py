@@ -82,3 +82,23 @@ def test_cors_is_closed_by_default(api):
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
     )
     assert "access-control-allow-origin" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/alerts?q=a%00b",
+        "/v1/alerts?account=%00",
+        "/v1/alerts/x%00y",
+        "/v1/alerts/summary?q=%00",
+    ],
+)
+def test_nul_in_path_or_query_is_422_not_a_database_error(api, path):
+    assert_problem(api.client.get(path, headers=api.headers("viewer")), 422)
+
+
+def test_nul_in_suppression_rule_is_422(api):
+    body = {"rule_id": "a\x00b", "reason": "x"}
+    assert_problem(
+        api.client.post("/v1/suppressions", json=body, headers=api.headers("analyst")), 422
+    )
