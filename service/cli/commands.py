@@ -13,3 +13,4 @@ from service.cli import keys  # noqa: F401
 from service.cli import alerts  # noqa: F401
 from service.cli import serve  # noqa: F401
 from service.cli import webhooks  # noqa: F401
+from service.cli import score  # noqa: F401
