@@ -147,3 +147,21 @@ def test_empty_batch_gives_no_alerts(tmp_path):
 def test_bad_raw_json_reads_as_missing_fields(tmp_path):
     rule = sigma(tmp_path, PUBLIC)
     assert run_rules(events(event(action="AddPermission", raw="{not json")), [rule]) == []
+
+
+def test_load_registry_skips_a_duplicate_rule_id_and_says_so(tmp_path):
+    import yaml
+
+    from detectors.rules.loader import load_registry
+    from tests.detectors.rules.rulekit import rule_yaml
+
+    clash = rule_yaml(
+        {"s": {"action": "X"}, "condition": "s"}, name="aws_lambda_public_add_permission"
+    )
+    (tmp_path / "clash.yml").write_text(yaml.safe_dump(clash))
+    registry, errors = load_registry([tmp_path])
+    assert "aws_lambda_public_add_permission" in registry
+    source = registry.get("aws_lambda_public_add_permission").meta.source
+    assert source is not None
+    assert source.name != "clash.yml"
+    assert any("duplicate rule id" in e.reason for e in errors)
