@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pipelines.events import EVENT_SCHEMA
+import pandas as pd
+
+from pipelines.events import EVENT_SCHEMA, events_from_arrow
 from pipelines.normalize import (
     concat_batches,
     filter_time,
@@ -78,15 +80,13 @@ def test_normalize_table_stops_at_arrow_in_the_event_schema():
     assert (table.schema, table.num_rows, rejects) == (EVENT_SCHEMA, 1, [])
 
 
-def test_frame_equals_the_shared_arrow_conversion():
-    from pipelines.events import events_from_arrow
-    from pipelines.normalize import frame
-
+def test_events_from_arrow_matches_pandas_own_arrow_conversion():
     table, _ = normalize_table(json_lines(cloudtrail_record(), log_entry()), "mixed.jsonl")
-    fast, shared = frame(table), events_from_arrow(table)
-    assert fast.equals(shared)
-    assert fast.dtypes.equals(shared.dtypes)
-    assert list(fast.index) == list(shared.index)
+    fast = events_from_arrow(table)
+    reference = table.to_pandas(types_mapper=pd.ArrowDtype)
+    assert fast.equals(reference)
+    assert fast.dtypes.equals(reference.dtypes)
+    assert list(fast.index) == list(reference.index)
 
 
 def test_chunked_rejects_name_their_own_blob_and_record():
