@@ -21,7 +21,7 @@ from rich.text import Text
 from detectors.alert import Alert
 from detectors.rules.engine import run_rules
 from detectors.rules.loader import load_registry
-from pipelines.normalize import Batch, concat_batches, normalize_blob
+from pipelines.normalize import Batch, concat_batches, normalize_chunks
 from pipelines.rejects import Reject, write_rejects
 from pipelines.settings import Settings
 from pipelines.sources.local import PathNotFound, iter_local_blobs, resolve_paths
@@ -63,8 +63,9 @@ def read_events(paths: list[str], settings: Settings) -> Batch:
         _say(reject.line())
 
     batches: list[Batch] = []
-    for blob in iter_local_blobs([str(f) for f in files], settings=settings, on_reject=note):
-        batch = normalize_blob(blob.data, blob.name, settings=settings)
+    blobs = iter_local_blobs([str(f) for f in files], settings=settings, on_reject=note)
+    # Chunks amortize the per-blob DataFrame cost over many small trail files.
+    for batch in normalize_chunks(blobs, settings=settings):
         for reject in batch.rejects:
             note(reject)
         batches.append(Batch(batch.events, []))
