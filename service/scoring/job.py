@@ -27,7 +27,7 @@ from pipelines.rejects import Reject, write_rejects
 from pipelines.settings import Settings
 from service.alerts.store import save_alerts
 from service.db import Database
-from service.jobs.store import finish_job_run, record_job_run
+from service.jobs.store import JobStatus, finish_job_run, record_job_run
 from service.scoring.detect import PartResult, detect_partition
 from service.scoring.ingest import IngestTally, ingest_range
 from service.scoring.partitions import DEFAULT_PART_EVENTS, plan_partitions
@@ -153,11 +153,11 @@ def _run(
         found[index] = part_result
         say(f"{result.day}: detected {done}/{len(parts)} partitions")
     alerts: list[Alert] = []
-    for part_result in found:
-        assert part_result is not None
-        alerts.extend(part_result.alerts)
-        result.events += part_result.events
-        result.notes.extend(n for n in part_result.notes if n not in result.notes)
+    for done_part in found:
+        assert done_part is not None
+        alerts.extend(done_part.alerts)
+        result.events += done_part.events
+        result.notes.extend(n for n in done_part.notes if n not in result.notes)
     alerts.sort(key=lambda a: (a.first_seen, a.rule_id, a.dedup_key, a.id))
     result.timings["detect"] = time.perf_counter() - clock
     _crash_point("detected")
@@ -171,7 +171,7 @@ def _run(
         result.by_severity = _by_severity(s.alert for s in saved)
         result.changes = dict(Counter(s.change for s in saved))
         result.timings["store"] = time.perf_counter() - clock
-        status = "failed" if result.failed_sources else "succeeded"
+        status: JobStatus = "failed" if result.failed_sources else "succeeded"
         error = "; ".join(result.failed_sources) or None
         finish_job_run(session, result.run_id, status=status, counts=result.counts(), error=error)
         _crash_point("saved")
