@@ -24,6 +24,7 @@ from pipelines.features import (
     principal_features,
     volume_counts,
 )
+from pipelines.features.keys import utc_times
 
 LIBRARIES = ("scikit-learn", "skops", "numpy", "pandas", "pyarrow")
 
@@ -62,7 +63,7 @@ def train(days: Iterable[pd.DataFrame], config: TrainConfig | None = None) -> An
             continue
         ids = batch["id"].astype("string[pyarrow]").sort_values().to_numpy(dtype=object)
         digest.update("\n".join(ids).encode("utf-8", "surrogatepass"))
-        times = pd.to_datetime(batch["time"], utc=True)
+        times = utc_times(batch["time"])
         first = min(first, times.min()) if first is not None else times.min()
         last = max(last, times.max()) if last is not None else times.max()
         events += len(batch)

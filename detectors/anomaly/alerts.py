@@ -19,6 +19,7 @@ from detectors.alert import (
 )
 from pipelines.events import event_records
 from pipelines.features import window_start
+from pipelines.features.keys import utc_times
 
 MAX_TITLE_VALUE = 120
 
@@ -102,7 +103,7 @@ def build_alerts(
             chosen = window_events
         chosen = chosen.sort_values("time", kind="stable")
         ids = [str(i) for i in chosen["id"].head(evidence_ids)]
-        times = pd.to_datetime(window_events["time"], utc=True)
+        times = utc_times(window_events["time"])
         first: datetime = times.min().to_pydatetime() if len(times) else row["window"]
         last: datetime = times.max().to_pydatetime() if len(times) else row["window"]
         key = dedup_key(

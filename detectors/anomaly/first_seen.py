@@ -14,7 +14,7 @@ from detectors.alert import Deviation
 from detectors.anomaly.config import AnomalyConfig
 from pipelines.features import PrincipalHistory, window_start
 from pipelines.features.history import entity_frame
-from pipelines.features.keys import ENTITY, novelty_codes, principal_class
+from pipelines.features.keys import ENTITY, novelty_codes, principal_class, utc_times
 
 _FEATURE = {"dormancy": "returned after", "new principal": "new principal"}
 MAX_SHOWN = 120
@@ -26,8 +26,8 @@ def new_values(events: pd.DataFrame, history: PrincipalHistory, window: str) -> 
     event that used it. Deduplicates on integer codes; strings only for distinct pairs."""
     ent = entity_frame(events)
     entity = ent.groupby(list(ENTITY), sort=False).ngroup().to_numpy(np.int64)
-    order = np.argsort(pd.to_datetime(events["time"], utc=True).to_numpy(), kind="stable")
-    win = window_start(events["time"], window).to_numpy()
+    order = np.argsort(utc_times(events["time"]).dt.tz_convert(None).to_numpy(), kind="stable")
+    win = window_start(events["time"], window).dt.tz_convert(None).to_numpy()
     ids = events["id"].astype("string[pyarrow]").to_numpy(dtype=object)
     parts = []
     for kind, (codes, uniques) in novelty_codes(events).items():

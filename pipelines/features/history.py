@@ -14,17 +14,13 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from pipelines.features.keys import ENTITY, novelty_codes
+from pipelines.features.keys import ENTITY, novelty_codes, utc_times
 
 MAX_VALUES_PER_KIND: Final = 512
 """Per principal and kind, only the most recently used values are kept: bounded memory even for
 CI roles that call from a new runner address every time (their high novelty rate is kept)."""
 
 _PRINCIPALS = [*ENTITY, "first_seen", "last_seen", "active_days", "events"]
-
-
-def _utc(series: pd.Series) -> pd.Series:
-    return pd.to_datetime(series, utc=True).astype("datetime64[us, UTC]")
 
 
 def _stamp(micros: np.ndarray) -> pd.Series:
@@ -86,7 +82,7 @@ class PrincipalHistory:
         if events.empty:
             return cls.empty()
         ent = entity_frame(events)
-        time = _utc(events["time"])
+        time = utc_times(events["time"])
         frame = ent.assign(time=time, day=time.dt.floor("D"), hour=time.dt.hour.astype("int64"))
         grouped = frame.groupby(list(ENTITY), sort=True)
         principals = grouped.agg(

@@ -10,6 +10,8 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 ENTITY: Final = ("provider", "account", "principal")
 """A principal is scored per provider and account (project): the alert's entity."""
@@ -55,6 +57,17 @@ FEATURE_COLUMNS: Final = (
     "read_only",
 )
 """The event columns feature extraction reads: ask the lake for these only."""
+
+
+def utc_times(time: pd.Series) -> pd.Series:
+    """Event times as ``datetime64[us, UTC]``; Arrow timestamps convert without Python objects
+    (``astype`` and ``to_datetime`` on them were 20x-1000x slower, measured)."""
+    if isinstance(time.dtype, pd.ArrowDtype):
+        chunks = time.array.__arrow_array__()
+        micros = pc.cast(chunks, pa.timestamp("us", tz="UTC")).to_numpy()
+        naive = pd.Series(micros.astype("datetime64[us]"), index=time.index)
+        return naive.dt.tz_localize("UTC")
+    return pd.to_datetime(time, utc=True).astype("datetime64[us, UTC]")
 
 
 def _text(events: pd.DataFrame, column: str) -> pd.Series:

@@ -19,6 +19,7 @@ from pipelines.features.keys import (
     FUNCTION_SERVICES,
     SECRET_READS,
     novelty_codes,
+    utc_times,
 )
 
 WINDOWS: Final = {"hour": "1h", "day": "1D"}
@@ -66,7 +67,7 @@ MIN_EVENTS_FOR_HOURS: Final = 48
 
 def window_start(time: pd.Series, window: str) -> pd.Series:
     """The start of the window (``hour`` or ``day``) each timestamp falls in, UTC."""
-    return pd.to_datetime(time, utc=True).astype("datetime64[us, UTC]").dt.floor(WINDOWS[window])
+    return utc_times(time).dt.floor(WINDOWS[window])
 
 
 def _distinct_per_group(gid: np.ndarray, values: pd.Series, groups: int) -> np.ndarray:

@@ -28,7 +28,7 @@ def volume_counts(events: pd.DataFrame, *, window: str = "hour") -> pd.DataFrame
         {
             "provider": text["provider"],
             "account": text["account"],
-            "window": window_start(events["time"], window).to_numpy(),
+            "window": window_start(events["time"], window).array,
             "failed": failed.to_numpy(bool).astype(np.int64),
         }
     )
