@@ -16,6 +16,7 @@ from service.api.metrics import Metrics
 from service.api.middleware import BodyTooLarge, Guard
 from service.api.ratelimit import RateLimiter
 from service.api.state import ApiState
+from service.console.routes import router as console_router
 from service.db import Database, open_database
 from service.events.routes import router as events_router
 from service.jobs.routes import router as jobs_router
@@ -80,6 +81,7 @@ def create_app(
         rules_router,
         jobs_router,
         webhooks_router,
+        console_router,
     ):
         app.include_router(router)
     if limits.cors_origins:

@@ -1,0 +1,160 @@
+// Wires the page: the key form, filters, the queue with cursor paging, the chart, and the
+// detail panel with triage. State is this module's few variables; the server is the truth,
+// so after every change the alert and the queue are read again.
+
+import * as api from "./api.js";
+import { exactByDay, stackedBars } from "./chart.js";
+import { SEVERITIES, alertRow, clear, counts, detail, el, events } from "./render.js";
+
+const $ = (id) => document.getElementById(id);
+const state = { filters: {}, cursor: null, shown: 0, selected: null };
+
+function say(text, ok = false) {
+  const box = $("message");
+  box.textContent = text;
+  box.classList.toggle("ok", ok);
+  box.hidden = !text;
+}
+
+function fail(error) {
+  say(error instanceof api.ApiError ? error.message : `error: ${error}`);
+  if (error instanceof api.ApiError && error.status === 401) showKeyState();
+}
+
+function showKeyState() {
+  $("key-state").textContent = api.getKey() ? "key set for this tab" : "no key: data stays hidden";
+}
+
+function readFilters() {
+  const form = new FormData($("filters"));
+  const filters = {};
+  for (const name of ["severity", "status", "detector", "rule_id", "q"]) {
+    const value = String(form.get(name) || "").trim();
+    if (value) filters[name] = value;
+  }
+  return filters;
+}
+
+async function loadChart() {
+  const floor = Math.max(0, SEVERITIES.indexOf(state.filters.severity || "info"));
+  const wanted = SEVERITIES.slice(floor);
+  const summaries = await Promise.all(
+    wanted.map((severity) => api.alertSummary({ ...state.filters, severity })),
+  );
+  const atLeast = {};
+  wanted.forEach((severity, i) => (atLeast[severity] = summaries[i].by_day));
+  $("counts").replaceChildren(...counts(summaries[0]));
+  stackedBars($("chart"), exactByDay(atLeast));
+}
+
+async function loadPage(reset) {
+  if (reset) {
+    state.cursor = null;
+    state.shown = 0;
+    clear($("alert-rows"));
+  }
+  const page = await api.listAlerts(state.filters, state.cursor);
+  for (const alert of page.items) {
+    const row = alertRow(alert, openAlert);
+    row.classList.toggle("selected", alert.id === state.selected);
+    $("alert-rows").append(row);
+  }
+  state.shown += page.items.length;
+  state.cursor = page.next_cursor;
+  $("more").hidden = !state.cursor;
+  $("shown").textContent = `${state.shown} shown${state.cursor ? ", more available" : ""}`;
+}
+
+async function refresh() {
+  if (!api.getKey()) return;
+  say("");
+  try {
+    await Promise.all([loadPage(true), loadChart()]);
+  } catch (error) {
+    fail(error);
+  }
+}
+
+async function openAlert(id) {
+  state.selected = id;
+  for (const row of $("alert-rows").children) row.classList.toggle("selected", row.dataset.id === id);
+  try {
+    const alert = await api.getAlert(id);
+    $("detail").replaceChildren(...detail(alert, actionsFor(id)));
+  } catch (error) {
+    fail(error);
+  }
+}
+
+function actionsFor(id) {
+  return {
+    async patch(changes) {
+      try {
+        await api.patchAlert(id, changes);
+        say("saved", true);
+        await openAlert(id);
+        await refreshKeepingDetail();
+      } catch (error) {
+        fail(error);
+      }
+    },
+    async suppress(spec) {
+      try {
+        const made = await api.createSuppression(spec);
+        say(`suppression ${made.id} created: new matching alerts are stored as suppressed`, true);
+      } catch (error) {
+        fail(error);
+      }
+    },
+    async loadEvents(slot) {
+      slot.replaceChildren(el("p", { className: "muted" }, "loading..."));
+      try {
+        slot.replaceChildren(...events(await api.alertEvents(id)));
+      } catch (error) {
+        slot.replaceChildren();
+        fail(error);
+      }
+    },
+  };
+}
+
+async function refreshKeepingDetail() {
+  try {
+    await Promise.all([loadPage(true), loadChart()]);
+  } catch (error) {
+    fail(error);
+  }
+}
+
+function start() {
+  $("key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const key = $("key-input").value.trim();
+    $("key-input").value = "";
+    if (!key) return;
+    api.setKey(key);
+    showKeyState();
+    refresh();
+  });
+  $("key-forget").addEventListener("click", () => {
+    api.forgetKey();
+    showKeyState();
+    clear($("alert-rows"));
+    clear($("counts"));
+    clear($("chart"));
+    $("detail").replaceChildren(el("p", { className: "muted" }, "Select an alert."));
+    $("more").hidden = true;
+    $("shown").textContent = "";
+    say("");
+  });
+  $("filters").addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.filters = readFilters();
+    refresh();
+  });
+  $("more").addEventListener("click", () => loadPage(false).catch(fail));
+  showKeyState();
+  refresh();
+}
+
+start();
