@@ -27,8 +27,8 @@ class DaskRunner:
     """On a running ``dask.distributed`` scheduler at ``address`` (``tcp://HOST:PORT``).
 
     Workers must have this package installed and reach the lake and model registry by the
-    same paths (a shared folder, or ``s3://``). Results come back as they finish; the job
-    orders them by index, so the outcome does not depend on which worker was first.
+    same paths (a shared folder, or ``s3://``). Results are taken in submission order, so the
+    outcome does not depend on which worker finished first.
     """
 
     def __init__(self, address: str, *, timeout: float = 30.0) -> None:
@@ -37,14 +37,11 @@ class DaskRunner:
         self.client = Client(address, timeout=timeout, set_as_default=False)
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
-        from distributed import as_completed
-
         futures = self.client.map(fn, list(items), pure=False)
-        index = {future.key: i for i, future in enumerate(futures)}
         try:
-            for future in as_completed(futures):
-                yield index[future.key], future.result()
-                future.release()
+            for index, future in enumerate(futures):
+                yield index, future.result()
+                future.release()  # results leave the cluster as soon as they are taken
         finally:
             for future in futures:
                 future.cancel()
