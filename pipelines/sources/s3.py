@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import boto3
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 _ACCOUNT = re.compile(r"^\d{12}$")
 _ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+DIRECT_DAYS = 7
+"""Ranges up to this many days list each day prefix; longer ones discover the days first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +78,9 @@ class S3Source:
     def blobs(self, start: datetime, end: datetime) -> Iterator[Blob]:
         """Every log file of every account and region in the day prefixes of ``[start, end)``."""
         done: dict[str, list[str]] = self.checkpoint.state.setdefault("days", {})
+        days = days_between(start, end)
         for region_prefix in self.region_prefixes():
-            for day in days_between(start, end):
-                day_prefix = f"{region_prefix}{day:%Y/%m/%d}/"
+            for day_prefix in self._day_prefixes(region_prefix, days):
                 seen = set(done.get(day_prefix, ()))
                 for key in self._keys(day_prefix):
                     file_name = key[len(day_prefix) :]
@@ -142,6 +144,27 @@ class S3Source:
                 if _REGION.match(folder[len(trail) :].rstrip("/"))
             )
         return regions
+
+    def _day_prefixes(self, region_prefix: str, days: list[date]) -> list[str]:
+        """``YYYY/MM/DD/`` prefixes of ``days``; over long ranges only those that exist.
+
+        A year-long range would be hundreds of empty listings per region, so it walks the
+        year and month folders (delimiter listings) and keeps the days that fall in range.
+        """
+        wanted = [f"{region_prefix}{day:%Y/%m/%d}/" for day in days]
+        if len(days) <= DIRECT_DAYS:
+            return wanted
+        in_range = set(wanted)
+        years = {f"{region_prefix}{day:%Y}/" for day in days}
+        months = {f"{region_prefix}{day:%Y/%m}/" for day in days}
+        found: list[str] = []
+        for year in self._folders(region_prefix):
+            if year not in years:
+                continue
+            for month in self._folders(year):
+                if month in months:
+                    found.extend(day for day in self._folders(month) if day in in_range)
+        return found
 
     def _folders(self, prefix: str) -> list[str]:
         paginator = self.client.get_paginator("list_objects_v2")

@@ -161,3 +161,20 @@ def test_bucket_without_prefix_uses_awslogs_at_the_root(settings, s3_bucket):
     put_log(client, bucket, key)
     src = S3Source(f"s3://{bucket}", settings, client=client)
     assert [b.name for b in src.blobs(DAY, NEXT_DAY)] == [f"s3://{bucket}/{key}"]
+
+
+def test_a_long_range_lists_only_the_day_folders_that_exist(settings, trail):
+    client, bucket, wanted = trail
+    calls: list[str] = []
+
+    def note(params, **_):
+        calls.append(params.get("Prefix", ""))
+
+    client.meta.events.register("provide-client-params.s3.ListObjectsV2", note)
+    try:
+        start, end = datetime(2020, 1, 1, tzinfo=UTC), datetime(2026, 12, 31, tzinfo=UTC)
+        names = [b.name for b in source(settings, client, bucket).blobs(start, end)]
+    finally:
+        client.meta.events.unregister("provide-client-params.s3.ListObjectsV2", note)
+    assert len(names) == len(wanted) + 2
+    assert len(calls) < 60  # not one listing per day of seven years
