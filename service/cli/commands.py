@@ -14,3 +14,4 @@ from service.cli import alerts  # noqa: F401
 from service.cli import serve  # noqa: F401
 from service.cli import webhooks  # noqa: F401
 from service.cli import score  # noqa: F401
+from service.cli import demo  # noqa: F401
