@@ -36,7 +36,8 @@ def new_values(events: pd.DataFrame, history: PrincipalHistory, window: str) -> 
         at = order[first]
         values = uniques[codes[at]]
         at, values = at[values != ""], values[values != ""]
-        parts.append(ent.iloc[at].assign(kind=kind, value=values, window=win[at], id=ids[at]))
+        when = pd.Series(win[at], index=ent.index[at]).dt.tz_localize("UTC")
+        parts.append(ent.iloc[at].assign(kind=kind, value=values, window=when, id=ids[at]))
     found = pd.concat(parts, ignore_index=True)
     if history.seen.empty:
         return found
