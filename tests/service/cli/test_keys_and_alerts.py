@@ -25,6 +25,7 @@ def test_keys_create_prints_the_key_alone_on_stdout(settings):
     db = open_database(settings)
     with db.session() as session:
         who = authenticate(session, lines[0], secret=server_secret(settings.home))
+    assert who is not None
     assert (who.name, who.role) == ("ci", "viewer")
 
 
