@@ -119,7 +119,8 @@ def score_day(
             raise ScoreFailed(f"scoring {day} failed: {why}") from exc
         raise
     if result.failed_sources:
-        raise ScoreFailed(f"{len(result.failed_sources)} source(s) failed")
+        failed = "; ".join(result.failed_sources)
+        raise ScoreFailed(f"{len(result.failed_sources)} source(s) failed: {failed}")
     return result
 
 
