@@ -1,0 +1,113 @@
+"""The console in a real headless Chromium against a real server: hostile strings show as
+text, the key stays in sessionStorage, a viewer's triage attempt shows the 403 problem."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from detectors.alert import Deviation, Evidence
+from pipelines.lake import EventLake
+from tests.factories import BASE_TIME, alert, event, events
+from tests.service.api.conftest import Api
+from tests.service.console.browser import CHROMIUM, Page, browser, serve
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (apt-get install chromium)"),
+]
+
+HOSTILE = '<img src=x onerror="window.__pwned=1">'
+HOSTILE_UA = "<script>window.__pwned=2</script>"
+ROWS = "document.querySelectorAll('#alert-rows tr').length"
+INJECTED = "document.querySelectorAll('img, script:not([src]), iframe, object, embed').length"
+FORBIDDEN = "403 Forbidden: this needs the analyst role"
+
+
+def _click(page: Page, label: str) -> None:
+    """Click the detail panel's button whose text starts with ``label``."""
+    buttons = "[...document.querySelectorAll('#detail button')]"
+    page.evaluate(f"{buttons}.find(b => b.textContent.startsWith({label!r})).click()")
+
+
+def _select(page: Page, alert_id: str) -> None:
+    page.evaluate(f"document.querySelector('tr[data-id=\"{alert_id}\"]').click()")
+    page.wait_for("document.querySelector('#detail h2') !== null")
+
+
+def _seed(api: Api) -> str:
+    """A hostile alert with evidence in the lake, plus a few ordinary ones over a week."""
+    raw = {"eventName": "AddPermission20150331v2", "userAgent": HOSTILE_UA, "note": HOSTILE}
+    rows = [event(user_agent=HOSTILE_UA, raw=raw, resource=HOSTILE)]
+    EventLake(api.settings.lake_root).append(events(*rows))
+    bad = alert(
+        title=HOSTILE,
+        principal=HOSTILE,
+        resource=HOSTILE,
+        tags=["T1098", HOSTILE],
+        severity="critical",
+        first_seen=rows[0]["time"],
+        evidence=Evidence(event_ids=[rows[0]["id"]]),
+        explanation=[Deviation(feature="new_source_ip", observed=HOSTILE, baseline="192.0.2.0/24")],
+        runbook="javascript:window.__pwned=3",
+    )
+    ordinary = [
+        alert(severity=s, first_seen=BASE_TIME - timedelta(days=d))
+        for d, s in enumerate(["high", "medium", "low", "info", "high", "medium"])
+    ]
+    api.save(bad, *ordinary)
+    return bad.id
+
+
+def _open_console(page: Page, base: str, key: str) -> None:
+    page.goto(f"{base}/console")
+    page.evaluate(f"document.getElementById('key-input').value = {key!r}")
+    page.evaluate("document.querySelector('#key-form button[type=submit]').click()")
+    page.wait_for(f"{ROWS} > 0")
+
+
+def test_hostile_strings_render_as_literal_text_everywhere(api: Api) -> None:
+    alert_id = _seed(api)
+    key = api.new_key("analyst", name="kim")
+    with serve(api.client.app) as base, browser() as page:
+        _open_console(page, base, key)
+        assert page.evaluate(ROWS) == 7
+        page.wait_for("document.querySelectorAll('#chart rect').length > 0")
+        assert HOSTILE in page.evaluate("document.getElementById('alert-rows').textContent")
+        _select(page, alert_id)
+        detail = page.evaluate("document.getElementById('detail').textContent")
+        assert detail.count(HOSTILE) >= 5  # title, principal, resource, tag, explanation
+        _click(page, "Load evidence")
+        page.wait_for("document.querySelector('#detail .event pre') !== null")
+        raw = page.evaluate("document.querySelector('#detail .event pre').textContent")
+        assert HOSTILE_UA in raw
+        assert '"eventName": "AddPermission20150331v2"' in raw  # pretty-printed
+        assert page.evaluate(INJECTED) == 0
+        assert page.evaluate("document.querySelectorAll('#detail a').length") == 0  # no javascript:
+        assert page.evaluate("window.__pwned === undefined")
+        assert page.evaluate("sessionStorage.getItem('functrail.apiKey')") == key
+        assert page.evaluate("localStorage.length") == 0
+        assert page.evaluate("document.cookie") == ""
+        assert key not in page.evaluate("location.href")
+        if shot := os.environ.get("FUNCTRAIL_CONSOLE_SCREENSHOT"):
+            page.screenshot(Path(shot))
+
+
+def test_analyst_acknowledges_and_a_viewer_sees_the_403_problem(api: Api) -> None:
+    alert_id = _seed(api)
+    analyst, viewer = api.new_key("analyst", name="kim"), api.new_key("viewer", name="vic")
+    with serve(api.client.app) as base, browser() as page:
+        for key, expect in ((viewer, FORBIDDEN), (analyst, "saved")):
+            _open_console(page, base, key)
+            _select(page, alert_id)
+            _click(page, "Acknowledge")
+            page.wait_for(f"document.getElementById('message').textContent.includes({expect!r})")
+        message = page.evaluate("document.getElementById('message').textContent")
+        assert message == "saved"
+        page.wait_for("document.getElementById('detail').textContent.includes('acknowledged')")
+    got = api.client.get(f"/v1/alerts/{alert_id}", headers=api.headers("viewer")).json()
+    assert got["status"] == "acknowledged"
+    assert got["history"][-1]["actor"] == "kim"
