@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 import orjson
 
@@ -40,7 +40,7 @@ class JsonServer:
     ) -> tuple[int, dict[str, str], Any]:
         raise NotImplementedError
 
-    def __enter__(self) -> JsonServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
