@@ -24,6 +24,8 @@ from sqlalchemy.types import TypeDecorator
 from pipelines.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+_MIGRATION_LOCK = 724517001
+"""PostgreSQL advisory lock key held while creating schemas and migrating."""
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
@@ -128,6 +130,8 @@ def open_database(
         if not _IDENTIFIER.fullmatch(schema):
             raise ValueError(f"schema name {schema!r} is not a plain identifier")
         with engine.begin() as connection:
+            # IF NOT EXISTS still races in PostgreSQL: serialize with the migration lock.
+            connection.execute(text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"))
             connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     if migrate:
         upgrade(engine, lock_dir=settings.home)
@@ -144,7 +148,7 @@ def upgrade(engine: Engine, *, lock_dir: Path | None = None) -> None:
 
     if engine.dialect.name == "postgresql":
         with engine.begin() as connection:
-            connection.execute(text("SELECT pg_advisory_xact_lock(724517001)"))
+            connection.execute(text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"))
             run_upgrade(connection)
         return
     folder = lock_dir or Path(".")
