@@ -1,0 +1,100 @@
+"""Benchmark ``functrail score``: events/s and peak RSS of the daily job on a simulated day,
+against the simplest alternative (the whole day in one DataFrame, rules run once), and the
+detection step on a Dask LocalCluster of 1, 2, 4 worker processes.
+
+    python bench/score.py --scale 4          # ~100k events; --scale 40 ~ 1M events
+
+Each measurement runs in its own child process, so peak RSS is that step's alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+DAY = date(2026, 3, 2)
+
+
+def _child(mode: str, work: Path, logs: Path, workers: int, part_events: int) -> dict[str, object]:
+    from pipelines.settings import Settings
+    from service.db import open_database
+    from service.scoring.job import day_range, score_day
+
+    began = time.perf_counter()
+    if mode == "score":
+        settings = Settings(home=work / "score", lake=str(work / "lake"))
+        db = open_database(settings)
+        result = score_day(DAY, [str(logs)], settings, db, part_events=part_events)
+        events, alerts = result.events, result.alerts
+    elif mode == "whole":
+        from detectors.rules.engine import run_rules
+        from detectors.rules.loader import load_registry
+        from pipelines.lake import EventLake
+        from service.scoring.ingest import ingest_range
+
+        settings = Settings(home=work / "whole", lake=str(work / "whole-lake"))
+        lake = EventLake(settings.lake_root)
+        ingest_range([str(logs)], lake, settings, *day_range(DAY))
+        frame = lake.read(*day_range(DAY))
+        registry, _ = load_registry([])
+        events, alerts = len(frame), len(run_rules(frame, registry))
+    else:  # dask: detection only, over the lake the "score" child filled
+        from distributed import LocalCluster
+
+        from service.scoring.runner import DaskRunner
+
+        with LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster:
+            runner = DaskRunner(cluster.scheduler_address)
+            settings = Settings(home=work / f"dask{workers}", lake=str(work / "lake"))
+            db = open_database(settings)
+            began = time.perf_counter()
+            result = score_day(DAY, [], settings, db, runner=runner, part_events=part_events)
+            runner.close()
+        events, alerts = result.events, result.alerts
+    seconds = time.perf_counter() - began
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"mode": mode, "workers": workers, "events": events, "alerts": alerts,
+            "seconds": round(seconds, 2), "events_per_s": round(events / seconds),
+            "peak_rss_mib": round(peak_mib)}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", type=float, default=4.0, help="1.0 ~ 25k events a day")
+    parser.add_argument("--part-events", type=int, default=250_000)
+    parser.add_argument("--workers", default="1,2,4", help="Dask worker counts ('' for none)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        logs = args.work / "logs"
+        print(json.dumps(_child(args.child, args.work, logs, args.n, args.part_events)))
+        return
+    from pipelines.simulate import simulate
+
+    with tempfile.TemporaryDirectory(prefix="bench-score-") as tmp:
+        work = Path(tmp)
+        began = time.perf_counter()
+        simulate(work / "logs", 1, 0, ["all"], DAY, args.scale)
+        print(f"simulated scale {args.scale} in {time.perf_counter() - began:.0f}s", flush=True)
+        runs = [("score", 0), ("whole", 0)]
+        runs += [("dask", int(n)) for n in args.workers.split(",") if n]
+        for mode, n in runs:
+            command = [sys.executable, __file__, "--child", mode, "--work", str(work),
+                       "--n", str(n), "--part-events", str(args.part_events)]  # fmt: skip
+            out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            print(out.strip().splitlines()[-1], flush=True)
+
+
+if __name__ == "__main__":
+    main()
