@@ -22,10 +22,12 @@ import time
 from collections import Counter
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import orjson
@@ -67,10 +69,10 @@ def days_of(events: pd.DataFrame) -> list[tuple[date, pd.DataFrame]]:
     return [(k.date(), g) for k, g in events.groupby(day, sort=True)]
 
 
-def matches(alert: Alert, label: dict[str, object]) -> bool:
+def matches(alert: Alert, label: dict[str, Any]) -> bool:
     """An alert catches a label when it cites one of its events, or names its principal
     within the attack's time span (an hour of slack either side)."""
-    ids = set(label["event_ids"])  # type: ignore[arg-type]
+    ids = set(label["event_ids"])
     if ids & set(alert.evidence.event_ids):
         return True
     start = datetime.fromisoformat(str(label["start"]).replace("Z", "+00:00")) - timedelta(hours=1)
@@ -139,7 +141,7 @@ def evaluate(args: argparse.Namespace, work: Path) -> None:
 def plot(
     curve: pd.Series,
     alerts: list[Alert],
-    labels: list[dict[str, object]],
+    labels: list[dict[str, Any]],
     threshold: float,
     png: Path,
 ) -> None:
@@ -149,17 +151,19 @@ def plot(
         # 1 - CDF on a log scale: 3 means "1 in 1000 training windows is this strange".
         return -np.log10(np.clip(1.0 - np.asarray(score, dtype=np.float64), 1e-5, 1.0))
 
-    x = curve.index.tz_convert(None)
+    x = pd.DatetimeIndex(curve.index).tz_convert(None)
     ax.plot(x, rarity(curve.to_numpy()), lw=0.8, color="tab:blue", label="forest, max per hour")
     ax.axhline(rarity([threshold])[0], color="tab:blue", ls=":", lw=0.8, label="forest threshold")
     for rule, color in (("first-seen", "tab:orange"), ("volume", "tab:green")):
         pts = [a for a in alerts if a.rule_id == rule]
         ax.scatter(
-            [a.first_seen.replace(tzinfo=None) for a in pts], rarity([a.score for a in pts]),
+            mdates.date2num([a.first_seen.replace(tzinfo=None) for a in pts]),
+            rarity([a.score for a in pts]),
             s=22, color=color, label=f"{rule} alerts", zorder=3,
         )  # fmt: skip
     for label in labels:
-        t = datetime.fromisoformat(str(label["start"]).replace("Z", "+00:00")).replace(tzinfo=None)
+        start = datetime.fromisoformat(str(label["start"]).replace("Z", "+00:00"))
+        t = float(mdates.date2num(start.replace(tzinfo=None)))
         ax.axvline(t, color="tab:red", lw=1, alpha=0.7)
         name = str(label["scenario"])
         ax.text(t, 0.1, name, rotation=90, fontsize=7, color="tab:red", va="bottom")
