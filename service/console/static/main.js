@@ -32,6 +32,14 @@ function readFilters() {
     const value = String(form.get(name) || "").trim();
     if (value) filters[name] = value;
   }
+  // Whole UTC days: from the start of "from" up to the end of "to" (the API's until is exclusive).
+  const day = (name) => String(form.get(name) || "");
+  if (/^\d{4}-\d{2}-\d{2}$/.test(day("since"))) filters.since = `${day("since")}T00:00:00Z`;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(day("until"))) {
+    const next = new Date(`${day("until")}T00:00:00Z`);
+    next.setUTCDate(next.getUTCDate() + 1);
+    filters.until = next.toISOString().replace(".000Z", "Z");
+  }
   return filters;
 }
 

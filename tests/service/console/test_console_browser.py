@@ -111,3 +111,28 @@ def test_analyst_acknowledges_and_a_viewer_sees_the_403_problem(api: Api) -> Non
     got = api.client.get(f"/v1/alerts/{alert_id}", headers=api.headers("viewer")).json()
     assert got["status"] == "acknowledged"
     assert got["history"][-1]["actor"] == "kim"
+
+
+def test_filters_narrow_the_queue_and_load_more_follows_the_cursor(api: Api) -> None:
+    many = [alert(severity="low", first_seen=BASE_TIME + timedelta(minutes=i)) for i in range(52)]
+    old = alert(severity="critical", first_seen=BASE_TIME - timedelta(days=3))
+    api.save(*many, old)
+    with serve(api.client.app) as base, browser() as page:
+        _open_console(page, base, api.new_key("viewer"))
+        assert page.evaluate(ROWS) == 50
+        page.evaluate("document.getElementById('more').click()")
+        page.wait_for(f"{ROWS} === 53")
+        assert page.evaluate("document.getElementById('more').hidden")
+        form = "document.getElementById('filters')"
+        counts = "document.getElementById('counts').textContent"
+        page.evaluate(f"{form}.elements.severity.value = 'critical'")
+        page.evaluate(f"{form}.querySelector('button').click()")
+        page.wait_for(f"{ROWS} === 1")
+        assert page.evaluate("document.querySelector('#alert-rows tr').dataset.id") == old.id
+        page.wait_for(f"{counts}.startsWith('total 1')")
+        page.evaluate(f"{form}.elements.severity.value = ''")
+        page.evaluate(f"{form}.elements.since.value = {BASE_TIME.date().isoformat()!r}")
+        page.evaluate(f"{form}.querySelector('button').click()")
+        page.wait_for(f"{counts}.startsWith('total 52')")
+        page.wait_for(f"{ROWS} === 50")
+        assert not page.evaluate("document.getElementById('more').hidden")
