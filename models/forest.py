@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import pandas as pd
-import skops.io
-from sklearn.ensemble import IsolationForest
 
 from pipelines.features import PRINCIPAL_FEATURES
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import IsolationForest
 
 SHARE_FEATURES: Final = frozenset({"error_share", "write_share", "off_hours_share"})
 """Shares stay as they are; counts and days are log-scaled so a 10x jump weighs like one."""
@@ -67,11 +68,16 @@ class ForestModel:
 
     def save(self, path: Path) -> None:
         """The forest alone, with skops (never pickle); the rest goes in the manifest."""
+        import skops.io  # lazy: skops + sklearn take seconds to import; the CLI starts without
+
         skops.io.dump(self.forest, path)
 
     @staticmethod
     def load_forest(path: Path) -> IsolationForest:
         """Load a forest artifact, trusting only ``TRUSTED_TYPES``."""
+        import skops.io
+        from sklearn.ensemble import IsolationForest
+
         forest = skops.io.load(path, trusted=TRUSTED_TYPES)
         if not isinstance(forest, IsolationForest):
             raise TypeError(f"{path}: not an IsolationForest artifact")
@@ -95,6 +101,8 @@ def fit_forest(
     """Fit on training windows and set the threshold so ~``strays_per_day`` would alert a day."""
     if len(frame) < 10:
         raise ValueError(f"too little training data: {len(frame)} principal windows (need 10)")
+    from sklearn.ensemble import IsolationForest
+
     forest = IsolationForest(
         n_estimators=trees, max_samples=min(256, len(frame)), random_state=seed, n_jobs=1
     )

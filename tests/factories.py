@@ -94,11 +94,17 @@ def log_entry(**fields: Any) -> dict[str, Any]:
         "insertId": f"gcp-{n:08d}",
         "logName": "projects/demo-proj/logs/cloudaudit.googleapis.com%2Factivity",
         "timestamp": (BASE_TIME + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "receiveTimestamp": (BASE_TIME + timedelta(seconds=n + 1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "receiveTimestamp": (BASE_TIME + timedelta(seconds=n + 1)).strftime(
+            "%Y-%m-%dT%H:%M:%S.%fZ"
+        ),
         "severity": "NOTICE",
         "resource": {
             "type": "cloud_function",
-            "labels": {"project_id": "demo-proj", "region": "europe-west3", "function_name": "hook"},
+            "labels": {
+                "project_id": "demo-proj",
+                "region": "europe-west3",
+                "function_name": "hook",
+            },
         },
         "protoPayload": {
             "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
@@ -163,13 +169,14 @@ def routine_activity(
     *,
     principals: int = 6,
     per_hour: int = 20,
-    start: datetime = BASE_TIME.replace(hour=0),
+    start: datetime | None = None,
     seed: int = 7,
 ) -> pd.DataFrame:
     """Weeks of dull, regular work: each principal calls the same few Lambda actions from its
     own address, agent and region during office hours (08-18 UTC). A baseline to train on."""
     import numpy as np  # local: the rest of the factories do not need it
 
+    start = start or BASE_TIME.replace(hour=0)
     rng = np.random.default_rng(seed)
     actions = ["GetFunction", "ListFunctions", "Invoke", "GetFunctionConfiguration"]
     categories = {"GetFunction": "access", "ListFunctions": "access", "Invoke": "invocation",

@@ -27,5 +27,5 @@ class Source(Protocol):
     uri: str
 
     def blobs(self, start: datetime, end: datetime) -> Iterator[Blob]:
-        """Yield blobs with records from ``[start, end)``, skipping what a checkpoint says is done."""
+        """Yield blobs with records from ``[start, end)``, skipping what a checkpoint has done."""
         ...

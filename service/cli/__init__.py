@@ -5,10 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+from service.cli import commands  # noqa: F401  (command modules register on ``app``)
 from service.cli.app import CommandFailed, app, err
-
-# Command modules register themselves on ``app`` when imported; keep one import per module.
-from service.cli import commands  # noqa: F401, E402  (registration side effect)
 
 
 def main() -> None:
@@ -21,7 +19,7 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001  (last line of defence: one line, exit 1)
+    except Exception as exc:  # last line of defence: one line, exit 1
         if os.environ.get("FUNCTRAIL_DEBUG") == "1":
             raise
         err.print(f"error: {type(exc).__name__}: {exc}", markup=False, highlight=False)
