@@ -34,7 +34,8 @@ class Settings(BaseSettings):
         default=8 * 1024 * 1024, description="a single audit record larger than this is rejected"
     )
     max_file_bytes: int = Field(
-        default=1024 * 1024 * 1024, description="a decompressed input file larger than this is rejected"
+        default=1024 * 1024 * 1024,
+        description="a decompressed input file larger than this is rejected",
     )
 
     @property
