@@ -7,6 +7,7 @@ the model registry itself, so a worker needs only the package and paths it can r
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,11 +39,18 @@ def _rules(folders: tuple[Path, ...]) -> tuple[RuleRegistry, tuple[str, ...]]:
     return registry, tuple(f"rule not loaded: {e.line()}" for e in errors)
 
 
-def detect_partition(part: Partition, settings: Settings) -> PartResult:
-    """Every enabled rule and the active anomaly model over the partition's events."""
+def detect_partition(
+    part: Partition, settings: Settings, enabled: Mapping[str, bool] | None = None
+) -> PartResult:
+    """Every enabled rule and the active anomaly model over the partition's events.
+
+    ``enabled`` is the admins' on/off map from the store (``service.rules.store.rule_states``),
+    read once by the job and passed in, since a Dask worker has no database session.
+    """
     events = read_partition(EventLake(part.lake_root), part)
     folders = (settings.rules_dir,) if settings.rules_dir else ()
-    registry, notes = _rules(folders)
+    loaded, notes = _rules(folders)
+    registry = RuleRegistry(loaded, enabled)
     result = PartResult(run_rules(events, registry), len(events), list(notes))
     _add_anomalies(result, events, settings)
     return result

@@ -28,6 +28,7 @@ from pipelines.settings import Settings
 from service.alerts.store import save_alerts
 from service.db import Database
 from service.jobs.store import JobStatus, finish_job_run, record_job_run
+from service.rules.store import rule_states
 from service.scoring.detect import PartResult, detect_partition
 from service.scoring.ingest import IngestTally, ingest_range
 from service.scoring.partitions import DEFAULT_PART_EVENTS, plan_partitions
@@ -145,11 +146,13 @@ def _run(
     _crash_point("ingested")
 
     clock = time.perf_counter()
+    with db.session() as session:
+        enabled = rule_states(session)
     parts = plan_partitions(lake, settings.lake_root, start, end, part_events=part_events)
     result.partitions = len(parts)
     found: list[PartResult | None] = [None] * len(parts)
     for done, (index, part_result) in enumerate(
-        runner.map(partial(detect_partition, settings=settings), parts), start=1
+        runner.map(partial(detect_partition, settings=settings, enabled=enabled), parts), start=1
     ):
         found[index] = part_result
         say(f"{result.day}: detected {done}/{len(parts)} partitions")

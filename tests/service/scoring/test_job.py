@@ -134,3 +134,26 @@ def test_run_left_running_by_a_killed_job_is_marked_interrupted(
         assert row.status == "failed"
         assert row.error is not None
         assert "interrupted" in row.error
+
+
+def test_a_rule_an_admin_switched_off_raises_nothing(
+    settings: Settings, db: Database, simulated_day: Path
+) -> None:
+    from service.rules.store import set_rule_enabled
+
+    score_day(DAY, [str(simulated_day)], settings, db)
+    with db.session() as session:
+        fired = {row.rule_id for row in session.scalars(select(AlertRow))}
+    assert fired
+    silenced = sorted(fired)[0]
+    other = Settings(home=settings.home / "switched")
+    other_db = open_database(other)
+    try:
+        with other_db.session() as session:
+            set_rule_enabled(session, silenced, False, actor="test")
+        score_day(DAY, [str(simulated_day)], other, other_db)
+        with other_db.session() as session:
+            rules = {row.rule_id for row in session.scalars(select(AlertRow))}
+    finally:
+        other_db.dispose()
+    assert rules == fired - {silenced}
