@@ -19,9 +19,9 @@ demo: $(STAMP)
 
 # Every test, slow and integration ones included (plain `pytest` runs only the fast ones).
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "" -p no:cacheprovider
+	$(BIN)/python -m pytest -m "" -n 2 -p no:cacheprovider
 
 check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy service detectors pipelines models
+	$(BIN)/mypy service detectors pipelines models tests bench

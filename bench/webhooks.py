@@ -46,7 +46,9 @@ def run_outbox(n: int, dispatchers: int, database: str | None) -> float:
     alerts = [alert() for _ in range(n)]
     with receiver() as r:
         with db.session() as s:
-            _sub, r.secret = store.create_subscription(s, settings, NewSubscription(url=r.url))
+            _sub, secret = store.create_subscription(s, settings, NewSubscription(url=r.url))
+            assert secret is not None  # a new subscription's secret is returned once
+            r.secret = secret
         with db.session() as s:
             outbox.enqueue_for_alerts(s, [SavedAlert(a, "new") for a in alerts])
         workers = [

@@ -182,7 +182,9 @@ def routine_activity(
     actions = ["GetFunction", "ListFunctions", "Invoke", "GetFunctionConfiguration"]
     categories = {"GetFunction": "access", "ListFunctions": "access", "Invoke": "invocation",
                   "GetFunctionConfiguration": "access"}  # fmt: skip
-    times, who, action = [], [], []
+    times: list[datetime] = []
+    who: list[int] = []
+    action: list[str] = []
     for day in range(days):
         for hour in range(8, 18):
             for p in range(principals):

@@ -46,6 +46,7 @@ def test_stolen_keys_from_a_new_network_fold_into_one_first_seen_alert(setup):
     hits = [a for a in run.alerts if a.rule_id == "first-seen" and a.principal == DEV1]
     assert len(hits) == 1
     alert = hits[0]
+    assert alert.explanation is not None
     assert alert.score >= 0.9
     assert {"new region", "new wide_network"} <= {d.feature for d in alert.explanation}
     assert set(stolen["id"]) <= set(alert.evidence.event_ids)
@@ -70,6 +71,7 @@ def test_invocation_flood_raises_volume_alert_for_the_function(setup):
     run = detect_anomalies(pd.concat([day, flood], ignore_index=True), model)
     hits = [a for a in run.alerts if a.rule_id == "volume" and a.resource == "fn-1"]
     assert len(hits) == 1
+    assert hits[0].explanation is not None
     assert hits[0].explanation[0].baseline.startswith("median")
 
 
@@ -82,6 +84,7 @@ def test_brand_new_principal_is_cold_start_but_reading_secrets_is_first_seen(set
     run = detect_anomalies(batch, model)
     assert run.unscored == 1
     assert [a.rule_id for a in run.alerts] == ["first-seen"]
+    assert run.alerts[0].explanation is not None
     assert run.alerts[0].explanation[0].feature == "new principal"
 
 

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from pipelines.rejects import Reject
 from pipelines.settings import Settings
 from pipelines.sources.local import LocalSource, PathNotFound, iter_local_blobs, resolve_paths
 from tests.factories import cloudtrail_file, cloudtrail_record
@@ -38,7 +39,7 @@ def test_missing_path_fails_before_reading_anything(tree):
 
 def test_file_over_the_size_limit_is_a_reject_and_the_rest_go_on(tree, settings):
     (tree / "a" / "big.json").write_bytes(b" " * 5000)
-    rejects = []
+    rejects: list[Reject] = []
     small = Settings(home=settings.home, max_file_bytes=4000)
     blobs = list(iter_local_blobs([str(tree / "a")], settings=small, on_reject=rejects.append))
     assert len(blobs) == 2

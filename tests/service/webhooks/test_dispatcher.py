@@ -225,7 +225,9 @@ def test_test_delivery_is_sent_with_test_event(db, hook_settings):
     with receiver() as r:
         sub, r.secret = subscribe(db, hook_settings, r.url, format="slack")
         with db.session() as s:
-            outbox.enqueue_test(s, store.get_subscription(s, sub.id), alert())
+            subscription = store.get_subscription(s, sub.id)
+            assert subscription is not None
+            outbox.enqueue_test(s, subscription, alert())
         drain(db, hook_settings, until=lambda: statuses(db, sub.id) == ["delivered"])
     (call,) = r.calls
     assert (call.event, call.verified) == ("test", True)

@@ -210,6 +210,7 @@ def test_renewing_keeps_held_leases_and_drops_expired_ones(db, hook_settings):
     with db.sessions() as s:
         claimed = outbox.claim_due(s, now=now, lease=LEASE)
         token = claimed[0].lease_token
+        assert token is not None
         assert outbox.renew_leases(s, token, now=now + LEASE / 2, lease=LEASE) == {
             d.seq for d in claimed
         }
