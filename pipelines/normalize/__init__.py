@@ -133,7 +133,6 @@ def _merge(tables: list[pa.Table], rejects: list[Reject]) -> Batch:
     return Batch(events_from_arrow(_dedup_table(combined)), rejects)
 
 
-
 def _dedup_table(table: pa.Table) -> pa.Table:
     """Rows whose id was not seen earlier in the table (first occurrence kept)."""
     ids = table["id"]
