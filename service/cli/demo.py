@@ -68,7 +68,7 @@ def demo(
         *(f"  missed: {name}" for name in result.missed),
         f"analyst key: {key}",
         f"try: curl -H 'Authorization: Bearer {key}' http://{HOST}:{PORT}/v1/alerts?limit=5",
-        f"console: http://{HOST}:{PORT}/",
+        f"console: http://{HOST}:{PORT}/console",
     ]
     for line in lines:
         typer.echo(line)

@@ -17,6 +17,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from pipelines.lake import EventLake
+from pipelines.rejects import write_rejects
 from pipelines.settings import Settings
 from service.alerts.models import AlertRow
 from service.db import Database
@@ -59,8 +60,11 @@ def run_demo(
     lake = EventLake(settings.lake_root)
     start = datetime(DEMO_START.year, DEMO_START.month, DEMO_START.day, tzinfo=UTC)
     say("ingesting into the lake")
-    tally = ingest_range([str(logs)], lake, settings, start, start + timedelta(days=days))
+    # The audit logs only: labels.jsonl beside them is the answer key, not input.
+    sources = [str(logs / "aws"), str(logs / "gcp")]
+    tally = ingest_range(sources, lake, settings, start, start + timedelta(days=days))
     result.events, result.rejects = tally.new + tally.duplicates, len(tally.rejects)
+    write_rejects(tally.rejects, settings.rejects_dir, "demo")
     train_days = days - score_days
     result.model_version = _train(settings, lake, DEMO_START, train_days, seed, say)
     first_scored = DEMO_START + timedelta(days=train_days)

@@ -19,6 +19,7 @@ def test_demo_trains_scores_and_prints_a_working_key(tmp_path: Path, settings: S
     result = CliRunner().invoke(app, ["demo", "--no-serve", *args, "--seed", "1"])
     assert result.exit_code == 0, result.output
     out = result.stdout
+    assert "(0 rejected)" in out  # the simulated logs are clean; labels.jsonl is not input
     assert "model: v0001" in out
     assert "scored: 2026-03-07" in out
     caught = next(line for line in out.splitlines() if line.startswith("attacks caught:"))
