@@ -38,8 +38,8 @@ def _child(mode: str, work: Path, logs: Path, workers: int, part_events: int) ->
     elif mode == "whole":
         from detectors.rules.engine import run_rules
         from detectors.rules.loader import load_registry
+        from pipelines.ingest import ingest_range
         from pipelines.lake import EventLake
-        from service.scoring.ingest import ingest_range
 
         settings = Settings(home=work / "whole", lake=str(work / "whole-lake"))
         lake = EventLake(settings.lake_root)

@@ -16,12 +16,12 @@ import orjson
 import pandas as pd
 from sqlalchemy import select
 
+from pipelines.ingest import ingest_range
 from pipelines.lake import EventLake
 from pipelines.rejects import write_rejects
 from pipelines.settings import Settings
 from service.alerts.models import AlertRow
 from service.db import Database
-from service.scoring.ingest import ingest_range
 from service.scoring.job import score_day
 
 DEMO_START = date(2026, 3, 2)

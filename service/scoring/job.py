@@ -22,6 +22,7 @@ from functools import partial
 from typing import Any
 
 from detectors.alert import SEVERITY_RANK, Alert
+from pipelines.ingest import IngestTally, ingest_range
 from pipelines.lake import EventLake
 from pipelines.rejects import Reject, write_rejects
 from pipelines.settings import Settings
@@ -30,7 +31,6 @@ from service.db import Database
 from service.jobs.store import JobStatus, finish_job_run, record_job_run
 from service.rules.store import rule_states
 from service.scoring.detect import PartResult, detect_partition
-from service.scoring.ingest import IngestTally, ingest_range
 from service.scoring.partitions import DEFAULT_PART_EVENTS, plan_partitions
 from service.scoring.runner import LocalRunner, Runner
 from service.webhooks.outbox import enqueue_for_alerts
