@@ -132,7 +132,7 @@ class EventLake:
 
         ``columns`` projects (``id``, ``time`` and ``provider`` are always kept).
         """
-        dataset = self._dataset()
+        dataset = self.dataset()
         wanted = list(EVENT_COLUMNS) if columns is None else _with_keys(columns)
         if dataset is None:
             return empty_events()[wanted]
@@ -147,7 +147,7 @@ class EventLake:
         self, ids: Sequence[str], *, start: datetime | None = None, end: datetime | None = None
     ) -> pd.DataFrame:
         """The events with these ids (alert evidence); a time range, when known, prunes the scan."""
-        dataset = self._dataset()
+        dataset = self.dataset()
         if dataset is None or not ids:
             return empty_events()
         expr = ds.field("id").isin(list(dict.fromkeys(ids)))
@@ -171,7 +171,8 @@ class EventLake:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _dataset(self) -> ds.Dataset | None:
+    def dataset(self) -> ds.Dataset | None:
+        """The lake as a hive-partitioned dataset (None while empty), temp files hidden."""
         if self.fs.get_file_info(self.root).type != pafs.FileType.Directory:
             return None
         return ds.dataset(

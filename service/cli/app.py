@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn
 
 app = typer.Typer(
     name="functrail",
@@ -19,3 +20,18 @@ err = Console(stderr=True)
 
 class CommandFailed(Exception):
     """A failure with a message for the operator: printed as one line, exit code 1."""
+
+
+def status_line(label: str) -> tuple[Progress, TaskID]:
+    """A one-line spinner on stderr for long work, shown only to a person at a terminal.
+
+    Use as ``progress, task = status_line("ingest")`` then ``with progress: ...``.
+    """
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+    return progress, progress.add_task(label)

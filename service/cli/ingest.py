@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from pipelines.checkpoints import CheckpointError
 from pipelines.ingest import IngestTally, ingest_sources
@@ -22,7 +21,7 @@ from pipelines.rejects import write_rejects
 from pipelines.settings import Settings
 from pipelines.sources import Source, UnknownSource, open_source
 from pipelines.sources.local import LocalSource
-from service.cli.app import CommandFailed, app, err
+from service.cli.app import CommandFailed, app, err, status_line
 from service.cli.normalize import printable
 
 SHOWN_REJECTS = 20
@@ -85,14 +84,8 @@ def ingest(
         except CheckpointError as exc:
             raise CommandFailed(str(exc)) from None
     lake = EventLake(settings.lake_root)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as progress:
-        task = progress.add_task("ingest")
+    progress, task = status_line("ingest")
+    with progress:
 
         def show(tally: IngestTally) -> None:
             progress.update(task, description=f"{tally.blobs} blobs, {tally.line()}")

@@ -11,11 +11,10 @@ from datetime import date, timedelta
 from typing import Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from pipelines.settings import Settings
 from pipelines.sources import UnknownSource
-from service.cli.app import CommandFailed, app, err
+from service.cli.app import CommandFailed, app, err, status_line
 from service.cli.normalize import printable
 from service.db import open_database
 from service.scoring.job import ScoreFailed, ScoreResult, score_day
@@ -78,14 +77,8 @@ def score(
             raise CommandFailed(f"cannot reach the Dask scheduler at {dask}: {exc}") from None
     failures: list[str] = []
     try:
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        ) as progress:
-            task = progress.add_task("score")
+        progress, task = status_line("score")
+        with progress:
 
             def say(text: str) -> None:
                 progress.update(task, description=printable(text))

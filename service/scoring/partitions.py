@@ -14,10 +14,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-import pyarrow.fs as pafs
 
 from pipelines.events import events_from_arrow
-from pipelines.lake import DATASET_SCHEMA, PARTITIONING, EventLake
+from pipelines.lake import DATASET_SCHEMA, EventLake
 
 DEFAULT_PART_EVENTS = 250_000
 """Events per group: ~250k events with raw records stay well under 1 GB in pandas."""
@@ -37,20 +36,6 @@ class Partition:
     start: datetime
     end: datetime
     events: int
-
-
-def day_dataset(lake: EventLake) -> ds.Dataset | None:
-    """The lake as a hive-partitioned dataset (None while the lake is empty)."""
-    if lake.fs.get_file_info(lake.root).type != pafs.FileType.Directory:
-        return None
-    return ds.dataset(
-        lake.root,
-        schema=DATASET_SCHEMA,
-        format="parquet",
-        filesystem=lake.fs,
-        partitioning=ds.partitioning(PARTITIONING, flavor="hive"),
-        ignore_prefixes=[".", "_"],
-    )
 
 
 def _window(start: datetime, end: datetime) -> ds.Expression:
@@ -74,7 +59,7 @@ def plan_partitions(
     part_events: int = DEFAULT_PART_EVENTS,
 ) -> list[Partition]:
     """Groups of accounts covering every event in ``[start, end)``, in a stable order."""
-    dataset = day_dataset(lake)
+    dataset = lake.dataset()
     if dataset is None:
         return []
     # Sizes only pack accounts into groups: a duplicate id left by a crash may count twice.
@@ -106,7 +91,7 @@ def plan_partitions(
 
 def read_partition(lake: EventLake, part: Partition) -> pd.DataFrame:
     """The partition's events, one row per id, ordered by (time, id) so every run sees one order."""
-    dataset = day_dataset(lake)
+    dataset = lake.dataset()
     if dataset is None:
         return events_from_arrow(DATASET_SCHEMA.empty_table())
     named = [a for a in part.accounts if a is not None]
