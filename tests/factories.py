@@ -87,6 +87,21 @@ def cloudtrail_record(**fields: Any) -> dict[str, Any]:
     return record
 
 
+def public_add_permission(**fields: Any) -> dict[str, Any]:
+    """The textbook public-function record: AddPermission to ``*`` with no source condition."""
+    return cloudtrail_record(
+        eventName="AddPermission20150331v2",
+        readOnly=False,
+        requestParameters={
+            "functionName": "billing",
+            "statementId": "open",
+            "action": "lambda:InvokeFunction",
+            "principal": "*",
+        },
+        **fields,
+    )
+
+
 def log_entry(**fields: Any) -> dict[str, Any]:
     """A Cloud Audit Logs LogEntry as the Logging API returns it (Admin Activity by default)."""
     n = next(_ids)

@@ -7,7 +7,13 @@ import pytest
 from typer.testing import CliRunner
 
 from service.cli.app import app
-from tests.factories import cloudtrail_file, cloudtrail_record, json_lines, log_entry
+from tests.factories import (
+    cloudtrail_file,
+    cloudtrail_record,
+    json_lines,
+    log_entry,
+    public_add_permission,
+)
 
 ALERT_FIELDS = {
     "id", "dedup_key", "detector", "rule_id", "title", "severity", "score", "provider",
@@ -18,19 +24,6 @@ ALERT_FIELDS = {
 
 def run(*args: str):
     return CliRunner().invoke(app, list(args))
-
-
-def public_add_permission() -> dict:
-    return cloudtrail_record(
-        eventName="AddPermission20150331v2",
-        readOnly=False,
-        requestParameters={
-            "functionName": "billing",
-            "statementId": "open",
-            "action": "lambda:InvokeFunction",
-            "principal": "*",
-        },
-    )
 
 
 @pytest.fixture

@@ -10,31 +10,18 @@ from typer.testing import CliRunner
 import service.cli.commands  # noqa: F401  (registers the commands)
 from pipelines.settings import Settings
 from service.cli.app import app
-from tests.factories import cloudtrail_file, cloudtrail_record
+from tests.factories import cloudtrail_file, cloudtrail_record, public_add_permission
 
 
 def run(*args: str):
     return CliRunner().invoke(app, ["score", *args])
 
 
-def public_lambda() -> dict[str, object]:
-    return cloudtrail_record(
-        eventName="AddPermission20150331v2",
-        readOnly=False,
-        requestParameters={
-            "functionName": "billing",
-            "statementId": "open",
-            "action": "lambda:InvokeFunction",
-            "principal": "*",
-        },
-    )
-
-
 @pytest.fixture
 def day_files(tmp_path: Path) -> Path:
     folder = tmp_path / "in"
     folder.mkdir()
-    records = [cloudtrail_record(), public_lambda()]
+    records = [cloudtrail_record(), public_add_permission()]
     (folder / "trail.json.gz").write_bytes(cloudtrail_file(*records, compress=True))
     (folder / "broken.json").write_bytes(b"{not json")
     return folder
