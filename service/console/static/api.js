@@ -60,3 +60,6 @@ export const alertEvents = (id) => call("GET", `/v1/alerts/${one(id)}/events`);
 export const patchAlert = (id, changes) =>
   call("PATCH", `/v1/alerts/${one(id)}`, { body: changes });
 export const createSuppression = (spec) => call("POST", "/v1/suppressions", { body: spec });
+export const listSuppressions = (active, cursor) =>
+  call("GET", "/v1/suppressions", { query: { active: active ? "true" : "false", cursor, limit: 50 } });
+export const deleteSuppression = (id) => call("DELETE", `/v1/suppressions/${one(id)}`);

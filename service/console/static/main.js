@@ -4,10 +4,10 @@
 
 import * as api from "./api.js";
 import { exactByDay, stackedBars } from "./chart.js";
-import { SEVERITIES, alertRow, clear, counts, detail, el, events } from "./render.js";
+import { SEVERITIES, alertRow, clear, counts, detail, el, events, suppressionRow } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { filters: {}, cursor: null, shown: 0, selected: null };
+const state = { filters: {}, cursor: null, shown: 0, selected: null, supCursor: null, supLoad: 0 };
 
 function say(text, ok = false) {
   const box = $("message");
@@ -73,11 +73,48 @@ async function loadPage(reset) {
   $("shown").textContent = `${state.shown} shown${state.cursor ? ", more available" : ""}`;
 }
 
+// Suppressions are analyst business: a viewer's 403 becomes a note, not an error.
+// A newer load (another key, the expired box) wins: answers of older loads are dropped.
+async function loadSuppressions(reset) {
+  const load = ++state.supLoad;
+  if (reset) {
+    state.supCursor = null;
+    clear($("sup-rows"));
+  }
+  $("sup-note").textContent = "";
+  try {
+    const page = await api.listSuppressions(!$("sup-expired").checked, state.supCursor);
+    if (load !== state.supLoad) return;
+    for (const item of page.items) $("sup-rows").append(suppressionRow(item, removeSuppression));
+    state.supCursor = page.next_cursor;
+    $("sup-more").hidden = !state.supCursor;
+    if (!$("sup-rows").children.length) $("sup-note").textContent = "none";
+  } catch (error) {
+    if (load !== state.supLoad) return;
+    $("sup-more").hidden = true;
+    if (error instanceof api.ApiError && error.status === 403) {
+      $("sup-note").textContent = "shown to analysts and admins";
+    } else {
+      fail(error);
+    }
+  }
+}
+
+async function removeSuppression(id) {
+  try {
+    await api.deleteSuppression(id);
+    say(`suppression ${id} deleted: new matching alerts are stored as open again`, true);
+    await loadSuppressions(true);
+  } catch (error) {
+    fail(error);
+  }
+}
+
 async function refresh() {
   if (!api.getKey()) return;
   say("");
   try {
-    await Promise.all([loadPage(true), loadChart()]);
+    await Promise.all([loadPage(true), loadChart(), loadSuppressions(true)]);
   } catch (error) {
     fail(error);
   }
@@ -110,6 +147,7 @@ function actionsFor(id) {
       try {
         const made = await api.createSuppression(spec);
         say(`suppression ${made.id} created: new matching alerts are stored as suppressed`, true);
+        await loadSuppressions(true);
       } catch (error) {
         fail(error);
       }
@@ -150,6 +188,9 @@ function start() {
     clear($("alert-rows"));
     clear($("counts"));
     clear($("chart"));
+    clear($("sup-rows"));
+    $("sup-note").textContent = "";
+    $("sup-more").hidden = true;
     $("detail").replaceChildren(el("p", { className: "muted" }, "Select an alert."));
     $("more").hidden = true;
     $("shown").textContent = "";
@@ -161,6 +202,8 @@ function start() {
     refresh();
   });
   $("more").addEventListener("click", () => loadPage(false).catch(fail));
+  $("sup-more").addEventListener("click", () => loadSuppressions(false));
+  $("sup-expired").addEventListener("change", () => api.getKey() && loadSuppressions(true));
   showKeyState();
   refresh();
 }

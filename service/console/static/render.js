@@ -201,6 +201,30 @@ function suppressionForm(alert, suppress) {
   );
 }
 
+/** One suppression; deleting takes two clicks (the first arms the button). */
+export function suppressionRow(item, onDelete) {
+  const expired = item.expires_at && new Date(item.expires_at) <= new Date();
+  const remove = el("button", { type: "button" }, "Delete");
+  remove.addEventListener("click", () => {
+    if (remove.dataset.armed) onDelete(item.id);
+    else {
+      remove.dataset.armed = "1";
+      remove.textContent = "Confirm delete";
+    }
+  });
+  const cells = [
+    item.rule_id, item.principal, item.resource, item.source_cidr, item.reason, item.created_by,
+    utc(item.created_at), item.expires_at ? utc(item.expires_at) : "never",
+  ].map((value) => {
+    const cell = el("td", {}, value || "");
+    if (value) cell.title = String(value);
+    return cell;
+  });
+  const row = el("tr", { className: expired ? "expired" : "" }, ...cells, el("td", {}, remove));
+  row.dataset.id = item.id;
+  return row;
+}
+
 function fieldsTable(record) {
   const rows = Object.entries(record)
     .filter(([name, value]) => name !== "raw" && value !== null && value !== "")

@@ -136,3 +136,48 @@ def test_filters_narrow_the_queue_and_load_more_follows_the_cursor(api: Api) -> 
         page.wait_for(f"{counts}.startsWith('total 52')")
         page.wait_for(f"{ROWS} === 50")
         assert not page.evaluate("document.getElementById('more').hidden")
+
+
+SUP_ROWS = "document.querySelectorAll('#sup-rows tr').length"
+
+
+def test_analyst_lists_creates_and_deletes_suppressions_and_a_viewer_sees_a_note(
+    api: Api,
+) -> None:
+    alert_id = _seed(api)
+    made = api.client.post(
+        "/v1/suppressions",
+        json={"principal": HOSTILE, "reason": HOSTILE_UA},
+        headers=api.headers("analyst"),
+    )
+    assert made.status_code == 201
+    analyst, viewer = api.new_key("analyst", name="kim"), api.new_key("viewer", name="vic")
+    with serve(api.client.app) as base, browser() as page:
+        _open_console(page, base, analyst)
+        page.wait_for(f"{SUP_ROWS} === 1")
+        listed = page.evaluate("document.getElementById('sup-rows').textContent")
+        assert HOSTILE in listed
+        assert HOSTILE_UA in listed
+        assert page.evaluate(INJECTED) == 0
+
+        _select(page, alert_id)
+        reason = "document.querySelector('#detail input[placeholder^=\"why\"]')"
+        page.evaluate(f"{reason}.value = 'red team exercise'")
+        _click(page, "Create suppression")
+        page.wait_for(f"{SUP_ROWS} === 2")
+
+        first = made.json()["id"]
+        button = f"document.querySelector('#sup-rows tr[data-id=\"{first}\"] button')"
+        page.evaluate(f"{button}.click()")
+        assert page.evaluate(f"{button}.textContent") == "Confirm delete"
+        assert page.evaluate(SUP_ROWS) == 2  # one click only arms the button
+        page.evaluate(f"{button}.click()")
+        page.wait_for(f"{SUP_ROWS} === 1")
+        assert page.evaluate("window.__pwned === undefined")
+
+        _open_console(page, base, viewer)
+        page.wait_for("document.getElementById('sup-note').textContent.includes('analysts')")
+        assert page.evaluate(SUP_ROWS) == 0
+        assert page.evaluate("document.getElementById('message').hidden")
+    left = api.client.get("/v1/suppressions", headers=api.headers("analyst")).json()["items"]
+    assert [s["reason"] for s in left] == ["red team exercise"]
