@@ -16,7 +16,11 @@ Two kinds, both usable in a rule's ``detection`` and title like any column:
 - ``foreign_layer`` (raw): some layer belongs to another account than the event's;
 - ``trust_accounts`` (raw): accounts (or ``*``) a CreateRole / UpdateAssumeRolePolicy trust
   policy lets assume the role;
-- ``foreign_trust`` (raw): that trust policy admits ``*`` or another account.
+- ``foreign_trust`` (raw): that trust policy admits ``*`` or another account;
+- ``public_members`` (raw): ``allUsers`` / ``allAuthenticatedUsers`` a GCP SetIamPolicy granted:
+  the ADD entries of the policy delta when the entry has one (so a REMOVE of ``allUsers``
+  beside an unrelated ADD is not a grant), else the members of the requested policy;
+- ``public_grant`` (raw): ``public_members`` is not empty.
 """
 
 from __future__ import annotations
@@ -140,9 +144,34 @@ def foreign_trust(record: Any, account: str | None) -> list[Any]:
     return [any(a != account for a in accounts)]
 
 
+PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
+
+
+def public_members(record: Any, account: str | None) -> list[Any]:
+    proto = _section(record, "protoPayload")
+    deltas = _section(_section(proto, "serviceData"), "policyDelta").get("bindingDeltas")
+    found: list[Any] = []
+    if deltas is not None:  # what changed, one binding per entry: read action and member together
+        for delta in deltas if isinstance(deltas, list) else []:
+            if isinstance(delta, dict) and delta.get("action") == "ADD":
+                found.append(delta.get("member"))
+    else:
+        bindings = _section(_section(proto, "request"), "policy").get("bindings")
+        for binding in bindings if isinstance(bindings, list) else []:
+            members = binding.get("members") if isinstance(binding, dict) else None
+            found.extend(members if isinstance(members, list) else [])
+    return list(dict.fromkeys(m for m in found if isinstance(m, str) and m in PUBLIC_MEMBERS))
+
+
+def public_grant(record: Any, account: str | None) -> list[Any]:
+    return [bool(public_members(record, account))]
+
+
 RAW_ENRICHMENTS: dict[str, Callable[[Any, str | None], list[Any]]] = {
     "layer_accounts": layer_accounts,
     "foreign_layer": foreign_layer,
     "trust_accounts": trust_accounts,
     "foreign_trust": foreign_trust,
+    "public_members": public_members,
+    "public_grant": public_grant,
 }

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from detectors.rules.engine import match_rules
-from detectors.rules.enrich import principal_is_human, trust_accounts
+from detectors.rules.enrich import (
+    principal_is_human,
+    public_grant,
+    public_members,
+    trust_accounts,
+)
 from tests.detectors.rules.rulekit import sigma
 from tests.factories import ACCOUNT, event, events
 
@@ -50,3 +55,32 @@ def test_trust_accounts_reads_policy_document_string():
     )
     record = {"requestParameters": {"policyDocument": doc}}
     assert trust_accounts(record, ACCOUNT) == ["999988887777", "*"]
+
+
+def _set_iam_policy(deltas=None, bindings=None):
+    proto = {"request": {"policy": {"bindings": bindings or []}}}
+    if deltas is not None:
+        proto["serviceData"] = {"policyDelta": {"bindingDeltas": deltas}}
+    return {"protoPayload": proto}
+
+
+def test_public_members_reads_each_delta_action_with_its_member():
+    removed_public_added_private = _set_iam_policy(
+        [
+            {"action": "REMOVE", "member": "allUsers"},
+            {"action": "ADD", "member": "serviceAccount:sa@p.iam.gserviceaccount.com"},
+        ]
+    )
+    granted = _set_iam_policy([{"action": "ADD", "member": "allAuthenticatedUsers"}])
+
+    assert public_members(removed_public_added_private, None) == []
+    assert public_grant(removed_public_added_private, None) == [False]
+    assert public_members(granted, None) == ["allAuthenticatedUsers"]
+
+
+def test_public_members_falls_back_to_the_requested_policy_without_a_delta():
+    record = _set_iam_policy(bindings=[{"role": "roles/run.invoker", "members": ["allUsers"]}])
+    hostile = {"protoPayload": {"serviceData": {"policyDelta": {"bindingDeltas": "ADD allUsers"}}}}
+
+    assert public_members(record, None) == ["allUsers"]
+    assert public_grant(hostile, None) == [False]
