@@ -1,25 +1,29 @@
 """Fill the lake from sources: what ``functrail ingest`` and the daily job's first step share.
 
-Normalize each blob to Arrow, append every ~50k events, then move checkpoints. Appending per
-blob would write one small Parquet file per blob and partition; batching keeps files few and
-the checkpoint never runs ahead of the lake. The lake drops ids it already holds, so a rerun or
-a run killed mid-way and restarted stores every event once.
+Normalize each blob to Arrow (here, or on Dask workers through a ``Runner``), append every
+~50k events, then move checkpoints. Appending per blob would write one small Parquet file per
+blob and partition; batching keeps files few and the checkpoint never runs ahead of the lake.
+The lake drops ids it already holds, so a rerun or a run killed mid-way and restarted stores
+every event once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.events import EVENT_SCHEMA
 from pipelines.lake import EventLake
 from pipelines.normalize import normalize_table
 from pipelines.rejects import Reject
+from pipelines.runner import LocalRunner, Runner
 from pipelines.settings import Settings
-from pipelines.sources import Blob, Source, mark_done, open_source
+from pipelines.sources import BlobRef, BlobRejected, Source, blob_refs, mark_done, open_source
 
 FLUSH_EVENTS = 50_000
 FLUSH_BLOBS = 500
@@ -39,6 +43,36 @@ class IngestTally:
         return f"{self.new} events new, {self.duplicates} duplicates, {len(self.rejects)} rejected"
 
 
+@dataclass
+class Normalized:
+    """One blob's outcome, as a worker returns it: events in the range, rejects, and whether
+    the blob was read at all (a blob refused at fetch is not checkpointed, as before).
+    """
+
+    events: pa.Table
+    rejects: list[Reject]
+    fetched: bool = True
+
+
+def normalize_ref(
+    ref: BlobRef, *, settings: Settings, start: datetime, end: datetime, clip: bool
+) -> Normalized:
+    """Fetch and normalize one blob: the unit of ingestion, run here or on a Dask worker.
+
+    The CPU-heavy part of a day (decompress, parse, normalize) happens here, next to the
+    fetch, so neither the bytes nor the parsing pass through the driver.
+    """
+    try:
+        data = ref.fetch()
+    except BlobRejected as exc:
+        return Normalized(EVENT_SCHEMA.empty_table(), [Reject(ref.name, None, str(exc))], False)
+    events, rejects = normalize_table(data, ref.name, settings=settings)
+    del data
+    if clip:
+        events = within(events, start, end)
+    return Normalized(events, rejects)
+
+
 def ingest_range(
     uris: Sequence[str],
     lake: EventLake,
@@ -46,6 +80,7 @@ def ingest_range(
     start: datetime,
     end: datetime,
     *,
+    runner: Runner | None = None,
     on_progress: Callable[[IngestTally], None] | None = None,
 ) -> IngestTally:
     """Ingest ``[start, end)`` of every source into ``lake``; a failing source is noted, not raised.
@@ -55,7 +90,9 @@ def ingest_range(
     ``UnknownSource`` from a malformed URI is raised before anything is read.
     """
     opened = [open_source(uri, settings, full=True) for uri in uris]
-    return ingest_sources(opened, lake, settings, start, end, on_progress=on_progress)
+    return ingest_sources(
+        opened, lake, settings, start, end, runner=runner, on_progress=on_progress
+    )
 
 
 def ingest_sources(
@@ -66,17 +103,23 @@ def ingest_sources(
     end: datetime,
     *,
     clip: Callable[[Source], bool] = lambda _source: True,
+    runner: Runner | None = None,
     on_progress: Callable[[IngestTally], None] | None = None,
 ) -> IngestTally:
     """Ingest opened sources; ``clip(source)`` says whether to drop events outside the range.
 
-    Local files are not laid out by time, so a named range must be cut from them; a failing
-    source is noted in the tally and the others still land.
+    Blobs are normalized through ``runner`` (here by default; a ``DaskRunner`` spreads them over
+    a cluster) and come back in order; only this process appends to the lake and moves
+    checkpoints, so both runners store the same files and a checkpoint never runs ahead of the
+    lake. A failing source is noted in the tally and the others still land.
     """
     tally = IngestTally()
+    runner = runner or LocalRunner()
     for source in sources:
         try:
-            _ingest_source(source, lake, settings, start, end, tally, clip(source), on_progress)
+            _ingest_source(
+                source, lake, settings, start, end, tally, clip(source), runner, on_progress
+            )
         except Exception as exc:  # one failing source must not stop the others
             tally.failed.append(f"{source.uri}: {type(exc).__name__}: {exc}")
     return tally
@@ -90,11 +133,18 @@ def _ingest_source(
     end: datetime,
     tally: IngestTally,
     clip: bool,
+    runner: Runner,
     on_progress: Callable[[IngestTally], None] | None,
 ) -> None:
-    blobs: list[Blob] = []
+    drawn: dict[int, BlobRef] = {}
+    blobs: list[BlobRef] = []
     tables: list[pa.Table] = []
     pending = 0
+
+    def draw() -> Iterator[BlobRef]:
+        for index, ref in enumerate(blob_refs(source, start, end)):
+            drawn[index] = ref  # kept here for mark_done: the worker's answer does not carry it
+            yield ref
 
     def flush() -> None:
         nonlocal blobs, tables, pending
@@ -107,15 +157,15 @@ def _ingest_source(
         tally.blobs += len(blobs)
         blobs, tables, pending = [], [], 0
 
-    for blob in source.blobs(start, end):
-        events, rejects = normalize_table(blob.data, blob.name, settings=settings)
-        if clip:
-            events = within(events, start, end)
-        tally.rejects.extend(rejects)
-        blobs.append(blob)
-        if events.num_rows:
-            tables.append(events)
-            pending += events.num_rows
+    task = partial(normalize_ref, settings=settings, start=start, end=end, clip=clip)
+    for index, done in runner.map(task, draw()):
+        ref = drawn.pop(index)
+        tally.rejects.extend(done.rejects)
+        if done.fetched:
+            blobs.append(ref)
+        if done.events.num_rows:
+            tables.append(done.events)
+            pending += done.events.num_rows
         if pending >= FLUSH_EVENTS or len(blobs) >= FLUSH_BLOBS:
             flush()
         if on_progress is not None:

@@ -53,3 +53,21 @@ def s3_bucket(moto_endpoint: str) -> tuple[Any, str]:
     bucket = f"trail-{uuid.uuid4().hex[:12]}"
     client.create_bucket(Bucket=bucket)
     return client, bucket
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler(moto_endpoint: str) -> Iterator[str]:
+    """A real LocalCluster of 2 worker processes for the session (its address).
+
+    It asks for the moto server first so that the workers, started after, inherit its fake AWS
+    credentials and can read S3 themselves.
+    """
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    )
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()

@@ -10,15 +10,19 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from pipelines.settings import Settings
-from pipelines.sources.base import Blob, Source
+from pipelines.sources.base import Blob, BlobRef, BlobRejected, Referable, Source, blob_refs
 from pipelines.sources.resumable import Resumable, mark_done
 
 __all__ = [
     "SCHEMES",
     "Blob",
+    "BlobRef",
+    "BlobRejected",
+    "Referable",
     "Resumable",
     "Source",
     "UnknownSource",
+    "blob_refs",
     "mark_done",
     "open_source",
 ]

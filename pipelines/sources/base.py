@@ -3,6 +3,12 @@
 A blob is what one read returns (a file, an S3 object, a page of API results) as bytes in any
 input format the parsers detect by content. Sources do not parse; they fetch and remember how
 far they got.
+
+Ingestion may run on other processes (Dask workers). A source whose blobs can be fetched by
+whoever normalizes them (a file path, an S3 key) also lists ``refs``: small, picklable
+``BlobRef``s that a worker fetches itself, so the bytes never pass through the driver. A
+``Blob`` is a ``BlobRef`` too (its bytes travel with it): API pages, which only the driver
+can page through, are shipped that way.
 """
 
 from __future__ import annotations
@@ -10,7 +16,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
+
+
+class BlobRejected(Exception):
+    """The blob cannot be taken as input (too large, unreadable): a reject, not a failure."""
+
+
+class BlobRef(Protocol):
+    """Where one blob's bytes are: named like the blob, fetched where it is normalized."""
+
+    @property
+    def name(self) -> str: ...
+
+    def fetch(self) -> bytes:
+        """The blob's bytes; raises BlobRejected for input that is refused, not broken."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +40,10 @@ class Blob:
 
     name: str
     data: bytes
+
+    def fetch(self) -> bytes:
+        """A blob already holds its bytes: it is its own reference."""
+        return self.data
 
 
 class Source(Protocol):
@@ -29,3 +54,21 @@ class Source(Protocol):
     def blobs(self, start: datetime, end: datetime) -> Iterator[Blob]:
         """Yield blobs with records from ``[start, end)``, skipping what a checkpoint has done."""
         ...
+
+
+@runtime_checkable
+class Referable(Protocol):
+    """A source whose blobs anyone can fetch: it lists references instead of reading bytes."""
+
+    uri: str
+
+    def refs(self, start: datetime, end: datetime) -> Iterator[BlobRef]:
+        """References to what ``blobs`` would yield, in the same order, not yet fetched."""
+        ...
+
+
+def blob_refs(source: Source, start: datetime, end: datetime) -> Iterator[BlobRef]:
+    """The source's references when it has them, else its blobs (which carry their bytes)."""
+    if isinstance(source, Referable):
+        return source.refs(start, end)
+    return source.blobs(start, end)

@@ -20,7 +20,7 @@ from google.cloud.logging import ASCENDING, Client
 
 from pipelines.checkpoints import Checkpoint
 from pipelines.settings import Settings
-from pipelines.sources.base import Blob
+from pipelines.sources.base import Blob, BlobRef
 from pipelines.sources.resumable import as_utc
 
 AUDIT_LOGS = ("activity", "data_access", "system_event", "policy")
@@ -141,7 +141,7 @@ class GcpLoggingSource:
         self._pending[name] = _Position(last, tuple(seen))
         return Blob(name=name, data=b"".join(lines))
 
-    def mark_done(self, blob: Blob) -> None:
+    def mark_done(self, blob: BlobRef) -> None:
         """Move the checkpoint to the blob's last entry; remember ids within ``overlap`` of it."""
         position = self._pending.pop(blob.name, None)
         if position is None or not position.timestamp:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import glob
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from pipelines.normalize import Batch, filter_time, normalize_chunks
 from pipelines.rejects import Reject
 from pipelines.settings import Settings
-from pipelines.sources.base import Blob
+from pipelines.sources.base import Blob, BlobRejected
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,45 @@ def _files_under(path: Path) -> list[Path]:
     return [path] if path.is_file() else []
 
 
+@dataclass(frozen=True, slots=True)
+class LocalFile:
+    """A file to read whole where it is normalized: the driver or a worker that sees the path.
+
+    ``name`` is the path as the user gave it (rejects and events point at it); ``path`` is
+    absolute, because a Dask worker does not share the driver's working folder.
+    """
+
+    name: str
+    path: str
+    max_bytes: int
+
+    def fetch(self) -> bytes:
+        """The file's bytes; too large or unreadable is a reject.
+
+        A file that is not there at all fails the source instead: it was listed a moment ago,
+        so it is missing here (a worker that does not mount the path), not bad input.
+        """
+        path = Path(self.path)
+        try:
+            size = path.stat().st_size
+            if size > self.max_bytes:
+                raise BlobRejected(f"file is {size} bytes, over max_file_bytes={self.max_bytes}")
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"{self.path} was listed but is not readable here: Dask workers need the same "
+                "path (a shared folder) or an s3:// source"
+            ) from None
+        except OSError as exc:
+            raise BlobRejected(f"cannot read file: {exc.strerror or exc}") from None
+
+
+def local_files(patterns: Sequence[str], settings: Settings) -> Iterator[LocalFile]:
+    """References to every file named by ``patterns`` (see ``resolve_paths``), in order."""
+    for path in resolve_paths(patterns):
+        yield LocalFile(str(path), str(path.absolute()), settings.max_file_bytes)
+
+
 def iter_local_blobs(
     patterns: Sequence[str],
     *,
@@ -67,24 +107,13 @@ def iter_local_blobs(
     """
     settings = settings or Settings()
     report = on_reject or (lambda reject: log.warning("%s", reject.line()))
-    for path in resolve_paths(patterns):
-        name = str(path)
+    for ref in local_files(patterns, settings):
         try:
-            size = path.stat().st_size
-            if size > settings.max_file_bytes:
-                report(
-                    Reject(
-                        name,
-                        None,
-                        f"file is {size} bytes, over max_file_bytes={settings.max_file_bytes}",
-                    )
-                )
-                continue
-            data = path.read_bytes()
-        except OSError as exc:
-            report(Reject(name, None, f"cannot read file: {exc.strerror or exc}"))
+            data = ref.fetch()
+        except BlobRejected as exc:
+            report(Reject(ref.name, None, str(exc)))
             continue
-        yield Blob(name=name, data=data)
+        yield Blob(name=ref.name, data=data)
 
 
 class LocalSource:
@@ -106,6 +135,11 @@ class LocalSource:
         yield from iter_local_blobs(
             self.patterns, settings=self.settings, on_reject=self.rejects.append
         )
+
+    def refs(self, start: datetime, end: datetime) -> Iterator[LocalFile]:
+        """The files as references (a Dask worker reads them); rejects come from ``fetch``."""
+        del start, end
+        return local_files(self.patterns, self.settings)
 
     def batches(self, start: datetime, end: datetime) -> Iterator[Batch]:
         """Normalized batches holding only events in ``[start, end)``; small files are merged."""

@@ -24,7 +24,7 @@ from botocore.config import Config
 
 from pipelines.checkpoints import Checkpoint
 from pipelines.settings import Settings
-from pipelines.sources.base import Blob
+from pipelines.sources.base import Blob, BlobRef
 from pipelines.sources.resumable import as_utc
 
 log = logging.getLogger(__name__)
@@ -163,7 +163,7 @@ class LookupEventsSource:
         data = orjson.dumps({"Events": page.get("Events", [])})  # datetimes -> RFC 3339
         return Blob(name=name, data=data)
 
-    def mark_done(self, blob: Blob) -> None:
+    def mark_done(self, blob: BlobRef) -> None:
         """After the last page of a window: checkpoint its end (capped at fetch time - settle)."""
         page = self._pending.pop(blob.name, None)
         if page is None or not page.last:

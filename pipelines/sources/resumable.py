@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from pipelines.sources.base import Blob, Source
+from pipelines.sources.base import BlobRef, Source
 
 
 @runtime_checkable
@@ -19,12 +19,12 @@ class Resumable(Protocol):
 
     uri: str
 
-    def mark_done(self, blob: Blob) -> None:
+    def mark_done(self, blob: BlobRef) -> None:
         """Record ``blob`` (one this source yielded) as durably processed."""
         ...
 
 
-def mark_done(source: Source, blob: Blob) -> None:
+def mark_done(source: Source, blob: BlobRef) -> None:
     """Advance the checkpoint of ``source`` past ``blob`` when the source keeps one."""
     if isinstance(source, Resumable):
         source.mark_done(blob)

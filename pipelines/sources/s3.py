@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 import boto3
@@ -24,7 +25,7 @@ from botocore.config import Config
 from pipelines.checkpoints import Checkpoint
 from pipelines.rejects import Reject
 from pipelines.settings import Settings
-from pipelines.sources.base import Blob
+from pipelines.sources.base import Blob, BlobRef, BlobRejected
 from pipelines.sources.resumable import days_between
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,62 @@ _ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 DIRECT_DAYS = 7
 """Ranges up to this many days list each day prefix; longer ones discover the days first."""
+
+
+def s3_client(endpoint_url: str | None) -> Any:
+    """An S3 client with standard retries (boto3 also honours ``AWS_ENDPOINT_URL``)."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        config=Config(retries={"mode": "standard", "max_attempts": 8}),
+    )
+
+
+@cache
+def _worker_client(endpoint_url: str | None) -> Any:
+    """One client per process and endpoint: a worker reads many objects, connections reused."""
+    return s3_client(endpoint_url)
+
+
+class S3Object:
+    """One log file as a reference: pickles without its client, so a Dask worker builds its own
+    (from the worker's credentials) and reads the object itself.
+    """
+
+    __slots__ = ("bucket", "client", "endpoint_url", "key", "max_bytes", "name")
+
+    def __init__(
+        self,
+        name: str,
+        bucket: str,
+        key: str,
+        max_bytes: int,
+        endpoint_url: str | None = None,
+        client: Any | None = None,
+    ) -> None:
+        self.name = name
+        self.bucket = bucket
+        self.key = key
+        self.max_bytes = max_bytes
+        self.endpoint_url = endpoint_url
+        self.client = client
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (S3Object, (self.name, self.bucket, self.key, self.max_bytes, self.endpoint_url))
+
+    def fetch(self) -> bytes:
+        """The object's bytes; over ``max_file_bytes`` (by its length) is a reject."""
+        client = self.client or _worker_client(self.endpoint_url)
+        response = client.get_object(Bucket=self.bucket, Key=self.key)
+        body = response["Body"]
+        try:
+            size = int(response.get("ContentLength") or 0)
+            if size > self.max_bytes:
+                raise BlobRejected(f"object is {size} bytes, over max_file_bytes={self.max_bytes}")
+            data: bytes = body.read()
+            return data
+        finally:
+            body.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +121,8 @@ class S3Source:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.settings = settings
-        self.client = client or boto3.client(
-            "s3",
-            endpoint_url=endpoint_url,
-            config=Config(retries={"mode": "standard", "max_attempts": 8}),
-        )
+        self.endpoint_url = endpoint_url
+        self.client = client or s3_client(endpoint_url)
         self.checkpoint = Checkpoint(settings.checkpoints_dir, uri, ignore_saved=full)
         self._pending: dict[str, _Pending] = {}
         self.rejects: list[Reject] = []
@@ -77,6 +131,17 @@ class S3Source:
 
     def blobs(self, start: datetime, end: datetime) -> Iterator[Blob]:
         """Every log file of every account and region in the day prefixes of ``[start, end)``."""
+        for ref in self.refs(start, end):
+            try:
+                data = ref.fetch()
+            except BlobRejected as exc:
+                self._pending.pop(ref.name, None)
+                self.rejects.append(Reject(ref.name, None, str(exc)))
+                continue
+            yield Blob(name=ref.name, data=data)
+
+    def refs(self, start: datetime, end: datetime) -> Iterator[S3Object]:
+        """The log files of ``blobs`` as references, listed here and fetched by whoever reads."""
         done: dict[str, list[str]] = self.checkpoint.state.setdefault("days", {})
         days = days_between(start, end)
         for region_prefix in self.region_prefixes():
@@ -87,29 +152,17 @@ class S3Source:
                     if file_name in seen:
                         continue
                     name = f"s3://{self.bucket}/{key}"
-                    data = self._read(name, key)
-                    if data is None:
-                        continue
                     self._pending[name] = _Pending(day_prefix, file_name)
-                    yield Blob(name=name, data=data)
+                    yield S3Object(
+                        name,
+                        self.bucket,
+                        key,
+                        self.settings.max_file_bytes,
+                        self.endpoint_url,
+                        self.client,
+                    )
 
-    def _read(self, name: str, key: str) -> bytes | None:
-        response = self.client.get_object(Bucket=self.bucket, Key=key)
-        body = response["Body"]
-        try:
-            size = int(response.get("ContentLength") or 0)
-            if size > self.settings.max_file_bytes:
-                reason = (
-                    f"object is {size} bytes, over max_file_bytes={self.settings.max_file_bytes}"
-                )
-                self.rejects.append(Reject(name, None, reason))
-                return None
-            data: bytes = body.read()
-            return data
-        finally:
-            body.close()
-
-    def mark_done(self, blob: Blob) -> None:
+    def mark_done(self, blob: BlobRef) -> None:
         """Add the file to its day's name set and save the checkpoint."""
         pending = self._pending.pop(blob.name, None)
         if pending is None:

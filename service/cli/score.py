@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from pipelines.runner import DaskRunner, LocalRunner, Runner
 from pipelines.settings import Settings
 from pipelines.sources import UnknownSource
 from service.cli.app import CommandFailed, app, err, status_line
@@ -19,7 +20,6 @@ from service.cli.normalize import printable
 from service.db import open_database
 from service.scoring.job import ScoreFailed, ScoreResult, score_day
 from service.scoring.partitions import DEFAULT_PART_EVENTS
-from service.scoring.runner import DaskRunner, LocalRunner, Runner
 
 SHOWN_REJECTS = 10
 

@@ -25,6 +25,7 @@ from detectors.alert import SEVERITY_RANK, Alert
 from pipelines.ingest import IngestTally, ingest_range
 from pipelines.lake import EventLake
 from pipelines.rejects import Reject, write_rejects
+from pipelines.runner import LocalRunner, Runner
 from pipelines.settings import Settings
 from service.alerts.store import save_alerts
 from service.db import Database
@@ -32,7 +33,6 @@ from service.jobs.store import JobStatus, finish_job_run, record_job_run
 from service.rules.store import rule_states
 from service.scoring.detect import PartResult, detect_partition
 from service.scoring.partitions import DEFAULT_PART_EVENTS, plan_partitions
-from service.scoring.runner import LocalRunner, Runner
 from service.webhooks.outbox import enqueue_for_alerts
 
 JOB_KIND = "score"
@@ -104,6 +104,7 @@ def score_day(
     """
     say = progress or (lambda _text: None)
     runner = runner or LocalRunner()
+    settings = absolute_paths(settings)
     start, end = day_range(day)
     params = {"date": day.isoformat(), "sources": list(sources)}
     interrupted_runs(db, day)
@@ -125,6 +126,22 @@ def score_day(
     return result
 
 
+def absolute_paths(settings: Settings) -> Settings:
+    """``settings`` with its folders made absolute: Dask workers do not share our working folder.
+
+    URIs (``s3://...``) are left as they are; a relative ``home`` such as the default
+    ``functrail-data`` would otherwise point each worker somewhere else.
+    """
+    update: dict[str, Any] = {"home": settings.home.absolute()}
+    if settings.lake and "://" not in settings.lake:
+        update["lake"] = os.path.abspath(settings.lake)
+    if settings.models is not None:
+        update["models"] = settings.models.absolute()
+    if settings.rules_dir is not None:
+        update["rules_dir"] = settings.rules_dir.absolute()
+    return settings.model_copy(update=update)
+
+
 def _run(
     result: ScoreResult,
     sources: Sequence[str],
@@ -140,7 +157,9 @@ def _run(
     clock = time.perf_counter()
     if sources:
         say(f"{result.day}: ingesting {len(sources)} source(s)")
-        tally = ingest_range(sources, lake, settings, start, end, on_progress=_ingest_line(say))
+        tally = ingest_range(
+            sources, lake, settings, start, end, runner=runner, on_progress=_ingest_line(say)
+        )
         _take_ingest(result, tally, settings)
     result.timings["ingest"] = time.perf_counter() - clock
     _crash_point("ingested")
