@@ -71,7 +71,8 @@ class SigmaDetectionRule:
 
 @dataclass
 class SigmaCorrelation:
-    """``event_count``, ``value_count`` or ``temporal`` over the rows of its base rules.
+    """``event_count``, ``value_count``, ``temporal`` or ``temporal_ordered`` over the rows of its
+    base rules.
 
     Windows: every matching row closes a trailing window of ``timespan`` per group; where the
     condition holds, that window fires, and overlapping firing windows merge into one alert whose
@@ -154,6 +155,8 @@ class SigmaCorrelation:
                 seen = np.concatenate([[0], np.cumsum(mask[rows])])
                 present += (seen[position + 1] - seen[left]) > 0
             return present
+        if kind == SigmaCorrelationType.TEMPORAL_ORDERED:
+            return _ordered_in_windows([mask[rows] for mask in masks], left)
         if kind == SigmaCorrelationType.VALUE_COUNT:
             fieldref = self.value_field
             if not fieldref:
@@ -166,7 +169,8 @@ class SigmaCorrelation:
         cond = self.condition
         op = cond.op.name.lower()
         target = float(cond.count if cond.count is not None else 0)
-        if self.sigma.type == SigmaCorrelationType.TEMPORAL and cond.count is None:
+        temporal = (SigmaCorrelationType.TEMPORAL, SigmaCorrelationType.TEMPORAL_ORDERED)
+        if self.sigma.type in temporal and cond.count is None:
             target, op = float(len(self.bases)), "gte"
         compare = {
             "gte": np.greater_equal,
@@ -209,6 +213,30 @@ def _window_starts(group: np.ndarray, times: np.ndarray, span: int) -> np.ndarra
         idx = np.flatnonzero(group == g)
         left[idx] = idx[0] + np.searchsorted(times[idx], times[idx] - span, side="left")
     return left
+
+
+def _ordered_in_windows(hits: list[np.ndarray], left: np.ndarray) -> np.ndarray:
+    """How many base rules, in their listed order, match one after another inside each row's
+    window [left, row] (rows sorted by group and time).
+
+    Greedy and vectorized: from the window start, jump to the next row of the first rule, then
+    from just after it to the next row of the second, and so on; a window holds the whole
+    sequence when the last jump lands at or before the row. One row never counts for two rules.
+    """
+    n = len(left)
+    position = np.arange(n)
+    at = left.astype(np.int64)
+    done = np.zeros(n)
+    alive = np.ones(n, dtype=bool)
+    for hit in hits:
+        # next_row[p]: first index >= p where this rule matched (n when none is left)
+        marked = np.where(hit, position, n)
+        next_row = np.append(np.minimum.accumulate(marked[::-1])[::-1], n)
+        found = next_row[np.minimum(at, n)]
+        alive &= found <= position
+        done += alive
+        at = found + 1
+    return done
 
 
 def _distinct_in_windows(group: np.ndarray, values: np.ndarray, left: np.ndarray) -> np.ndarray:

@@ -104,3 +104,34 @@ def test_temporal_needs_every_rule_in_the_window(tmp_path):
     alerts = run_rules(events(*rows), rules)
     assert [(a.rule_id, a.resource) for a in alerts] == [("made_and_opened", "f1")]
     assert alerts[0].evidence.event_ids == [rows[0]["id"], rows[1]["id"]]
+
+
+def test_temporal_ordered_needs_the_rules_in_their_listed_order(tmp_path):
+    base_a = rule_yaml({"s": {"action": "CreateFunction"}, "condition": "s"}, name="made")
+    base_b = rule_yaml({"s": {"action": "AddPermission"}, "condition": "s"}, name="opened")
+    corr = {
+        "title": "made then opened",
+        "id": "5b0d7c7e-0000-4000-8000-00000000cafe",
+        "name": "made_then_opened",
+        "tags": ["attack.t1190"],
+        "correlation": {
+            "type": "temporal_ordered",
+            "rules": ["made", "opened"],
+            "group-by": ["resource"],
+            "timespan": "10m",
+        },
+        "functrail": {"dedup": ["resource"], "runbook": "r"},
+    }
+    rules = load_docs(tmp_path, base_a, base_b, corr)
+    t = BASE_TIME
+    rows = [
+        event(time=t, action="CreateFunction", resource="in-order"),
+        event(time=t + timedelta(minutes=2), action="AddPermission", resource="in-order"),
+        event(time=t, action="AddPermission", resource="reversed"),
+        event(time=t + timedelta(minutes=2), action="CreateFunction", resource="reversed"),
+        event(time=t, action="AddPermission", resource="again"),
+        event(time=t + timedelta(minutes=1), action="CreateFunction", resource="again"),
+        event(time=t + timedelta(minutes=3), action="AddPermission", resource="again"),
+    ]
+    alerts = run_rules(events(*rows), rules)
+    assert sorted(a.resource for a in alerts) == ["again", "in-order"]
