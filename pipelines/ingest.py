@@ -9,7 +9,7 @@ every event once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -27,6 +27,10 @@ from pipelines.sources import BlobRef, BlobRejected, Source, blob_refs, mark_don
 
 FLUSH_EVENTS = 50_000
 FLUSH_BLOBS = 500
+TASK_BLOBS = 32
+TASK_BYTES = 8 * 1024 * 1024
+"""One runner task normalizes up to this many blobs / stored (often gzip) bytes: a day is
+thousands of small files, and a Dask round trip per file costs more than parsing it."""
 
 
 @dataclass
@@ -71,6 +75,29 @@ def normalize_ref(
     if clip:
         events = within(events, start, end)
     return Normalized(events, rejects)
+
+
+def normalize_refs(
+    refs: Sequence[BlobRef], *, settings: Settings, start: datetime, end: datetime, clip: bool
+) -> list[Normalized]:
+    """``normalize_ref`` over a few blobs: the task a runner maps."""
+    return [normalize_ref(ref, settings=settings, start=start, end=end, clip=clip) for ref in refs]
+
+
+def task_chunks(
+    refs: Iterable[BlobRef], *, blobs: int = TASK_BLOBS, size: int = TASK_BYTES
+) -> Iterator[list[BlobRef]]:
+    """Consecutive refs grouped up to ``blobs`` of them or ``size`` stored bytes, order kept."""
+    chunk: list[BlobRef] = []
+    held = 0
+    for ref in refs:
+        if chunk and (len(chunk) >= blobs or held + ref.size > size):
+            yield chunk
+            chunk, held = [], 0
+        chunk.append(ref)
+        held += ref.size
+    if chunk:
+        yield chunk
 
 
 def ingest_range(
@@ -136,15 +163,15 @@ def _ingest_source(
     runner: Runner,
     on_progress: Callable[[IngestTally], None] | None,
 ) -> None:
-    drawn: dict[int, BlobRef] = {}
+    drawn: dict[int, list[BlobRef]] = {}
     blobs: list[BlobRef] = []
     tables: list[pa.Table] = []
     pending = 0
 
-    def draw() -> Iterator[BlobRef]:
-        for index, ref in enumerate(blob_refs(source, start, end)):
-            drawn[index] = ref  # kept here for mark_done: the worker's answer does not carry it
-            yield ref
+    def draw() -> Iterator[list[BlobRef]]:
+        for index, chunk in enumerate(task_chunks(blob_refs(source, start, end))):
+            drawn[index] = chunk  # kept for mark_done: the worker's answer does not carry refs
+            yield chunk
 
     def flush() -> None:
         nonlocal blobs, tables, pending
@@ -157,17 +184,17 @@ def _ingest_source(
         tally.blobs += len(blobs)
         blobs, tables, pending = [], [], 0
 
-    task = partial(normalize_ref, settings=settings, start=start, end=end, clip=clip)
-    for index, done in runner.map(task, draw()):
-        ref = drawn.pop(index)
-        tally.rejects.extend(done.rejects)
-        if done.fetched:
-            blobs.append(ref)
-        if done.events.num_rows:
-            tables.append(done.events)
-            pending += done.events.num_rows
-        if pending >= FLUSH_EVENTS or len(blobs) >= FLUSH_BLOBS:
-            flush()
+    task = partial(normalize_refs, settings=settings, start=start, end=end, clip=clip)
+    for index, outcomes in runner.map(task, draw()):
+        for ref, done in zip(drawn.pop(index), outcomes, strict=True):
+            tally.rejects.extend(done.rejects)
+            if done.fetched:
+                blobs.append(ref)
+            if done.events.num_rows:
+                tables.append(done.events)
+                pending += done.events.num_rows
+            if pending >= FLUSH_EVENTS or len(blobs) >= FLUSH_BLOBS:
+                flush()
         if on_progress is not None:
             on_progress(tally)
     flush()

@@ -29,6 +29,11 @@ class BlobRef(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def size(self) -> int:
+        """Bytes as stored (compressed if the blob is), known before fetching; 0 if unknown."""
+        ...
+
     def fetch(self) -> bytes:
         """The blob's bytes; raises BlobRejected for input that is refused, not broken."""
         ...
@@ -40,6 +45,10 @@ class Blob:
 
     name: str
     data: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
 
     def fetch(self) -> bytes:
         """A blob already holds its bytes: it is its own reference."""

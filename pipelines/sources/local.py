@@ -67,6 +67,7 @@ class LocalFile:
     name: str
     path: str
     max_bytes: int
+    size: int = 0
 
     def fetch(self) -> bytes:
         """The file's bytes; too large or unreadable is a reject.
@@ -92,7 +93,11 @@ class LocalFile:
 def local_files(patterns: Sequence[str], settings: Settings) -> Iterator[LocalFile]:
     """References to every file named by ``patterns`` (see ``resolve_paths``), in order."""
     for path in resolve_paths(patterns):
-        yield LocalFile(str(path), str(path.absolute()), settings.max_file_bytes)
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = 0  # fetch says why
+        yield LocalFile(str(path), str(path.absolute()), settings.max_file_bytes, size)
 
 
 def iter_local_blobs(

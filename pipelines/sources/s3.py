@@ -57,7 +57,7 @@ class S3Object:
     (from the worker's credentials) and reads the object itself.
     """
 
-    __slots__ = ("bucket", "client", "endpoint_url", "key", "max_bytes", "name")
+    __slots__ = ("bucket", "client", "endpoint_url", "key", "max_bytes", "name", "size")
 
     def __init__(
         self,
@@ -65,6 +65,7 @@ class S3Object:
         bucket: str,
         key: str,
         max_bytes: int,
+        size: int = 0,
         endpoint_url: str | None = None,
         client: Any | None = None,
     ) -> None:
@@ -72,11 +73,13 @@ class S3Object:
         self.bucket = bucket
         self.key = key
         self.max_bytes = max_bytes
+        self.size = size
         self.endpoint_url = endpoint_url
         self.client = client
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (S3Object, (self.name, self.bucket, self.key, self.max_bytes, self.endpoint_url))
+        fields = (self.name, self.bucket, self.key, self.max_bytes, self.size, self.endpoint_url)
+        return (S3Object, fields)
 
     def fetch(self) -> bytes:
         """The object's bytes; over ``max_file_bytes`` (by its length) is a reject."""
@@ -147,7 +150,7 @@ class S3Source:
         for region_prefix in self.region_prefixes():
             for day_prefix in self._day_prefixes(region_prefix, days):
                 seen = set(done.get(day_prefix, ()))
-                for key in self._keys(day_prefix):
+                for key, size in self._keys(day_prefix):
                     file_name = key[len(day_prefix) :]
                     if file_name in seen:
                         continue
@@ -158,6 +161,7 @@ class S3Source:
                         self.bucket,
                         key,
                         self.settings.max_file_bytes,
+                        size,
                         self.endpoint_url,
                         self.client,
                     )
@@ -226,7 +230,7 @@ class S3Source:
             found.extend(common["Prefix"] for common in page.get("CommonPrefixes", []))
         return sorted(found)
 
-    def _keys(self, day_prefix: str) -> Iterator[str]:
+    def _keys(self, day_prefix: str) -> Iterator[tuple[str, int]]:
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=day_prefix):
             for obj in page.get("Contents", []):
@@ -236,4 +240,4 @@ class S3Source:
                 elif obj.get("Size", 0) == 0 or key.endswith("/"):
                     self.skipped_empty += 1
                 else:
-                    yield key
+                    yield key, int(obj["Size"])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.ingest import ingest_range, normalize_ref
+from pipelines.ingest import ingest_range, normalize_ref, task_chunks
 from pipelines.lake import EventLake
 from pipelines.runner import DaskRunner, LocalRunner
 from pipelines.settings import Settings
@@ -63,6 +63,17 @@ def test_a_listed_file_missing_where_it_is_read_is_an_error_not_a_reject(tmp_pat
     ref = LocalFile(str(path), str(path), max_bytes=10**6)
     with pytest.raises(FileNotFoundError, match="shared folder"):
         normalize_ref(ref, settings=Settings(), start=START, end=END, clip=True)
+
+
+def test_tasks_group_blobs_by_count_and_stored_bytes_in_order() -> None:
+    refs = [Blob(f"b{n}", b"x" * size) for n, size in enumerate([3, 3, 3, 9, 1, 1, 1])]
+    chunks = task_chunks(refs, blobs=3, size=8)
+    assert [[ref.name for ref in chunk] for chunk in chunks] == [
+        ["b0", "b1"],  # a third would pass 8 bytes
+        ["b2"],
+        ["b3"],  # larger than the budget alone: still one task
+        ["b4", "b5", "b6"],
+    ]
 
 
 def test_local_runner_takes_items_lazily_one_at_a_time() -> None:

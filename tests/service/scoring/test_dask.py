@@ -14,11 +14,12 @@ from dask.utils import key_split
 from distributed import get_task_stream
 from sqlalchemy import select
 
+from pipelines.ingest import task_chunks
 from pipelines.lake import EventLake
 from pipelines.rejects import Reject
 from pipelines.runner import DaskRunner
 from pipelines.settings import Settings
-from pipelines.sources.local import resolve_paths
+from pipelines.sources.local import LocalSource
 from service.alerts.models import AlertRow
 from service.db import open_database
 from service.scoring.job import day_range, score_day
@@ -75,7 +76,8 @@ def test_dask_run_stores_the_same_lake_rejects_and_alerts_as_a_local_run(
     finally:
         runner.close()
     ran = Counter(key_split(task["key"]) for task in stream.data)
-    assert ran["normalize_ref"] == len(resolve_paths([str(day_with_rejects)]))  # every file
+    files = LocalSource([str(day_with_rejects)]).refs(*day_range(DAY))
+    assert ran["normalize_refs"] == len(list(task_chunks(files))) > 1  # every file, on workers
     assert ran["detect_partition"] > 1
     assert local.alerts
     assert local.rejects
