@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from detectors.alert import EVIDENCE_SAMPLE_LIMIT, Alert, Evidence, alert_id, dedup_key, short_hash
-from detectors.rules.context import BatchContext
+from detectors.rules.context import BatchContext, is_row_level
 from detectors.rules.model import Matches, RuleMeta
 from detectors.rules.sigma_rules import PLACEHOLDER
 
@@ -77,22 +77,41 @@ def _groups(meta: RuleMeta, ctx: BatchContext, matches: Matches) -> list[np.ndar
 def _sample(ctx: BatchContext, rows: np.ndarray) -> list[dict[str, object]]:
     """Normalized records as ``event_records`` writes them (time ISO 8601 Z, raw decoded)."""
     out: list[dict[str, object]] = []
-    for row in ctx.table.take(pa.array(rows, pa.int64())).to_pylist():
+    taken = ctx.table.take(pa.array(rows, pa.int64())).to_pylist()
+    for position, row in zip(rows.tolist(), taken, strict=True):
         ts = row["time"]
         row["time"] = ts.isoformat().replace("+00:00", "Z") if ts is not None else None
-        raw = row["raw"]
+        raw = ctx.raw_text(position)
         with contextlib.suppress(orjson.JSONDecodeError):  # else kept as the text it was
             row["raw"] = orjson.loads(raw) if raw else None
         out.append(row)
     return out
 
 
-def build_alerts(meta: RuleMeta, ctx: BatchContext, matches: Matches) -> list[Alert]:
-    """One alert per dedup group (mask) or per row group (correlation window)."""
+def alert_groups(meta: RuleMeta, ctx: BatchContext, matches: Matches) -> list[np.ndarray]:
+    """The rows of each alert the matches make, in time order (first row first)."""
+    if any(is_row_level(name) for name in meta.dedup) and not isinstance(matches, list):
+        ctx.prefetch(np.flatnonzero(matches))  # dedup values of every matched row, one fetch
+    return [g[np.argsort(ctx.time_ns[g], kind="stable")] for g in _groups(meta, ctx, matches)]
+
+
+def evidence_rows(groups: list[np.ndarray]) -> np.ndarray:
+    """Rows whose raw record an alert of these groups shows (the sample), for one prefetch."""
+    if not groups:
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([g[:EVIDENCE_SAMPLE_LIMIT] for g in groups])
+
+
+def build_alerts(
+    meta: RuleMeta, ctx: BatchContext, matches: Matches, groups: list[np.ndarray] | None = None
+) -> list[Alert]:
+    """One alert per dedup group (mask) or per row group (correlation window).
+
+    ``groups``: ``alert_groups`` of these matches, when the caller already has them.
+    """
     ids = ctx.table.column("id")
     alerts: list[Alert] = []
-    for group in _groups(meta, ctx, matches):
-        rows = group[np.argsort(ctx.time_ns[group], kind="stable")]
+    for rows in alert_groups(meta, ctx, matches) if groups is None else groups:
         first = int(rows[0])
         first_seen = _instant(int(ctx.time_ns[first]))
         last_seen = _instant(int(ctx.time_ns[rows[-1]]))

@@ -8,17 +8,20 @@ import numpy as np
 import pandas as pd
 
 from detectors.alert import Alert, fold
-from detectors.rules.alerts import build_alerts
-from detectors.rules.context import BatchContext
+from detectors.rules.alerts import alert_groups, build_alerts, evidence_rows
+from detectors.rules.context import BatchContext, RawFetch
 from detectors.rules.model import Matches, Rule
 from detectors.rules.registry import RuleRegistry
 
 
 def match_rules(
-    events: pd.DataFrame, rules: Iterable[Rule]
+    events: pd.DataFrame, rules: Iterable[Rule], *, raw_fetch: RawFetch | None = None
 ) -> tuple[BatchContext, dict[str, Matches]]:
-    """Each rule's matches over one batch (the building block of ``run_rules`` and tests)."""
-    ctx = BatchContext(events)
+    """Each rule's matches over one batch (the building block of ``run_rules`` and tests).
+
+    ``raw_fetch``: the batch was read without ``raw``; records come from it by id, on demand.
+    """
+    ctx = BatchContext(events, raw_fetch)
     active = list(rules)
     # detection rules before correlations, so correlations reuse their base-rule masks
     ordered = sorted(active, key=lambda r: r.meta.kind == "correlation")
@@ -33,13 +36,70 @@ def match_rules(
     return ctx, results
 
 
-def run_rules(events: pd.DataFrame, rules: RuleRegistry | Iterable[Rule]) -> list[Alert]:
-    """Alerts of the enabled rules over one batch, folded by dedup key."""
-    active = rules.active() if isinstance(rules, RuleRegistry) else list(rules)
-    ctx, results = match_rules(events, active)
+def _active(rules: RuleRegistry | Iterable[Rule]) -> list[Rule]:
+    return rules.active() if isinstance(rules, RuleRegistry) else list(rules)
+
+
+def _alerts(ctx: BatchContext, rules: list[Rule], results: dict[str, Matches]) -> list[Alert]:
+    """Alerts of the generating rules, their evidence records fetched in one call."""
+    groups = {
+        rule.meta.rule_id: alert_groups(rule.meta, ctx, results[rule.meta.rule_id])
+        for rule in rules
+        if rule.meta.generate
+    }
+    ctx.prefetch(evidence_rows([g for found in groups.values() for g in found]))
     alerts: list[Alert] = []
-    for rule in active:
-        if not rule.meta.generate:
-            continue
-        alerts.extend(build_alerts(rule.meta, ctx, results[rule.meta.rule_id]))
-    return fold(alerts)
+    for rule in rules:
+        if rule.meta.generate:
+            found = groups[rule.meta.rule_id]
+            alerts.extend(build_alerts(rule.meta, ctx, results[rule.meta.rule_id], found))
+    return alerts
+
+
+def run_rules(
+    events: pd.DataFrame,
+    rules: RuleRegistry | Iterable[Rule],
+    *,
+    raw_fetch: RawFetch | None = None,
+) -> list[Alert]:
+    """Alerts of the enabled rules over one batch, folded by dedup key."""
+    active = _active(rules)
+    ctx, results = match_rules(events, active, raw_fetch=raw_fetch)
+    return fold(_alerts(ctx, active, results))
+
+
+def run_rules_deferring_correlations(
+    events: pd.DataFrame,
+    rules: RuleRegistry | Iterable[Rule],
+    *,
+    whole_by: str,
+    raw_fetch: RawFetch | None = None,
+) -> tuple[list[Alert], list[str]]:
+    """Alerts of the batch, less those of correlations that do not group by ``whole_by``, and
+    the ids of the rows those correlations' base rules matched.
+
+    For a batch that holds every row of each ``whole_by`` value but only some rows of other
+    groups (one principal range of a split account): the caller gathers the returned rows from
+    every batch and runs the deferred correlations over them (``deferred``). That is exact,
+    since a correlation reads its base rows only.
+    """
+    active = _active(rules)
+    ctx, results = match_rules(events, active, raw_fetch=raw_fetch)
+    later = {rule.meta.rule_id for rule in deferred(active, whole_by)}
+    base = np.zeros(ctx.n, dtype=bool)
+    for rule in active if ctx.n else ():
+        if rule.meta.rule_id in later:
+            for base_rule in getattr(rule, "bases", ()):
+                base |= np.asarray(ctx.masks[base_rule.meta.rule_id], dtype=bool)
+    now = [rule for rule in active if rule.meta.rule_id not in later]
+    ids = ctx.table.column("id").filter(base).to_pylist() if ctx.n else []
+    return fold(_alerts(ctx, now, results)), ids
+
+
+def deferred(rules: Iterable[Rule], whole_by: str) -> list[Rule]:
+    """The correlations that group across ``whole_by`` values (``getattr``: any rule kind)."""
+    return [
+        rule
+        for rule in rules
+        if rule.meta.kind == "correlation" and whole_by not in getattr(rule, "group_by", ())
+    ]

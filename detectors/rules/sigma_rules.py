@@ -85,6 +85,11 @@ class SigmaCorrelation:
     bases: list[SigmaDetectionRule]
 
     @property
+    def group_by(self) -> tuple[str, ...]:
+        """The fields that key a group: a batch holding all rows of one value sees it whole."""
+        return tuple(str(name) for name in self.sigma.group_by or ())
+
+    @property
     def condition(self) -> SigmaCorrelationCondition:
         cond = self.sigma.condition
         if not isinstance(cond, SigmaCorrelationCondition):

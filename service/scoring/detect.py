@@ -6,20 +6,22 @@ the model registry itself, so a worker needs only the package and paths it can r
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 import pandas as pd
 
 from detectors.alert import Alert
-from detectors.rules.engine import run_rules
+from detectors.rules.engine import run_rules, run_rules_deferring_correlations
 from detectors.rules.loader import load_registry
 from detectors.rules.registry import RuleRegistry
 from pipelines.lake import EventLake
 from pipelines.settings import Settings
-from service.scoring.partitions import Partition, read_partition
+from service.scoring.partitions import Partition, RawFetcher, read_partition
 
 
 @dataclass
@@ -30,6 +32,8 @@ class PartResult:
     events: int
     notes: list[str] = field(default_factory=list)
     model_version: str | None = None
+    correlation_rows: list[str] = field(default_factory=list)
+    """Split partitions only: ids of the rows correlations build on (``merge`` runs them)."""
 
 
 @functools.lru_cache(maxsize=4)
@@ -47,16 +51,47 @@ def detect_partition(
     ``enabled`` is the admins' on/off map from the store (``service.rules.store.rule_states``),
     read once by the job and passed in, since a Dask worker has no database session.
     """
-    events = read_partition(EventLake(part.lake_root), part)
-    folders = (settings.rules_dir,) if settings.rules_dir else ()
-    loaded, notes = _rules(folders)
-    registry = RuleRegistry(loaded, enabled)
-    result = PartResult(run_rules(events, registry), len(events), list(notes))
-    _add_anomalies(result, events, settings)
+    lake = EventLake(part.lake_root)
+    events = read_partition(lake, part)
+    fetch = RawFetcher(lake, part)
+    registry = rule_registry(settings, enabled)
+    result = PartResult([], len(events), list(_rules(_folders(settings))[1]))
+    if part.split:
+        result.alerts, result.correlation_rows = run_rules_deferring_correlations(
+            events, registry, whole_by="principal", raw_fetch=fetch
+        )
+    else:
+        result.alerts = run_rules(events, registry, raw_fetch=fetch)
+    _add_anomalies(result, events, settings, fetch)
     return result
 
 
-def _add_anomalies(result: PartResult, events: pd.DataFrame, settings: Settings) -> None:
+def _folders(settings: Settings) -> tuple[Path, ...]:
+    return (settings.rules_dir,) if settings.rules_dir else ()
+
+
+def rule_registry(settings: Settings, enabled: Mapping[str, bool] | None) -> RuleRegistry:
+    """The loaded rules (cached per process) with the admins' on/off map applied."""
+    return RuleRegistry(_rules(_folders(settings))[0], enabled)
+
+
+def _fill_raw(alerts: list[Alert], fetch: RawFetcher) -> None:
+    """Put the records into evidence samples of a frame read without ``raw`` (as
+    ``event_records`` decodes them)."""
+    samples = [s for a in alerts for s in a.evidence.sample if s.get("raw") is None]
+    if not samples:
+        return
+    found = fetch([str(s["id"]) for s in samples])
+    for sample in samples:
+        raw = found.get(str(sample["id"]))
+        sample["raw"] = raw
+        with contextlib.suppress(orjson.JSONDecodeError):
+            sample["raw"] = orjson.loads(raw) if raw else None
+
+
+def _add_anomalies(
+    result: PartResult, events: pd.DataFrame, settings: Settings, fetch: RawFetcher
+) -> None:
     try:
         from detectors.anomaly import detect_anomalies
         from models.registry import ModelRegistry, NoTrainedModel
@@ -69,5 +104,6 @@ def _add_anomalies(result: PartResult, events: pd.DataFrame, settings: Settings)
         result.notes.append(f"the anomaly detectors have no trained model ({exc}); rules only")
         return
     run = detect_anomalies(events, model)
+    _fill_raw(run.alerts, fetch)
     result.alerts.extend(run.alerts)
     result.model_version = run.model_version

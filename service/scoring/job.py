@@ -32,6 +32,7 @@ from service.db import Database
 from service.jobs.store import JobStatus, finish_job_run, record_job_run
 from service.rules.store import rule_states
 from service.scoring.detect import PartResult, detect_partition
+from service.scoring.merge import settle_alerts
 from service.scoring.partitions import DEFAULT_PART_EVENTS, plan_partitions
 from service.webhooks.outbox import enqueue_for_alerts
 
@@ -175,10 +176,10 @@ def _run(
     ):
         found[index] = part_result
         say(f"{result.day}: detected {done}/{len(parts)} partitions")
-    alerts: list[Alert] = []
-    for done_part in found:
-        assert done_part is not None
-        alerts.extend(done_part.alerts)
+    results = [r for r in found if r is not None]
+    assert len(results) == len(parts)
+    alerts: list[Alert] = settle_alerts(parts, results, settings, enabled)
+    for done_part in results:
         result.events += done_part.events
         result.notes.extend(n for n in done_part.notes if n not in result.notes)
     alerts.sort(key=lambda a: (a.first_seen, a.rule_id, a.dedup_key, a.id))

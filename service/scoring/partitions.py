@@ -1,12 +1,17 @@
-"""Split one day of the lake into groups of accounts, each small enough to detect in memory.
+"""Split one day of the lake into partitions, each small enough to detect in bounded memory.
 
 Detection needs every event of a principal together (correlations, per-principal features),
 and a principal belongs to one account, so an account is the unit; small accounts are packed
-together so a day becomes a few scans, not one per account. Planning reads two columns only.
+together so a day becomes a few scans, not one per account. An account larger than
+``part_events`` is cut into ranges of its principals (``Partition.principals``); what a
+detector computes across principals of such an account is settled afterwards by
+``service.scoring.merge``. Planning streams three columns; a partition is read without ``raw``
+(two thirds of an event's memory), which ``RawFetcher`` fetches for the few rows that need it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,11 +20,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from pipelines.events import events_from_arrow
+from pipelines.events import EVENT_COLUMNS, EVENT_SCHEMA, events_from_arrow
 from pipelines.lake import DATASET_SCHEMA, EventLake
 
 DEFAULT_PART_EVENTS = 250_000
-"""Events per group: ~250k events with raw records stay well under 1 GB in pandas."""
+"""Events per partition: without ``raw`` an event costs ~1 KB through detection."""
+_NARROW = [name for name in EVENT_COLUMNS if name != "raw"]
+_SCAN = {"batch_readahead": 2, "fragment_readahead": 2}
+"""Arrow's default readahead decodes up to 64 batches ahead: hundreds of MB of ``raw``."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +35,9 @@ class Partition:
     """One unit of detection work: some accounts of one provider over ``[start, end)``.
 
     Plain values only, so it pickles to a Dask worker that opens the lake by ``lake_root``.
-    ``None`` in ``accounts`` stands for events with no account.
+    ``None`` in ``accounts`` stands for events with no account. ``principals`` is set when one
+    oversized account was split: ``(low, high)``, low inclusive, high exclusive, ``None`` open
+    (the first range also holds events with no principal).
     """
 
     lake_root: str
@@ -36,6 +46,12 @@ class Partition:
     start: datetime
     end: datetime
     events: int
+    principals: tuple[str | None, str | None] | None = None
+
+    @property
+    def split(self) -> bool:
+        """True when this is one principal range of an account that spans several partitions."""
+        return self.principals is not None
 
 
 def _window(start: datetime, end: datetime) -> ds.Expression:
@@ -50,6 +66,40 @@ def _window(start: datetime, end: datetime) -> ds.Expression:
     )
 
 
+def partition_filter(part: Partition) -> ds.Expression:
+    """The rows of ``part`` as a dataset filter (row-group statistics prune the rest)."""
+    named = [a for a in part.accounts if a is not None]
+    accounts = ds.field("account").isin(named)
+    if None in part.accounts:
+        accounts = accounts | ds.field("account").is_null()
+    expr = _window(part.start, part.end) & (ds.field("provider") == part.provider) & accounts
+    if part.principals is not None:
+        low, high = part.principals
+        principal = ds.field("principal")
+        if high is not None:
+            expr = expr & ((principal < high) | principal.is_null())
+        if low is not None:
+            expr = expr & (principal >= low)
+    return expr
+
+
+def _counts(dataset: ds.Dataset, start: datetime, end: datetime) -> pa.Table:
+    """Events per (provider, account, principal), one batch at a time (bounded memory)."""
+    keys = ["provider", "account", "principal"]
+    partial: list[pa.Table] = []
+    scanner = dataset.scanner(columns=keys, filter=_window(start, end), **_SCAN)
+    for batch in scanner.to_batches():
+        if batch.num_rows:
+            table = pa.Table.from_batches([batch])
+            partial.append(table.group_by(keys).aggregate([([], "count_all")]))
+    if not partial:
+        return pa.table({"provider": [], "account": [], "principal": [], "n": []})
+    merged = pa.concat_tables(partial).group_by(keys).aggregate([("count_all", "sum")])
+    return merged.rename_columns([*keys, "n"]).sort_by(
+        [(k, "ascending") for k in keys]  # nulls sort last; the split below puts them first
+    )
+
+
 def plan_partitions(
     lake: EventLake,
     lake_root: str,
@@ -58,27 +108,34 @@ def plan_partitions(
     *,
     part_events: int = DEFAULT_PART_EVENTS,
 ) -> list[Partition]:
-    """Groups of accounts covering every event in ``[start, end)``, in a stable order."""
+    """Partitions covering every event in ``[start, end)``, in a stable order."""
     dataset = lake.dataset()
     if dataset is None:
         return []
     # Sizes only pack accounts into groups: a duplicate id left by a crash may count twice.
-    table = dataset.to_table(columns=["provider", "account"], filter=_window(start, end))
-    if not table.num_rows:
+    counts = _counts(dataset, start, end)
+    if not counts.num_rows:
         return []
-    counts = (
-        table.group_by(["provider", "account"])
-        .aggregate([([], "count_all")])
-        .sort_by([("provider", "ascending"), ("account", "ascending")])
-    )
+    per_principal: dict[tuple[str, str | None], list[tuple[str | None, int]]] = {}
+    for provider, account, principal, n in zip(
+        *(counts[c].to_pylist() for c in ("provider", "account", "principal", "n")), strict=True
+    ):
+        per_principal.setdefault((provider, account), []).append((principal, n))
     parts: list[Partition] = []
-    for provider in sorted(set(counts["provider"].to_pylist())):
-        rows = counts.filter(pc.equal(counts["provider"], provider))
+    for provider in sorted({p for p, _ in per_principal}):
         group: list[str | None] = []
         size = 0
-        for account, n in zip(
-            rows["account"].to_pylist(), rows["count_all"].to_pylist(), strict=True
-        ):
+        for (prov, account), principals in per_principal.items():
+            if prov != provider:
+                continue
+            n = sum(count for _, count in principals)
+            ranges = _principal_ranges(principals, part_events) if n > part_events else []
+            if ranges:
+                parts.extend(
+                    Partition(lake_root, provider, (account,), start, end, events, bounds)
+                    for bounds, events in ranges
+                )
+                continue
             if group and size + n > part_events:
                 parts.append(Partition(lake_root, provider, tuple(group), start, end, size))
                 group, size = [], 0
@@ -89,22 +146,81 @@ def plan_partitions(
     return parts
 
 
-def read_partition(lake: EventLake, part: Partition) -> pd.DataFrame:
-    """The partition's events, one row per id, ordered by (time, id) so every run sees one order."""
+def _principal_ranges(
+    principals: list[tuple[str | None, int]], part_events: int
+) -> list[tuple[tuple[str | None, str | None], int]]:
+    """Cut an account's principals (sorted, nulls last) into ranges of <= part_events events.
+
+    A single principal larger than ``part_events`` gets a range of its own: it cannot be split.
+    Returns no ranges when the account cannot be cut at all (one principal).
+    """
+    named = [(p, n) for p, n in principals if p is not None]
+    unnamed = sum(n for p, n in principals if p is None)
+    cuts: list[str] = []
+    size = unnamed  # events with no principal ride in the first range
+    for principal, n in named:
+        if size and size + n > part_events:
+            cuts.append(principal)
+            size = 0
+        size += n
+    bounds: list[str | None] = [None, *cuts, None]
+    ranges: list[tuple[tuple[str | None, str | None], int]] = []
+    for i in range(len(bounds) - 1):
+        low, high = bounds[i], bounds[i + 1]
+        events = sum(
+            n for p, n in named if (low is None or p >= low) and (high is None or p < high)
+        ) + (unnamed if low is None else 0)
+        ranges.append(((low, high), events))
+    return ranges if len(ranges) > 1 else []
+
+
+def read_partition(
+    lake: EventLake, part: Partition, *, ids: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The partition's events, one row per id, ordered by (time, id) so every run sees one order.
+
+    ``raw`` is left null (read it with ``RawFetcher`` for the rows that need it), except when
+    only the events with ``ids`` are asked for: then they come whole.
+    """
     dataset = lake.dataset()
     if dataset is None:
         return events_from_arrow(DATASET_SCHEMA.empty_table())
-    named = [a for a in part.accounts if a is not None]
-    accounts = ds.field("account").isin(named)
-    if None in part.accounts:
-        accounts = accounts | ds.field("account").is_null()
-    expr = _window(part.start, part.end) & (ds.field("provider") == part.provider) & accounts
-    table = dataset.to_table(filter=expr)
+    expr = partition_filter(part)
+    if ids is not None:
+        expr = expr & ds.field("id").isin(list(dict.fromkeys(ids)))
+    columns = list(EVENT_COLUMNS) if ids is not None else _NARROW
+    table = dataset.to_table(columns=columns, filter=expr, **_SCAN)
     table = table.sort_by([("time", "ascending"), ("id", "ascending")])
     if table.num_rows:
         # A crash during compaction can leave an id twice on disk: keep its first copy.
         table = table.filter(pc.is_in(pa.array(range(table.num_rows)), value_set=_firsts(table)))
+    if ids is None:
+        raw = pa.nulls(table.num_rows, pa.string())
+        table = table.append_column(EVENT_SCHEMA.field("raw"), raw)
     return events_from_arrow(table)
+
+
+class RawFetcher:
+    """``raw`` of chosen events of one partition, read from the lake by id when asked.
+
+    Each call decodes the ``raw`` column of the partition's row groups once (streamed, not held),
+    so callers batch their ids: the rule engine asks once for the rows its prefilter left open
+    and once for the evidence of its alerts.
+    """
+
+    def __init__(self, lake: EventLake, part: Partition) -> None:
+        self.lake, self.part = lake, part
+        self.calls = 0
+
+    def __call__(self, ids: Sequence[str]) -> Mapping[str, str | None]:
+        wanted = list(dict.fromkeys(ids))
+        dataset = self.lake.dataset()
+        if dataset is None or not wanted:
+            return {}
+        self.calls += 1
+        expr = partition_filter(self.part) & ds.field("id").isin(wanted)
+        table = dataset.to_table(columns=["id", "raw"], filter=expr, **_SCAN)
+        return dict(zip(table["id"].to_pylist(), table["raw"].to_pylist(), strict=True))
 
 
 def _firsts(table: pa.Table) -> pa.Array:
