@@ -24,7 +24,7 @@ from pipelines.features import (
     principal_features,
     volume_counts,
 )
-from pipelines.features.keys import utc_times
+from pipelines.features.keys import utc_times, with_principal
 
 LIBRARIES = ("scikit-learn", "skops", "numpy", "pandas", "pyarrow")
 
@@ -67,10 +67,11 @@ def train(days: Iterable[pd.DataFrame], config: TrainConfig | None = None) -> An
         first = min(first, times.min()) if first is not None else times.min()
         last = max(last, times.max()) if last is not None else times.max()
         events += len(batch)
-        features = principal_features(batch, history, window=config.window)
-        rows.append(features[features["history_days"] >= config.min_history_days])
         counts.append(volume_counts(batch, window=config.window))
-        history = history.update(batch)
+        actors = with_principal(batch)
+        features = principal_features(actors, history, window=config.window)
+        rows.append(features[features["history_days"] >= config.min_history_days])
+        history = history.update(actors)
     if first is None or last is None:
         raise ValueError("no events in the training span")
     start = pd.Timestamp(first).floor("D").to_pydatetime()

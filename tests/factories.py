@@ -135,6 +135,38 @@ def log_entry(**fields: Any) -> dict[str, Any]:
     return entry
 
 
+def request_log(**fields: Any) -> dict[str, Any]:
+    """A Cloud Run request log (``run.googleapis.com/requests``): no protoPayload, no caller."""
+    n = next(_ids)
+    entry: dict[str, Any] = {
+        "insertId": f"req-{n:08d}",
+        "logName": "projects/demo-proj/logs/run.googleapis.com%2Frequests",
+        "timestamp": (BASE_TIME + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "severity": "INFO",
+        "resource": {
+            "type": "cloud_run_revision",
+            "labels": {
+                "project_id": "demo-proj",
+                "location": "europe-west3",
+                "service_name": "checkout",
+                "revision_name": "checkout-00042-xyz",
+                "configuration_name": "checkout",
+            },
+        },
+        "httpRequest": {
+            "requestMethod": "POST",
+            "requestUrl": "https://checkout-abc123-ey.a.run.app/pay",
+            "status": 200,
+            "userAgent": "Mozilla/5.0",
+            "remoteIp": "203.0.113.10",
+            "latency": "0.041s",
+        },
+        "trace": "projects/demo-proj/traces/0af7651916cd43dd8448eb211c80319c",
+    }
+    entry.update(fields)
+    return entry
+
+
 def cloudtrail_file(*records: dict[str, Any], compress: bool = False) -> bytes:
     """A CloudTrail S3 log file ``{"Records": [...]}`` (gzip when ``compress``)."""
     import gzip

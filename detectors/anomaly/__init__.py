@@ -25,7 +25,7 @@ from detectors.anomaly.volume import volume_candidates
 from models.bundle import AnomalyModel
 from models.registry import ModelRegistry, NoTrainedModel
 from pipelines.features import PrincipalHistory, principal_features, volume_counts
-from pipelines.features.keys import ENTITY
+from pipelines.features.keys import ENTITY, with_principal
 
 DETECTORS = ("isolation-forest", "first-seen", "volume")
 
@@ -62,6 +62,7 @@ def detect_anomalies(
     if events.empty:
         return AnomalyRun([], model.version)
 
+    volume_events, events = events, with_principal(events)
     features = principal_features(events, history, window=window)
     scored = features[features["history_days"] >= model.config.min_history_days]
     unscored = features.loc[features["history_days"] < model.config.min_history_days, list(ENTITY)]
@@ -86,7 +87,8 @@ def detect_anomalies(
         hits["title"] = principal_title("first-seen", hits)
         parts.append(hits)
     if "volume" in detectors:
-        hits = volume_candidates(volume_counts(events, window=window), model.volume, config)
+        counts = volume_counts(volume_events, window=window)
+        hits = volume_candidates(counts, model.volume, config)
         hits = hits.assign(
             detector="volume",
             principal=None,

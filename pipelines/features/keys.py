@@ -16,6 +16,18 @@ import pyarrow.compute as pc
 ENTITY: Final = ("provider", "account", "principal")
 """A principal is scored per provider and account (project): the alert's entity."""
 
+
+def with_principal(events: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose caller is recorded: the input of per-principal behaviour and history.
+
+    Cloud Run and Cloud Functions request logs name no caller (principal null); they count
+    toward per-function volume, but lumping every such request into one "" principal would
+    make a pseudo-principal whose every new client address looks like novelty.
+    """
+    known = events["principal"].notna()
+    return events if bool(known.all()) else events[known.to_numpy()]
+
+
 SECRET_READS: Final = frozenset(
     {
         "GetSecretValue",

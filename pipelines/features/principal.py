@@ -73,8 +73,9 @@ def window_start(time: pd.Series, window: str) -> pd.Series:
 def _distinct_per_group(gid: np.ndarray, values: pd.Series, groups: int) -> np.ndarray:
     codes, _ = pd.factorize(values, use_na_sentinel=True)
     keep = codes >= 0
-    pairs = np.unique(gid[keep].astype(np.int64) * (codes.max() + 2) + codes[keep])
-    return np.bincount(pairs // (codes.max() + 2), minlength=groups)
+    width = int(codes.max(initial=-1)) + 2
+    pairs = np.unique(gid[keep].astype(np.int64) * width + codes[keep])
+    return np.bincount(pairs // width, minlength=groups)
 
 
 def principal_features(

@@ -192,6 +192,7 @@ S3: Final = {
 
 CLOUD_FUNCTIONS: Final = {
     "CallFunction": _I,
+    "Invoke": _I,  # a request log entry (pipelines.normalize.gcp)
     "CreateFunction": _M,
     "UpdateFunction": _M,
     "DeleteFunction": _M,
@@ -205,6 +206,7 @@ CLOUD_FUNCTIONS: Final = {
 }
 
 CLOUD_RUN: Final = {
+    "Invoke": _I,  # a request log entry (pipelines.normalize.gcp)
     "CreateService": _M,
     "UpdateService": _M,
     "DeleteService": _M,

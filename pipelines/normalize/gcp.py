@@ -1,4 +1,11 @@
-"""Cloud Audit Logs entries to event columns: principal, project, region and status rules."""
+"""Cloud Logging entries to event columns: principal, project, region and status rules.
+
+Two kinds of entry: Cloud Audit Logs (``protoPayload``: who did what through an API) and the
+request logs of Cloud Run services and 2nd gen / 1st gen Cloud Functions (``httpRequest``): the
+only record of each invocation over HTTP. A request log names no caller (the platform checks
+IAM but does not log who), so its principal is null: it feeds per-function volume baselines,
+not per-principal behaviour.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +13,13 @@ import re
 from typing import Any, Final
 
 import msgspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.normalize import columns as col
 from pipelines.normalize.decode import Decoded, Raw, decode_all
-from pipelines.parse.schema import LogEntry
+from pipelines.parse.schema import HttpRequest, LogEntry
 
 ONE: Final = msgspec.json.Decoder(LogEntry)
 MANY: Final = msgspec.json.Decoder(list[LogEntry])
@@ -43,6 +51,30 @@ CANONICAL_ACTIONS: Final = {
 }
 """Method names that differ between API versions for the same operation, mapped to one name."""
 
+REQUEST_LOG_SERVICES: Final = {
+    "cloud_run_revision": ("run.googleapis.com", "services", "service_name"),
+    "cloud_function": ("cloudfunctions.googleapis.com", "functions", "function_name"),
+}
+"""Monitored resource types whose request logs are invocations: (service, collection, label)."""
+
+INVOKE: Final = "Invoke"
+"""The action of a request-log invocation (categorized as an invocation for both services)."""
+
+HTTP_STATUS_CODES: Final = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ABORTED",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    500: "INTERNAL",
+    501: "UNIMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+"""HTTP statuses as google.rpc.Code names (the mapping Google's APIs use), else ``HTTP_<n>``."""
+
 _LAST_SEGMENT: Final = re.compile(r"^.*[./]")
 
 
@@ -54,16 +86,32 @@ def action_of(method: str | None) -> str | None:
     return CANONICAL_ACTIONS.get(name, name)
 
 
+def is_request_log(entry: LogEntry) -> bool:
+    resource = entry.resource
+    return (
+        entry.protoPayload is None
+        and entry.httpRequest is not None
+        and resource is not None
+        and resource.type in REQUEST_LOG_SERVICES
+    )
+
+
 def decode(raws: list[Raw], index: list[int]) -> Decoded[LogEntry]:
-    """Decode entries; audit entries without a ``protoPayload`` become failures."""
+    """Decode entries; an entry that is neither an audit entry nor a serverless request log
+    becomes a failure."""
     decoded = decode_all(ONE, MANY, raws, index)
     if all(entry.protoPayload is not None for entry in decoded.records):
         return decoded
     kept: Decoded[LogEntry] = Decoded(failures=decoded.failures)
     for entry, raw, position in zip(decoded.records, decoded.raws, decoded.index, strict=True):
-        if entry.protoPayload is None:
+        if entry.protoPayload is None and not is_request_log(entry):
             kept.failures.append(
-                (position, raw, "LogEntry has no protoPayload: not an audit log entry")
+                (
+                    position,
+                    raw,
+                    "LogEntry has no protoPayload: not an audit log entry (nor a Cloud Run or "
+                    "Cloud Functions request log with httpRequest)",
+                )
             )
         else:
             kept.records.append(entry)
@@ -101,18 +149,55 @@ def principal_of(email: str | None, subject: str | None) -> tuple[str, str]:
     return "anonymous", "anonymous"
 
 
+def request_resource(entry: LogEntry) -> str | None:
+    """``projects/P/locations/L/services/S`` (or ``.../functions/F``): the name audit entries
+    give the same service or function, so both kinds of event share one resource."""
+    resource = entry.resource
+    if resource is None or resource.type not in REQUEST_LOG_SERVICES:
+        return None
+    _, collection, label = REQUEST_LOG_SERVICES[resource.type]
+    labels = resource.labels or {}
+    name = labels.get(label)
+    if not name:
+        return None
+    return f"projects/{account_of(entry) or ''}/locations/{region_of(entry)}/{collection}/{name}"
+
+
+def http_error(status: int | None) -> str | None:
+    """None for a success (below 400), else the status as a google.rpc.Code name."""
+    if status is None or status < 400:
+        return None
+    return HTTP_STATUS_CODES.get(status, f"HTTP_{status}")
+
+
+def _request_columns(request: HttpRequest) -> tuple[str | None, str | None, str | None]:
+    """(source_ip, user_agent, error_code) of a request log."""
+    return request.remoteIp, request.userAgent, http_error(request.status)
+
+
 def table(decoded: Decoded[LogEntry]) -> tuple[pa.Table, list[int]]:
     """Event table of decoded entries, and the record indexes of rows whose time is bad."""
     entries = decoded.records
     payloads = [entry.protoPayload for entry in entries]
-    principal: list[str] = []
-    principal_type: list[str] = []
+    principal: list[str | None] = []
+    principal_type: list[str | None] = []
     source_ip: list[str | None] = []
     user_agent: list[str | None] = []
     outcome: list[str] = []
     error_code: list[str | None] = []
-    for proto in payloads:
-        assert proto is not None  # decode() moved entries without a payload to failures
+    requests: list[int] = []
+    for i, (entry, proto) in enumerate(zip(entries, payloads, strict=True)):
+        if proto is None:  # decode() kept only request logs without a payload
+            assert entry.httpRequest is not None
+            ip, agent, error = _request_columns(entry.httpRequest)
+            requests.append(i)
+            principal.append(None)
+            principal_type.append(None)
+            source_ip.append(ip)
+            user_agent.append(agent)
+            outcome.append("failure" if error else "success")
+            error_code.append(error)
+            continue
         auth = proto.authenticationInfo
         who, kind = (
             principal_of(auth.principalEmail, auth.principalSubject)
@@ -132,9 +217,12 @@ def table(decoded: Decoded[LogEntry]) -> tuple[pa.Table, list[int]]:
             outcome.append("success")
             error_code.append(None)
 
-    raw_action = pa.array([p.methodName for p in payloads], pa.string())  # type: ignore[union-attr]
-    service = pa.array([p.serviceName for p in payloads], pa.string())  # type: ignore[union-attr]
+    raw_action, service, resource = _api_columns(entries)
     action = col.map_distinct(raw_action, action_of, pa.string())
+    if requests:
+        is_request = np.zeros(len(entries), dtype=bool)
+        is_request[requests] = True
+        action = pc.if_else(pa.array(is_request), pa.scalar(INVOKE), action)
     category = col.categories(service, action)
     data_access = pa.array(
         [bool(e.logName) and "data_access" in e.logName for e in entries],  # type: ignore[operator]
@@ -156,7 +244,7 @@ def table(decoded: Decoded[LogEntry]) -> tuple[pa.Table, list[int]]:
         "session": pa.nulls(len(entries), pa.string()),
         "source_ip": source_ip,
         "user_agent": user_agent,
-        "resource": [p.resourceName for p in payloads],  # type: ignore[union-attr]
+        "resource": resource,
         "outcome": outcome,
         "error_code": error_code,
         "read_only": col.read_only_from(
@@ -166,3 +254,28 @@ def table(decoded: Decoded[LogEntry]) -> tuple[pa.Table, list[int]]:
         "raw": decoded.raw_column(),
     }
     return col.table(columns, times), bad_time
+
+
+def _api_columns(entries: list[LogEntry]) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """(raw_action, service, resource): the audit payload's method, service and resource name,
+    or for a request log its HTTP method, the serverless service and the service's name."""
+    raw_action: list[str | None] = []
+    service: list[str | None] = []
+    resource: list[str | None] = []
+    for entry in entries:
+        proto = entry.protoPayload
+        if proto is not None:
+            raw_action.append(proto.methodName)
+            service.append(proto.serviceName)
+            resource.append(proto.resourceName)
+        else:
+            kind = entry.resource.type if entry.resource is not None else None
+            request = entry.httpRequest
+            raw_action.append(request.requestMethod if request is not None else None)
+            service.append(REQUEST_LOG_SERVICES[kind][0] if kind in REQUEST_LOG_SERVICES else None)
+            resource.append(request_resource(entry))
+    return (
+        pa.array(raw_action, pa.string()),
+        pa.array(service, pa.string()),
+        pa.array(resource, pa.string()),
+    )

@@ -117,11 +117,22 @@ class _MonitoredResource(msgspec.Struct, gc=False):
     labels: dict[str, str] | None = None
 
 
+class HttpRequest(msgspec.Struct, gc=False):
+    """The request a Cloud Run / Cloud Functions request log entry records."""
+
+    requestMethod: str | None = None
+    status: int | None = None
+    userAgent: str | None = None
+    remoteIp: str | None = None
+
+
 class LogEntry(msgspec.Struct, gc=False):
-    """One Cloud Logging LogEntry carrying a Cloud Audit Logs ``AuditLog`` payload."""
+    """One Cloud Logging LogEntry: a Cloud Audit Logs ``AuditLog`` payload, or a serverless
+    request log (``httpRequest``), the only record of each Cloud Run request."""
 
     insertId: str
     timestamp: str
     logName: str | None = None
     resource: _MonitoredResource | None = None
     protoPayload: AuditLog | None = None
+    httpRequest: HttpRequest | None = None

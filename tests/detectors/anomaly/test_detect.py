@@ -118,3 +118,29 @@ def test_empty_registry_says_no_trained_model(tmp_path, setup):
     _, day = setup
     with pytest.raises(NoTrainedModel):
         detect_anomalies(day, ModelRegistry(tmp_path / "models"))
+
+
+def test_calls_with_no_recorded_caller_count_as_volume_but_are_no_principal(setup):
+    model, day = setup
+    t = _at(day, 13)
+    requests = events(
+        *[
+            event(
+                principal=None,
+                principal_type=None,
+                time=t + timedelta(seconds=i),
+                action="Invoke",
+                category="invocation",
+                resource="fn-1",
+                source_ip=f"198.18.{i // 250}.{i % 250}",
+            )
+            for i in range(600)
+        ]
+    )
+    run = detect_anomalies(pd.concat([day, requests], ignore_index=True), model)
+    assert "fn-1" in {a.resource for a in run.alerts if a.rule_id == "volume"}
+    assert all(a.principal for a in run.alerts if a.rule_id != "volume")
+
+    only_requests = detect_anomalies(requests, model)
+    assert {a.rule_id for a in only_requests.alerts} == {"volume"}
+    assert only_requests.unscored == 0  # no "" pseudo-principal waiting out its cold start

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from pipelines.normalize import normalize_blob
-from tests.factories import json_lines, log_entry
+from tests.factories import json_lines, log_entry, request_log
 
 
 def one(**payload):
@@ -142,3 +142,81 @@ def test_gcp_fields_map_to_the_event_model():
     assert event.resource == "projects/demo-proj/locations/europe-west3/functions/hook"
     assert pd.isna(event.session)
     assert pd.isna(event.mfa)
+
+
+def test_a_cloud_run_request_log_is_an_invocation_of_the_service_with_no_caller():
+    audit = log_entry(
+        resource={
+            "type": "cloud_run_revision",
+            "labels": {"location": "europe-west3", "service_name": "checkout"},
+        }
+    )
+    audit["protoPayload"].update(
+        serviceName="run.googleapis.com",
+        methodName="google.cloud.run.v2.Services.UpdateService",
+        resourceName="projects/demo-proj/locations/europe-west3/services/checkout",
+    )
+    batch = normalize_blob(json_lines(request_log(), audit), "sink.jsonl")
+
+    assert batch.rejects == []
+    request, change = batch.events.iloc[0], batch.events.iloc[1]
+    assert (request.service, request.action, request.raw_action) == (
+        "run.googleapis.com",
+        "Invoke",
+        "POST",
+    )
+    assert request.category == "invocation"
+    assert pd.isna(request.principal)
+    assert pd.isna(request.principal_type)
+    assert (request.source_ip, request.user_agent) == ("203.0.113.10", "Mozilla/5.0")
+    assert (request.outcome, request.account, request.region) == (
+        "success",
+        "demo-proj",
+        "europe-west3",
+    )
+    assert request.resource == change.resource  # one name for the service in both kinds of entry
+
+
+def test_a_cloud_function_request_log_names_the_function():
+    entry = request_log(
+        logName="projects/demo-proj/logs/cloudfunctions.googleapis.com%2Fcloud-functions",
+        resource={
+            "type": "cloud_function",
+            "labels": {"project_id": "demo-proj", "region": "us-central1", "function_name": "hook"},
+        },
+    )
+    event = normalize_blob(json_lines(entry), "sink.jsonl").events.iloc[0]
+    assert (event.service, event.category) == ("cloudfunctions.googleapis.com", "invocation")
+    assert event.resource == "projects/demo-proj/locations/us-central1/functions/hook"
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (403, "PERMISSION_DENIED"),
+        (401, "UNAUTHENTICATED"),
+        (429, "RESOURCE_EXHAUSTED"),
+        (502, "HTTP_502"),
+        (304, None),
+    ],
+)
+def test_request_log_status_becomes_outcome_and_error_code(status, code):
+    entry = request_log()
+    entry["httpRequest"]["status"] = status
+    event = normalize_blob(json_lines(entry), "sink.jsonl").events.iloc[0]
+    assert event.outcome == ("failure" if code else "success")
+    assert (None if pd.isna(event.error_code) else event.error_code) == code
+
+
+def test_request_logs_of_other_resources_and_bad_status_are_rejected_by_name():
+    balancer = request_log(resource={"type": "http_load_balancer", "labels": {}})
+    wrong_type = request_log()
+    wrong_type["httpRequest"]["status"] = "two hundred"
+    hostile = request_log()
+    hostile["httpRequest"]["userAgent"] = "<script>alert(1)</script>\x1b[2J"
+    batch = normalize_blob(json_lines(balancer, wrong_type, hostile), "sink.jsonl")
+
+    assert [r.index for r in batch.rejects] == [0, 1]
+    assert "request log" in batch.rejects[0].reason
+    assert "httpRequest.status" in batch.rejects[1].reason
+    assert batch.events.iloc[0].user_agent == "<script>alert(1)</script>\x1b[2J"
