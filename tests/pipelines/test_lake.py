@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
 from pipelines.events import EVENT_COLUMNS, EVENT_SCHEMA, events_to_arrow
-from pipelines.lake import EventLake
+from pipelines.lake import ROW_GROUP_ROWS, EventLake, IdIndex
 from tests.factories import event, events
 
 MARCH_2 = datetime(2026, 3, 2, 10, tzinfo=UTC)
@@ -189,3 +191,44 @@ def test_a_second_lake_object_sees_what_the_first_wrote(tmp_path):
     one = event()
     EventLake(str(tmp_path / "lake")).append(events(one))
     assert EventLake(str(tmp_path / "lake")).append(events(one)) == 0
+
+
+def test_id_index_knows_every_added_id_across_merged_runs_and_no_other() -> None:
+    index = IdIndex()
+    batches = [pa.array([f"id-{b}-{i}" for i in range(50)]) for b in range(9)]
+    for batch in batches:
+        index.add(IdIndex.hashes(batch))
+    assert len(index) == 450
+    assert index.contains(IdIndex.hashes(pa.concat_arrays(batches))).all()
+    assert not index.contains(IdIndex.hashes(pa.array(["id-9-0", "id-0-50", ""]))).any()
+
+
+def test_id_index_needs_both_hashes_to_match() -> None:
+    index = IdIndex()
+    first = np.array([5, 5, 9], dtype=np.uint64)  # 5 twice: a first-hash collision in the run
+    index.add((first, np.array([1, 2, 3], dtype=np.uint64)))
+    probe = (np.array([5, 5, 5, 9], dtype=np.uint64), np.array([2, 1, 7, 4], dtype=np.uint64))
+    assert index.contains(probe).tolist() == [True, True, False, False]
+
+
+def test_a_new_lake_object_knows_the_ids_already_on_disk(lake, tmp_path) -> None:
+    known = [event(), event()]
+    lake.append(events(*known))
+    again = EventLake(str(tmp_path / "lake"))
+    assert again.append(events(*known, event())) == 1
+
+
+def test_files_are_sorted_by_account_principal_time_in_small_row_groups(lake, tmp_path) -> None:
+    rows = [
+        event(account="b", principal="p1", time=MARCH_2),
+        event(account="a", principal="p2", time=MARCH_2),
+        event(account="a", principal="p1", time=MARCH_2.replace(hour=12)),
+        event(account="a", principal="p1", time=MARCH_2.replace(hour=11)),
+    ]
+    lake.append(events(*rows))
+    (path,) = parquet_files(tmp_path / "lake")
+    stored = pq.read_table(path, columns=["account", "principal", "time"]).to_pylist()
+    keys = [(r["account"], r["principal"], r["time"]) for r in stored]
+    assert keys == sorted(keys)
+    assert pq.ParquetFile(path).metadata.row_group(0).num_rows <= ROW_GROUP_ROWS
+    assert lake.read()["time"].is_monotonic_increasing

@@ -1,0 +1,172 @@
+"""Partitions: oversized accounts split by principal give exactly the alerts of whole ones; a
+partition is read without ``raw`` and fetches records by id."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from detectors.alert import Alert
+from pipelines.ingest import ingest_range
+from pipelines.lake import EventLake
+from pipelines.settings import Settings
+from service.scoring.detect import detect_partition
+from service.scoring.job import day_range
+from service.scoring.merge import settle_alerts
+from service.scoring.partitions import RawFetcher, plan_partitions, read_partition
+from tests.factories import ACCOUNT, BASE_TIME, event, events
+from tests.service.scoring.conftest import DAY
+
+WHOLE = 10**9
+
+
+def _detect(settings: Settings, part_events: int) -> tuple[int, list[dict[str, Any]]]:
+    """(partitions that were split, every alert as JSON) for the day in the settings' lake."""
+    lake = EventLake(settings.lake_root)
+    parts = plan_partitions(lake, settings.lake_root, *day_range(DAY), part_events=part_events)
+    results = [detect_partition(part, settings) for part in parts]
+    alerts: list[Alert] = settle_alerts(parts, results, settings)
+    alerts.sort(key=lambda a: (a.first_seen, a.rule_id, a.dedup_key, a.id))
+    return sum(p.split for p in parts), [a.model_dump(mode="json") for a in alerts]
+
+
+def _routine(principal: str, n: int, start_minute: int = 0) -> list[dict[str, Any]]:
+    return [
+        event(principal=principal, time=BASE_TIME + timedelta(minutes=start_minute, seconds=i))
+        for i in range(n)
+    ]
+
+
+def _user(name: str) -> str:
+    return f"arn:aws:iam::{ACCOUNT}:user/{name}"
+
+
+def test_an_oversized_account_is_split_into_principal_ranges_that_cover_it(
+    settings: Settings,
+) -> None:
+    lake = EventLake(settings.lake_root)
+    rows = [row for p in range(6) for row in _routine(_user(f"p{p}"), 20)]
+    lake.append(events(*rows, event(principal=None), event(account="other")))
+    parts = plan_partitions(lake, settings.lake_root, *day_range(DAY), part_events=45)
+
+    split = [p for p in parts if p.split]
+    assert len(split) == 3  # 2 principals (40 events) each; the unnamed event rides in the first
+    assert [p.events for p in split] == [41, 40, 40]
+    assert [p.accounts for p in parts if not p.split] == [("other",)]
+    read = [read_partition(lake, p) for p in split]
+    assert sum(len(r) for r in read) == 121
+    assert read[0]["principal"].isna().sum() == 1
+    assert {frozenset(r["principal"].dropna()) for r in read} == {
+        frozenset({_user("p0"), _user("p1")}),
+        frozenset({_user("p2"), _user("p3")}),
+        frozenset({_user("p4"), _user("p5")}),
+    }
+
+
+def test_one_principal_larger_than_a_partition_is_not_split(settings: Settings) -> None:
+    lake = EventLake(settings.lake_root)
+    lake.append(events(*_routine(_user("busy"), 30)))
+    (part,) = plan_partitions(lake, settings.lake_root, *day_range(DAY), part_events=10)
+    assert not part.split
+    assert part.events == 30
+
+
+def test_a_partition_is_read_without_raw_and_fetches_records_by_id(settings: Settings) -> None:
+    lake = EventLake(settings.lake_root)
+    rows = [event(raw={"n": i}) for i in range(5)]
+    lake.append(events(*rows))
+    (part,) = plan_partitions(lake, settings.lake_root, *day_range(DAY))
+    frame = read_partition(lake, part)
+    assert frame["raw"].isna().all()
+    assert frame["id"].tolist() == [r["id"] for r in rows]
+    fetch = RawFetcher(lake, part)
+    assert fetch([rows[3]["id"], rows[1]["id"]]) == {
+        rows[3]["id"]: '{"n":3}',
+        rows[1]["id"]: '{"n":1}',
+    }
+    assert fetch.calls == 1
+
+
+def test_a_correlation_across_principals_in_different_ranges_fires_as_in_one(
+    settings: Settings,
+) -> None:
+    # ten failed console logins from one address, each against another user: brute force by
+    # (account, source_ip); every user also has routine work, so each range holds few of them
+    rows: list[dict[str, Any]] = []
+    for p in range(10):
+        name = f"p{p:02d}"
+        rows += _routine(_user(name), 20, start_minute=p)
+        rows.append(
+            event(
+                principal=_user(name),
+                service="signin.amazonaws.com",
+                action="ConsoleLogin",
+                raw_action="ConsoleLogin",
+                category="authentication",
+                outcome="failure",
+                source_ip="203.0.113.77",
+                time=BASE_TIME + timedelta(hours=2, seconds=30 * p),
+                raw={"userIdentity": {"userName": name}},
+            )
+        )
+    EventLake(settings.lake_root).append(events(*rows))
+
+    split_parts, split = _detect(settings, 50)
+    _, whole = _detect(settings, WHOLE)
+
+    assert split_parts >= 4
+    assert split == whole
+    (brute,) = [a for a in whole if a["rule_id"] == "aws_console_login_bruteforce"]
+    assert brute["count"] == 10
+    assert brute["title"].startswith("AWS console") or "203.0.113.77" in brute["title"]
+    assert brute["evidence"]["sample"][0]["raw"] == {"userIdentity": {"userName": "p00"}}
+
+
+def test_a_rule_alert_whose_key_spans_ranges_is_rebuilt_whole(settings: Settings) -> None:
+    # two users throttle the same function, turn about: one alert per (account, resource) with
+    # the evidence in time order (folding the two ranges' alerts would not interleave it)
+    throttle = {
+        "service": "lambda.amazonaws.com",
+        "action": "PutFunctionConcurrency",
+        "raw_action": "PutFunctionConcurrency20171031",
+        "category": "modification",
+        "read_only": False,
+        "resource": "log-forwarder",
+        "raw": {"requestParameters": {"reservedConcurrentExecutions": 0}},
+    }
+    rows = _routine(_user("a"), 30) + _routine(_user("z"), 30, start_minute=5)
+    at = [BASE_TIME + timedelta(hours=1, seconds=s) for s in range(3)]
+    rows += [
+        event(principal=_user("z"), time=at[0], **throttle),
+        event(principal=_user("a"), time=at[1], **throttle),
+        event(principal=_user("z"), time=at[2], **throttle),
+    ]
+    EventLake(settings.lake_root).append(events(*rows))
+
+    split_parts, split = _detect(settings, 40)
+    _, whole = _detect(settings, WHOLE)
+
+    assert split_parts == 2
+    assert split == whole
+    (throttled,) = [a for a in whole if a["rule_id"] == "aws_lambda_concurrency_zero"]
+    assert throttled["count"] == 3
+    assert throttled["principal"] == _user("z")  # the first event's, as in one batch
+    assert throttled["evidence"]["event_ids"] == [r["id"] for r in rows[-3:]]
+
+
+@pytest.mark.slow
+def test_split_accounts_give_the_alerts_of_whole_ones_on_a_simulated_day(
+    settings: Settings, simulated_day: Path
+) -> None:
+    lake = EventLake(settings.lake_root)
+    ingest_range([str(simulated_day)], lake, settings, *day_range(DAY))
+
+    split_parts, split = _detect(settings, 300)
+    _, whole = _detect(settings, WHOLE)
+
+    assert split_parts > 3
+    assert len(whole) > 10
+    assert split == whole
