@@ -9,6 +9,7 @@ every event once.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,7 @@ from functools import partial
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 
 from pipelines.events import EVENT_SCHEMA
 from pipelines.lake import EventLake
@@ -77,11 +79,80 @@ def normalize_ref(
     return Normalized(events, rejects)
 
 
+@dataclass
+class BlobOutcome:
+    """What became of one blob of a task: rows kept, rejects, and whether it was read."""
+
+    rows: int
+    rejects: list[Reject]
+    fetched: bool
+
+
+@dataclass
+class NormalizedChunk:
+    """One task's answer: each blob's outcome, and all their events in order, either inline
+    (same process) or in a staging file (from a worker: the lake's filesystem carries hundreds
+    of MB in a fraction of a second, a Dask result of the same size takes seconds).
+    """
+
+    outcomes: list[BlobOutcome]
+    events: pa.Table | None = None
+    staged: str | None = None
+
+
+class Staging:
+    """A folder of one run under the lake (``_staging/<run>/``), where workers leave their
+    normalized chunks as Arrow IPC files for the driver. The lake's readers skip ``_`` names.
+
+    It pickles as the lake's filesystem and a path, so it points every worker at the same
+    place; the lake must be shared anyway (detection reads it on the workers).
+    """
+
+    def __init__(self, fs: pafs.FileSystem, folder: str) -> None:
+        self.fs = fs
+        self.folder = folder
+
+    @classmethod
+    def beside(cls, lake: EventLake) -> Staging:
+        return cls(lake.fs, f"{lake.root}/_staging/{uuid.uuid4().hex}")
+
+    def put(self, events: pa.Table) -> str:
+        """Write ``events`` uncompressed (it is read once, at once) and return its path."""
+        self.fs.create_dir(self.folder, recursive=True)
+        path = f"{self.folder}/_chunk-{uuid.uuid4().hex}.arrow"
+        with self.fs.open_output_stream(path) as out, pa.ipc.new_file(out, events.schema) as w:
+            w.write_table(events)
+        return path
+
+    def take(self, path: str) -> pa.Table:
+        """Read a chunk whole and delete its file."""
+        with self.fs.open_input_file(path) as source:
+            events = pa.ipc.open_file(source).read_all()
+        self.fs.delete_file(path)
+        return events
+
+    def clear(self) -> None:
+        """Remove the run's folder (and any chunk a cancelled task left)."""
+        if self.fs.get_file_info(self.folder).type == pafs.FileType.Directory:
+            self.fs.delete_dir(self.folder)
+
+
 def normalize_refs(
-    refs: Sequence[BlobRef], *, settings: Settings, start: datetime, end: datetime, clip: bool
-) -> list[Normalized]:
-    """``normalize_ref`` over a few blobs: the task a runner maps."""
-    return [normalize_ref(ref, settings=settings, start=start, end=end, clip=clip) for ref in refs]
+    refs: Sequence[BlobRef],
+    *,
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    clip: bool,
+    staging: Staging | None = None,
+) -> NormalizedChunk:
+    """``normalize_ref`` over a few blobs: the task a runner maps; ``staging`` when remote."""
+    done = [normalize_ref(ref, settings=settings, start=start, end=end, clip=clip) for ref in refs]
+    outcomes = [BlobOutcome(d.events.num_rows, d.rejects, d.fetched) for d in done]
+    events = pa.concat_tables([d.events for d in done])
+    if staging is None:
+        return NormalizedChunk(outcomes, events=events)
+    return NormalizedChunk(outcomes, staged=staging.put(events))
 
 
 def task_chunks(
@@ -163,6 +234,29 @@ def _ingest_source(
     runner: Runner,
     on_progress: Callable[[IngestTally], None] | None,
 ) -> None:
+    staging = Staging.beside(lake) if runner.remote else None
+    try:
+        _ingest_chunks(
+            source, lake, settings, start, end, tally, clip, runner, staging, on_progress
+        )
+    finally:
+        if staging is not None:
+            staging.clear()
+    tally.rejects.extend(getattr(source, "rejects", ()))
+
+
+def _ingest_chunks(
+    source: Source,
+    lake: EventLake,
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    tally: IngestTally,
+    clip: bool,
+    runner: Runner,
+    staging: Staging | None,
+    on_progress: Callable[[IngestTally], None] | None,
+) -> None:
     drawn: dict[int, list[BlobRef]] = {}
     blobs: list[BlobRef] = []
     tables: list[pa.Table] = []
@@ -184,21 +278,29 @@ def _ingest_source(
         tally.blobs += len(blobs)
         blobs, tables, pending = [], [], 0
 
-    task = partial(normalize_refs, settings=settings, start=start, end=end, clip=clip)
-    for index, outcomes in runner.map(task, draw()):
-        for ref, done in zip(drawn.pop(index), outcomes, strict=True):
+    task = partial(
+        normalize_refs, settings=settings, start=start, end=end, clip=clip, staging=staging
+    )
+    for index, chunk in runner.map(task, draw()):
+        if chunk.staged is not None and staging is not None:
+            events = staging.take(chunk.staged)
+        else:
+            assert chunk.events is not None
+            events = chunk.events
+        offset = 0
+        for ref, done in zip(drawn.pop(index), chunk.outcomes, strict=True):
             tally.rejects.extend(done.rejects)
             if done.fetched:
                 blobs.append(ref)
-            if done.events.num_rows:
-                tables.append(done.events)
-                pending += done.events.num_rows
+            if done.rows:
+                tables.append(events.slice(offset, done.rows))
+                pending += done.rows
+                offset += done.rows
             if pending >= FLUSH_EVENTS or len(blobs) >= FLUSH_BLOBS:
                 flush()
         if on_progress is not None:
             on_progress(tally)
     flush()
-    tally.rejects.extend(getattr(source, "rejects", ()))
 
 
 def within(events: pa.Table, start: datetime, end: datetime) -> pa.Table:

@@ -23,11 +23,16 @@ class Runner(Protocol):
     so a day of blobs is never all in memory.
     """
 
+    remote: bool
+    """True when results cross a process boundary: callers move large results another way."""
+
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[int, R]]: ...
 
 
 class LocalRunner:
     """In this process, one item after another: memory bounded by one item."""
+
+    remote = False
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[int, R]]:
         for index, item in enumerate(items):
@@ -48,6 +53,7 @@ class DaskRunner:
 
         self.client = Client(address, timeout=timeout, set_as_default=False)
         self.ahead = ahead
+        self.remote = True
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[int, R]]:
         ahead = self.ahead or max(2, 2 * sum(self.client.nthreads().values()))

@@ -86,3 +86,6 @@ def test_dask_run_stores_the_same_lake_rejects_and_alerts_as_a_local_run(
     assert remote.ingested == local.ingested == len(local.lake)
     assert remote.files == local.files
     assert remote.lake.equals(local.lake)
+    staging = tmp_path / "dask" / "lake" / "_staging"
+    assert staging.is_dir()  # workers handed their chunks over through the lake's folder
+    assert list(staging.rglob("*")) == []  # and the driver took and deleted every one
