@@ -7,9 +7,10 @@ environment at import time: callers build a ``Settings()`` and pass it in.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -37,6 +38,24 @@ class Settings(BaseSettings):
         default=1024 * 1024 * 1024,
         description="a decompressed input file larger than this is rejected",
     )
+
+    score_schedule: str | None = Field(
+        default=None,
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="HH:MM UTC: `functrail serve` scores yesterday daily then; unset: off",
+    )
+    score_sources: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="sources the scheduled score job ingests, comma-separated; none: the lake's",
+    )
+
+    @field_validator("score_sources", mode="before")
+    @classmethod
+    def _split_sources(cls, value: object) -> object:
+        """``a,b`` from the environment; source URIs and paths hold no commas."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @property
     def database(self) -> str:

@@ -7,6 +7,8 @@ source failed, 2 on bad usage.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Annotated
 
@@ -19,6 +21,7 @@ from service.cli.app import CommandFailed, app, err, status_line
 from service.cli.normalize import printable
 from service.db import open_database
 from service.scoring.job import ScoreFailed, ScoreResult, score_day
+from service.scoring.lock import ScoreLocked, score_lock
 from service.scoring.partitions import DEFAULT_PART_EVENTS
 
 SHOWN_REJECTS = 10
@@ -78,7 +81,7 @@ def score(
     failures: list[str] = []
     try:
         progress, task = status_line("score")
-        with progress:
+        with _locked(settings), progress:
 
             def say(text: str) -> None:
                 progress.update(task, description=printable(text))
@@ -110,6 +113,16 @@ def score(
         db.dispose()
     if failures:
         raise CommandFailed(f"{len(failures)} of {len(days)} day(s) failed")
+
+
+@contextmanager
+def _locked(settings: Settings) -> Iterator[None]:
+    """One score run per data folder (the scheduler in ``functrail serve`` included)."""
+    try:
+        with score_lock(settings):
+            yield
+    except ScoreLocked as exc:  # raised on entry only: the lock never waits
+        raise CommandFailed(str(exc)) from None
 
 
 def _report(result: ScoreResult) -> None:

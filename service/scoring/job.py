@@ -97,17 +97,21 @@ def score_day(
     runner: Runner | None = None,
     part_events: int = DEFAULT_PART_EVENTS,
     progress: Progress | None = None,
+    scheduled: bool = False,
 ) -> ScoreResult:
     """Score one UTC day; raises ScoreFailed (after recording it) when a step fails.
 
     With no ``sources`` it scores what the lake already holds for the day. A source that fails
     is recorded and fails the run, but only after everything else was scored and stored.
+    ``scheduled`` marks the job run as started by the in-service scheduler.
     """
     say = progress or (lambda _text: None)
     runner = runner or LocalRunner()
     settings = absolute_paths(settings)
     start, end = day_range(day)
-    params = {"date": day.isoformat(), "sources": list(sources)}
+    params: dict[str, Any] = {"date": day.isoformat(), "sources": list(sources)}
+    if scheduled:
+        params["scheduled"] = True
     interrupted_runs(db, day)
     with db.session() as session:
         run_id = record_job_run(session, JOB_KIND, params)

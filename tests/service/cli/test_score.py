@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 import service.cli.commands  # noqa: F401  (registers the commands)
 from pipelines.settings import Settings
-from service.cli.app import app
+from service.cli.app import CommandFailed, app
+from service.scoring.lock import score_lock
 from tests.factories import cloudtrail_file, cloudtrail_record, public_add_permission
 
 
@@ -86,3 +87,14 @@ def test_missing_path_fails_with_exit_1(tmp_path: Path, settings: Settings) -> N
 def test_unreachable_dask_scheduler_fails_with_exit_1(settings: Settings) -> None:
     result = run("--date", "2026-03-02", "--dask", "tcp://127.0.0.1:9")
     assert result.exit_code == 1
+
+
+def test_score_exits_one_while_another_run_holds_the_lock(
+    day_files: Path, settings: Settings
+) -> None:
+    with score_lock(settings):
+        result = run("--date", "2026-03-02", str(day_files))
+    assert result.exit_code == 1
+    assert isinstance(result.exception, CommandFailed)
+    assert "another score run is in progress" in str(result.exception)
+    assert run("--date", "2026-03-02", str(day_files)).exit_code == 0
