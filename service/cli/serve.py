@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 from typing import Annotated
 
 import typer
@@ -19,11 +20,16 @@ def serve(
     import uvicorn
 
     from service.api.app import create_app
+    from service.scheduling import start_scheduler
     from service.webhooks.background import attach_dispatcher
 
     settings = Settings()
     application = create_app(settings)
     attach_dispatcher(application)  # webhook deliveries run beside the API
+    scheduler = start_scheduler(settings)  # here, not in the app: once, not once per worker
+    if scheduler is not None:
+        atexit.register(scheduler.stop)
+        err.print(f"score job scheduled daily at {settings.score_schedule} UTC", highlight=False)
     err.print(
         f"functrail API on http://{host}:{port} (database {_where(settings)})",
         markup=False,
