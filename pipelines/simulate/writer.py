@@ -1,7 +1,9 @@
 """Write one day of records in the real file layouts: CloudTrail's S3 keys and a Logging sink's.
 
 CloudTrail delivers a gzip of ``{"Records": [...]}`` per account and region about every five
-minutes; a Cloud Storage sink writes one LogEntry per line into hourly files per log.
+minutes, several files when a window is busy (here: at most ``MAX_FILE_RECORDS`` each, so a
+10M-event day is not a few 650 MB JSON documents that every reader must parse whole); a Cloud
+Storage sink writes one LogEntry per line into hourly files per log.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pipelines.simulate.ids import derive, token
 from pipelines.simulate.org import Org
 
 _by_time = itemgetter(0)
+MAX_FILE_RECORDS = 50_000
+"""Reached only above ``scale`` ~24 (1M events a day), so smaller days are written as before."""
 
 
 def _stamp(t: int, fmt: str) -> str:
@@ -89,11 +93,12 @@ def _write_cloudtrail(
             continue
         # Delivered at the window's end; the day's last file stays in the day's folder.
         delivered = min(window_end, day_start + 86340)
-        path = cloudtrail_path(out, org, account, region, delivered, token(rng, 16))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        body = orjson.dumps({"Records": [r for _, r in rows[i:j]]})
-        path.write_bytes(igzip.compress(body, 1, mtime=0))
-        paths.append(path)
+        for k in range(i, j, MAX_FILE_RECORDS):
+            path = cloudtrail_path(out, org, account, region, delivered, token(rng, 16))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            records = [r for _, r in rows[k : min(j, k + MAX_FILE_RECORDS)]]
+            path.write_bytes(igzip.compress(orjson.dumps({"Records": records}), 1, mtime=0))
+            paths.append(path)
         i = j
     return paths
 
