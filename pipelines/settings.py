@@ -6,6 +6,7 @@ environment at import time: callers build a ``Settings()`` and pass it in.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -46,15 +47,15 @@ class Settings(BaseSettings):
     )
     score_sources: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="sources the scheduled score job ingests, comma-separated; none: the lake's",
+        description="sources the scheduled score job ingests (comma or space separated)",
     )
 
     @field_validator("score_sources", mode="before")
     @classmethod
     def _split_sources(cls, value: object) -> object:
-        """``a,b`` from the environment; source URIs and paths hold no commas."""
+        """``a,b`` or ``a b`` from the environment (the deploy/ examples pass it to a shell)."""
         if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+            return [part for part in re.split(r"[,\s]+", value) if part]
         return value
 
     @property

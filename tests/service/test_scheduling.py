@@ -122,3 +122,10 @@ def test_stop_ends_the_wait_at_once(api: Api, tmp_path: Path) -> None:
 
 def test_scheduler_is_off_unless_a_schedule_is_set(settings: Settings) -> None:
     assert start_scheduler(settings) is None
+
+
+def test_sources_setting_takes_commas_or_spaces_as_the_deploy_examples_write_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FUNCTRAIL_SCORE_SOURCES", "s3://org-trail/ gcp-logging://p,./logs")
+    assert Settings().score_sources == ["s3://org-trail/", "gcp-logging://p", "./logs"]
