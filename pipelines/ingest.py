@@ -51,8 +51,8 @@ class IngestTally:
 
 @dataclass
 class Normalized:
-    """One blob's outcome, as a worker returns it: events in the range, rejects, and whether
-    the blob was read at all (a blob refused at fetch is not checkpointed, as before).
+    """One blob's outcome: events in the range, rejects, and whether the blob was read at all
+    (a blob refused at fetch is not checkpointed, so a later run tries it again).
     """
 
     events: pa.Table
