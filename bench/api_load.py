@@ -1,22 +1,29 @@
 """Load test of ``GET /v1/alerts``: a store of N alerts, C concurrent clients, p50/p95/p99.
 
-    python bench/api_load.py --alerts 1000000 --clients 50 --requests 40 --backend sqlite
-    python bench/api_load.py --alerts 1000000 --backend postgresql
+    python bench/api_load.py --alerts 1000000 --backend sqlite --store /tmp/ft-bench/sqlite-1m
+    python bench/api_load.py --alerts 1000000 --backend postgresql --store /tmp/ft-bench/pg-1m \
+        --workers 2 --think-ms 1000
 
 Seeds the store with a bulk Core insert (``save_alerts`` is for detector batches, not for
-filling a benchmark), starts the API under uvicorn in a subprocess, and has each client (own
-key, so the per-key rate limit does not shape the result) walk filtered lists and follow
-cursors. The simplest alternative is measured in the same run: a deep page by OFFSET against
-the same page by keyset cursor.
+filling a benchmark; ``--store`` keeps it for the next run), starts ``functrail serve`` in a
+subprocess and drives it with ``wrk`` (C, so the client does not eat the server's CPU on a
+small box; ``--load httpx`` is the Python client for comparison). Each connection has its own
+key (so the per-key rate limit does not shape the result) and requests vary over QUERIES, each
+at a real cursor depth (cursors collected from the server first). ``--think-ms`` makes each
+connection wait between requests (an analyst console); without it the loop is closed and the
+figure is throughput-bound. The simplest alternative is measured in the same run: a deep page
+by OFFSET against the same page by keyset cursor.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -25,9 +32,11 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, LiteralString
+from urllib.parse import urlencode
 
 import httpx
-from sqlalchemy import insert, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from detectors.alert import SEVERITIES, SEVERITY_RANK
@@ -43,7 +52,7 @@ PG_URL = os.environ.get(
     "FUNCTRAIL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 RULES = [f"rule_{i:02d}" for i in range(30)]
-QUERIES = [
+QUERIES: list[dict[str, str]] = [
     {},
     {"severity": "high"},
     {"status": "open", "severity": "medium"},
@@ -51,9 +60,50 @@ QUERIES = [
     {"detector": "anomaly", "severity": "high"},
     {"since": "2026-03-20T00:00:00Z"},
 ]
+PAGES_PER_QUERY = 8
+"""cursor depths the load visits per query: page 1 .. 8 (a console rarely goes deeper)"""
+
+WRK_SCRIPT = r"""
+local paths, keys = {}, {}
+for line in io.lines(os.getenv("FT_PATHS")) do paths[#paths + 1] = line end
+for line in io.lines(os.getenv("FT_KEYS")) do keys[#keys + 1] = line end
+local think = tonumber(os.getenv("FT_THINK_MS") or "0")
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+  n, ok, limited, other = 0, 0, 0, 0
+  math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 100000)
+end
+function request()
+  n = n + 1
+  local key = keys[(n % #keys) + 1]
+  return wrk.format("GET", paths[math.random(#paths)], {Authorization = "Bearer " .. key})
+end
+function response(status, headers, body)
+  if status == 200 then ok = ok + 1 elseif status == 429 then limited = limited + 1
+  else other = other + 1 end
+end
+if think > 0 then
+  function delay() return math.random(math.floor(think / 2), math.floor(think * 1.5)) end
+end
+function done(summary, latency, requests)
+  local s = {ok = 0, limited = 0, other = 0}
+  for _, t in ipairs(threads) do
+    s.ok = s.ok + t:get("ok"); s.limited = s.limited + t:get("limited")
+    s.other = s.other + t:get("other")
+  end
+  io.write(string.format(
+    'FT_RESULT {"requests": %d, "seconds": %.3f, "p50": %d, "p95": %d, "p99": %d, ' ..
+    '"max": %d, "ok": %d, "limited": %d, "other": %d, "socket_errors": %d}\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(95),
+    latency:percentile(99), latency.max, s.ok, s.limited, s.other,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
 
 
 def seed(db: Database, n: int, batch: int = 20_000) -> float:
+    """``n`` alerts over 30 days: skewed severities, 30 rules, 10% anomaly, 60% open."""
     rng = random.Random(7)
     start = datetime(2026, 3, 1, tzinfo=UTC)
     began = time.perf_counter()
@@ -93,11 +143,24 @@ def seed(db: Database, n: int, batch: int = 20_000) -> float:
                     }
                 )
             conn.execute(insert(AlertRow), rows)
-        if db.engine.dialect.name == "postgresql":
-            conn.execute(text("ANALYZE alerts"))
-        else:
-            conn.execute(text("ANALYZE"))
+        conn.execute(
+            text("ANALYZE alerts" if db.engine.dialect.name == "postgresql" else "ANALYZE")
+        )
     return time.perf_counter() - began
+
+
+def ensure_seeded(db: Database, n: int) -> None:
+    """Seed ``n`` alerts unless the store holds exactly that many (a kept ``--store``)."""
+    with db.engine.connect() as conn:
+        have = conn.scalar(select(func.count()).select_from(AlertRow))
+    if have == n:
+        print(f"store holds {n:,} alerts already (seeded by an earlier run)")
+        return
+    if have:
+        with db.engine.begin() as conn:
+            conn.execute(delete(AlertRow))
+    seconds = seed(db, n)
+    print(f"seeded {n:,} alerts in {seconds:.1f}s ({n / seconds:,.0f} rows/s, bulk insert)")
 
 
 def deep_page(db: Database, depth: int) -> tuple[float, float]:
@@ -118,24 +181,132 @@ def deep_page(db: Database, depth: int) -> tuple[float, float]:
     return offset_s, keyset_s
 
 
-async def client(
-    base: str, key: str, requests: int, latencies: list[float], codes: dict[int, int]
+def request_paths(base: str, key: str) -> list[str]:
+    """Every QUERY at page 1..PAGES_PER_QUERY, with the cursors the server hands out."""
+    paths: list[str] = []
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as http:
+        for params in QUERIES:
+            cursor: str | None = None
+            for _ in range(PAGES_PER_QUERY):
+                query = params | {"limit": "50"} | ({"cursor": cursor} if cursor else {})
+                path = f"/v1/alerts?{urlencode(query)}"
+                response = http.get(path)
+                response.raise_for_status()
+                paths.append(path)
+                cursor = response.json()["next_cursor"]
+                if cursor is None:
+                    break
+    return paths
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its live children (uvicorn workers), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        pids.extend(int(c) for c in children)
+    return total
+
+
+def run_wrk(
+    base: str, paths: list[str], keys: list[str], args: argparse.Namespace, work: Path
+) -> dict[str, Any]:
+    (work / "paths.txt").write_text("\n".join(paths) + "\n")
+    (work / "keys.txt").write_text("\n".join(keys) + "\n")
+    (work / "load.lua").write_text(WRK_SCRIPT)
+    env = os.environ | {
+        "FT_PATHS": str(work / "paths.txt"),
+        "FT_KEYS": str(work / "keys.txt"),
+        "FT_THINK_MS": str(args.think_ms),
+    }
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is not installed (apt-get install -y wrk), or use --load httpx")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(
+        [wrk, "-t", str(args.threads), "-c", str(args.clients), "-d", f"{args.duration}s",
+         "--timeout", "30s", "-s", str(work / "load.lua"), base],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    lines = [x for x in out.stdout.splitlines() if x.startswith("FT_RESULT ")]
+    if not lines:
+        raise SystemExit(f"wrk gave no result:\n{out.stdout}\n{out.stderr}")
+    line = lines[0]
+    result: dict[str, Any] = json.loads(line.removeprefix("FT_RESULT "))
+    result["client_cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    for name in ("p50", "p95", "p99", "max"):
+        result[name] = result[name] / 1000  # wrk reports microseconds
+    return result
+
+
+async def httpx_client(
+    base: str, key: str, paths: list[str], until: float, think: float, out: dict[str, Any]
 ) -> None:
     rng = random.Random(key)
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as http:
-        cursor: str | None = None
-        params: dict[str, str | int] = {}
-        for _ in range(requests):
-            if cursor is None or rng.random() < 0.5:
-                params = dict(rng.choice(QUERIES)) | {"limit": 50}
-                cursor = None
-            query = params | ({"cursor": cursor} if cursor else {})
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60
+    ) as http:
+        while time.perf_counter() < until:
             began = time.perf_counter()
-            response = await http.get("/v1/alerts", params=query)
-            latencies.append(time.perf_counter() - began)
-            codes[response.status_code] = codes.get(response.status_code, 0) + 1
-            cursor = response.json().get("next_cursor") if response.status_code == 200 else None
+            response = await http.get(rng.choice(paths))
+            out["latencies"].append((time.perf_counter() - began) * 1000)
+            out["codes"][response.status_code] = out["codes"].get(response.status_code, 0) + 1
+            if think:
+                await asyncio.sleep(rng.uniform(think / 2, think * 1.5))
+
+
+def run_httpx(
+    base: str, paths: list[str], keys: list[str], args: argparse.Namespace
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"latencies": [], "codes": {}}
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    began = time.perf_counter()
+    until = began + args.duration
+
+    async def run() -> None:
+        think = args.think_ms / 1000
+        await asyncio.gather(*(httpx_client(base, k, paths, until, think, out) for k in keys))
+
+    asyncio.run(run())
+    seconds = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    q = statistics.quantiles(out["latencies"], n=100)
+    codes = out["codes"]
+    return {
+        "requests": len(out["latencies"]),
+        "seconds": seconds,
+        "p50": q[49],
+        "p95": q[94],
+        "p99": q[98],
+        "max": max(out["latencies"]),
+        "ok": codes.get(200, 0),
+        "limited": codes.get(429, 0),
+        "other": sum(n for c, n in codes.items() if c not in (200, 429)),
+        "socket_errors": 0,
+        "client_cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+    }
+
+
+def open_store(args: argparse.Namespace) -> tuple[Path, str, str | None]:
+    """The home folder, database URL, and a scratch PostgreSQL database to drop (if any)."""
+    home = Path(args.store) if args.store else Path(tempfile.mkdtemp(prefix="ft-bench-"))
+    home.mkdir(parents=True, exist_ok=True)
+    if args.backend == "sqlite":
+        return home, f"sqlite:///{home / 'bench.db'}", None
+    name = f"ft_bench_{args.alerts}" if args.store else f"ft_bench_{uuid.uuid4().hex[:8]}"
+    if not _admin_scalar("SELECT 1 FROM pg_database WHERE datname = %s", name):
+        _admin(f'CREATE DATABASE "{name}"')
+    url = str(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
+    return home, url, None if args.store else name
 
 
 def main() -> None:
@@ -143,44 +314,40 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--alerts", type=int, default=1_000_000)
-    parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--requests", type=int, default=40, help="per client")
+    parser.add_argument("--clients", type=int, default=50, help="concurrent connections")
+    parser.add_argument("--duration", type=int, default=20, help="seconds of load")
+    parser.add_argument("--think-ms", type=int, default=0, help="mean wait between requests")
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--store", help="keep the seeded store in this folder for later runs")
+    parser.add_argument("--workers", type=int, default=1, help="functrail serve --workers")
+    parser.add_argument("--load", choices=["wrk", "httpx"], default="wrk")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="ft-bench-"))
-    scratch = None
-    if args.backend == "sqlite":
-        url = f"sqlite:///{home / 'bench.db'}"
-    else:
-        scratch = f"ft_bench_{uuid.uuid4().hex[:8]}"
-        _admin(f'CREATE DATABASE "{scratch}"')
-        url = str(make_url(PG_URL).set(database=scratch).render_as_string(hide_password=False))
+    home, url, scratch = open_store(args)
     settings = Settings(home=home, database_url=url)
     db = open_database(settings)
-    seed_s = seed(db, args.alerts)
-    print(
-        f"seeded {args.alerts} alerts in {seed_s:.1f}s "
-        f"({args.alerts / seed_s:,.0f} rows/s, bulk insert)"
-    )
+    ensure_seeded(db, args.alerts)
     depth = min(args.alerts - 50, 100_000)
     offset_s, keyset_s = deep_page(db, depth)
     print(
         f"page at depth {depth}: OFFSET {offset_s * 1000:.1f} ms, "
         f"keyset cursor {keyset_s * 1000:.1f} ms"
     )
-
+    run_id = uuid.uuid4().hex[:6]
     with db.session() as session:
         keys = [
-            create_key(session, name=f"bench-{i}", role="viewer", secret=server_secret(home)).key
+            create_key(
+                session, name=f"bench-{run_id}-{i}", role="viewer", secret=server_secret(home)
+            ).key
             for i in range(args.clients)
         ]
     port = 18000 + os.getpid() % 1000
     env = os.environ | {"FUNCTRAIL_HOME": str(home), "FUNCTRAIL_DATABASE_URL": url}
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "service.api.app:create_app",
-         "--port", str(port), "--log-level", "warning"],
-        env=env,
+        [sys.executable, "-c", "from service.cli import main; main()", "serve",
+         "--port", str(port)] + (["--workers", str(args.workers)] if args.workers > 1 else []),
+        env=env, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
@@ -190,37 +357,57 @@ def main() -> None:
                     break
             except httpx.TransportError:
                 time.sleep(0.5)
-        latencies: list[float] = []
-        codes: dict[int, int] = {}
-        began = time.perf_counter()
-
-        async def run() -> None:
-            await asyncio.gather(*(client(base, k, args.requests, latencies, codes) for k in keys))
-
-        asyncio.run(run())
-        wall = time.perf_counter() - began
+        paths = request_paths(base, keys[0])
+        time.sleep(1)  # the rate limiter of the warm-up key refills
+        cpu_before = tree_cpu_seconds(server.pid)
+        load_before = os.getloadavg()
+        with tempfile.TemporaryDirectory() as work:
+            if args.load == "wrk":
+                result = run_wrk(base, paths, keys, args, Path(work))
+            else:
+                result = run_httpx(base, paths, keys, args)
+        server_cpu = tree_cpu_seconds(server.pid) - cpu_before
     finally:
         server.terminate()
-        server.wait(timeout=30)
-    q = statistics.quantiles(latencies, n=100)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        server.wait(timeout=60)
+    seconds = result["seconds"]
+    mode = f"think {args.think_ms} ms" if args.think_ms else "closed loop"
     print(
-        f"{args.backend}: {len(latencies)} requests, {args.clients} clients, "
-        f"{len(latencies) / wall:,.0f} req/s; "
-        f"p50 {q[49] * 1000:.0f} ms, p95 {q[94] * 1000:.0f} ms, p99 {q[98] * 1000:.0f} ms; "
-        f"status {codes}; bench peak RSS {peak_mb:.0f} MiB"
+        f"{args.backend}, {args.alerts:,} alerts, {args.workers} worker(s), {args.load}, "
+        f"{args.clients} clients, {mode}, {len(paths)} paths: "
+        f"{result['requests']:,} requests in {seconds:.1f}s = {result['requests'] / seconds:,.0f} "
+        f"req/s; p50 {result['p50']:.1f} ms, p95 {result['p95']:.1f} ms, "
+        f"p99 {result['p99']:.1f} ms, max {result['max']:.1f} ms; "
+        f"200: {result['ok']}, 429: {result['limited']}, other: {result['other']}, "
+        f"socket errors: {result['socket_errors']}"
+    )
+    print(
+        f"CPU: server {server_cpu / seconds:.2f} cores, client {result['client_cpu'] / seconds:.2f}"
+        f" cores; load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}; "
+        f"bench peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
     )
     db.dispose()
     if scratch:
         _admin(f'DROP DATABASE "{scratch}"')
 
 
+def _admin_url() -> str:
+    return make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def _admin(statement: str) -> None:
     import psycopg
 
-    url = make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(_admin_url(), autocommit=True) as conn:
         conn.execute(statement)
+
+
+def _admin_scalar(statement: LiteralString, value: str) -> object:
+    import psycopg
+
+    with psycopg.connect(_admin_url(), autocommit=True) as conn:
+        row = conn.execute(statement, (value,)).fetchone()
+    return row[0] if row else None
 
 
 if __name__ == "__main__":

@@ -59,12 +59,17 @@ def paginate(
     limit: int,
     cursor: str | None = None,
 ) -> Page[Any]:
-    """One page of ``stmt`` (a select of one ORM entity) in ``order``, after ``cursor``."""
+    """One page of ``stmt`` in ``order``, after ``cursor``.
+
+    ``stmt`` selects one ORM entity (items are the objects) or columns that include the order
+    columns (items are Rows: cheaper when a hot list needs no ORM objects).
+    """
     limit = max(1, min(limit, MAX_LIMIT))
     if cursor:
         stmt = stmt.where(_after(order, decode_cursor(cursor, len(order))))
     stmt = stmt.order_by(*(o.column.desc() if o.descending else o.column.asc() for o in order))
-    rows = list(session.scalars(stmt.limit(limit + 1)))
+    result = session.execute(stmt.limit(limit + 1))
+    rows = list(result.scalars() if _selects_entity(stmt) else result)
     if len(rows) <= limit:
         return Page(rows, None)
     rows = rows[:limit]
@@ -72,13 +77,21 @@ def paginate(
     return Page(rows, encode_cursor([getattr(last, o.column.key) for o in order]))
 
 
+def _selects_entity(stmt: Select[Any]) -> bool:
+    described = stmt.column_descriptions
+    return len(described) == 1 and described[0]["expr"] is described[0]["entity"]
+
+
 def _after(order: Sequence[Order], values: list[Any]) -> ColumnElement[bool]:
+    """Rows after the cursor row. The lead column's bound (``c0 <= v0``) is implied by the OR,
+    but stated so both engines turn it into an index range instead of a scan from the top."""
     clauses = []
     for i, o in enumerate(order):
         prefix = [order[j].column == values[j] for j in range(i)]
         step = o.column < values[i] if o.descending else o.column > values[i]
         clauses.append(and_(*prefix, step))
-    return or_(*clauses)
+    lead = order[0].column <= values[0] if order[0].descending else order[0].column >= values[0]
+    return and_(lead, or_(*clauses))
 
 
 def encode_cursor(values: Sequence[Any]) -> str:

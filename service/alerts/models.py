@@ -43,12 +43,12 @@ class AlertRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (
-        Index("ix_alerts_last_seen_id", "last_seen", "id"),
+        # the list's filters (migration 0003): walk in (last_seen, id) order, severity in the index
+        Index("ix_alerts_last_seen_id_severity", "last_seen", "id", "severity_rank"),
         Index("ix_alerts_dedup_hash_last_seen", "dedup_hash", "last_seen"),
-        Index("ix_alerts_status_last_seen", "status", "last_seen"),
-        Index("ix_alerts_severity_last_seen", "severity_rank", "last_seen"),
-        Index("ix_alerts_rule_last_seen", "rule_id", "last_seen"),
-        Index("ix_alerts_detector_last_seen", "detector", "last_seen"),
+        Index("ix_alerts_status_last_seen_id", "status", "last_seen", "id", "severity_rank"),
+        Index("ix_alerts_rule_last_seen_id", "rule_id", "last_seen", "id", "severity_rank"),
+        Index("ix_alerts_detector_last_seen_id", "detector", "last_seen", "id", "severity_rank"),
     )
 
 

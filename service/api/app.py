@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -16,10 +17,12 @@ from service.api.metrics import Metrics
 from service.api.middleware import BodyTooLarge, Guard
 from service.api.ratelimit import RateLimiter
 from service.api.state import ApiState
+from service.audit.writer import AuditWriter
 from service.console.routes import router as console_router
 from service.db import Database, open_database
 from service.events.routes import router as events_router
 from service.jobs.routes import router as jobs_router
+from service.keys.cache import KeyCache
 from service.keys.store import server_secret
 from service.rules.routes import router as rules_router
 from service.suppressions.routes import router as suppressions_router
@@ -44,9 +47,12 @@ def create_app(
     db = database or open_database(settings)
     limits = limits or ApiLimits()
 
+    audit = AuditWriter(db)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await anyio.to_thread.run_sync(audit.close)  # after the last request: flush its rows
         if owns_db:
             db.dispose()
 
@@ -65,6 +71,8 @@ def create_app(
         limits=limits,
         limiter=RateLimiter(limits.rate_per_second, limits.burst),
         metrics=Metrics(db),
+        audit=audit,
+        keys=KeyCache(),
     )
     errors.install(app)
 

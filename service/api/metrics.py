@@ -61,6 +61,11 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.audit_refused = Counter(
+            "functrail_audit_refused",
+            "/v1 calls refused with 503 because the audit queue was full",
+            registry=self.registry,
+        )
         self.registry.register(_AlertGauge(db))
 
     def render(self) -> bytes:

@@ -1,5 +1,7 @@
 """The guard around every request: size limits, security headers, a last-resort 500,
-metrics, and the audit row. Pure ASGI, so it also sees what the exception handlers do not."""
+metrics, and the audit row (queued for the batched ``AuditWriter``; while its queue is full,
+``/v1`` calls are refused with 503). Pure ASGI, so it also sees what the exception handlers
+do not."""
 
 from __future__ import annotations
 
@@ -7,13 +9,12 @@ import logging
 import time
 from typing import Any
 
-import anyio
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.errors import internal_error_response, problem_response
 from service.api.state import ApiState
-from service.audit.store import AuditEntry, record_call
+from service.audit.store import AuditEntry
 
 log = logging.getLogger("functrail.api")
 
@@ -54,9 +55,20 @@ class Guard:
             await send(message)
 
         limits = api.limits
+        audited = scope["path"].startswith("/v1")
         try:
             declared = _content_length(scope)
-            if _has_nul(scope):
+            if audited and api.audit.full:
+                audited = False  # not served, so not queued: the queue stays bounded
+                api.metrics.audit_refused.inc()
+                await problem_response(
+                    None,
+                    503,
+                    "the audit log is behind; try again shortly",
+                    instance=scope["path"],
+                    headers={"Retry-After": "1"},
+                )(scope, receive, send_secured)
+            elif _has_nul(scope):
                 await problem_response(
                     None,
                     422,
@@ -81,7 +93,7 @@ class Guard:
             else:
                 await internal_error_response(scope["path"], exc)(scope, receive, send_secured)
         finally:
-            await _account(api, scope, answer["status"], time.perf_counter() - started)
+            _account(api, scope, answer["status"], time.perf_counter() - started, audited)
 
 
 def _has_nul(scope: Scope) -> bool:
@@ -120,30 +132,23 @@ async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> 
     await problem_response(None, 413, detail, instance=scope["path"])(scope, receive, send)
 
 
-async def _account(api: ApiState, scope: Scope, status: int, seconds: float) -> None:
+def _account(api: ApiState, scope: Scope, status: int, seconds: float, audited: bool) -> None:
     route = scope.get("route")
     template = getattr(route, "path", None) or "<unmatched>"
     api.metrics.requests.labels(scope["method"], template, str(status)).inc()
     api.metrics.latency.labels(template).observe(seconds)
-    if not scope["path"].startswith("/v1"):
+    if not audited:
         return
     key = scope.get("state", {}).get("key")
     client = scope.get("client")
-    entry = AuditEntry(
-        method=scope["method"],
-        route=template if route is not None else scope["path"][:512],
-        query=scope.get("query_string", b"").decode("latin-1"),
-        status_code=status,
-        client_ip=client[0] if client else None,
-        key_id=getattr(key, "id", None),
-        role=getattr(key, "role", None),
+    api.audit.submit(
+        AuditEntry(
+            method=scope["method"],
+            route=template if route is not None else scope["path"][:512],
+            query=scope.get("query_string", b"").decode("latin-1"),
+            status_code=status,
+            client_ip=client[0] if client else None,
+            key_id=getattr(key, "id", None),
+            role=getattr(key, "role", None),
+        )
     )
-    try:
-        await anyio.to_thread.run_sync(_write_audit, api, entry)
-    except Exception:
-        log.exception("audit row not written for %s %s", entry.method, entry.route)
-
-
-def _write_audit(api: ApiState, entry: AuditEntry) -> None:
-    with api.db.session() as session:
-        record_call(session, entry)

@@ -1,15 +1,20 @@
-"""What the app holds for its lifetime: settings, database, key secret, limits, counters."""
+"""What the app holds for its lifetime: settings, database, key secret and key cache, limits,
+counters, and the audit writer."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
+
 from pipelines.settings import Settings
 from service.api.limits import ApiLimits
 from service.api.metrics import Metrics
 from service.api.ratelimit import RateLimiter
+from service.audit.writer import AuditWriter
 from service.db import Database
+from service.keys.cache import KeyCache
 
 
 @dataclass
@@ -20,5 +25,10 @@ class ApiState:
     limits: ApiLimits
     limiter: RateLimiter
     metrics: Metrics
+    audit: AuditWriter
+    keys: KeyCache
+    db_slots: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(4))
+    """threads the hot list may hold at once: within the engine's pool (5), so no connection
+    is opened per request, and few enough that 50 clients queue instead of thrashing"""
     cache: dict[str, Any] = field(default_factory=dict)
     """loaded once on first use: the rule pack"""

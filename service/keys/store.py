@@ -12,12 +12,13 @@ import hmac
 import os
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, get_args
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from service.db import utcnow
@@ -30,10 +31,12 @@ READ_RANK = {"viewer": 0, "analyst": 1, "admin": 2}
 """viewer < analyst < admin; ``ingest`` is outside the ladder and may only post events."""
 
 KEY_PREFIX = "ft_"
+MAX_KEY_CHARS = 200
+"""longer presented keys are refused unread (a real key is ~60 characters)"""
 SECRET_FILE = "api-keys.secret"  # noqa: S105  (a file name, not a secret)
 _PREFIX_CHARS = 12
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-"""last_used is written at most this often per key, so reads do not turn into writes."""
+"""last_used is written at most this often per key (by the audit writer), not per request."""
 
 
 class KeyNotFound(LookupError):
@@ -106,21 +109,39 @@ def create_key(session: Session, *, name: str, role: str, secret: bytes) -> Crea
 
 
 def authenticate(
-    session: Session, presented: str, *, secret: bytes, now: datetime | None = None
+    session: Session, presented: str, *, secret: bytes, digest: str | None = None
 ) -> KeyIdentity | None:
-    """The identity of a valid, unrevoked key; None for anything else (no detail why)."""
-    if not presented.startswith(KEY_PREFIX) or len(presented) > 200:
+    """The identity of a valid, unrevoked key; None for anything else (no detail why).
+
+    Reads only: the API records ``last_used_at`` with its batched audit rows (``touch_keys``).
+    ``digest`` is ``hash_key(secret, presented)`` when the caller has it already.
+    """
+    if not presented.startswith(KEY_PREFIX) or len(presented) > MAX_KEY_CHARS:
         return None
     prefix = presented[len(KEY_PREFIX) : len(KEY_PREFIX) + _PREFIX_CHARS]
-    row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix))
-    if row is None or row.revoked_at is not None:
+    row = session.execute(
+        select(ApiKeyRow.id, ApiKeyRow.name, ApiKeyRow.role, ApiKeyRow.hash).where(
+            ApiKeyRow.prefix == prefix, ApiKeyRow.revoked_at.is_(None)
+        )
+    ).one_or_none()
+    if row is None:
         return None
-    if not hmac.compare_digest(row.hash, hash_key(secret, presented)):
+    if not hmac.compare_digest(row.hash, digest or hash_key(secret, presented)):
         return None
-    now = now or utcnow()
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
-        row.last_used_at = now
     return KeyIdentity(row.id, row.name, row.role)
+
+
+def touch_keys(session: Session, used: Mapping[str, datetime]) -> None:
+    """Set ``last_used_at`` of each key id to its time (never backwards). Does not commit."""
+    for key_id, at in used.items():
+        session.execute(
+            update(ApiKeyRow)
+            .where(
+                ApiKeyRow.id == key_id,
+                or_(ApiKeyRow.last_used_at.is_(None), ApiKeyRow.last_used_at < at),
+            )
+            .values(last_used_at=at)
+        )
 
 
 def find_key(session: Session, id_or_name: str) -> ApiKeyRow:

@@ -16,6 +16,7 @@ from pipelines.settings import Settings
 from service.alerts.store import save_alerts
 from service.api.app import create_app
 from service.api.limits import ApiLimits
+from service.api.state import ApiState
 from service.db import Database
 from service.keys.store import create_key, server_secret
 
@@ -28,6 +29,12 @@ class Api:
     db: Database
     settings: Settings
     keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def state(self) -> ApiState:
+        """The app's state: its key cache and audit writer (tests swap clocks and flush)."""
+        state: ApiState = self.client.app.state.api  # type: ignore[attr-defined]
+        return state
 
     def headers(self, role: str) -> dict[str, str]:
         """Bearer headers of a (cached) key with ``role``."""

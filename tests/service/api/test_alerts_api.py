@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from detectors.alert import Evidence
+from detectors.alert import Deviation, Evidence
 from pipelines.lake import EventLake
+from service.alerts.queries import AlertFilter, list_alerts
+from service.alerts.schemas import AlertPage
 from tests.factories import BASE_TIME, alert, event, events
 from tests.service.api.conftest import assert_problem
 
@@ -139,3 +141,52 @@ def test_alert_events_come_back_normalized_and_raw_from_the_lake(api):
     assert sorted(e["id"] for e in body["items"]) == sorted(ids)
     assert {e["raw"]["eventName"] for e in body["items"]} == {"AddPermission20150331v2"}
     assert body["missing"] == ["evt-not-there"]
+
+
+def test_list_json_is_the_stored_alert_json(api):
+    anomaly = alert(
+        detector="anomaly",
+        severity="high",
+        first_seen=BASE_TIME + timedelta(microseconds=123_456),
+        explanation=[Deviation(feature="calls", observed=42.0, baseline="p99 3")],
+        evidence=Evidence(event_ids=["e1", "e2"], sample=[{"action": "AddPermission"}]),
+        runbook="https://runbooks.example/x",
+        tags=["T1098", "T1136"],
+    )
+    plain = alert(principal=None, resource=HOSTILE)
+    api.save(anomaly, plain)
+    api.client.patch(
+        f"/v1/alerts/{plain.id}", json={"assignee": "kim"}, headers=api.headers("analyst")
+    )
+    h = api.headers("viewer")
+    for params, flt, limit in (
+        ({}, AlertFilter(), 50),
+        ({"limit": 1}, AlertFilter(), 1),
+        ({"severity": "high"}, AlertFilter(severity="high"), 50),
+    ):
+        listed = api.client.get("/v1/alerts", params=params, headers=h).json()
+        with api.db.sessions() as session:
+            page = list_alerts(session, flt, limit=limit)
+        assert listed["items"] == [a.model_dump(mode="json") for a in page.items]
+        assert listed["next_cursor"] == page.next_cursor
+        assert AlertPage.model_validate(listed).items[0].id == page.items[0].id
+    assert listed["items"][0]["explanation"][0]["detail"] is None
+    assert api.client.get("/v1/alerts", headers=h).json()["items"][1]["assignee"] == "kim"
+
+
+def test_cursor_pages_walk_ties_on_last_seen_without_gaps(api):
+    same = BASE_TIME + timedelta(hours=1)
+    saved = [alert(first_seen=same, resource=f"tie-{i}") for i in range(9)]
+    api.save(*saved, *[alert(first_seen=BASE_TIME + timedelta(minutes=i)) for i in range(4)])
+    h = api.headers("viewer")
+    collected: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = api.client.get("/v1/alerts", params=params, headers=h).json()
+        collected += [a["id"] for a in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert collected[:9] == sorted((a.id for a in saved), reverse=True)
+    assert len(collected) == len(set(collected)) == 13

@@ -7,8 +7,10 @@ import hmac
 
 from sqlalchemy import select
 
+from service.api import deps
 from service.api.limits import ApiLimits
 from service.audit.models import AuditRow
+from service.keys.cache import KeyCache
 from service.keys.models import ApiKeyRow
 from service.keys.store import revoke_key, server_secret
 from tests.factories import cloudtrail_file, cloudtrail_record
@@ -22,17 +24,49 @@ def test_missing_key_is_401_problem_json(api):
 
 
 def test_wrong_and_revoked_keys_are_401(api):
+    clock = [0.0]
+    api.state.keys = KeyCache(ttl=5.0, clock=lambda: clock[0])
     key = api.new_key("viewer", name="soon-gone")
-    assert (
-        api.client.get("/v1/alerts", headers={"Authorization": f"Bearer {key}"}).status_code == 200
-    )
+    headers = {"Authorization": f"Bearer {key}"}
+    assert api.client.get("/v1/alerts", headers=headers).status_code == 200
     tampered = key[:-2] + ("AA" if not key.endswith("AA") else "BB")
     assert_problem(
         api.client.get("/v1/alerts", headers={"Authorization": f"Bearer {tampered}"}), 401
     )
     with api.db.session() as session:
         revoke_key(session, "soon-gone")
-    assert_problem(api.client.get("/v1/alerts", headers={"Authorization": f"Bearer {key}"}), 401)
+    clock[0] = 4.9  # the documented window: a revoked key works until its cache entry expires
+    assert api.client.get("/v1/alerts", headers=headers).status_code == 200
+    clock[0] = 5.0
+    assert_problem(api.client.get("/v1/alerts", headers=headers), 401)
+    clock[0] = 100.0  # and it does not come back
+    assert_problem(api.client.get("/v1/alerts", headers=headers), 401)
+
+
+def test_a_cached_key_needs_no_database_trip(api, monkeypatch):
+    asked: list[str] = []
+    real = deps.authenticate
+
+    def counted(session, presented, **kwargs):
+        asked.append(presented)
+        return real(session, presented, **kwargs)
+
+    monkeypatch.setattr(deps, "authenticate", counted)
+    key, other = api.new_key("viewer"), api.new_key("viewer")
+    for presented in (key, key, key, other):
+        response = api.client.get("/v1/alerts", headers={"Authorization": f"Bearer {presented}"})
+        assert response.status_code == 200
+    assert asked == [key, other]
+
+
+def test_last_used_is_written_with_the_audit_batch(api):
+    api.client.get("/v1/alerts", headers=api.headers("viewer"))
+    assert api.state.audit.flush()
+    with api.db.session() as session:
+        row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.role == "viewer"))
+        audited = session.scalar(select(AuditRow).where(AuditRow.key_id == row.id))
+    assert row.last_used_at is not None
+    assert row.last_used_at == audited.at
 
 
 def test_viewer_cannot_patch_alerts(api):
@@ -82,6 +116,7 @@ def test_every_api_call_is_audited(api):
     api.client.get("/v1/alerts?status=open&q=%27x", headers=api.headers("viewer"))
     api.client.get("/v1/alerts")
     api.client.get("/healthz")
+    assert api.state.audit.flush()
     with api.db.session() as session:
         rows = list(session.scalars(select(AuditRow).order_by(AuditRow.id)))
     assert [(r.method, r.route, r.status_code) for r in rows] == [

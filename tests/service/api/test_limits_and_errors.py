@@ -55,7 +55,7 @@ def test_database_error_is_500_without_trace_or_sql(api, monkeypatch):
             "SELECT secret FROM alerts WHERE 1=1", {}, Exception("disk I/O error")
         )
 
-    monkeypatch.setattr(alert_routes, "list_alerts", broken)
+    monkeypatch.setattr(alert_routes, "list_alert_json", broken)
     response = api.client.get("/v1/alerts", headers=api.headers("viewer"))
     body = assert_problem(response, 500)
     assert "secret" not in response.text
