@@ -1,31 +1,44 @@
-"""``functrail serve``: the HTTP API on uvicorn (migrations run first; SIGTERM drains)."""
+"""``functrail serve``: the HTTP API on uvicorn (migrations run first; SIGTERM drains).
+
+``--workers N`` runs N processes on one socket, each built by ``build_app`` with its own
+engine, key cache, audit writer, rate limiter and webhook dispatcher (dispatchers claim
+deliveries with leases, so N of them never send one attempt twice).
+"""
 
 from __future__ import annotations
 
 import atexit
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pipelines.settings import Settings
 from service.cli.app import app, err
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="API processes (the rate limit is per process)")
+    ] = 1,
 ) -> None:
     """Run the HTTP API (and migrate the database first)."""
     import uvicorn
 
-    from service.api.app import create_app
+    from service.db import open_database
     from service.scheduling import start_scheduler
-    from service.webhooks.background import attach_dispatcher
 
     settings = Settings()
-    application = create_app(settings)
-    attach_dispatcher(application)  # webhook deliveries run beside the API
+    if workers == 1:
+        application: FastAPI | str = build_app(settings)
+    else:
+        open_database(settings).dispose()  # migrate once, before the workers start
+        application = f"{__name__}:build_app"
     scheduler = start_scheduler(settings)  # here, not in the app: once, not once per worker
     if scheduler is not None:
         atexit.register(scheduler.stop)
@@ -37,13 +50,28 @@ def serve(
     )
     uvicorn.run(
         application,
+        factory=workers > 1,
+        workers=workers,
         host=host,
         port=port,
         log_level="info",
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+        # A worker busy starting (imports, migrations) or serving on a loaded host can miss
+        # uvicorn's 5 s ping and be killed as hung; 30 s still catches a real hang.
+        timeout_worker_healthcheck=30,
     )
+
+
+def build_app(settings: Settings | None = None) -> FastAPI:
+    """The app one process serves: the API with the webhook dispatcher beside it."""
+    from service.api.app import create_app
+    from service.webhooks.background import attach_dispatcher
+
+    application = create_app(settings or Settings())
+    attach_dispatcher(application)  # webhook deliveries run beside the API
+    return application
 
 
 def _where(settings: Settings) -> str:

@@ -23,7 +23,8 @@ def _free_port() -> int:
 
 
 @pytest.mark.integration
-def test_serve_answers_401_without_key_and_a_page_with_one(settings):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_answers_401_without_key_and_a_page_with_one(settings, workers):
     key = (
         CliRunner()
         .invoke(app, ["keys", "create", "--role", "viewer", "--name", "srv"])
@@ -38,6 +39,8 @@ def test_serve_answers_401_without_key_and_a_page_with_one(settings):
             "serve",
             "--port",
             str(port),
+            "--workers",
+            str(workers),
         ],
         env=os.environ.copy(),
         stdout=subprocess.DEVNULL,
@@ -54,12 +57,14 @@ def test_serve_answers_401_without_key_and_a_page_with_one(settings):
         anonymous = httpx.get(f"{base}/v1/alerts")
         assert anonymous.status_code == 401
         assert anonymous.headers["content-type"] == "application/problem+json"
-        page = httpx.get(f"{base}/v1/alerts", headers={"Authorization": f"Bearer {key}"}).json()
-        assert page == {"items": [], "next_cursor": None}
+        for _ in range(4):  # with 2 workers, new connections may land on either
+            page = httpx.get(f"{base}/v1/alerts", headers={"Authorization": f"Bearer {key}"})
+            assert page.json() == {"items": [], "next_cursor": None}
     finally:
         proc.send_signal(signal.SIGTERM)
         _, log = proc.communicate(timeout=30)
     # uvicorn drains, then re-raises the signal it caught: a clean stop, not a crash.
     assert proc.returncode in (0, -signal.SIGTERM)
-    assert b"Finished server process" in log
+    assert log.count(b"Finished server process") == workers
+    assert (b"Started parent process" in log) == (workers > 1)
     assert b"Traceback" not in log
