@@ -2,9 +2,13 @@
 against the simplest alternative (the whole day in one DataFrame, rules run once), and the
 detection step on a Dask LocalCluster of 1, 2, 4 worker processes.
 
-    python bench/score.py --scale 4          # ~100k events; --scale 40 ~ 1M events
+    python bench/score.py --scale 4          # ~128k events; --scale 32 ~ 1M, --scale 320 ~ 10M
+    python bench/score.py --scale 320 --logs /big/day --modes score --workers ''
 
-Each measurement runs in its own child process, so peak RSS is that step's alone.
+Each measurement runs in its own child process, so peak RSS is that step's alone; the child
+also samples its RSS every 50 ms by step (ingest, detect, store). ``--logs DIR`` simulates into
+DIR only when it holds no day yet, so a 10M-event day (1.7 GB, 3.5 min, 7.5 GB RSS to write) is
+simulated once; ``--modes`` picks the runs (``whole`` needs ~6 KB an event: skip it at 10M).
 """
 
 from __future__ import annotations
@@ -15,11 +19,35 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import date
 from pathlib import Path
 
 DAY = date(2026, 3, 2)
+
+
+class StepPeaks:
+    """Peak RSS (MiB) per step, sampled by a thread: ``ru_maxrss`` only gives the whole run's."""
+
+    def __init__(self) -> None:
+        self.step = "start"
+        self.peaks: dict[str, int] = {}
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def say(self, text: str) -> None:
+        """A ``score_day`` progress line: ``<day>: ingesting ...`` -> step ``ingest`` etc."""
+        word = text.split(": ", 1)[-1].split(" ", 1)[0]
+        self.step = {"ingesting": "ingest", "ingest": "ingest", "detected": "detect"}.get(
+            word, "store" if word == "storing" else self.step
+        )
+
+    def _sample(self) -> None:
+        while True:
+            with open("/proc/self/statm") as statm:
+                mib = int(statm.read().split()[1]) * resource.getpagesize() // 2**20
+            self.peaks[self.step] = max(self.peaks.get(self.step, 0), mib)
+            time.sleep(0.05)
 
 
 def _child(mode: str, work: Path, logs: Path, workers: int, part_events: int) -> dict[str, object]:
@@ -29,10 +57,13 @@ def _child(mode: str, work: Path, logs: Path, workers: int, part_events: int) ->
 
     began = time.perf_counter()
     steps: dict[str, float] = {}
+    peaks = StepPeaks()
     if mode == "score":
         settings = Settings(home=work / "score", lake=str(work / "lake"))
         db = open_database(settings)
-        result = score_day(DAY, [str(logs)], settings, db, part_events=part_events)
+        result = score_day(
+            DAY, [str(logs)], settings, db, part_events=part_events, progress=peaks.say
+        )
         events, alerts = result.events, result.alerts
         steps = {k: round(v, 1) for k, v in result.timings.items()}
     elif mode == "whole":
@@ -43,7 +74,9 @@ def _child(mode: str, work: Path, logs: Path, workers: int, part_events: int) ->
 
         settings = Settings(home=work / "whole", lake=str(work / "whole-lake"))
         lake = EventLake(settings.lake_root)
+        peaks.step = "ingest"
         ingest_range([str(logs)], lake, settings, *day_range(DAY))
+        peaks.step = "detect"
         frame = lake.read(*day_range(DAY))
         registry, _ = load_registry([])
         events, alerts = len(frame), len(run_rules(frame, registry))
@@ -66,7 +99,8 @@ def _child(mode: str, work: Path, logs: Path, workers: int, part_events: int) ->
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"mode": mode, "workers": workers, "events": events, "alerts": alerts,
             "seconds": round(seconds, 2), "events_per_s": round(events / seconds),
-            "peak_rss_mib": round(peak_mib), "steps_s": steps}  # fmt: skip
+            "peak_rss_mib": round(peak_mib), "steps_s": steps,
+            "peak_rss_mib_by_step": peaks.peaks}  # fmt: skip
 
 
 def main() -> None:
@@ -74,29 +108,34 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=4.0, help="1.0 ~ 25k events a day")
     parser.add_argument("--part-events", type=int, default=250_000)
     parser.add_argument("--workers", default="1,2,4", help="Dask worker counts ('' for none)")
+    parser.add_argument("--modes", default="whole,score", help="local runs: whole, score")
+    parser.add_argument("--logs", type=Path, help="keep the simulated day here (reused if there)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        logs = args.work / "logs"
+        logs = args.logs or args.work / "logs"
         print(json.dumps(_child(args.child, args.work, logs, args.n, args.part_events)))
         return
     from pipelines.simulate import simulate
 
     with tempfile.TemporaryDirectory(prefix="bench-score-") as tmp:
         work = Path(tmp)
-        began = time.perf_counter()
-        simulate(work / "logs", 1, 0, ["all"], DAY, args.scale)
-        print(f"simulated scale {args.scale} in {time.perf_counter() - began:.0f}s", flush=True)
-        for path in (work / "logs").rglob("*"):  # warm the page cache: no run pays for it
+        logs = args.logs or work / "logs"
+        if not (logs / "labels.jsonl").exists():
+            began = time.perf_counter()
+            simulate(logs, 1, 0, ["all"], DAY, args.scale, overwrite=True)
+            print(f"simulated scale {args.scale} in {time.perf_counter() - began:.0f}s", flush=True)
+        for path in logs.rglob("*"):  # warm the page cache: no run pays for it
             if path.is_file():
                 path.read_bytes()
-        runs = [("whole", 0), ("score", 0)]
+        runs = [(mode, 0) for mode in args.modes.split(",") if mode]
         runs += [("dask", int(n)) for n in args.workers.split(",") if n]
         for mode, n in runs:
             command = [sys.executable, __file__, "--child", mode, "--work", str(work),
-                       "--n", str(n), "--part-events", str(args.part_events)]  # fmt: skip
+                       "--logs", str(logs), "--n", str(n),
+                       "--part-events", str(args.part_events)]  # fmt: skip
             out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
             print(out.strip().splitlines()[-1], flush=True)
 

@@ -66,6 +66,18 @@ def detect_partition(
     return result
 
 
+def splits_exactly(settings: Settings) -> bool:
+    """Whether an oversized account may be split by principal without changing any alert.
+
+    Rules settle exactly across principal ranges (``merge``); the anomaly model's volume series
+    (per account and action) and its alert-volume guard see the whole partition, so with an
+    active model accounts stay whole and memory grows with the largest account.
+    """
+    from models.registry import ModelRegistry
+
+    return ModelRegistry(settings.models_dir).active() is None
+
+
 def _folders(settings: Settings) -> tuple[Path, ...]:
     return (settings.rules_dir,) if settings.rules_dir else ()
 

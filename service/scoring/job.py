@@ -31,7 +31,7 @@ from service.alerts.store import save_alerts
 from service.db import Database
 from service.jobs.store import JobStatus, finish_job_run, record_job_run
 from service.rules.store import rule_states
-from service.scoring.detect import PartResult, detect_partition
+from service.scoring.detect import PartResult, detect_partition, splits_exactly
 from service.scoring.merge import settle_alerts
 from service.scoring.partitions import DEFAULT_PART_EVENTS, plan_partitions
 from service.webhooks.outbox import enqueue_for_alerts
@@ -172,7 +172,14 @@ def _run(
     clock = time.perf_counter()
     with db.session() as session:
         enabled = rule_states(session)
-    parts = plan_partitions(lake, settings.lake_root, start, end, part_events=part_events)
+    parts = plan_partitions(
+        lake,
+        settings.lake_root,
+        start,
+        end,
+        part_events=part_events,
+        split_accounts=splits_exactly(settings),
+    )
     result.partitions = len(parts)
     found: list[PartResult | None] = [None] * len(parts)
     for done, (index, part_result) in enumerate(

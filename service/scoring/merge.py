@@ -6,8 +6,8 @@ rows. A correlation grouped by principal sees its groups whole in a range (its a
 in several ranges fold, as one batch folds them); any other correlation reads only the rows its
 base rules matched, so it runs once over those rows gathered from every range. The re-runs read
 the rows they need by id, never the whole account.
-Anomaly alerts pass through: the detectors work per principal, except the volume series and
-the alert-volume guard, which see one range (docs/score.md says so).
+Accounts are split only when no anomaly model is active (``detect.splits_exactly``): its volume
+series and alert-volume guard need the whole account.
 """
 
 from __future__ import annotations

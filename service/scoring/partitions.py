@@ -107,8 +107,12 @@ def plan_partitions(
     end: datetime,
     *,
     part_events: int = DEFAULT_PART_EVENTS,
+    split_accounts: bool = True,
 ) -> list[Partition]:
-    """Partitions covering every event in ``[start, end)``, in a stable order."""
+    """Partitions covering every event in ``[start, end)``, in a stable order.
+
+    ``split_accounts=False`` keeps every account whole however large (``detect.splits_exactly``).
+    """
     dataset = lake.dataset()
     if dataset is None:
         return []
@@ -129,7 +133,8 @@ def plan_partitions(
             if prov != provider:
                 continue
             n = sum(count for _, count in principals)
-            ranges = _principal_ranges(principals, part_events) if n > part_events else []
+            oversized = split_accounts and n > part_events
+            ranges = _principal_ranges(principals, part_events) if oversized else []
             if ranges:
                 parts.extend(
                     Partition(lake_root, provider, (account,), start, end, events, bounds)

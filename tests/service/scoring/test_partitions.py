@@ -13,7 +13,7 @@ from detectors.alert import Alert
 from pipelines.ingest import ingest_range
 from pipelines.lake import EventLake
 from pipelines.settings import Settings
-from service.scoring.detect import detect_partition
+from service.scoring.detect import detect_partition, splits_exactly
 from service.scoring.job import day_range
 from service.scoring.merge import settle_alerts
 from service.scoring.partitions import RawFetcher, plan_partitions, read_partition
@@ -170,3 +170,26 @@ def test_split_accounts_give_the_alerts_of_whole_ones_on_a_simulated_day(
     assert split_parts > 3
     assert len(whole) > 10
     assert split == whole
+
+
+def test_with_an_active_anomaly_model_accounts_stay_whole(settings: Settings) -> None:
+    from models.bundle import TrainConfig
+    from models.registry import ModelRegistry
+    from models.train import train
+    from pipelines.features import window_start
+    from tests.factories import routine_activity
+
+    activity = routine_activity(4, principals=3, per_hour=4)
+    days = [g for _, g in activity.groupby(window_start(activity["time"], "day"))]
+    assert splits_exactly(settings)
+    ModelRegistry(settings.models_dir).register(train(days, TrainConfig(trees=10)))
+    assert not splits_exactly(settings)
+
+    lake = EventLake(settings.lake_root)
+    lake.append(events(*[row for p in range(4) for row in _routine(_user(f"p{p}"), 10)]))
+    window = day_range(DAY)
+    assert len(plan_partitions(lake, settings.lake_root, *window, part_events=15)) == 4
+    (whole,) = plan_partitions(
+        lake, settings.lake_root, *window, part_events=15, split_accounts=False
+    )
+    assert (whole.split, whole.events) == (False, 40)
