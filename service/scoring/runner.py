@@ -1,5 +1,6 @@
-"""The score job's runners: they live in ``pipelines.runner`` because ingestion maps through
-them too (and ``pipelines`` cannot import ``service``); named here for the job's callers.
+"""The score job's runners live in ``pipelines.runner``, because ingestion maps through them
+too and ``pipelines`` cannot import ``service``. This name stays for existing imports
+(``bench/score.py``); new code imports ``pipelines.runner``.
 """
 
 from __future__ import annotations
