@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from detectors.alert import Deviation, Evidence
 from pipelines.lake import EventLake
 from service.alerts.queries import AlertFilter, list_alerts
@@ -190,3 +192,13 @@ def test_cursor_pages_walk_ties_on_last_seen_without_gaps(api):
             break
     assert collected[:9] == sorted((a.id for a in saved), reverse=True)
     assert len(collected) == len(set(collected)) == 13
+
+
+def test_a_stored_nan_comes_back_as_json_null(api):
+    if api.db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's json type refuses NaN when the alert is saved")
+    a = alert(evidence=Evidence(event_ids=["e1"], sample=[{"bytes": float("nan"), "n": "NaN"}]))
+    api.save(a)
+    response = api.client.get("/v1/alerts", headers=api.headers("viewer"))
+    assert response.status_code == 200
+    assert response.json()["items"][0]["evidence"]["sample"] == [{"bytes": None, "n": "NaN"}]
