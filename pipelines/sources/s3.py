@@ -7,6 +7,13 @@ requested range are listed: a trail bucket holds years of files and is never lis
 The checkpoint keeps, per day prefix, the names of the files already stored. File names carry
 the delivery minute but a random suffix too, so a late file can sort before one already read;
 a name set (not a "last key" watermark) never skips it.
+
+A trail files each log under the day it was *delivered*, typically 5-15 minutes after its
+events: the last minutes of day D sit in D+1's folder. A range therefore also reads the files
+delivered in the first ``DELIVERY_LAG`` after it ends (their file names carry the delivery
+minute, and keys sort by it). Those files are read but not marked done, because the job that
+asked for the range keeps only its own events from them; the next day's run reads them again
+in full.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -26,15 +33,18 @@ from pipelines.checkpoints import Checkpoint
 from pipelines.rejects import Reject
 from pipelines.settings import Settings
 from pipelines.sources.base import Blob, BlobRef, BlobRejected
-from pipelines.sources.resumable import days_between
+from pipelines.sources.resumable import as_utc, days_between
 
 log = logging.getLogger(__name__)
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+_DELIVERED = re.compile(r"_(\d{8}T\d{4}Z)_[^/]*$")
 DIRECT_DAYS = 7
 """Ranges up to this many days list each day prefix; longer ones discover the days first."""
+DELIVERY_LAG = timedelta(hours=1)
+"""How long after a range ends its last events may still be delivered (CloudTrail: ~15 min)."""
 
 
 def s3_client(endpoint_url: str | None) -> Any:
@@ -100,6 +110,8 @@ class S3Object:
 class _Pending:
     day_prefix: str
     file_name: str
+    record: bool = True
+    """False for a file read only for its late events (past the range): never marked done."""
 
 
 class S3Source:
@@ -147,15 +159,25 @@ class S3Source:
         """The log files of ``blobs`` as references, listed here and fetched by whoever reads."""
         done: dict[str, list[str]] = self.checkpoint.state.setdefault("days", {})
         days = days_between(start, end)
+        cutoff = as_utc(end) + DELIVERY_LAG
+        late_days = [d for d in days_between(end, cutoff) if d not in days]
         for region_prefix in self.region_prefixes():
-            for day_prefix in self._day_prefixes(region_prefix, days):
+            listings = [(p, True) for p in self._day_prefixes(region_prefix, days)]
+            listings += [(f"{region_prefix}{d:%Y/%m/%d}/", False) for d in late_days]
+            for day_prefix, in_range in listings:
                 seen = set(done.get(day_prefix, ()))
                 for key, size in self._keys(day_prefix):
                     file_name = key[len(day_prefix) :]
+                    if not in_range:
+                        delivered = _delivered_at(file_name)
+                        if delivered is None:
+                            continue  # not a trail's name: read with its own day
+                        if delivered >= cutoff:
+                            break  # a day folder's keys sort by delivery minute
                     if file_name in seen:
                         continue
                     name = f"s3://{self.bucket}/{key}"
-                    self._pending[name] = _Pending(day_prefix, file_name)
+                    self._pending[name] = _Pending(day_prefix, file_name, record=in_range)
                     yield S3Object(
                         name,
                         self.bucket,
@@ -169,7 +191,7 @@ class S3Source:
     def mark_done(self, blob: BlobRef) -> None:
         """Add the file to its day's name set and save the checkpoint."""
         pending = self._pending.pop(blob.name, None)
-        if pending is None:
+        if pending is None or not pending.record:
             return
         days: dict[str, list[str]] = self.checkpoint.state.setdefault("days", {})
         names = days.setdefault(pending.day_prefix, [])
@@ -241,3 +263,11 @@ class S3Source:
                     self.skipped_empty += 1
                 else:
                     yield key, int(obj["Size"])
+
+
+def _delivered_at(file_name: str) -> datetime | None:
+    """The delivery minute a trail writes into each log file's name."""
+    found = _DELIVERED.search(file_name)
+    if found is None:
+        return None
+    return datetime.strptime(found.group(1), "%Y%m%dT%H%MZ").replace(tzinfo=UTC)

@@ -163,3 +163,22 @@ def _slow_square(n: int) -> int:
 
 def _inverse(n: int) -> float:
     return 1 / n
+
+
+def test_a_days_last_events_delivered_after_midnight_are_ingested_with_their_day(
+    tmp_path: Path, s3_bucket, moto_endpoint: str
+) -> None:
+    client, bucket = s3_bucket
+    evening = cloudtrail_record(eventTime="2026-03-02T23:58:00Z")
+    morning = cloudtrail_record(eventTime="2026-03-03T00:03:00Z")
+    put_log(client, bucket, log_key(A1, "us-east-1", "2026/03/03", "0008"), evening, morning)
+    uri = f"s3://{bucket}/audit?endpoint={moto_endpoint}"
+    settings = Settings(home=tmp_path)
+    lake = EventLake(settings.lake_root)
+
+    first = ingest_range([uri], lake, settings, START, END)
+    next_day = ingest_range([uri], lake, settings, END, END + (END - START))
+
+    assert (first.new, next_day.new) == (1, 1)
+    assert list(lake.read(START, END)["id"]) == [evening["eventID"]]
+    assert list(lake.read(END, END + (END - START))["id"]) == [morning["eventID"]]

@@ -45,7 +45,7 @@ def trail(s3_bucket):
         put_log(client, bucket, key)
     for key in (
         log_key(A1, "us-east-1", "2026/03/01", "2355"),
-        log_key(A2, "us-east-1", "2026/03/03", "0001"),
+        log_key(A2, "us-east-1", "2026/03/03", "0800"),
     ):
         put_log(client, bucket, key)
     digest = (
@@ -95,8 +95,8 @@ def test_listing_never_walks_the_whole_bucket(settings, trail):
     finally:
         client.meta.events.unregister("provide-client-params.s3.ListObjectsV2", note)
     assert prefixes
-    for prefix, delimiter in prefixes:
-        assert delimiter == "/" or prefix.endswith("2026/03/02/"), prefix
+    for prefix, delimiter in prefixes:  # the day, and the next for files delivered late
+        assert delimiter == "/" or prefix.endswith(("2026/03/02/", "2026/03/03/")), prefix
 
 
 def test_a_range_of_days_reads_each_day_prefix(settings, trail):
@@ -178,3 +178,25 @@ def test_a_long_range_lists_only_the_day_folders_that_exist(settings, trail):
         client.meta.events.unregister("provide-client-params.s3.ListObjectsV2", note)
     assert len(names) == len(wanted) + 2
     assert len(calls) < 60  # not one listing per day of seven years
+
+
+def test_the_first_hour_of_the_next_days_folder_is_read_and_never_marked_done(settings, s3_bucket):
+    client, bucket = s3_bucket
+    day = log_key(A1, "us-east-1", "2026/03/02", "2350")
+    late = log_key(A1, "us-east-1", "2026/03/03", "0007")  # 23:55-23:59 events, delivered 00:07
+    next_day = log_key(A1, "us-east-1", "2026/03/03", "0105")
+    odd = f"audit/AWSLogs/{A1}/CloudTrail/us-east-1/2026/03/03/copied-by-hand.json.gz"
+    for key in (day, late, next_day, odd):
+        put_log(client, bucket, key)
+
+    src = source(settings, client, bucket)
+    blobs = list(src.blobs(DAY, NEXT_DAY))
+    for blob in blobs:
+        mark_done(src, blob)
+
+    assert [b.name for b in blobs] == [f"s3://{bucket}/{day}", f"s3://{bucket}/{late}"]
+    names = [
+        b.name
+        for b in source(settings, client, bucket).blobs(NEXT_DAY, NEXT_DAY + (NEXT_DAY - DAY))
+    ]
+    assert sorted(names) == sorted(f"s3://{bucket}/{k}" for k in (late, next_day, odd))
