@@ -12,9 +12,6 @@ from detectors.alert import Severity, Status
 from service.alerts.queries import AlertFilter
 from service.alerts.store import StoredAlert
 
-Text200 = Annotated[str | None, Query(max_length=200)]
-Text2k = Annotated[str | None, Query(max_length=2048)]
-
 
 class AlertPage(BaseModel):
     items: list[StoredAlert]
@@ -71,32 +68,40 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def alert_filter(
-    severity: Annotated[Severity | None, Query(description="minimum severity")] = None,
-    status: Status | None = None,
-    detector: Annotated[str | None, Query(max_length=64)] = None,
-    rule_id: Text200 = None,
-    provider: Annotated[str | None, Query(max_length=16)] = None,
-    account: Text2k = None,
-    principal: Text2k = None,
-    resource: Text2k = None,
-    since: Annotated[datetime | None, Query(description="last_seen at or after (UTC)")] = None,
-    until: Annotated[datetime | None, Query(description="last_seen before (UTC)")] = None,
-    q: Annotated[
-        str | None, Query(max_length=200, description="text in title/principal/resource/rule")
-    ] = None,
-) -> AlertFilter:
-    """The alert filters as query parameters (shared by the list and the summary)."""
+class AlertQuery(BaseModel):
+    """The alert filters as query parameters (shared by the list and the summary).
+
+    One model, validated at once by pydantic: FastAPI's per-parameter path cost ~2 ms of
+    Python per request for these eleven.
+    """
+
+    severity: Severity | None = Field(default=None, description="minimum severity")
+    status: Status | None = None
+    detector: str | None = Field(default=None, max_length=64)
+    rule_id: str | None = Field(default=None, max_length=200)
+    provider: str | None = Field(default=None, max_length=16)
+    account: str | None = Field(default=None, max_length=2048)
+    principal: str | None = Field(default=None, max_length=2048)
+    resource: str | None = Field(default=None, max_length=2048)
+    since: datetime | None = Field(default=None, description="last_seen at or after (UTC)")
+    until: datetime | None = Field(default=None, description="last_seen before (UTC)")
+    q: str | None = Field(
+        default=None, max_length=200, description="text in title/principal/resource/rule"
+    )
+
+
+async def alert_filter(query: Annotated[AlertQuery, Query()]) -> AlertFilter:
+    """The ``AlertFilter`` of the request's query (times without a zone are taken as UTC)."""
     return AlertFilter(
-        severity=severity,
-        status=status,
-        detector=detector,
-        rule_id=rule_id,
-        provider=provider,
-        account=account,
-        principal=principal,
-        resource=resource,
-        since=_utc(since),
-        until=_utc(until),
-        q=q,
+        severity=query.severity,
+        status=query.status,
+        detector=query.detector,
+        rule_id=query.rule_id,
+        provider=query.provider,
+        account=query.account,
+        principal=query.principal,
+        resource=query.resource,
+        since=_utc(query.since),
+        until=_utc(query.until),
+        q=query.q,
     )
