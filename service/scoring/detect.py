@@ -19,6 +19,9 @@ from detectors.alert import Alert
 from detectors.rules.engine import run_rules, run_rules_deferring_correlations
 from detectors.rules.loader import load_registry
 from detectors.rules.registry import RuleRegistry
+from models.day_summaries import DaySummaries
+from pipelines.features import PrincipalHistory
+from pipelines.features.keys import with_principal
 from pipelines.lake import EventLake
 from pipelines.settings import Settings
 from service.scoring.partitions import Partition, RawFetcher, read_partition
@@ -34,6 +37,8 @@ class PartResult:
     model_version: str | None = None
     correlation_rows: list[str] = field(default_factory=list)
     """Split partitions only: ids of the rows correlations build on (``merge`` runs them)."""
+    summary: PrincipalHistory | None = None
+    """With an active model: what the partition's principals did, for the day's summary."""
 
 
 @functools.lru_cache(maxsize=4)
@@ -62,7 +67,7 @@ def detect_partition(
         )
     else:
         result.alerts = run_rules(events, registry, raw_fetch=fetch)
-    _add_anomalies(result, events, settings, fetch)
+    _add_anomalies(result, part, events, settings, fetch)
     return result
 
 
@@ -102,7 +107,11 @@ def _fill_raw(alerts: list[Alert], fetch: RawFetcher) -> None:
 
 
 def _add_anomalies(
-    result: PartResult, events: pd.DataFrame, settings: Settings, fetch: RawFetcher
+    result: PartResult,
+    part: Partition,
+    events: pd.DataFrame,
+    settings: Settings,
+    fetch: RawFetcher,
 ) -> None:
     try:
         from detectors.anomaly import detect_anomalies
@@ -115,7 +124,11 @@ def _add_anomalies(
     except NoTrainedModel as exc:
         result.notes.append(f"the anomaly detectors have no trained model ({exc}); rules only")
         return
-    run = detect_anomalies(events, model)
+    # Yesterday's new addresses and agents are known today: the model's history moved on
+    # through the days scored since training (models.day_summaries).
+    history = DaySummaries(settings.models_dir).history_for(model, part.start.date())
+    run = detect_anomalies(events, model, history=history)
+    result.summary = PrincipalHistory.from_events(with_principal(events))
     _fill_raw(run.alerts, fetch)
     result.alerts.extend(run.alerts)
     result.model_version = run.model_version

@@ -18,10 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
-from functools import partial
+from functools import partial, reduce
 from typing import Any
 
 from detectors.alert import SEVERITY_RANK, Alert
+from models.day_summaries import DaySummaries
+from pipelines.features import PrincipalHistory
 from pipelines.ingest import IngestTally, ingest_range
 from pipelines.lake import EventLake
 from pipelines.rejects import Reject, write_rejects
@@ -194,6 +196,7 @@ def _run(
         result.events += done_part.events
         result.notes.extend(n for n in done_part.notes if n not in result.notes)
     alerts.sort(key=lambda a: (a.first_seen, a.rule_id, a.dedup_key, a.id))
+    _save_day_summary(result.day, results, settings)
     result.timings["detect"] = time.perf_counter() - clock
     _crash_point("detected")
 
@@ -210,6 +213,19 @@ def _run(
         error = "; ".join(result.failed_sources) or None
         finish_job_run(session, result.run_id, status=status, counts=result.counts(), error=error)
         _crash_point("saved")
+
+
+def _save_day_summary(day: date, results: Sequence[PartResult], settings: Settings) -> None:
+    """The day's principal summary beside the models, so the next day's first-seen knows it.
+
+    Partitions hold disjoint principals, so their summaries merge without overlap; a rerun
+    writes the same summary again, and scoring a day never reads its own (only earlier days').
+    """
+    summaries = [r.summary for r in results if r.summary is not None]
+    if not summaries:
+        return
+    merged = reduce(PrincipalHistory.merge, summaries)
+    DaySummaries(settings.models_dir).save(day, merged)
 
 
 def _take_ingest(result: ScoreResult, tally: IngestTally, settings: Settings) -> None:

@@ -1,0 +1,66 @@
+"""The daily job moves the principals' history on: what was new yesterday is known today."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from models.bundle import TrainConfig
+from models.day_summaries import DaySummaries
+from models.registry import ModelRegistry
+from models.train import train
+from pipelines.features import window_start
+from pipelines.lake import EventLake
+from pipelines.settings import Settings
+from service.alerts.models import AlertRow
+from service.db import Database, open_database
+from service.scoring.job import score_day
+from tests.factories import ACCOUNT, routine_activity
+
+TRAIN_DAYS = 10
+DEV1 = f"arn:aws:iam::{ACCOUNT}:user/dev1"
+NEW_PLACE = {"source_ip": "203.0.113.66", "region": "ap-southeast-2", "user_agent": "curl/8.5"}
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    database = open_database(settings)
+    yield database
+    database.dispose()
+
+
+def _first_seen_for_dev1(db: Database, day: pd.Timestamp) -> list[str]:
+    with db.session() as session:
+        rows = session.scalars(
+            select(AlertRow).where(AlertRow.detector == "anomaly", AlertRow.rule_id == "first-seen")
+        )
+        return [r.title for r in rows if r.principal == DEV1 and r.first_seen.date() == day.date()]
+
+
+def test_an_address_new_yesterday_is_not_first_seen_again_today(
+    settings: Settings, db: Database
+) -> None:
+    activity = routine_activity(TRAIN_DAYS + 2, principals=4, per_hour=6)
+    days = [g for _, g in activity.groupby(window_start(activity["time"], "day"))]
+    ModelRegistry(settings.models_dir).register(
+        train(days[:TRAIN_DAYS], TrainConfig(trees=30, min_history_days=2))
+    )
+    lake = EventLake(settings.lake_root)
+    scored = []
+    for day in days[TRAIN_DAYS:]:
+        moved = day["principal"] == DEV1
+        day = day.copy()
+        for column, value in NEW_PLACE.items():
+            day.loc[moved, column] = value
+        lake.append(day)
+        scored.append(day["time"].min().floor("D"))
+
+    for day in scored:
+        score_day(day.date(), [], settings, db)
+
+    assert _first_seen_for_dev1(db, scored[0])  # new on the first day after training
+    assert _first_seen_for_dev1(db, scored[1]) == []  # known from the first day's summary
+    assert DaySummaries(settings.models_dir).days() == [d.date() for d in scored]
