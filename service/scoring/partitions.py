@@ -194,11 +194,10 @@ def read_partition(
     if ids is not None:
         expr = expr & ds.field("id").isin(list(dict.fromkeys(ids)))
     columns = list(EVENT_COLUMNS) if ids is not None else _NARROW
-    table = dataset.to_table(columns=columns, filter=expr, **_SCAN)
-    table = table.sort_by([("time", "ascending"), ("id", "ascending")])
-    if table.num_rows:
-        # A crash during compaction can leave an id twice on disk: keep its first copy.
-        table = table.filter(pc.is_in(pa.array(range(table.num_rows)), value_set=_firsts(table)))
+    scanned = dataset.to_table(columns=columns, filter=expr, **_SCAN)
+    schema, arrays = scanned.schema, list(scanned.columns)
+    del scanned
+    table = _sorted_once(arrays, schema)
     if ids is None:
         raw = pa.nulls(table.num_rows, pa.string())
         table = table.append_column(EVENT_SCHEMA.field("raw"), raw)
@@ -226,6 +225,25 @@ class RawFetcher:
         expr = partition_filter(self.part) & ds.field("id").isin(wanted)
         table = dataset.to_table(columns=["id", "raw"], filter=expr, **_SCAN)
         return dict(zip(table["id"].to_pylist(), table["raw"].to_pylist(), strict=True))
+
+
+def _sorted_once(columns: list[pa.ChunkedArray], schema: pa.Schema) -> pa.Table:
+    """Rows by (time, id), the first copy of each id only (a crash during compaction can leave
+    an id twice on disk). Sorted column by column, each old column freed as its copy is made
+    (the caller hands over its only references), so the peak is one table plus one column, not
+    two tables: the largest allocation of a partition."""
+    keys = pa.table({"time": columns[schema.get_field_index("time")],
+                     "id": columns[schema.get_field_index("id")]})  # fmt: skip
+    if not keys.num_rows:
+        return pa.Table.from_arrays(columns, schema=schema)
+    order = pc.sort_indices(keys, [("time", "ascending"), ("id", "ascending")])
+    firsts = _firsts(pa.table({"id": keys.column("id").take(order)}))
+    if len(firsts) < keys.num_rows:
+        order = order.take(pc.sort_indices(firsts))
+    del keys
+    for i in range(len(columns)):
+        columns[i] = columns[i].take(order)
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def _firsts(table: pa.Table) -> pa.Array:

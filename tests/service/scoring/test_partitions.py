@@ -193,3 +193,17 @@ def test_with_an_active_anomaly_model_accounts_stay_whole(settings: Settings) ->
         lake, settings.lake_root, *window, part_events=15, split_accounts=False
     )
     assert (whole.split, whole.events) == (False, 40)
+
+
+def test_an_id_left_twice_on_disk_is_read_once_in_time_order(settings: Settings) -> None:
+    lake = EventLake(settings.lake_root)
+    rows = [event(time=BASE_TIME + timedelta(seconds=s)) for s in (3, 1, 2)]
+    lake.append(events(*rows))
+    (path,) = Path(lake.root).rglob("part-*.parquet")
+    path.with_name("part-copy.parquet").write_bytes(path.read_bytes())  # a compaction crash
+    (part,) = plan_partitions(lake, settings.lake_root, *day_range(DAY))
+
+    read = read_partition(lake, part)
+
+    assert part.events == 6
+    assert read["id"].tolist() == [rows[1]["id"], rows[2]["id"], rows[0]["id"]]
