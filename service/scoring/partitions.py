@@ -239,7 +239,7 @@ def _sorted_once(columns: list[pa.ChunkedArray], schema: pa.Schema) -> pa.Table:
     order = pc.sort_indices(keys, [("time", "ascending"), ("id", "ascending")])
     firsts = _firsts(pa.table({"id": keys.column("id").take(order)}))
     if len(firsts) < keys.num_rows:
-        order = order.take(pc.sort_indices(firsts))
+        order = order.take(firsts.take(pc.sort_indices(firsts)))
     del keys
     for i in range(len(columns)):
         columns[i] = columns[i].take(order)
