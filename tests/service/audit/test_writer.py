@@ -107,3 +107,17 @@ def test_full_queue_refuses_calls_with_503_until_it_drains(fresh_database):
     assert api.client.get("/v1/alerts", headers=headers).status_code == 200
     audit.close()
     assert len(_rows(api.db)) == 3  # the refused call was not served, so it has no row
+
+
+def test_a_failed_batch_is_kept_and_written_once_the_database_is_back(fresh_database):
+    db, _ = fresh_database
+    AuditRow.__table__.drop(db.engine)  # type: ignore[attr-defined]
+    writer = AuditWriter(db, interval=0.01, retry_after=0.05)
+    for n in range(3):
+        writer.submit(_entry(n))
+    assert not writer.flush(timeout=0.5)
+    assert writer.pending == 3
+    AuditRow.__table__.create(db.engine)  # type: ignore[attr-defined]
+    assert writer.flush(timeout=10)
+    writer.close()
+    assert [r.query for r in _rows(db)] == ["n=0", "n=1", "n=2"]
