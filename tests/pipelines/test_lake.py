@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.events import EVENT_COLUMNS, EVENT_SCHEMA, events_to_arrow
-from pipelines.lake import ROW_GROUP_ROWS, EventLake, IdIndex
+from pipelines.lake import ROW_GROUP_ROWS, EventLake, IdIndex, _merge_runs
 from tests.factories import event, events
 
 MARCH_2 = datetime(2026, 3, 2, 10, tzinfo=UTC)
@@ -232,3 +232,13 @@ def test_files_are_sorted_by_account_principal_time_in_small_row_groups(lake, tm
     assert keys == sorted(keys)
     assert pq.ParquetFile(path).metadata.row_group(0).num_rows <= ROW_GROUP_ROWS
     assert lake.read()["time"].is_monotonic_increasing
+
+
+def test_merging_two_id_runs_keeps_every_pair_sorted_by_first_hash() -> None:
+    first_a = np.array([1, 4, 4, 9], dtype=np.uint64)
+    first_b = np.array([0, 4, 10], dtype=np.uint64)
+    second_a = np.array([11, 12, 13, 14], dtype=np.uint64)
+    second_b = np.array([20, 21, 22], dtype=np.uint64)
+    merged = _merge_runs((first_a, second_a), (first_b, second_b))
+    assert merged[0].tolist() == [0, 1, 4, 4, 4, 9, 10]
+    assert merged[1].tolist() == [20, 11, 12, 13, 21, 14, 22]
