@@ -44,3 +44,4 @@ def test_generated_requests_never_get_a_server_error(fresh_database):
                 assert content_type.startswith("application/problem+json")
 
         check()
+    api.state.audit.close()  # before the database is dropped
