@@ -3,8 +3,11 @@ uvicorn server in a thread: enough to load the console like an analyst and read 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -93,7 +96,9 @@ class Page:
 def browser(width: int = 1400, height: int = 900) -> Iterator[Page]:
     """A headless Chromium (own profile, no background traffic) with one tab open."""
     assert CHROMIUM is not None
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes may still write to the profile as the browser exits: the
+    # whole process group is stopped, and a file landing during cleanup fails nothing.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen(
             [
                 CHROMIUM,
@@ -112,6 +117,7 @@ def browser(width: int = 1400, height: int = 900) -> Iterator[Page]:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             port_file = Path(profile) / "DevToolsActivePort"
@@ -129,9 +135,16 @@ def browser(width: int = 1400, height: int = 900) -> Iterator[Page]:
                 page.send("Runtime.enable")
                 yield page
         finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _stop_group(process)
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the browser and its helpers, SIGKILL after 10 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
