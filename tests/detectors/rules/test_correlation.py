@@ -77,23 +77,28 @@ def test_separate_bursts_give_separate_windows(tmp_path):
     assert alert.evidence.event_ids == [r["id"] for r in rows]
 
 
-def test_temporal_needs_every_rule_in_the_window(tmp_path):
+def _made_and_opened(tmp_path, kind: str):
+    """CreateFunction and AddPermission of one resource within 10 minutes, as ``kind``."""
     base_a = rule_yaml({"s": {"action": "CreateFunction"}, "condition": "s"}, name="made")
     base_b = rule_yaml({"s": {"action": "AddPermission"}, "condition": "s"}, name="opened")
     corr = {
-        "title": "made then opened",
+        "title": "made and opened",
         "id": "5b0d7c7e-0000-4000-8000-00000000beef",
         "name": "made_and_opened",
         "tags": ["attack.t1190"],
         "correlation": {
-            "type": "temporal",
+            "type": kind,
             "rules": ["made", "opened"],
             "group-by": ["resource"],
             "timespan": "10m",
         },
         "functrail": {"dedup": ["resource"], "runbook": "r"},
     }
-    rules = load_docs(tmp_path, base_a, base_b, corr)
+    return load_docs(tmp_path, base_a, base_b, corr)
+
+
+def test_temporal_needs_every_rule_in_the_window(tmp_path):
+    rules = _made_and_opened(tmp_path, "temporal")
     t = BASE_TIME
     rows = [
         event(time=t, action="CreateFunction", resource="f1"),
@@ -107,22 +112,7 @@ def test_temporal_needs_every_rule_in_the_window(tmp_path):
 
 
 def test_temporal_ordered_needs_the_rules_in_their_listed_order(tmp_path):
-    base_a = rule_yaml({"s": {"action": "CreateFunction"}, "condition": "s"}, name="made")
-    base_b = rule_yaml({"s": {"action": "AddPermission"}, "condition": "s"}, name="opened")
-    corr = {
-        "title": "made then opened",
-        "id": "5b0d7c7e-0000-4000-8000-00000000cafe",
-        "name": "made_then_opened",
-        "tags": ["attack.t1190"],
-        "correlation": {
-            "type": "temporal_ordered",
-            "rules": ["made", "opened"],
-            "group-by": ["resource"],
-            "timespan": "10m",
-        },
-        "functrail": {"dedup": ["resource"], "runbook": "r"},
-    }
-    rules = load_docs(tmp_path, base_a, base_b, corr)
+    rules = _made_and_opened(tmp_path, "temporal_ordered")
     t = BASE_TIME
     rows = [
         event(time=t, action="CreateFunction", resource="in-order"),
