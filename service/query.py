@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 T = TypeVar("T")
@@ -64,17 +64,39 @@ def paginate(
     ``stmt`` selects one ORM entity (items are the objects) or columns that include the order
     columns (items are Rows: cheaper when a hot list needs no ORM objects).
     """
-    limit = max(1, min(limit, MAX_LIMIT))
-    if cursor:
-        stmt = stmt.where(_after(order, decode_cursor(cursor, len(order))))
+    after = decode_cursor(cursor, len(order)) if cursor else None
+    paged = page_statement(stmt, order, after=after is not None)
+    result = session.execute(paged, page_params(order, limit, after))
+    return next_page(list(result.scalars() if _selects_entity(stmt) else result), order, limit)
+
+
+def page_statement(stmt: Select[Any], order: Sequence[Order], *, after: bool) -> Select[Any]:
+    """``stmt`` in ``order``, cut by the bound parameters of ``page_params``.
+
+    Nothing of one request is in it, so a hot list can build it once per filter shape and
+    only bind values per request (building and cache-keying a statement is ~0.4 ms).
+    """
+    if after:
+        stmt = stmt.where(_after(order, [bindparam(f"cursor_{i}") for i in range(len(order))]))
     stmt = stmt.order_by(*(o.column.desc() if o.descending else o.column.asc() for o in order))
-    result = session.execute(stmt.limit(limit + 1))
-    rows = list(result.scalars() if _selects_entity(stmt) else result)
+    return stmt.limit(bindparam("page_limit", type_=Integer))
+
+
+def page_params(order: Sequence[Order], limit: int, after: list[Any] | None) -> dict[str, Any]:
+    """The values of ``page_statement``: one row past the page (is there a next?), the cursor."""
+    params: dict[str, Any] = {"page_limit": max(1, min(limit, MAX_LIMIT)) + 1}
+    if after is not None:
+        params.update((f"cursor_{i}", value) for i, value in enumerate(after))
+    return params
+
+
+def next_page(rows: Sequence[Any], order: Sequence[Order], limit: int) -> Page[Any]:
+    """The page of ``rows`` (fetched with ``page_params``) and the cursor after its last row."""
+    limit = max(1, min(limit, MAX_LIMIT))
     if len(rows) <= limit:
-        return Page(rows, None)
-    rows = rows[:limit]
-    last = rows[-1]
-    return Page(rows, encode_cursor([getattr(last, o.column.key) for o in order]))
+        return Page(list(rows), None)
+    last = rows[limit - 1]
+    return Page(list(rows[:limit]), encode_cursor([getattr(last, o.column.key) for o in order]))
 
 
 def _selects_entity(stmt: Select[Any]) -> bool:
@@ -82,7 +104,7 @@ def _selects_entity(stmt: Select[Any]) -> bool:
     return len(described) == 1 and described[0]["expr"] is described[0]["entity"]
 
 
-def _after(order: Sequence[Order], values: list[Any]) -> ColumnElement[bool]:
+def _after(order: Sequence[Order], values: Sequence[Any]) -> ColumnElement[bool]:
     """Rows after the cursor row. The lead column's bound (``c0 <= v0``) is implied by the OR,
     but stated so both engines turn it into an index range instead of a scan from the top."""
     clauses = []

@@ -50,6 +50,34 @@ def test_filters_narrow_the_list(api):
     assert ids("status=resolved") == []
 
 
+def test_each_request_binds_its_own_filter_values(api):
+    """The list's statement is built once per set of filters: a second request with the same
+    filters and other values (and another cursor) must not see the first one's."""
+    api.save(
+        *[
+            alert(rule_id=rule, principal=who, first_seen=BASE_TIME + timedelta(hours=hour))
+            for hour, (rule, who) in enumerate(
+                [("r_a", "alice"), ("r_b", "bob"), ("r_a", "alice"), ("r_b", "bob")]
+            )
+        ]
+    )
+    h = api.headers("viewer")
+
+    def principals(params: dict[str, str]) -> list[str]:
+        listed = api.client.get("/v1/alerts", params=params, headers=h).json()
+        return [a["principal"] for a in listed["items"]]
+
+    for rule, who in (("r_a", "alice"), ("r_b", "bob"), ("r_a", "alice")):
+        assert principals({"rule_id": rule}) == [who, who]
+        assert principals({"q": who.upper()}) == [who, who]
+    later = (BASE_TIME + timedelta(hours=2)).isoformat()
+    assert principals({"since": later}) == ["bob", "alice"]
+    assert principals({"until": later}) == ["bob", "alice"]
+    for limit, rule, after in ((1, "r_b", ["bob"]), (3, "r_a", ["alice"]), (3, "r_b", [])):
+        first = api.client.get("/v1/alerts", params={"limit": limit}, headers=h).json()
+        assert principals({"rule_id": rule, "cursor": first["next_cursor"]}) == after
+
+
 def test_newest_first_and_cursor_pages_are_stable_under_inserts(api):
     api.save(*[alert(first_seen=BASE_TIME + timedelta(minutes=i)) for i in range(7)])
     h = api.headers("viewer")
