@@ -124,4 +124,4 @@ def test_temporal_ordered_needs_the_rules_in_their_listed_order(tmp_path):
         event(time=t + timedelta(minutes=3), action="AddPermission", resource="again"),
     ]
     alerts = run_rules(events(*rows), rules)
-    assert sorted(a.resource for a in alerts) == ["again", "in-order"]
+    assert sorted(str(a.resource) for a in alerts) == ["again", "in-order"]
