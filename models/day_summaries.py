@@ -53,13 +53,14 @@ class DaySummaries:
         self.root.mkdir(parents=True, exist_ok=True)
         folder = f"{day.isoformat()}.{uuid.uuid4().hex}"
         summary.save(self.root / folder)
-        old = self._folder(day)
         fd, tmp = tempfile.mkstemp(prefix=".pointer-", dir=self.root)
         with os.fdopen(fd, "w") as out:
             json.dump({"folder": folder}, out)
         os.replace(tmp, self.root / f"{day.isoformat()}.json")
-        if old is not None:
-            shutil.rmtree(self.root / old, ignore_errors=True)
+        # The replaced summary, and any a killed run wrote but never published.
+        for stale in self.root.glob(f"{day.isoformat()}.*"):
+            if stale.is_dir() and stale.name != folder:
+                shutil.rmtree(stale, ignore_errors=True)
 
     def load(self, day: date) -> PrincipalHistory | None:
         """The day's summary, or None when that day was never scored."""

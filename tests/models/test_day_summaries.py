@@ -71,6 +71,7 @@ def test_saving_a_day_again_replaces_it_and_keeps_one_copy(tmp_path, model, days
     summaries = DaySummaries(tmp_path)
     monday = days[TRAIN_DAYS]
     tuesday = _day(days[TRAIN_DAYS + 1])
+    PrincipalHistory.from_events(monday).save(summaries.root / f"{_day(monday)}.killed-run")
     summaries.save(_day(monday), PrincipalHistory.from_events(monday))
     first = summaries.history_for(model, tuesday)
     changed = _from_new_address(monday, "203.0.113.77")
