@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from pipelines.normalize import columns as col
 from pipelines.normalize.decode import Decoded, Raw, decode_all
-from pipelines.parse.schema import HttpRequest, LogEntry
+from pipelines.parse.schema import LogEntry
 
 ONE: Final = msgspec.json.Decoder(LogEntry)
 MANY: Final = msgspec.json.Decoder(list[LogEntry])
@@ -170,11 +170,6 @@ def http_error(status: int | None) -> str | None:
     return HTTP_STATUS_CODES.get(status, f"HTTP_{status}")
 
 
-def _request_columns(request: HttpRequest) -> tuple[str | None, str | None, str | None]:
-    """(source_ip, user_agent, error_code) of a request log."""
-    return request.remoteIp, request.userAgent, http_error(request.status)
-
-
 def table(decoded: Decoded[LogEntry]) -> tuple[pa.Table, list[int]]:
     """Event table of decoded entries, and the record indexes of rows whose time is bad."""
     entries = decoded.records
@@ -188,13 +183,14 @@ def table(decoded: Decoded[LogEntry]) -> tuple[pa.Table, list[int]]:
     requests: list[int] = []
     for i, (entry, proto) in enumerate(zip(entries, payloads, strict=True)):
         if proto is None:  # decode() kept only request logs without a payload
-            assert entry.httpRequest is not None
-            ip, agent, error = _request_columns(entry.httpRequest)
+            request = entry.httpRequest
+            assert request is not None
+            error = http_error(request.status)
             requests.append(i)
             principal.append(None)
             principal_type.append(None)
-            source_ip.append(ip)
-            user_agent.append(agent)
+            source_ip.append(request.remoteIp)
+            user_agent.append(request.userAgent)
             outcome.append("failure" if error else "success")
             error_code.append(error)
             continue
