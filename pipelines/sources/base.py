@@ -13,10 +13,12 @@ can page through, are shipped that way.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
+
+from pipelines.rejects import Reject
 
 
 class BlobRejected(Exception):
@@ -81,3 +83,15 @@ def blob_refs(source: Source, start: datetime, end: datetime) -> Iterator[BlobRe
     if isinstance(source, Referable):
         return source.refs(start, end)
     return source.blobs(start, end)
+
+
+def fetch_blobs(refs: Iterable[BlobRef], on_reject: Callable[[Reject], None]) -> Iterator[Blob]:
+    """Each reference fetched into a blob; one refused at fetch goes to ``on_reject`` (named
+    by the reference) and the others go on."""
+    for ref in refs:
+        try:
+            data = ref.fetch()
+        except BlobRejected as exc:
+            on_reject(Reject(ref.name, None, str(exc)))
+            continue
+        yield Blob(name=ref.name, data=data)

@@ -17,7 +17,7 @@ from pathlib import Path
 from pipelines.normalize import Batch, filter_time, normalize_chunks
 from pipelines.rejects import Reject
 from pipelines.settings import Settings
-from pipelines.sources.base import Blob, BlobRejected
+from pipelines.sources.base import Blob, BlobRejected, fetch_blobs
 
 log = logging.getLogger(__name__)
 
@@ -112,13 +112,7 @@ def iter_local_blobs(
     """
     settings = settings or Settings()
     report = on_reject or (lambda reject: log.warning("%s", reject.line()))
-    for ref in local_files(patterns, settings):
-        try:
-            data = ref.fetch()
-        except BlobRejected as exc:
-            report(Reject(ref.name, None, str(exc)))
-            continue
-        yield Blob(name=ref.name, data=data)
+    return fetch_blobs(local_files(patterns, settings), report)
 
 
 class LocalSource:

@@ -32,7 +32,7 @@ from botocore.config import Config
 from pipelines.checkpoints import Checkpoint
 from pipelines.rejects import Reject
 from pipelines.settings import Settings
-from pipelines.sources.base import Blob, BlobRef, BlobRejected
+from pipelines.sources.base import Blob, BlobRef, BlobRejected, fetch_blobs
 from pipelines.sources.resumable import as_utc, days_between
 
 log = logging.getLogger(__name__)
@@ -146,14 +146,12 @@ class S3Source:
 
     def blobs(self, start: datetime, end: datetime) -> Iterator[Blob]:
         """Every log file of every account and region in the day prefixes of ``[start, end)``."""
-        for ref in self.refs(start, end):
-            try:
-                data = ref.fetch()
-            except BlobRejected as exc:
-                self._pending.pop(ref.name, None)
-                self.rejects.append(Reject(ref.name, None, str(exc)))
-                continue
-            yield Blob(name=ref.name, data=data)
+        return fetch_blobs(self.refs(start, end), self._refused)
+
+    def _refused(self, reject: Reject) -> None:
+        """A file refused at fetch is a reject and never marked done."""
+        self._pending.pop(reject.source, None)
+        self.rejects.append(reject)
 
     def refs(self, start: datetime, end: datetime) -> Iterator[S3Object]:
         """The log files of ``blobs`` as references, listed here and fetched by whoever reads."""
