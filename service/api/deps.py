@@ -17,14 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from service.api.errors import Problem
 from service.api.ratelimit import retry_after
 from service.api.state import ApiState
-from service.keys.store import (
-    KEY_PREFIX,
-    MAX_KEY_CHARS,
-    READ_RANK,
-    KeyIdentity,
-    authenticate,
-    hash_key,
-)
+from service.keys.store import READ_RANK, KeyIdentity, authenticate, hash_key, well_formed
 
 _bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer ft_...`")
 
@@ -63,7 +56,7 @@ async def current_key(
         )
     presented = credentials.credentials
     identity = None
-    if presented.startswith(KEY_PREFIX) and len(presented) <= MAX_KEY_CHARS:
+    if well_formed(presented):
         digest = hash_key(state.key_secret, presented)
         identity = state.keys.get(digest)
         if identity is None:

@@ -108,6 +108,11 @@ def create_key(session: Session, *, name: str, role: str, secret: bytes) -> Crea
     return CreatedKey(KeyIdentity(row.id, row.name, row.role), key)
 
 
+def well_formed(presented: str) -> bool:
+    """Looks like one of our keys; anything else is refused unread (and never hashed)."""
+    return presented.startswith(KEY_PREFIX) and len(presented) <= MAX_KEY_CHARS
+
+
 def authenticate(
     session: Session, presented: str, *, secret: bytes, digest: str | None = None
 ) -> KeyIdentity | None:
@@ -116,7 +121,7 @@ def authenticate(
     Reads only: the API records ``last_used_at`` with its batched audit rows (``touch_keys``).
     ``digest`` is ``hash_key(secret, presented)`` when the caller has it already.
     """
-    if not presented.startswith(KEY_PREFIX) or len(presented) > MAX_KEY_CHARS:
+    if not well_formed(presented):
         return None
     prefix = presented[len(KEY_PREFIX) : len(KEY_PREFIX) + _PREFIX_CHARS]
     row = session.execute(
