@@ -51,7 +51,34 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return _as_utc(value)
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def stored_time(value: str | datetime) -> datetime:
+    """A ``UTCDateTime`` column's value as the driver returns it (SQLite: its stored text),
+    as the aware UTC datetime ``UTCDateTime`` would have given."""
+    return _as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+
+def stored_time_json(value: str | datetime | None) -> str | datetime | None:
+    """``stored_time`` for ``orjson.dumps(..., option=OPT_UTC_Z)``: the same JSON text.
+
+    The hot list reads its times raw (SQLAlchemy's per-value result processing was ~0.2 ms
+    of its ~1.2 ms per page); SQLite's canonical stored text becomes the JSON string by
+    slicing, so no datetime is built for it.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str) and len(value) == 26 and value[10] == " " and value[19] == ".":
+        # SQLAlchemy's SQLite form 'YYYY-MM-DD HH:MM:SS.ffffff' (naive UTC); orjson leaves
+        # out a zero fraction and writes any other with six digits.
+        second = f"{value[:10]}T{value[11:19]}"
+        return f"{second}Z" if value.endswith("000000") else f"{second}.{value[20:]}Z"
+    return stored_time(value)
 
 
 class SafeText(TypeDecorator[str]):

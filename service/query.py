@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -90,13 +90,30 @@ def page_params(order: Sequence[Order], limit: int, after: list[Any] | None) -> 
     return params
 
 
-def next_page(rows: Sequence[Any], order: Sequence[Order], limit: int) -> Page[Any]:
-    """The page of ``rows`` (fetched with ``page_params``) and the cursor after its last row."""
+def next_page(
+    rows: Sequence[Any],
+    order: Sequence[Order],
+    limit: int,
+    *,
+    read: Mapping[str, Callable[[Any], Any]] | None = None,
+) -> Page[Any]:
+    """The page of ``rows`` (fetched with ``page_params``) and the cursor after its last row.
+
+    ``read`` turns raw order values into typed ones by column key, for rows selected without
+    result processing (the cursor must hold what a typed row holds).
+    """
     limit = max(1, min(limit, MAX_LIMIT))
     if len(rows) <= limit:
         return Page(list(rows), None)
     last = rows[limit - 1]
-    return Page(list(rows[:limit]), encode_cursor([getattr(last, o.column.key) for o in order]))
+    values = [getattr(last, o.column.key) for o in order]
+    if read:
+        values = [read.get(o.column.key, _same)(v) for o, v in zip(order, values, strict=True)]
+    return Page(list(rows[:limit]), encode_cursor(values))
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _selects_entity(stmt: Select[Any]) -> bool:

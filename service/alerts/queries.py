@@ -20,12 +20,15 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    type_coerce,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from detectors.alert import SEVERITY_RANK
 from service.alerts.models import AlertRow
 from service.alerts.store import StoredAlert, to_stored
+from service.db import stored_time, stored_time_json
 from service.query import (
     Order,
     Page,
@@ -145,6 +148,13 @@ LIST_COLUMNS: tuple[Any, ...] = (
 )
 """The fields of ``StoredAlert``, in its order; the JSON columns as their stored text."""
 _LIST_KEYS = tuple(select(*LIST_COLUMNS).selected_columns.keys())
+_RAW_COLUMNS: tuple[Any, ...] = tuple(
+    type_coerce(column, NullType()).label(name)
+    for column, name in zip(LIST_COLUMNS, _LIST_KEYS, strict=True)
+)
+"""``LIST_COLUMNS`` read as the driver returns them: no per-value result processing."""
+_TIMES = ("first_seen", "last_seen", "updated_at")
+_EMBEDDED = ("tags", "evidence", "explanation")
 
 
 def list_alert_json(
@@ -153,16 +163,18 @@ def list_alert_json(
     """The page of ``list_alerts`` as ``{"items", "next_cursor"}`` JSON, built from plain rows.
 
     The API's hot path: a statement built once per filter shape (values bound per request),
-    Core rows (no ORM objects or ORM result), no pydantic model per alert, and the JSON
-    columns (``save_alerts`` writes them in the contract's shape) embedded as stored instead
-    of parsed and written again; ``test_list_json_is_the_stored_alert_json`` pins the result
+    Core rows read raw (no ORM objects, ORM result or per-value type processing: times are
+    turned into their JSON text by ``stored_time_json``), no pydantic model per alert, and
+    the JSON columns (``save_alerts`` writes them in the contract's shape) embedded as stored
+    instead of parsed and written again; ``test_list_json_is_the_stored_alert_json`` pins the result
     to ``StoredAlert``'s JSON.
     """
     after = decode_cursor(cursor, len(ALERT_ORDER)) if cursor else None
     params = flt.params()
     stmt = _list_statement(tuple(params), after is not None)
     params.update(page_params(ALERT_ORDER, limit, after))
-    page = next_page(session.connection().execute(stmt, params).all(), ALERT_ORDER, limit)
+    rows = session.connection().execute(stmt, params).all()
+    page = next_page(rows, ALERT_ORDER, limit, read={"last_seen": stored_time})
     items = [_alert_json(row) for row in page.items]
     return orjson.dumps({"items": items, "next_cursor": page.next_cursor}, option=orjson.OPT_UTC_Z)
 
@@ -170,13 +182,15 @@ def list_alert_json(
 @functools.cache
 def _list_statement(filters: tuple[str, ...], after: bool) -> Select[Any]:
     """The list's statement for this set of filters, values left to bind (at most 2^12)."""
-    stmt = _where(select(*LIST_COLUMNS), {name: bindparam(name) for name in filters})
+    stmt = _where(select(*_RAW_COLUMNS), {name: bindparam(name) for name in filters})
     return page_statement(stmt, ALERT_ORDER, after=after)
 
 
 def _alert_json(row: Sequence[Any]) -> dict[str, Any]:
     out = dict(zip(_LIST_KEYS, row, strict=True))
-    for name in ("tags", "evidence", "explanation"):
+    for name in _TIMES:
+        out[name] = stored_time_json(out[name])
+    for name in _EMBEDDED:
         out[name] = _embedded(out[name])
     return out
 
