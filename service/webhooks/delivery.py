@@ -10,7 +10,7 @@ from __future__ import annotations
 import email.utils
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -18,6 +18,23 @@ from service.webhooks.ssrf import BlockedDestination, Resolver, check_url
 
 MAX_RESPONSE_BYTES = 16 * 1024
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=10.0, write=10.0, pool=5.0)
+
+
+def attempt_budget(timeout: httpx.Timeout) -> timedelta:
+    """How long one attempt can take on the wire: connect + write + read timeouts.
+
+    The dispatcher holds a lease at least this long before it sends, so no other dispatcher
+    can claim a delivery while it is in flight. The pool timeout is left out because a
+    dispatcher's client sends one request at a time and never waits for a connection.
+    """
+    phases = {"connect": timeout.connect, "write": timeout.write, "read": timeout.read}
+    unbounded = [name for name, seconds in phases.items() if seconds is None]
+    if unbounded:
+        raise ValueError(
+            f"webhook timeouts must all be set, {' and '.join(unbounded)} is not: an attempt "
+            "without a bound can outlast any lease and be sent again by another dispatcher"
+        )
+    return timedelta(seconds=sum(s for s in phases.values() if s is not None))
 
 
 @dataclass(frozen=True, slots=True)

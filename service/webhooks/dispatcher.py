@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from detectors.alert import Alert
 from pipelines.settings import Settings
 from service.webhooks import outbox, store
-from service.webhooks.delivery import DEFAULT_TIMEOUT, AttemptResult, post
+from service.webhooks.delivery import DEFAULT_TIMEOUT, AttemptResult, attempt_budget, post
 from service.webhooks.formats import EVENTS, FORMATS, RenderContext, encode_body
 from service.webhooks.models import Delivery, Subscription
 from service.webhooks.retry import RetryPolicy
@@ -33,17 +33,68 @@ from service.webhooks.ssrf import Resolver
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class DispatcherConfig:
-    """Knobs of one dispatcher; the defaults suit production, tests shrink the waits."""
+    """Knobs of one dispatcher; the defaults suit production, tests shrink the waits.
+
+    ``lease`` must be at least one attempt's budget (connect + write + read timeouts), or a
+    delivery could be claimed by another dispatcher while it is being sent. A lease of several
+    budgets (the default is 120 s against 25 s) renews only every few attempts.
+    """
 
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: httpx.Timeout = field(default_factory=lambda: DEFAULT_TIMEOUT)
     lease: timedelta = timedelta(seconds=120)
-    """Renewed when half is gone: half must exceed one attempt (connect + write + read)."""
     batch: int = 20
     idle_seconds: float = 1.0
     resolver: Resolver | None = None
+
+    def __post_init__(self) -> None:
+        budget = attempt_budget(self.timeout)
+        if self.lease < budget:
+            t = self.timeout
+            raise ValueError(
+                f"webhook lease of {self.lease.total_seconds():g} s is shorter than one "
+                f"attempt's budget of {budget.total_seconds():g} s (connect {t.connect:g} + "
+                f"write {t.write:g} + read {t.read:g} s): another dispatcher could claim a "
+                "delivery while it is being sent and send it again. Use a lease of several "
+                f"budgets, at least {budget.total_seconds():g} s"
+            )
+
+    @property
+    def budget(self) -> timedelta:
+        """One attempt's timeout budget (see ``attempt_budget``)."""
+        return attempt_budget(self.timeout)
+
+
+@dataclass
+class _Lease:
+    """This dispatcher's lease on one claimed batch, as it last set it."""
+
+    token: str
+    held: set[int]
+    until: datetime
+
+    def cover(self, session: Session, seq: int, *, budget: timedelta, lease: timedelta) -> bool:
+        """Whether ``seq`` is still held for a whole attempt from now, renewing if need be.
+
+        Renewed only when what is left of the lease would not cover one attempt's budget, so
+        with a lease of several budgets most attempts cost no extra commit.
+        """
+        now = datetime.now(UTC)
+        if self.until - now < budget:
+            self.held = outbox.renew_leases(session, self.token, now=now, lease=lease)
+            self.until = now + lease
+        return seq in self.held
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """A rendered, signed attempt, ready to post."""
+
+    url: str
+    body: bytes
+    headers: dict[str, str]
 
 
 class Dispatcher:
@@ -71,29 +122,38 @@ class Dispatcher:
             claimed = outbox.claim_due(
                 session, now=now, lease=self.config.lease, limit=self.config.batch
             )
-            held = {d.seq for d in claimed}
-            renewed = now
+            if not claimed or claimed[0].lease_token is None:
+                return 0
+            lease = _Lease(
+                claimed[0].lease_token, {d.seq for d in claimed}, now + self.config.lease
+            )
             subs: dict[str, Subscription | None] = {}
             secrets_cache: dict[str, tuple[bytes, str | None] | SecretError] = {}
             for delivery in claimed:
                 if self._stop.is_set():
                     break  # unattempted claims expire and are picked up again
-                current = datetime.now(UTC)
-                if current - renewed > self.config.lease / 2 and delivery.lease_token:
-                    lease = self.config.lease
-                    held = outbox.renew_leases(
-                        session, delivery.lease_token, now=current, lease=lease
-                    )
-                    renewed = current
-                if delivery.seq not in held:
-                    log.info("webhook delivery %s: lease lost before sending", delivery.id)
-                    continue
                 if delivery.subscription_id not in subs:
                     subs[delivery.subscription_id] = session.get(
                         Subscription, delivery.subscription_id
                     )
                 sub = subs[delivery.subscription_id]
-                result = self._attempt(sub, delivery, secrets_cache)
+                prepared = self._prepare(sub, delivery, secrets_cache)
+                if isinstance(prepared, AttemptResult):
+                    result = prepared  # nothing to send; recording still needs the lease token
+                elif lease.cover(
+                    session, delivery.seq, budget=self.config.budget, lease=self.config.lease
+                ):
+                    result = post(
+                        self._client,
+                        prepared.url,
+                        prepared.body,
+                        prepared.headers,
+                        allow_private=self.settings.webhook_allow_private,
+                        resolver=self.config.resolver,
+                    )
+                else:
+                    log.info("webhook delivery %s: lease lost before sending", delivery.id)
+                    continue
                 status = outbox.record_attempt(
                     session,
                     delivery,
@@ -110,12 +170,17 @@ class Dispatcher:
                 )
             return len(claimed)
 
-    def _attempt(
+    def _prepare(
         self,
         sub: Subscription | None,
         delivery: Delivery,
         cache: dict[str, tuple[bytes, str | None] | SecretError],
-    ) -> AttemptResult:
+    ) -> _Request | AttemptResult:
+        """Render and sign the attempt, or say why it cannot be sent.
+
+        Done before the lease is checked, so a slow secret manager cannot eat into the time
+        the lease must leave for the HTTP attempt itself.
+        """
         if sub is None:
             return AttemptResult(ok=False, retryable=False, error="subscription deleted")
         if sub.id not in cache:
@@ -137,14 +202,7 @@ class Dispatcher:
         except (ValueError, KeyError) as exc:
             return AttemptResult(ok=False, retryable=False, error=f"cannot render: {exc}"[:500])
         headers = signed_headers(secret, body, event=delivery.event, delivery_id=delivery.id)
-        return post(
-            self._client,
-            sub.url,
-            body,
-            headers,
-            allow_private=self.settings.webhook_allow_private,
-            resolver=self.config.resolver,
-        )
+        return _Request(sub.url, body, headers)
 
     def run(self) -> None:
         """Passes until ``stop``: straight on while there is work, resting when idle."""

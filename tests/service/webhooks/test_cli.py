@@ -71,6 +71,16 @@ def test_list_jsonl_shows_queue_counts_and_replay_requeues_dead(home_db):
     assert "secret" not in listed.stdout
 
 
+def test_dispatch_refuses_a_lease_shorter_than_one_attempt(home_db, settings):
+    functrail = str(Path(sys.executable).parent / "functrail")
+    env = os.environ | {"FUNCTRAIL_HOME": str(settings.home), "COLUMNS": "500"}  # one line
+    command = [functrail, "webhooks", "dispatch", "--once", "--lease", "10"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "lease of 10 s is shorter than one attempt's budget of 25 s" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_replay_of_unknown_webhook_fails(home_db):
     result = CliRunner().invoke(app, ["webhooks", "replay", "nope"])
     assert result.exit_code != 0
@@ -98,7 +108,7 @@ def test_killed_dispatch_worker_loses_nothing_after_restart(home_db, settings):
         "FUNCTRAIL_HOME": str(settings.home),
         "FUNCTRAIL_WEBHOOK_ALLOW_PRIVATE": "1",
     }
-    command = [functrail, "webhooks", "dispatch", "--lease", "2", "--batch", "5"]
+    command = [functrail, "webhooks", "dispatch", "--lease", "25", "--batch", "5"]
     with receiver(script=[Step(200, delay=0.15)] * 20) as r:
         sub, r.secret = subscribe_and_enqueue(db, allowed, r.url, n=20)
         first = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)

@@ -22,8 +22,8 @@ pytestmark = pytest.mark.integration
 
 CONFIG = DispatcherConfig(
     policy=RetryPolicy(base_seconds=0.05, factor=2.0, max_delay_seconds=0.3, max_attempts=30),
-    timeout=httpx.Timeout(2.0, read=0.4),
-    lease=timedelta(seconds=3),
+    timeout=httpx.Timeout(0.5, read=0.4),
+    lease=timedelta(seconds=4.5),  # about three attempt budgets (0.5 + 0.5 + 0.4 s)
     idle_seconds=0.05,
 )
 
@@ -52,6 +52,13 @@ def drain(db, settings, *, until, timeout=20.0, dispatchers=1, config=CONFIG):
     finally:
         for d in running:
             d.stop()
+
+
+def wait_for(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
 
 def attempt_errors(db, sub_id):
@@ -130,6 +137,38 @@ def test_flaky_down_and_slow_receivers_get_every_alert_once_signed_and_in_order(
     assert retried <= {c.delivery_id for c in flaky.delivered()}
 
 
+def test_receiver_stalling_near_the_timeout_gets_each_delivery_once_from_two_dispatchers(
+    db, hook_settings
+):
+    """No attempt starts on a lease that could run out before the attempt's timeouts do.
+
+    The lease is exactly one attempt's budget (connect 0.25 + write 0.25 + read 4 s). The first
+    delivery is answered after 1.5 s and the second after 3.5 s, 5 s in all. A dispatcher that
+    renewed only once half its lease had gone started the second attempt with 3 s left, so at
+    4.5 s the other dispatcher claimed that delivery and sent it again.
+    """
+    config = dataclasses.replace(
+        CONFIG, timeout=httpx.Timeout(0.25, read=4.0), lease=timedelta(seconds=4.5)
+    )
+    with receiver(script=[Step(200, delay=1.5), Step(200, delay=3.5)]) as r:
+        sub, r.secret = subscribe(db, hook_settings, r.url)
+        enqueue(db, *[SavedAlert(alert(), "new") for _ in range(2)])
+        first = Dispatcher(db.sessions, hook_settings, config, name="first")
+        first.start()
+        try:
+            wait_for(lambda: statuses(db, sub.id) == ["delivering"] * 2)  # first holds both
+            drain(
+                db,
+                hook_settings,
+                config=config,
+                until=lambda: statuses(db, sub.id) == ["delivered"] * 2,
+            )
+        finally:
+            first.stop()  # waits for its attempt in flight, which the receiver then records
+    ids = [c.delivery_id for c in r.delivered()]
+    assert len(ids) == len(set(ids)) == 2, [(c.delivery_id, c.answered) for c in r.calls]
+
+
 def test_dispatcher_restart_loses_nothing(db, hook_settings):
     with receiver() as r:
         sub, r.secret = subscribe(db, hook_settings, r.url)
@@ -160,7 +199,7 @@ def test_stopped_dispatcher_leaves_the_rest_for_the_next_one(db, hook_settings):
 
 def test_always_failing_receiver_ends_in_dead_letter_and_replay_delivers(db, hook_settings):
     policy = RetryPolicy(base_seconds=0.01, max_delay_seconds=0.05, max_attempts=3)
-    config = DispatcherConfig(policy=policy, lease=timedelta(seconds=3), idle_seconds=0.05)
+    config = dataclasses.replace(CONFIG, policy=policy)
     with receiver(script=[Step(503), Step(503), Step(503)]) as r:
         sub, r.secret = subscribe(db, hook_settings, r.url)
         enqueue(db, SavedAlert(alert(), "new"))
