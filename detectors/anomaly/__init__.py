@@ -24,7 +24,12 @@ from detectors.anomaly.forest import forest_candidates
 from detectors.anomaly.volume import volume_candidates
 from models.bundle import AnomalyModel
 from models.registry import ModelRegistry, NoTrainedModel
-from pipelines.features import PrincipalHistory, principal_features, volume_counts
+from pipelines.features import (
+    EarlierWindows,
+    PrincipalHistory,
+    principal_features,
+    volume_counts,
+)
 from pipelines.features.keys import ENTITY, with_principal
 
 DETECTORS = ("isolation-forest", "first-seen", "volume")
@@ -41,33 +46,40 @@ class AnomalyRun:
     candidates: dict[str, int] = field(default_factory=dict)
 
 
-def detect_anomalies(
+CANDIDATE_COLUMNS = [
+    "detector", "provider", "account", "principal", "resource", "window", "score",
+    "title", "explanation", "event_ids", "kind", "key", "measure",
+]  # fmt: skip
+"""One frame for every detector's candidates: what the guard ranks and alerts are built from."""
+
+
+@dataclass
+class PrincipalCandidates:
+    """Isolation-forest and first-seen candidates of one batch (per principal and window)."""
+
+    frame: pd.DataFrame
+    unscored: int
+    found: dict[str, int] = field(default_factory=dict)
+
+
+def principal_candidates(
     events: pd.DataFrame,
-    model: ModelRegistry | AnomalyModel,
+    model: AnomalyModel,
     *,
-    history: PrincipalHistory | None = None,
-    config: AnomalyConfig | None = None,
+    history: PrincipalHistory,
+    config: AnomalyConfig,
     detectors: tuple[str, ...] = DETECTORS,
-) -> AnomalyRun:
-    """Score ``events`` with the registry's active model (or the given one).
-
-    ``history`` is the principals' past before these events; by default the model's own (as of
-    the end of its training span). The daily job passes the history it moves on day by day.
-    """
-    config = config or AnomalyConfig()
-    if isinstance(model, ModelRegistry):
-        model = model.load()
-    history = history if history is not None else model.history
+    earlier: EarlierWindows | None = None,
+) -> PrincipalCandidates:
+    """Candidates of the per-principal detectors. Each needs only its principal's events of
+    its window (and, for a later time slice of a run, ``earlier``), so any batch holding whole
+    principal-windows gives the same rows as the whole run."""
+    events = with_principal(events)
     window = model.config.window
-    if events.empty:
-        return AnomalyRun([], model.version)
-
-    volume_events, events = events, with_principal(events)
-    features = principal_features(events, history, window=window)
+    features = principal_features(events, history, window=window, earlier=earlier)
     scored = features[features["history_days"] >= model.config.min_history_days]
     unscored = features.loc[features["history_days"] < model.config.min_history_days, list(ENTITY)]
     parts: list[pd.DataFrame] = []
-    found: dict[str, int] = {}
     if "isolation-forest" in detectors:
         hits = forest_candidates(scored, model)
         hits = hits.assign(detector="isolation-forest", resource=None, event_ids=None)
@@ -81,41 +93,80 @@ def detect_anomalies(
             config,
             window=window,
             min_history_days=model.config.min_history_days,
+            earlier=earlier,
         )
         # Evidence: the principal's events in the window, not only each value's first use.
         hits = hits.assign(detector="first-seen", resource=None, event_ids=None)
         hits["title"] = principal_title("first-seen", hits)
         parts.append(hits)
-    if "volume" in detectors:
-        counts = volume_counts(volume_events, window=window)
-        hits = volume_candidates(counts, model.volume, config)
-        hits = hits.assign(
-            detector="volume",
-            principal=None,
-            resource=hits["key"].where(hits["kind"] == "function", None),
-            event_ids=None,
-        )
-        hits["title"] = volume_title(hits)
-        parts.append(hits)
-    for part in parts:
-        if len(part):
-            found[str(part["detector"].iloc[0])] = len(part)
-    columns = [
-        "detector", "provider", "account", "principal", "resource", "window", "score",
-        "title", "explanation", "event_ids", "kind", "key",
-    ]  # fmt: skip
-    candidates = (
-        pd.concat([p.reindex(columns=columns) for p in parts if len(p)], ignore_index=True)
-        if any(len(p) for p in parts)
-        else pd.DataFrame(columns=columns)
+    found = {str(p["detector"].iloc[0]): len(p) for p in parts if len(p)}
+    return PrincipalCandidates(_candidates(parts), len(unscored.drop_duplicates()), found)
+
+
+def volume_hits(counts: pd.DataFrame, model: AnomalyModel, config: AnomalyConfig) -> pd.DataFrame:
+    """Volume candidates of ``volume_counts`` (summed over every batch of the run: counts add
+    up, so partitions count their part and the run calls this once)."""
+    hits = volume_candidates(counts, model.volume, config)
+    hits = hits.assign(
+        detector="volume",
+        principal=None,
+        resource=hits["key"].where(hits["kind"] == "function", None),
+        event_ids=None,
     )
+    hits["title"] = volume_title(hits)
+    return _candidates([hits])
+
+
+def _candidates(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    kept = [p.reindex(columns=CANDIDATE_COLUMNS) for p in parts if len(p)]
+    if not kept:
+        return pd.DataFrame(columns=CANDIDATE_COLUMNS)
+    return pd.concat(kept, ignore_index=True)
+
+
+def detect_anomalies(
+    events: pd.DataFrame,
+    model: ModelRegistry | AnomalyModel,
+    *,
+    history: PrincipalHistory | None = None,
+    config: AnomalyConfig | None = None,
+    detectors: tuple[str, ...] = DETECTORS,
+) -> AnomalyRun:
+    """Score ``events`` with the registry's active model (or the given one), as one batch.
+
+    ``history`` is the principals' past before these events; by default the model's own (as of
+    the end of its training span). The daily job runs the same pieces per partition and settles
+    volume and the alert guard once per day (``service.scoring.anomalies``).
+    """
+    config = config or AnomalyConfig()
+    if isinstance(model, ModelRegistry):
+        model = model.load()
+    history = history if history is not None else model.history
+    window = model.config.window
+    if events.empty:
+        return AnomalyRun([], model.version)
+
+    principal = principal_candidates(
+        events, model, history=history, config=config, detectors=detectors
+    )
+    parts = [principal.frame]
+    found = dict(principal.found)
+    if "volume" in detectors:
+        volume = volume_hits(volume_counts(events, window=window), model, config)
+        parts.append(volume)
+        if len(volume):
+            found["volume"] = len(volume)
+    candidates = _candidates(parts)
     kept, held_back = guard(candidates, config.max_alerts)
-    alerts = build_alerts(kept, events, window=window, evidence_ids=config.evidence_ids)
+    is_volume = (kept["detector"] == "volume").to_numpy(bool)
+    alerts = build_alerts(
+        kept[~is_volume], with_principal(events), window=window, evidence_ids=config.evidence_ids
+    ) + build_alerts(kept[is_volume], events, window=window, evidence_ids=config.evidence_ids)
     return AnomalyRun(
         alerts=fold(alerts),
         model_version=model.version,
         held_back=held_back,
-        unscored=len(unscored.drop_duplicates()),
+        unscored=principal.unscored,
         candidates=found,
     )
 
@@ -125,5 +176,8 @@ __all__ = [
     "AnomalyConfig",
     "AnomalyRun",
     "NoTrainedModel",
+    "PrincipalCandidates",
     "detect_anomalies",
+    "principal_candidates",
+    "volume_hits",
 ]

@@ -3,6 +3,7 @@ evidence, after the alert-volume guard has kept the highest scores."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -61,19 +62,39 @@ def _severity(score: float) -> Severity:
     return "high" if score >= 0.9 else "medium" if score >= 0.7 else "low"
 
 
+def rank_keys(candidates: pd.DataFrame) -> list[str]:
+    """A text per candidate that breaks score ties the same way whatever batch it came from:
+    detector, entity or series, window, measure. The guard's order is then a total order, so
+    guarding partitions first and their survivors again gives the one-batch result."""
+    keys = []
+    for row in candidates.to_dict("records"):
+        who = (
+            f"{row.get('kind')}:{row.get('key')}"
+            if row["detector"] == "volume"
+            else _clean(row.get("principal"))
+        )
+        measure = _clean(row.get("measure")) or ""
+        when = pd.Timestamp(row["window"]).isoformat()
+        keys.append(f"{row['detector']}|{row['provider']}|{row['account']}|{who}|{when}|{measure}")
+    return keys
+
+
 def guard(candidates: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, int]:
-    """Keep the ``limit`` highest scores; return them and how many were held back."""
+    """Keep the ``limit`` highest scores (ties by ``rank_keys``); return them and how many were
+    held back."""
     if len(candidates) <= limit:
         return candidates, 0
-    kept = candidates.sort_values("score", ascending=False, kind="stable").head(limit)
-    return kept, len(candidates) - limit
+    ranked = candidates.assign(_rank=rank_keys(candidates), _score=-candidates["score"])
+    kept = ranked.sort_values(["_score", "_rank"], kind="stable").head(limit)
+    return kept.drop(columns=["_rank", "_score"]), len(candidates) - limit
 
 
 def build_alerts(
     candidates: pd.DataFrame, events: pd.DataFrame, *, window: str, evidence_ids: int
 ) -> list[Alert]:
     """Alerts for guarded candidates (columns: detector, provider, account, principal, resource,
-    window, score, title, explanation, event_ids or None)."""
+    window, score, title, explanation, event_ids or None), their evidence taken from ``events``
+    (volume candidates: every event of the series' window; others: the principal's)."""
     if candidates.empty:
         return []
     windows = window_start(events["time"], window)
@@ -101,43 +122,50 @@ def build_alerts(
             chosen = window_events[window_events["id"].isin(row["event_ids"])]
         else:
             chosen = window_events
-        chosen = chosen.sort_values("time", kind="stable")
-        ids = [str(i) for i in chosen["id"].head(evidence_ids)]
+        chosen = chosen.sort_values("time", kind="stable").head(evidence_ids)
         times = utc_times(window_events["time"])
         first: datetime = times.min().to_pydatetime() if len(times) else row["window"]
         last: datetime = times.max().to_pydatetime() if len(times) else row["window"]
-        key = dedup_key(
-            "anomaly",
-            row["detector"],
-            row["account"],
-            row["principal"] if row["detector"] != "volume" else f"{row['kind']}:{row['key']}",
-            pd.Timestamp(row["window"]).isoformat(),
-        )
-        sample: list[dict[str, Any]] = list(event_records(chosen.head(EVIDENCE_SAMPLE_LIMIT)))
-        score = float(np.clip(row["score"], 0.0, 1.0))
-        alerts.append(
-            Alert(
-                id=alert_id(key, first),
-                dedup_key=key,
-                detector="anomaly",
-                rule_id=row["detector"],
-                title=row["title"],
-                severity=_severity(score),
-                score=score,
-                provider=row["provider"] or None,
-                account=row["account"] or None,
-                principal=row["principal"] or None,
-                resource=row["resource"] or None,
-                first_seen=first,
-                last_seen=last,
-                count=1,
-                tags=list(TAGS[row["detector"]]),
-                evidence=Evidence(event_ids=ids, sample=sample),
-                explanation=list(row["explanation"]),
-                runbook=RUNBOOKS[row["detector"]],
-            )
-        )
+        ids = [str(i) for i in chosen["id"]]
+        alerts.append(candidate_alert(row, ids, chosen.head(EVIDENCE_SAMPLE_LIMIT), first, last))
     return alerts
+
+
+def candidate_alert(
+    raw: Mapping[Any, Any], ids: list[str], sample: pd.DataFrame, first: datetime, last: datetime
+) -> Alert:
+    """The alert of one candidate, given its evidence ids (in time order, already capped), the
+    events of its sample and its window's first and last event time."""
+    row = {k: _clean(v) for k, v in raw.items()}
+    key = dedup_key(
+        "anomaly",
+        row["detector"],
+        row["account"],
+        row["principal"] if row["detector"] != "volume" else f"{row['kind']}:{row['key']}",
+        pd.Timestamp(row["window"]).isoformat(),
+    )
+    records: list[dict[str, Any]] = list(event_records(sample.head(EVIDENCE_SAMPLE_LIMIT)))
+    score = float(np.clip(row["score"], 0.0, 1.0))
+    return Alert(
+        id=alert_id(key, first),
+        dedup_key=key,
+        detector="anomaly",
+        rule_id=row["detector"],
+        title=row["title"],
+        severity=_severity(score),
+        score=score,
+        provider=row["provider"] or None,
+        account=row["account"] or None,
+        principal=row["principal"] or None,
+        resource=row["resource"] or None,
+        first_seen=first,
+        last_seen=last,
+        count=1,
+        tags=list(TAGS[row["detector"]]),
+        evidence=Evidence(event_ids=ids, sample=records),
+        explanation=list(row["explanation"]),
+        runbook=RUNBOOKS[row["detector"]],
+    )
 
 
 def principal_title(detector: str, frame: pd.DataFrame) -> list[str]:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from detectors.alert import Deviation
 from detectors.anomaly.config import AnomalyConfig
-from pipelines.features import PrincipalHistory, window_start
+from pipelines.features import EarlierWindows, PrincipalHistory, window_start
 from pipelines.features.history import entity_frame
 from pipelines.features.keys import ENTITY, novelty_codes, principal_class, utc_times
 
@@ -21,9 +21,15 @@ MAX_SHOWN = 120
 """Hostile values (user agents) are shown truncated in explanations."""
 
 
-def new_values(events: pd.DataFrame, history: PrincipalHistory, window: str) -> pd.DataFrame:
-    """Each (principal, kind, value) the history lacks, at its first window, with the first
-    event that used it. Deduplicates on integer codes; strings only for distinct pairs."""
+def new_values(
+    events: pd.DataFrame,
+    history: PrincipalHistory,
+    window: str,
+    earlier: EarlierWindows | None = None,
+) -> pd.DataFrame:
+    """Each (principal, kind, value) the history (and the run's earlier slices) lack, at its
+    first window, with the first event that used it. Deduplicates on integer codes; strings
+    only for distinct pairs."""
     ent = entity_frame(events)
     entity = ent.groupby(list(ENTITY), sort=False).ngroup().to_numpy(np.int64)
     order = np.argsort(utc_times(events["time"]).dt.tz_convert(None).to_numpy(), kind="stable")
@@ -39,9 +45,12 @@ def new_values(events: pd.DataFrame, history: PrincipalHistory, window: str) -> 
         when = pd.Series(win[at], index=ent.index[at]).dt.tz_localize("UTC")
         parts.append(ent.iloc[at].assign(kind=kind, value=values, window=when, id=ids[at]))
     found = pd.concat(parts, ignore_index=True)
-    if history.seen.empty:
+    seen = history.seen[[*ENTITY, "kind", "value"]]
+    if earlier is not None and len(earlier.seen):
+        seen = pd.concat([seen, earlier.seen], ignore_index=True).drop_duplicates()
+    if seen.empty:
         return found
-    seen = history.seen[[*ENTITY, "kind", "value"]].assign(_seen=True)
+    seen = seen.assign(_seen=True)
     found = found.merge(seen, on=[*ENTITY, "kind", "value"], how="left")
     return found[found["_seen"].isna()].drop(columns="_seen")
 
@@ -60,15 +69,24 @@ def novelty_rates(history: PrincipalHistory) -> pd.DataFrame:
 
 
 def new_principals(
-    features: pd.DataFrame, history: PrincipalHistory, config: AnomalyConfig
+    features: pd.DataFrame,
+    history: PrincipalHistory,
+    config: AnomalyConfig,
+    earlier: EarlierWindows | None = None,
 ) -> pd.DataFrame:
-    """First windows of principals the history never saw, in accounts with a settled history.
+    """First windows of principals the history (and the run's earlier slices) never saw, in
+    accounts with a settled history.
 
     The account's own rate of new principals of the same class (IAM user, role, federated
     subject...) discounts the signal: busy accounts onboard pipelines and roles all the time;
     touching secrets or functions makes a newcomer matter more.
     """
     fresh = features[features["history_days"] == 0].drop_duplicates(list(ENTITY))
+    if earlier is not None and len(earlier.last_window) and len(fresh):
+        known = fresh[list(ENTITY)].merge(
+            earlier.last_window[list(ENTITY)].assign(_known=True), on=list(ENTITY), how="left"
+        )
+        fresh = fresh[known["_known"].isna().to_numpy()]
     past = history.principals
     if fresh.empty or past.empty:
         return pd.DataFrame(
@@ -112,6 +130,7 @@ def first_seen_candidates(
     *,
     window: str,
     min_history_days: int,
+    earlier: EarlierWindows | None = None,
 ) -> pd.DataFrame:
     """Principal-windows whose new values combine to at least the first-seen threshold.
 
@@ -122,7 +141,7 @@ def first_seen_candidates(
     columns = [*ENTITY, "window", "score", "explanation", "event_ids"]
     keep = [*ENTITY, "window", "history_days", "days_since_last_seen"]
     scored = features.loc[features["history_days"] >= min_history_days, keep]
-    found = new_values(events, history, window).merge(
+    found = new_values(events, history, window, earlier).merge(
         scored.drop(columns="days_since_last_seen"), on=[*ENTITY, "window"], how="inner"
     )
     found = found.merge(novelty_rates(history), on=[*ENTITY, "kind"], how="left")
@@ -140,7 +159,7 @@ def first_seen_candidates(
         signal=config.kind_weights["dormancy"]
         * np.minimum(dormant["days_since_last_seen"] / (2 * config.dormant_days), 1.0),
     )
-    newcomers = new_principals(features, history, config)
+    newcomers = new_principals(features, history, config, earlier)
     parts = [p[found.columns] for p in (found, back, newcomers) if len(p)]
     if not parts:
         return pd.DataFrame(columns=columns)

@@ -72,16 +72,17 @@ def run_rules_deferring_correlations(
     events: pd.DataFrame,
     rules: RuleRegistry | Iterable[Rule],
     *,
-    whole_by: str,
+    whole_by: str | None,
     raw_fetch: RawFetch | None = None,
 ) -> tuple[list[Alert], list[str]]:
-    """Alerts of the batch, less those of correlations that do not group by ``whole_by``, and
-    the ids of the rows those correlations' base rules matched.
+    """Alerts of the batch, less those of correlations that do not group by ``whole_by`` (all
+    correlations when None), and the ids of the rows those correlations' base rules matched.
 
     For a batch that holds every row of each ``whole_by`` value but only some rows of other
-    groups (one principal range of a split account): the caller gathers the returned rows from
-    every batch and runs the deferred correlations over them (``deferred``). That is exact,
-    since a correlation reads its base rows only.
+    groups (one principal range of a split account), or only some time of every group (None:
+    one time slice): the caller gathers the returned rows from every batch and runs the
+    deferred correlations over them (``deferred``). That is exact, since a correlation reads
+    its base rows only.
     """
     active = _active(rules)
     ctx, results = match_rules(events, active, raw_fetch=raw_fetch)
@@ -96,10 +97,12 @@ def run_rules_deferring_correlations(
     return fold(_alerts(ctx, now, results)), ids
 
 
-def deferred(rules: Iterable[Rule], whole_by: str) -> list[Rule]:
-    """The correlations that group across ``whole_by`` values (``getattr``: any rule kind)."""
+def deferred(rules: Iterable[Rule], whole_by: str | None) -> list[Rule]:
+    """The correlations that group across ``whole_by`` values (every correlation when None;
+    ``getattr``: any rule kind)."""
     return [
         rule
         for rule in rules
-        if rule.meta.kind == "correlation" and whole_by not in getattr(rule, "group_by", ())
+        if rule.meta.kind == "correlation"
+        and (whole_by is None or whole_by not in getattr(rule, "group_by", ()))
     ]

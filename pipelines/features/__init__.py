@@ -1,5 +1,6 @@
 """Feature extraction: behaviour per principal and window, history summaries, volume series."""
 
+from pipelines.features.earlier import EarlierWindows
 from pipelines.features.history import PrincipalHistory
 from pipelines.features.keys import FEATURE_COLUMNS, NOVELTY_KINDS
 from pipelines.features.principal import (
@@ -9,7 +10,7 @@ from pipelines.features.principal import (
     principal_features,
     window_start,
 )
-from pipelines.features.volume import function_features, volume_counts
+from pipelines.features.volume import add_volume_counts, function_features, volume_counts
 
 __all__ = [
     "ACTIVITY_FEATURES",
@@ -17,7 +18,9 @@ __all__ = [
     "NOVELTY_FEATURES",
     "NOVELTY_KINDS",
     "PRINCIPAL_FEATURES",
+    "EarlierWindows",
     "PrincipalHistory",
+    "add_volume_counts",
     "function_features",
     "principal_features",
     "volume_counts",

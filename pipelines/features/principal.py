@@ -8,7 +8,7 @@ The feature table in docs/anomaly.md documents every column.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,9 @@ from pipelines.features.keys import (
     novelty_codes,
     utc_times,
 )
+
+if TYPE_CHECKING:
+    from pipelines.features.earlier import EarlierWindows
 
 WINDOWS: Final = {"hour": "1h", "day": "1D"}
 
@@ -83,11 +86,13 @@ def principal_features(
     history: PrincipalHistory | None = None,
     *,
     window: str = "hour",
+    earlier: EarlierWindows | None = None,
 ) -> pd.DataFrame:
     """Feature rows per principal-window, with ``history_days`` (cold start) beside the features.
 
     ``history`` is the principals' past before this batch; without one every value is new and
-    every principal has zero history days.
+    every principal has zero history days. ``earlier``: this batch is a later time slice of one
+    run (whole windows); what the earlier slices saw, so each row equals the one-batch row.
     """
     history = history if history is not None else PrincipalHistory.empty()
     ent = entity_frame(events)
@@ -130,9 +135,9 @@ def principal_features(
     entity_of_group = out.groupby(list(ENTITY), sort=False).ngroup().to_numpy()
     for kind, (codes, uniques) in novelty_codes(events).items():
         out[_NEW_COLUMN[kind]] = _new_values(
-            out, entity_of_group, gid, codes, uniques, kind, history
+            out, entity_of_group, gid, codes, uniques, kind, history, earlier
         )
-    out = _recency(out, history)
+    out = _recency(out, history, earlier)
     for name in PRINCIPAL_FEATURES:
         out[name] = out[name].astype(np.float64)
     return out[[*ENTITY, "window", *PRINCIPAL_FEATURES, "history_days"]]
@@ -171,6 +176,7 @@ def _new_values(
     uniques: np.ndarray,
     kind: str,
     history: PrincipalHistory,
+    earlier: EarlierWindows | None,
 ) -> np.ndarray:
     """Distinct values per group that the principal never used before this window.
 
@@ -189,6 +195,8 @@ def _new_values(
     keep = values != ""
     group, values = group[keep], values[keep]
     seen = history.seen.loc[history.seen["kind"] == kind, [*ENTITY, "value"]]
+    if earlier is not None and len(earlier.seen):
+        seen = pd.concat([seen, earlier.seen_of(kind)], ignore_index=True)
     if not seen.empty and len(group):
         found = rows.iloc[group][list(ENTITY)].assign(value=values, _group=group)
         found = found.merge(seen.assign(_seen=True), on=[*ENTITY, "value"], how="left")
@@ -196,11 +204,17 @@ def _new_values(
     return np.bincount(group, minlength=n)
 
 
-def _recency(out: pd.DataFrame, history: PrincipalHistory) -> pd.DataFrame:
-    """Days since the principal's previous activity (earlier window or history); history days."""
+def _recency(
+    out: pd.DataFrame, history: PrincipalHistory, earlier: EarlierWindows | None
+) -> pd.DataFrame:
+    """Days since the principal's previous activity (earlier window, earlier slice or history);
+    history days."""
     past = history.principals[[*ENTITY, "last_seen", "active_days"]]
     out = out.merge(past, on=list(ENTITY), how="left")
     previous = out.groupby(list(ENTITY), sort=False)["window"].shift(1)
+    if earlier is not None and len(earlier.last_window):
+        before = out[list(ENTITY)].merge(earlier.last_window, on=list(ENTITY), how="left")
+        previous = previous.where(previous.notna(), before["window"].set_axis(out.index))
     last = previous.where(previous.notna(), out["last_seen"])
     gap = (out["window"] - last).dt.total_seconds() / 86400.0
     out["days_since_last_seen"] = gap.clip(lower=0.0).fillna(0.0)

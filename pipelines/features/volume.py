@@ -45,6 +45,26 @@ def volume_counts(events: pd.DataFrame, *, window: str = "hour") -> pd.DataFrame
     return counts.astype({"events": "int64", "errors": "int64"})
 
 
+def add_volume_counts(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """``volume_counts`` of disjoint batches of one run summed: the counts of their union (the
+    same rows, in the same order, as one call over all of it)."""
+    kept = [p for p in parts if len(p)]
+    if len(kept) == 1:
+        return kept[0]
+    if not kept:
+        return volume_counts(pd.DataFrame(columns=_COLUMNS))
+    return (
+        pd.concat(kept, ignore_index=True)
+        .groupby([*VOLUME_KEYS, "window"], sort=True)[["events", "errors"]]
+        .sum()
+        .reset_index()
+        .astype({"events": "int64", "errors": "int64"})
+    )
+
+
+_COLUMNS = ("provider", "account", "action", "resource", "category", "outcome", "time")
+
+
 def function_features(events: pd.DataFrame, *, window: str = "hour") -> pd.DataFrame:
     """Per function and window: invocation count and error share."""
     counts = volume_counts(events, window=window)

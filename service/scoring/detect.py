@@ -11,6 +11,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import pandas as pd
@@ -20,25 +21,38 @@ from detectors.rules.engine import run_rules, run_rules_deferring_correlations
 from detectors.rules.loader import load_registry
 from detectors.rules.registry import RuleRegistry
 from models.day_summaries import DaySummaries
-from pipelines.features import PrincipalHistory
+from pipelines.features import EarlierWindows, PrincipalHistory, add_volume_counts, volume_counts
 from pipelines.features.keys import with_principal
 from pipelines.lake import EventLake
 from pipelines.settings import Settings
 from service.scoring.partitions import Partition, RawFetcher, read_partition
 
+if TYPE_CHECKING:
+    from detectors.anomaly import AnomalyConfig
+    from models.bundle import AnomalyModel
+
 
 @dataclass
 class PartResult:
-    """Alerts of one partition, how many events it held, and notes for the run's summary."""
+    """What one partition found: rule alerts, the anomaly detectors' pieces the run settles
+    (``service.scoring.anomalies``), how many events it held, notes for the run's summary."""
 
     alerts: list[Alert]
     events: int
     notes: list[str] = field(default_factory=list)
     model_version: str | None = None
     correlation_rows: list[str] = field(default_factory=list)
-    """Split partitions only: ids of the rows correlations build on (``merge`` runs them)."""
+    """Split partitions only: ids of the rows deferred correlations build on (``merge``)."""
     summary: PrincipalHistory | None = None
     """With an active model: what the partition's principals did, for the day's summary."""
+    anomalies: list[Alert] = field(default_factory=list)
+    """Per-principal anomaly alerts of the candidates that passed the partition's own guard."""
+    anomaly_ranks: list[tuple[float, str]] = field(default_factory=list)
+    """(score, ``rank_keys``) of each of ``anomalies``: the day's guard ranks them again."""
+    anomaly_candidates: int = 0
+    """Per-principal candidates before any guard (the day's held-back count)."""
+    volume: pd.DataFrame | None = None
+    """``volume_counts`` of the partition: the run sums them and scores volume once."""
 
 
 @functools.lru_cache(maxsize=4)
@@ -51,36 +65,49 @@ def _rules(folders: tuple[Path, ...]) -> tuple[RuleRegistry, tuple[str, ...]]:
 def detect_partition(
     part: Partition, settings: Settings, enabled: Mapping[str, bool] | None = None
 ) -> PartResult:
-    """Every enabled rule and the active anomaly model over the partition's events.
+    """Every enabled rule and the active anomaly model's per-principal detectors over the
+    partition's events, one time slice after another (most partitions are one slice).
 
     ``enabled`` is the admins' on/off map from the store (``service.rules.store.rule_states``),
-    read once by the job and passed in, since a Dask worker has no database session.
+    read once by the job and passed in, since a Dask worker has no database session. A sliced
+    partition defers every correlation (their windows cross slices) and carries what its
+    principals did in earlier slices to the next (``EarlierWindows``), so nothing depends on
+    where the cuts fall; only one slice's events are held at a time.
     """
     lake = EventLake(part.lake_root)
-    events = read_partition(lake, part)
-    fetch = RawFetcher(lake, part)
     registry = rule_registry(settings, enabled)
-    result = PartResult([], len(events), list(_rules(_folders(settings))[1]))
-    if part.split:
-        result.alerts, result.correlation_rows = run_rules_deferring_correlations(
-            events, registry, whole_by="principal", raw_fetch=fetch
-        )
-    else:
-        result.alerts = run_rules(events, registry, raw_fetch=fetch)
-    _add_anomalies(result, part, events, settings, fetch)
+    result = PartResult([], 0, list(_rules(_folders(settings))[1]))
+    anomalies = _AnomalyPass.start(part, settings, result)
+    whole_by = None if part.slices else "principal"
+    for piece in part.time_slices():
+        events = read_partition(lake, piece)
+        fetch = RawFetcher(lake, piece)
+        result.events += len(events)
+        if part.split:
+            alerts, rows = run_rules_deferring_correlations(
+                events, registry, whole_by=whole_by, raw_fetch=fetch
+            )
+            result.alerts.extend(alerts)
+            result.correlation_rows.extend(rows)
+        else:
+            result.alerts.extend(run_rules(events, registry, raw_fetch=fetch))
+        if anomalies is not None:
+            anomalies.add(events, fetch, sliced=bool(part.slices))
+        del events
+    if anomalies is not None:
+        anomalies.finish(result)
     return result
 
 
-def splits_exactly(settings: Settings) -> bool:
-    """Whether an oversized account may be split by principal without changing any alert.
+def anomaly_window(settings: Settings) -> str:
+    """The active model's window (``hour`` or ``day``): time slices are cut at its starts, so
+    every principal-window stays whole in one slice. ``hour`` without a model."""
+    from models.registry import ModelRegistry, NoTrainedModel
 
-    Rules settle exactly across principal ranges (``merge``); the anomaly model's volume series
-    (per account and action) and its alert-volume guard see the whole partition, so with an
-    active model accounts stay whole and memory grows with the largest account.
-    """
-    from models.registry import ModelRegistry
-
-    return ModelRegistry(settings.models_dir).active() is None
+    try:
+        return ModelRegistry(settings.models_dir).load().config.window
+    except NoTrainedModel:
+        return "hour"
 
 
 def _folders(settings: Settings) -> tuple[Path, ...]:
@@ -92,7 +119,7 @@ def rule_registry(settings: Settings, enabled: Mapping[str, bool] | None) -> Rul
     return RuleRegistry(_rules(_folders(settings))[0], enabled)
 
 
-def _fill_raw(alerts: list[Alert], fetch: RawFetcher) -> None:
+def fill_raw(alerts: list[Alert], fetch: RawFetcher) -> None:
     """Put the records into evidence samples of a frame read without ``raw`` (as
     ``event_records`` decodes them)."""
     samples = [s for a in alerts for s in a.evidence.sample if s.get("raw") is None]
@@ -106,29 +133,72 @@ def _fill_raw(alerts: list[Alert], fetch: RawFetcher) -> None:
             sample["raw"] = orjson.loads(raw) if raw else None
 
 
-def _add_anomalies(
-    result: PartResult,
-    part: Partition,
-    events: pd.DataFrame,
-    settings: Settings,
-    fetch: RawFetcher,
-) -> None:
-    try:
-        from detectors.anomaly import detect_anomalies
-        from models.registry import ModelRegistry, NoTrainedModel
-    except ImportError as exc:
-        result.notes.append(f"anomaly detectors unavailable: {exc}")
-        return
-    try:
-        model = ModelRegistry(settings.models_dir).load()
-    except NoTrainedModel as exc:
-        result.notes.append(f"the anomaly detectors have no trained model ({exc}); rules only")
-        return
-    # Yesterday's new addresses and agents are known today: the model's history moved on
-    # through the days scored since training (models.day_summaries).
-    history = DaySummaries(settings.models_dir).history_for(model, part.start.date())
-    run = detect_anomalies(events, model, history=history)
-    result.summary = PrincipalHistory.from_events(with_principal(events))
-    _fill_raw(run.alerts, fetch)
-    result.alerts.extend(run.alerts)
-    result.model_version = run.model_version
+@dataclass
+class _AnomalyPass:
+    """The active model's per-principal detectors over a partition's slices, in time order."""
+
+    model: AnomalyModel
+    history: PrincipalHistory
+    config: AnomalyConfig
+    earlier: EarlierWindows = field(default_factory=EarlierWindows.empty)
+    summary: PrincipalHistory = field(default_factory=PrincipalHistory.empty)
+    alerts: list[Alert] = field(default_factory=list)
+    ranks: list[tuple[float, str]] = field(default_factory=list)
+    candidates: int = 0
+    volume: list[pd.DataFrame] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, part: Partition, settings: Settings, result: PartResult) -> _AnomalyPass | None:
+        try:
+            from detectors.anomaly import AnomalyConfig
+            from models.registry import ModelRegistry, NoTrainedModel
+        except ImportError as exc:
+            result.notes.append(f"anomaly detectors unavailable: {exc}")
+            return None
+        try:
+            model = ModelRegistry(settings.models_dir).load()
+        except NoTrainedModel as exc:
+            result.notes.append(f"the anomaly detectors have no trained model ({exc}); rules only")
+            return None
+        # Yesterday's new addresses and agents are known today: the model's history moved on
+        # through the days scored since training (models.day_summaries).
+        history = DaySummaries(settings.models_dir).history_for(model, part.start.date())
+        result.model_version = model.version
+        return cls(model, history, AnomalyConfig())
+
+    def add(self, events: pd.DataFrame, fetch: RawFetcher, *, sliced: bool) -> None:
+        """One slice (the next in time) of the partition."""
+        from detectors.anomaly import principal_candidates
+        from detectors.anomaly.alerts import build_alerts, guard, rank_keys
+
+        window = self.model.config.window
+        found = principal_candidates(
+            events,
+            self.model,
+            history=self.history,
+            config=self.config,
+            earlier=self.earlier if sliced else None,
+        )
+        # The day's guard keeps the top ``max_alerts`` of a total order: the top of each part
+        # is all it can take from it.
+        kept, _ = guard(found.frame, self.config.max_alerts)
+        named = with_principal(events)
+        alerts = build_alerts(kept, named, window=window, evidence_ids=self.config.evidence_ids)
+        fill_raw(alerts, fetch)
+        self.alerts.extend(alerts)
+        self.ranks.extend(zip(kept["score"].astype(float), rank_keys(kept), strict=True))
+        self.candidates += len(found.frame)
+        if len(events):
+            self.volume.append(volume_counts(events, window=window))
+        if sliced:
+            self.earlier = self.earlier.then(named, window)
+        self.summary = self.summary.merge(PrincipalHistory.from_events(named))
+
+    def finish(self, result: PartResult) -> None:
+        top = sorted(range(len(self.ranks)), key=lambda i: (-self.ranks[i][0], self.ranks[i][1]))
+        top = sorted(top[: self.config.max_alerts])
+        result.anomalies = [self.alerts[i] for i in top]
+        result.anomaly_ranks = [self.ranks[i] for i in top]
+        result.anomaly_candidates = self.candidates
+        result.volume = add_volume_counts(self.volume)
+        result.summary = self.summary

@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
-from functools import partial, reduce
+from functools import reduce
 from typing import Any
 
-from detectors.alert import SEVERITY_RANK, Alert
+from detectors.alert import SEVERITY_RANK
 from models.day_summaries import DaySummaries
 from pipelines.features import PrincipalHistory
 from pipelines.ingest import IngestTally, ingest_range
@@ -33,9 +33,9 @@ from service.alerts.store import save_alerts
 from service.db import Database
 from service.jobs.store import JobStatus, finish_job_run, record_job_run
 from service.rules.store import rule_states
-from service.scoring.detect import PartResult, detect_partition, splits_exactly
-from service.scoring.merge import settle_alerts
-from service.scoring.partitions import DEFAULT_PART_EVENTS, plan_partitions
+from service.scoring.day import detect_day
+from service.scoring.detect import PartResult
+from service.scoring.partitions import DEFAULT_PART_EVENTS
 from service.webhooks.outbox import enqueue_for_alerts
 
 JOB_KIND = "score"
@@ -174,28 +174,20 @@ def _run(
     clock = time.perf_counter()
     with db.session() as session:
         enabled = rule_states(session)
-    parts = plan_partitions(
-        lake,
-        settings.lake_root,
+    day = detect_day(
+        settings,
         start,
         end,
+        runner=runner,
         part_events=part_events,
-        split_accounts=splits_exactly(settings),
+        enabled=enabled,
+        on_part=lambda done, total: say(f"{result.day}: detected {done}/{total} partitions"),
     )
-    result.partitions = len(parts)
-    found: list[PartResult | None] = [None] * len(parts)
-    for done, (index, part_result) in enumerate(
-        runner.map(partial(detect_partition, settings=settings, enabled=enabled), parts), start=1
-    ):
-        found[index] = part_result
-        say(f"{result.day}: detected {done}/{len(parts)} partitions")
-    results = [r for r in found if r is not None]
-    assert len(results) == len(parts)
-    alerts: list[Alert] = settle_alerts(parts, results, settings, enabled)
+    results, alerts = day.results, day.alerts
+    result.partitions = len(day.parts)
     for done_part in results:
         result.events += done_part.events
         result.notes.extend(n for n in done_part.notes if n not in result.notes)
-    alerts.sort(key=lambda a: (a.first_seen, a.rule_id, a.dedup_key, a.id))
     _save_day_summary(result.day, results, settings)
     result.timings["detect"] = time.perf_counter() - clock
     _crash_point("detected")

@@ -1,19 +1,24 @@
 """Split one day of the lake into partitions, each small enough to detect in bounded memory.
 
-Detection needs every event of a principal together (correlations, per-principal features),
-and a principal belongs to one account, so an account is the unit; small accounts are packed
-together so a day becomes a few scans, not one per account. An account larger than
-``part_events`` is cut into ranges of its principals (``Partition.principals``); what a
-detector computes across principals of such an account is settled afterwards by
-``service.scoring.merge``. Planning streams three columns; a partition is read without ``raw``
-(two thirds of an event's memory), which ``RawFetcher`` fetches for the few rows that need it.
+An account is the natural unit (a principal belongs to one account), and small accounts are
+packed together so a day becomes a few scans, not one per account. An account larger than
+``part_events`` is cut into ranges of its principals (``Partition.principals``), and a range
+still larger (one busy principal: a service principal can be half of a day) into time slices
+of whole anomaly windows (``Partition.slices``), which one task detects in time order. What a
+detector computes across ranges or slices is settled afterwards, exactly: rules by
+``service.scoring.merge``, the anomaly guard and volume series by ``service.scoring.anomalies``.
+So detection memory is bounded by ``part_events`` whatever the skew, except for a single window
+(an hour) of one principal larger than that, which stays one slice.
+Planning streams four columns; a partition is read without ``raw`` (two thirds of an event's
+memory), which ``RawFetcher`` fetches for the few rows that need it.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import pandas as pd
 import pyarrow as pa
@@ -37,7 +42,9 @@ class Partition:
     Plain values only, so it pickles to a Dask worker that opens the lake by ``lake_root``.
     ``None`` in ``accounts`` stands for events with no account. ``principals`` is set when one
     oversized account was split: ``(low, high)``, low inclusive, high exclusive, ``None`` open
-    (the first range also holds events with no principal).
+    (the first range also holds events with no principal). ``slices``: the times (window
+    starts, inside ``(start, end)``) where a range too large for one read is cut; detection
+    reads and runs one slice after another.
     """
 
     lake_root: str
@@ -47,11 +54,20 @@ class Partition:
     end: datetime
     events: int
     principals: tuple[str | None, str | None] | None = None
+    slices: tuple[datetime, ...] = ()
 
     @property
     def split(self) -> bool:
-        """True when this is one principal range of an account that spans several partitions."""
-        return self.principals is not None
+        """True when this holds part of an account (a principal range), or of its time."""
+        return self.principals is not None or bool(self.slices)
+
+    def time_slices(self) -> list[Partition]:
+        """This partition as one partition per time slice, in time order (itself if unsliced)."""
+        bounds = [self.start, *self.slices, self.end]
+        return [
+            replace(self, start=low, end=high, slices=(), events=0)
+            for low, high in itertools.pairwise(bounds)
+        ]
 
 
 def _window(start: datetime, end: datetime) -> ds.Expression:
@@ -83,17 +99,18 @@ def partition_filter(part: Partition) -> ds.Expression:
     return expr
 
 
-def _counts(dataset: ds.Dataset, start: datetime, end: datetime) -> pa.Table:
-    """Events per (provider, account, principal), one batch at a time (bounded memory)."""
-    keys = ["provider", "account", "principal"]
+def _counts(dataset: ds.Dataset, start: datetime, end: datetime, unit: str) -> pa.Table:
+    """Events per (provider, account, principal, window start), one batch at a time."""
+    keys = ["provider", "account", "principal", "at"]
     partial: list[pa.Table] = []
-    scanner = dataset.scanner(columns=keys, filter=_window(start, end), **_SCAN)
+    scanner = dataset.scanner(columns=[*keys[:3], "time"], filter=_window(start, end), **_SCAN)
     for batch in scanner.to_batches():
         if batch.num_rows:
-            table = pa.Table.from_batches([batch])
+            at = pc.floor_temporal(batch.column("time"), 1, unit)
+            table = pa.Table.from_arrays([*batch.columns[:3], at], names=keys)
             partial.append(table.group_by(keys).aggregate([([], "count_all")]))
     if not partial:
-        return pa.table({"provider": [], "account": [], "principal": [], "n": []})
+        return pa.table({**{k: [] for k in keys}, "n": []})
     merged = pa.concat_tables(partial).group_by(keys).aggregate([("count_all", "sum")])
     return merged.rename_columns([*keys, "n"]).sort_by(
         [(k, "ascending") for k in keys]  # nulls sort last; the split below puts them first
@@ -108,23 +125,28 @@ def plan_partitions(
     *,
     part_events: int = DEFAULT_PART_EVENTS,
     split_accounts: bool = True,
+    slice_window: str | None = "hour",
 ) -> list[Partition]:
     """Partitions covering every event in ``[start, end)``, in a stable order.
 
-    ``split_accounts=False`` keeps every account whole however large (``detect.splits_exactly``).
+    ``split_accounts=False`` keeps every account whole however large. ``slice_window`` is the
+    anomaly window (``hour`` or ``day``) slices are aligned to; ``None`` never slices by time.
     """
     dataset = lake.dataset()
     if dataset is None:
         return []
+    unit = _UNITS.get(slice_window or "day", "day")
     # Sizes only pack accounts into groups: a duplicate id left by a crash may count twice.
-    counts = _counts(dataset, start, end)
+    counts = _counts(dataset, start, end, unit)
     if not counts.num_rows:
         return []
-    per_principal: dict[tuple[str, str | None], list[tuple[str | None, int]]] = {}
-    for provider, account, principal, n in zip(
-        *(counts[c].to_pylist() for c in ("provider", "account", "principal", "n")), strict=True
+    per_principal: dict[tuple[str, str | None], dict[str | None, dict[datetime, int]]] = {}
+    for provider, account, principal, at, n in zip(
+        *(counts[c].to_pylist() for c in ("provider", "account", "principal", "at", "n")),
+        strict=True,
     ):
-        per_principal.setdefault((provider, account), []).append((principal, n))
+        hours = per_principal.setdefault((provider, account), {}).setdefault(principal, {})
+        hours[at.astimezone(UTC)] = n
     parts: list[Partition] = []
     for provider in sorted({p for p, _ in per_principal}):
         group: list[str | None] = []
@@ -132,14 +154,24 @@ def plan_partitions(
         for (prov, account), principals in per_principal.items():
             if prov != provider:
                 continue
-            n = sum(count for _, count in principals)
-            oversized = split_accounts and n > part_events
-            ranges = _principal_ranges(principals, part_events) if oversized else []
-            if ranges:
-                parts.extend(
-                    Partition(lake_root, provider, (account,), start, end, events, bounds)
-                    for bounds, events in ranges
-                )
+            totals = [(p, sum(h.values())) for p, h in principals.items()]
+            n = sum(count for _, count in totals)
+            if split_accounts and n > part_events:
+                for bounds, events in _principal_ranges(totals, part_events):
+                    cuts = _time_cuts(principals, bounds, part_events, start, end, slice_window)
+                    whole = bounds == (None, None)
+                    parts.append(
+                        Partition(
+                            lake_root,
+                            provider,
+                            (account,),
+                            start,
+                            end,
+                            events,
+                            None if whole else bounds,
+                            cuts,
+                        )
+                    )
                 continue
             if group and size + n > part_events:
                 parts.append(Partition(lake_root, provider, tuple(group), start, end, size))
@@ -151,13 +183,49 @@ def plan_partitions(
     return parts
 
 
+_UNITS = {"hour": "hour", "day": "day"}
+
+
+def _time_cuts(
+    principals: Mapping[str | None, Mapping[datetime, int]],
+    bounds: tuple[str | None, str | None],
+    part_events: int,
+    start: datetime,
+    end: datetime,
+    slice_window: str | None,
+) -> tuple[datetime, ...]:
+    """Window starts where a principal range of more than ``part_events`` is cut into time
+    slices of <= ``part_events`` (consecutive windows packed; one window larger than that
+    stays one slice). None when the range fits, or ``slice_window`` is None."""
+    low, high = bounds
+    per_window: dict[datetime, int] = {}
+    for principal, windows in principals.items():
+        inside = (low is None or (principal is not None and principal >= low)) and (
+            high is None or principal is None or principal < high
+        )
+        if inside:
+            for at, n in windows.items():
+                per_window[at] = per_window.get(at, 0) + n
+    if slice_window is None or sum(per_window.values()) <= part_events:
+        return ()
+    cuts: list[datetime] = []
+    size = 0
+    for at in sorted(per_window):
+        n = per_window[at]
+        if size and size + n > part_events and start < at < end:
+            cuts.append(at)
+            size = 0
+        size += n
+    return tuple(cuts)
+
+
 def _principal_ranges(
     principals: list[tuple[str | None, int]], part_events: int
 ) -> list[tuple[tuple[str | None, str | None], int]]:
     """Cut an account's principals (sorted, nulls last) into ranges of <= part_events events.
 
-    A single principal larger than ``part_events`` gets a range of its own: it cannot be split.
-    Returns no ranges when the account cannot be cut at all (one principal).
+    A single principal larger than ``part_events`` gets a range of its own (then cut by time).
+    One range ``(None, None)`` when the account cannot be cut by principal at all.
     """
     named = [(p, n) for p, n in principals if p is not None]
     unnamed = sum(n for p, n in principals if p is None)
@@ -176,7 +244,7 @@ def _principal_ranges(
             n for p, n in named if (low is None or p >= low) and (high is None or p < high)
         ) + (unnamed if low is None else 0)
         ranges.append(((low, high), events))
-    return ranges if len(ranges) > 1 else []
+    return ranges
 
 
 def read_partition(

@@ -9,13 +9,11 @@ from typing import Any
 
 import pytest
 
-from detectors.alert import Alert
 from pipelines.ingest import ingest_range
 from pipelines.lake import EventLake
 from pipelines.settings import Settings
-from service.scoring.detect import detect_partition, splits_exactly
+from service.scoring.day import detect_day
 from service.scoring.job import day_range
-from service.scoring.merge import settle_alerts
 from service.scoring.partitions import RawFetcher, plan_partitions, read_partition
 from tests.factories import ACCOUNT, BASE_TIME, event, events
 from tests.service.scoring.conftest import DAY
@@ -25,12 +23,8 @@ WHOLE = 10**9
 
 def _detect(settings: Settings, part_events: int) -> tuple[int, list[dict[str, Any]]]:
     """(partitions that were split, every alert as JSON) for the day in the settings' lake."""
-    lake = EventLake(settings.lake_root)
-    parts = plan_partitions(lake, settings.lake_root, *day_range(DAY), part_events=part_events)
-    results = [detect_partition(part, settings) for part in parts]
-    alerts: list[Alert] = settle_alerts(parts, results, settings)
-    alerts.sort(key=lambda a: (a.first_seen, a.rule_id, a.dedup_key, a.id))
-    return sum(p.split for p in parts), [a.model_dump(mode="json") for a in alerts]
+    day = detect_day(settings, *day_range(DAY), part_events=part_events)
+    return sum(p.split for p in day.parts), [a.model_dump(mode="json") for a in day.alerts]
 
 
 def _routine(principal: str, n: int, start_minute: int = 0) -> list[dict[str, Any]]:
@@ -170,29 +164,6 @@ def test_split_accounts_give_the_alerts_of_whole_ones_on_a_simulated_day(
     assert split_parts > 3
     assert len(whole) > 10
     assert split == whole
-
-
-def test_with_an_active_anomaly_model_accounts_stay_whole(settings: Settings) -> None:
-    from models.bundle import TrainConfig
-    from models.registry import ModelRegistry
-    from models.train import train
-    from pipelines.features import window_start
-    from tests.factories import routine_activity
-
-    activity = routine_activity(4, principals=3, per_hour=4)
-    days = [g for _, g in activity.groupby(window_start(activity["time"], "day"))]
-    assert splits_exactly(settings)
-    ModelRegistry(settings.models_dir).register(train(days, TrainConfig(trees=10)))
-    assert not splits_exactly(settings)
-
-    lake = EventLake(settings.lake_root)
-    lake.append(events(*[row for p in range(4) for row in _routine(_user(f"p{p}"), 10)]))
-    window = day_range(DAY)
-    assert len(plan_partitions(lake, settings.lake_root, *window, part_events=15)) == 4
-    (whole,) = plan_partitions(
-        lake, settings.lake_root, *window, part_events=15, split_accounts=False
-    )
-    assert (whole.split, whole.events) == (False, 40)
 
 
 def test_an_id_left_twice_on_disk_is_read_once_in_time_order(settings: Settings) -> None:

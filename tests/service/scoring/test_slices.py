@@ -1,0 +1,226 @@
+"""Time slices: a principal too busy for one partition is cut by hour, and neither the rules nor
+an active anomaly model see the cuts (the day's alerts equal those of one unsplit run)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from detectors.anomaly import AnomalyConfig
+from models.bundle import TrainConfig
+from models.registry import ModelRegistry
+from models.train import train
+from pipelines.features import window_start
+from pipelines.lake import EventLake
+from pipelines.settings import Settings
+from service.scoring.anomalies import settle_anomalies
+from service.scoring.day import detect_day
+from service.scoring.job import day_range
+from service.scoring.partitions import plan_partitions
+from tests.factories import ACCOUNT, BASE_TIME, event, events, routine_activity
+from tests.service.scoring.conftest import DAY
+
+WHOLE = 10**9
+BUSY = f"arn:aws:iam::{ACCOUNT}:role/busy"
+
+
+def _user(name: str) -> str:
+    return f"arn:aws:iam::{ACCOUNT}:user/{name}"
+
+
+def _alerts(settings: Settings, day: datetime, part_events: int) -> tuple[int, list[Any]]:
+    """(sliced partitions, every alert as JSON) of the day in the settings' lake."""
+    found = detect_day(settings, *day_range(day.date()), part_events=part_events)
+    sliced = sum(bool(p.slices) for p in found.parts)
+    return sliced, [a.model_dump(mode="json") for a in found.alerts]
+
+
+def _busy_hours(hours: range, per_hour: int) -> list[dict[str, Any]]:
+    start = BASE_TIME.replace(hour=0)
+    return [
+        event(principal=BUSY, time=start + timedelta(hours=h, seconds=30 * i))
+        for h in hours
+        for i in range(per_hour)
+    ]
+
+
+def test_a_principal_over_the_partition_size_is_cut_into_hour_slices(settings: Settings) -> None:
+    lake = EventLake(settings.lake_root)
+    start = BASE_TIME.replace(hour=0)
+    heavy = [event(principal=BUSY, time=start + timedelta(hours=5, seconds=i)) for i in range(25)]
+    lake.append(events(*_busy_hours(range(8), 10), *heavy))
+    (part,) = plan_partitions(lake, settings.lake_root, *day_range(DAY), part_events=20)
+
+    assert part.split
+    assert part.principals is None  # one principal: the account is one range
+    cuts = [start + timedelta(hours=h) for h in (2, 4, 5, 6)]
+    assert list(part.slices) == cuts  # hour-aligned, <= 20 each; hour 5 (35) stays whole
+    lengths = [p.end - p.start for p in part.time_slices()]
+    assert lengths[:3] == [timedelta(hours=h) for h in (2, 2, 1)]
+    assert part.time_slices()[0].start == day_range(DAY)[0]
+    assert part.time_slices()[-1].end == day_range(DAY)[1]
+    (whole,) = plan_partitions(
+        lake, settings.lake_root, *day_range(DAY), part_events=20, slice_window="day"
+    )
+    assert whole.slices == ()  # a day-long window cannot be cut
+    assert not whole.split
+
+
+def test_rules_over_time_slices_give_the_alerts_of_one_batch(settings: Settings) -> None:
+    # the busy role's work all day; a bulk secret read straddling 11:00 (a correlation by
+    # principal whose window crosses a cut), a function throttled in two hours (one row-rule
+    # key in two slices), and failed console logins of several users from one address
+    rows = _busy_hours(range(8, 16), 12)
+    at = BASE_TIME.replace(hour=10, minute=56)
+    rows += [
+        event(
+            principal=BUSY,
+            service="secretsmanager.amazonaws.com",
+            action="GetSecretValue",
+            raw_action="GetSecretValue",
+            resource=f"prod/secret-{i}",
+            time=at + timedelta(seconds=40 * i),
+        )
+        for i in range(12)
+    ]
+    throttle = {
+        "service": "lambda.amazonaws.com",
+        "action": "PutFunctionConcurrency",
+        "raw_action": "PutFunctionConcurrency20171031",
+        "category": "modification",
+        "read_only": False,
+        "resource": "log-forwarder",
+        "raw": {"requestParameters": {"reservedConcurrentExecutions": 0}},
+    }
+    rows += [
+        event(principal=BUSY, time=BASE_TIME.replace(hour=h, minute=20), **throttle)
+        for h in (9, 14)
+    ]
+    rows += [
+        event(
+            principal=BUSY if i % 2 else _user(f"u{i}"),
+            service="signin.amazonaws.com",
+            action="ConsoleLogin",
+            raw_action="ConsoleLogin",
+            category="authentication",
+            outcome="failure",
+            source_ip="203.0.113.77",
+            time=BASE_TIME.replace(hour=12, minute=58) + timedelta(seconds=20 * i),
+            raw={"userIdentity": {"userName": f"u{i}"}},
+        )
+        for i in range(10)
+    ]
+    EventLake(settings.lake_root).append(events(*rows))
+
+    sliced, split = _alerts(settings, BASE_TIME, 30)
+    _, whole = _alerts(settings, BASE_TIME, WHOLE)
+
+    assert sliced >= 1
+    assert split == whole
+    rules = {a["rule_id"]: a for a in whole}
+    assert rules["aws_secrets_bulk_read"]["count"] >= 10
+    assert rules["aws_lambda_concurrency_zero"]["count"] == 2
+    assert rules["aws_console_login_bruteforce"]["count"] == 10
+
+
+@pytest.fixture
+def trained(settings: Settings) -> pd.DataFrame:
+    """A model trained on 10 routine days of 4 users; returns the 11th day to score."""
+    activity = routine_activity(11, principals=4, per_hour=8)
+    days = [g for _, g in activity.groupby(window_start(activity["time"], "day"))]
+    ModelRegistry(settings.models_dir).register(
+        train(days[:10], TrainConfig(trees=30, min_history_days=2))
+    )
+    return days[10].reset_index(drop=True)
+
+
+def _anomalous(day: pd.DataFrame) -> pd.DataFrame:
+    """The routine day plus what the anomaly detectors exist for, spread over several hours."""
+    dev1, dev2 = _user("dev1"), _user("dev2")
+    at = day["time"].min().floor("D")
+    rows: list[dict[str, Any]] = []
+    # dev1 from a new address and agent at 10:00, the same again at 13:00 (not new any more),
+    # and a new region at 15:00
+    for hour, extra in ((10, {}), (13, {}), (15, {"region": "ap-southeast-2"})):
+        rows += [
+            event(
+                principal=dev1,
+                source_ip="203.0.113.66",
+                user_agent="python-requests/2.31",
+                time=at + timedelta(hours=hour, seconds=7 * i),
+                **extra,
+            )
+            for i in range(12)
+        ]
+    # a principal never seen before, at 09:00 and 14:00 (a newcomer in its first window only)
+    rows += [
+        event(
+            principal=_user("newcomer"),
+            service="secretsmanager.amazonaws.com",
+            action="GetSecretValue",
+            time=at + timedelta(hours=hour, seconds=11 * i),
+        )
+        for hour in (9, 14)
+        for i in range(5)
+    ]
+    # an invocation flood of one function at 12:00 by two users: a volume series whose count
+    # only the sum over both principals' partitions reaches
+    rows += [
+        event(
+            principal=who,
+            action="Invoke",
+            category="invocation",
+            resource="fn-1",
+            read_only=False,
+            time=at + timedelta(hours=12, seconds=i),
+        )
+        for who in (dev1, dev2)
+        for i in range(400)
+    ]
+    return pd.concat([day, events(*rows)], ignore_index=True)
+
+
+def test_an_active_model_over_ranges_and_time_slices_gives_the_alerts_of_one_batch(
+    settings: Settings, trained: pd.DataFrame
+) -> None:
+    scored = _anomalous(trained)
+    EventLake(settings.lake_root).append(scored)
+    day = scored["time"].min().to_pydatetime()
+
+    sliced, split = _alerts(settings, day, 60)
+    _, whole = _alerts(settings, day, WHOLE)
+
+    assert sliced >= 3
+    assert split == whole
+    found = {(a["rule_id"], a["principal"], a["first_seen"][11:13]) for a in whole}
+    dev1 = _user("dev1")
+    assert ("first-seen", dev1, "10") in found
+    assert ("first-seen", dev1, "13") not in found  # seen at 10:00, in an earlier slice
+    assert ("first-seen", _user("newcomer"), "09") in found
+    assert ("first-seen", _user("newcomer"), "14") not in found
+    (flood,) = [a for a in whole if a["rule_id"] == "volume" and a["resource"] == "fn-1"]
+    assert len(flood["evidence"]["event_ids"]) == AnomalyConfig().evidence_ids
+    assert flood["evidence"]["sample"][0]["principal"] in {dev1, _user("dev2")}
+
+
+def test_the_alert_guard_holds_per_run_whatever_the_partitions(
+    settings: Settings, trained: pd.DataFrame
+) -> None:
+    scored = _anomalous(trained)
+    EventLake(settings.lake_root).append(scored)
+    day = scored["time"].min().date()
+    model = ModelRegistry(settings.models_dir).load()
+    config = AnomalyConfig(max_alerts=2)
+
+    settled = []
+    for part_events in (60, WHOLE):
+        found = detect_day(settings, *day_range(day), part_events=part_events)
+        run = settle_anomalies(found.results, model, settings.lake_root, config)
+        settled.append((run.held_back, sorted(a.id for a in run.alerts)))
+
+    assert settled[0] == settled[1]
+    assert len(settled[0][1]) == 2
+    assert settled[0][0] > 0
