@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from pipelines.settings import Settings
 from service.db import Database, open_database
+from tests.service.api.conftest import Api, make_api
 
 PG_URL = os.environ.get(
     "FUNCTRAIL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -76,3 +77,11 @@ def fresh_database(
     db.dispose()
     if schema:
         _drop_schema(schema)
+
+
+@pytest.fixture
+def api(fresh_database: tuple[Database, Path]) -> Iterator[Api]:
+    """The app over a database of its own, serving (lifespan entered) for the whole test."""
+    made = make_api(fresh_database)
+    with made.client:
+        yield made

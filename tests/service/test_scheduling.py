@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
@@ -13,12 +12,11 @@ from pathlib import Path
 import pytest
 
 from pipelines.settings import Settings
-from service.db import Database
 from service.scheduling import Clock, ScoreScheduler, next_run, scored_day, start_scheduler
 from service.scoring.job import ScoreResult
 from service.scoring.lock import score_lock
 from tests.factories import cloudtrail_file, cloudtrail_record
-from tests.service.api.conftest import Api, make_api
+from tests.service.api.conftest import Api
 
 SLOT = dtime(2, 30)
 YESTERDAY = date(2026, 3, 2)
@@ -28,13 +26,6 @@ def shifted_clock(to: datetime) -> Clock:
     """A real clock that reads ``to`` now and runs on at real speed."""
     began = time.monotonic()
     return lambda: to + timedelta(seconds=time.monotonic() - began)
-
-
-@pytest.fixture
-def api(fresh_database: tuple[Database, Path]) -> Iterator[Api]:
-    made = make_api(fresh_database)
-    with made.client:
-        yield made
 
 
 def _with_trail(api: Api, tmp_path: Path) -> Settings:

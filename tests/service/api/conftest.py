@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from detectors.alert import Alert
@@ -68,13 +66,6 @@ def make_api(fresh_database: tuple[Database, Path], limits: ApiLimits | None = N
     limits = limits or ApiLimits(max_body_bytes=64 * 1024, rate_per_second=1000, burst=1000)
     app = create_app(settings, database=db, limits=limits)
     return Api(TestClient(app, raise_server_exceptions=False), db, settings)
-
-
-@pytest.fixture
-def api(fresh_database: tuple[Database, Path]) -> Iterator[Api]:
-    made = make_api(fresh_database)
-    with made.client:
-        yield made
 
 
 def assert_problem(response: Any, status: int) -> dict[str, Any]:

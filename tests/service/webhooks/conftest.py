@@ -8,7 +8,6 @@ import pytest
 
 from pipelines.settings import Settings
 from service.db import Database
-from tests.service.api.conftest import api  # noqa: F401  (the store's app fixture, reused)
 
 
 @pytest.fixture
