@@ -14,36 +14,50 @@ from service.alerts.queries import AlertFilter, get_alert, list_alert_json, summ
 from service.alerts.schemas import (
     AlertDetail,
     AlertEvents,
+    AlertListQuery,
     AlertPage,
     AlertPatch,
     AlertSummary,
     TriageOut,
     alert_filter,
+    to_filter,
 )
 from service.alerts.store import StoredAlert
 from service.alerts.triage import history, triage
 from service.api.deps import Analyst, Session, State, Viewer
+from service.api.direct import DirectRoute
 from service.api.errors import Problem
 from service.db import Database
-from service.query import MAX_LIMIT
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
 Filter = Annotated[AlertFilter, Depends(alert_filter)]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Cursor = Annotated[str | None, Query(max_length=512, description="from `next_cursor`")]
+ListQuery = Annotated[AlertListQuery, Query()]
 
 
-@router.get("", summary="alerts, newest first", response_model=AlertPage)
-async def list_(
-    state: State, _: Viewer, flt: Filter, limit: Limit = 50, cursor: Cursor = None
-) -> Response:
-    # One thread hop for session + query + JSON; the bytes skip response-model validation
+async def list_(state: State, _: Viewer, query: ListQuery) -> Response:
+    # Served by DirectRoute (no per-request dependency solving); one thread hop for session +
+    # query + JSON; the bytes skip response-model validation
     # (test_list_json_is_the_stored_alert_json keeps them equal to AlertPage's JSON).
     body = await anyio.to_thread.run_sync(
-        _list_json, state.db, flt, limit, cursor, limiter=state.db_slots
+        _list_json,
+        state.db,
+        to_filter(query),
+        query.limit,
+        query.cursor,
+        limiter=state.db_slots,
     )
     return Response(body, media_type="application/json")
+
+
+router.add_api_route(
+    "",
+    list_,
+    methods=["GET"],
+    summary="alerts, newest first",
+    response_model=AlertPage,
+    route_class_override=DirectRoute,
+)
 
 
 def _list_json(db: Database, flt: AlertFilter, limit: int, cursor: str | None) -> bytes:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from detectors.alert import Severity, Status
 from service.alerts.queries import AlertFilter
 from service.alerts.store import StoredAlert
+from service.query import MAX_LIMIT
 
 
 class AlertPage(BaseModel):
@@ -90,8 +91,20 @@ class AlertQuery(BaseModel):
     )
 
 
+class AlertListQuery(AlertQuery):
+    """The list's query: the filters, the page size and the cursor."""
+
+    limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
+    cursor: str | None = Field(default=None, max_length=512, description="from `next_cursor`")
+
+
 async def alert_filter(query: Annotated[AlertQuery, Query()]) -> AlertFilter:
-    """The ``AlertFilter`` of the request's query (times without a zone are taken as UTC)."""
+    """The filters of the request's query (the summary's dependency)."""
+    return to_filter(query)
+
+
+def to_filter(query: AlertQuery) -> AlertFilter:
+    """The ``AlertFilter`` of a query (times without a zone are taken as UTC)."""
     return AlertFilter(
         severity=query.severity,
         status=query.status,

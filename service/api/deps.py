@@ -6,7 +6,7 @@ ingest keys, which in turn are refused everywhere else.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -19,7 +19,7 @@ from service.api.ratelimit import retry_after
 from service.api.state import ApiState
 from service.keys.store import READ_RANK, KeyIdentity, authenticate, hash_key, well_formed
 
-_bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer ft_...`")
+bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer ft_...`")
 
 
 async def get_state(request: Request) -> ApiState:
@@ -42,7 +42,7 @@ Session = Annotated[OrmSession, Depends(get_session)]
 async def current_key(
     request: Request,
     state: State,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> KeyIdentity:
     """The caller's key, checked and rate-limited; 401 without a valid one, 429 when too fast.
 
@@ -82,13 +82,21 @@ def _lookup(state: ApiState, presented: str, digest: str) -> KeyIdentity | None:
 CurrentKey = Annotated[KeyIdentity, Depends(current_key)]
 
 
-def _at_least(minimum: str) -> Callable[[KeyIdentity], Awaitable[KeyIdentity]]:
-    async def check(key: CurrentKey) -> KeyIdentity:
-        if READ_RANK.get(key.role, -1) < READ_RANK[minimum]:
-            raise Problem(403, f"this needs the {minimum} role or above (key role: {key.role})")
-        return key
+class AtLeast:
+    """The dependency admitting keys of ``minimum`` role or above (403 otherwise)."""
 
-    return check
+    def __init__(self, minimum: str) -> None:
+        self.minimum = minimum
+
+    async def __call__(self, key: CurrentKey) -> KeyIdentity:
+        return self.check(key)
+
+    def check(self, key: KeyIdentity) -> KeyIdentity:
+        if READ_RANK.get(key.role, -1) < READ_RANK[self.minimum]:
+            raise Problem(
+                403, f"this needs the {self.minimum} role or above (key role: {key.role})"
+            )
+        return key
 
 
 async def _ingest_only(key: CurrentKey) -> KeyIdentity:
@@ -97,7 +105,7 @@ async def _ingest_only(key: CurrentKey) -> KeyIdentity:
     return key
 
 
-Viewer = Annotated[KeyIdentity, Depends(_at_least("viewer"))]
-Analyst = Annotated[KeyIdentity, Depends(_at_least("analyst"))]
-Admin = Annotated[KeyIdentity, Depends(_at_least("admin"))]
+Viewer = Annotated[KeyIdentity, Depends(AtLeast("viewer"))]
+Analyst = Annotated[KeyIdentity, Depends(AtLeast("analyst"))]
+Admin = Annotated[KeyIdentity, Depends(AtLeast("admin"))]
 Ingest = Annotated[KeyIdentity, Depends(_ingest_only)]
