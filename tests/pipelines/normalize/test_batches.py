@@ -115,3 +115,42 @@ def test_chunks_give_the_same_events_as_blob_by_blob():
     ]
     [chunk] = list(normalize_chunks(blobs, min_rows=1000))
     assert chunk.events.equals(concat_batches(normalize_blobs(blobs)).events)
+
+
+def test_a_blob_is_decoded_a_slice_of_records_at_a_time(monkeypatch):
+    """What a blob costs beyond its bytes and its table is one slice's decoded records."""
+    import pipelines.normalize as normalize
+    from pipelines.normalize import aws, gcp
+
+    seen: list[int] = []
+
+    def counting(decode):
+        def wrapped(raws, index):
+            seen.append(len(raws))
+            return decode(raws, index)
+
+        return wrapped
+
+    monkeypatch.setattr(aws, "decode", counting(aws.decode))
+    monkeypatch.setattr(gcp, "decode", counting(gcp.decode))
+    monkeypatch.setattr(normalize, "DECODE_RECORDS", 3)
+    table, _ = normalize_table(cloudtrail_file(*[cloudtrail_record() for _ in range(10)]), "a")
+    assert table.num_rows == 10
+    assert max(seen) == 3
+
+
+def test_slices_give_the_blobs_events_and_rejects_in_record_order(monkeypatch):
+    import pipelines.normalize as normalize
+
+    lines = []
+    for n in range(7):
+        lines += [cloudtrail_record(), log_entry()]
+        lines += [cloudtrail_record(eventTime="x")] if n % 3 == 0 else []
+    data = json_lines(*lines[:5]) + b"{broken\n" + json_lines(*lines[5:])
+    whole, whole_rejects = normalize_table(data, "mixed.jsonl")
+    monkeypatch.setattr(normalize, "DECODE_RECORDS", 2)
+    sliced, sliced_rejects = normalize_table(data, "mixed.jsonl")
+    assert sliced.equals(whole)
+    assert sliced["provider"].to_pylist()[:4] == ["aws", "gcp", "aws", "gcp"]
+    assert sliced_rejects == whole_rejects
+    assert [r.index for r in sliced_rejects] == [2, 5, 10, 17]
