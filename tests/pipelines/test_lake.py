@@ -242,3 +242,55 @@ def test_merging_two_id_runs_keeps_every_pair_sorted_by_first_hash() -> None:
     merged = _merge_runs((first_a, second_a), (first_b, second_b))
     assert merged[0].tolist() == [0, 1, 4, 4, 4, 9, 10]
     assert merged[1].tolist() == [20, 11, 12, 13, 21, 14, 22]
+
+
+def test_id_runs_stop_merging_at_the_cap_and_still_know_every_id(monkeypatch) -> None:
+    """A merge holds both runs and the result: capped runs bound that moment's memory."""
+    import pipelines.lake as lake_module
+
+    monkeypatch.setattr(lake_module, "MAX_RUN", 100)
+    index = IdIndex()
+    batches = [pa.array([f"id-{b}-{i}" for i in range(30)]) for b in range(20)]
+    for batch in batches:
+        index.add(IdIndex.hashes(batch))
+    assert max(len(first) for first, _ in index._runs) <= 100
+    assert len(index) == 600
+    assert index.contains(IdIndex.hashes(pa.concat_arrays(batches))).all()
+    assert not index.contains(IdIndex.hashes(pa.array(["id-20-0", "id-0-30"]))).any()
+
+
+def test_a_first_hash_collision_is_told_apart_in_a_batch_probed_out_of_order() -> None:
+    index = IdIndex()
+    index.add((np.array([7, 3, 7, 1], np.uint64), np.array([70, 30, 71, 10], np.uint64)))
+    probe = (np.array([7, 1, 7, 7, 3], np.uint64), np.array([71, 10, 72, 70, 31], np.uint64))
+    assert index.contains(probe).tolist() == [True, True, False, True, False]
+
+
+_POOL = pa.proxy_memory_pool(pa.default_memory_pool())
+"""Counts what Arrow allocates while a test makes it the default; lives as long as the
+module, so no buffer outlives the pool it came from."""
+
+
+def test_append_writes_a_batch_of_many_chunks_without_a_whole_sorted_copy(lake) -> None:
+    """The batch is sorted into row groups one group at a time: Arrow's peak while appending
+    stays a fraction of the batch (``sort_by``, or ``take`` on a chunked table, copies it)."""
+    rng = np.random.default_rng(0)
+    rows = [
+        event(account=f"a{rng.integers(3)}", principal=f"p{rng.integers(5)}", raw="x" * 600)
+        for _ in range(6000)
+    ]
+    one = events_to_arrow(events(*rows))
+    chunks = []
+    for n in range(12):  # the flush of many blobs: a chunked table
+        ids = pa.array([f"{n}-{i}" for i in range(one.num_rows)], pa.string())
+        chunks.append(one.set_column(0, "id", ids))
+    batch = pa.concat_tables(chunks)
+    before = _POOL.max_memory()
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(_POOL)
+    try:
+        assert lake.append_table(batch) == batch.num_rows
+    finally:
+        pa.set_memory_pool(previous)
+    assert _POOL.max_memory() - before < batch.nbytes / 2
+    assert len(lake.read(columns=["account"])) == batch.num_rows
