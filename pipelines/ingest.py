@@ -21,6 +21,7 @@ import pyarrow.fs as pafs
 
 from pipelines.events import EVENT_SCHEMA
 from pipelines.lake import EventLake
+from pipelines.memory import release_freed
 from pipelines.normalize import normalize_table
 from pipelines.rejects import Reject
 from pipelines.runner import LocalRunner, Runner
@@ -30,9 +31,11 @@ from pipelines.sources import BlobRef, BlobRejected, Source, blob_refs, mark_don
 FLUSH_EVENTS = 50_000
 FLUSH_BLOBS = 500
 TASK_BLOBS = 32
-TASK_BYTES = 8 * 1024 * 1024
+TASK_BYTES = 2 * 1024 * 1024
 """One runner task normalizes up to this many blobs / stored (often gzip) bytes: a day is
-thousands of small files, and a Dask round trip per file costs more than parsing it."""
+thousands of small files, and a Dask round trip per file costs more than parsing it. The
+driver holds one task's events at a time: 2 MiB of CloudTrail gzip is ~30k events (~40 MB
+of Arrow); at 8 MiB a task was up to ~150k events held while it was appended."""
 
 
 @dataclass
@@ -277,6 +280,7 @@ def _ingest_chunks(
             mark_done(source, blob)  # only after its events are durably in the lake
         tally.blobs += len(blobs)
         blobs, tables, pending = [], [], 0
+        release_freed()  # the next batch's peak must not stack on this one's freed pages
 
     task = partial(
         normalize_refs, settings=settings, start=start, end=end, clip=clip, staging=staging
@@ -298,6 +302,9 @@ def _ingest_chunks(
                 offset += done.rows
             if pending >= FLUSH_EVENTS or len(blobs) >= FLUSH_BLOBS:
                 flush()
+        # Not held while the runner makes the next chunk: what is not flushed yet is in
+        # ``tables`` (slices keep their chunk's buffers), the rest can go now.
+        del events, chunk
         if on_progress is not None:
             on_progress(tally)
     flush()

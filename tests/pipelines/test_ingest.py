@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import pickle
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from pipelines.ingest import ingest_range, normalize_ref, task_chunks
+from pipelines.ingest import TASK_BYTES, ingest_range, normalize_ref, task_chunks
 from pipelines.lake import EventLake
-from pipelines.runner import DaskRunner, LocalRunner
+from pipelines.runner import DaskRunner, LocalRunner, R, T
 from pipelines.settings import Settings
 from pipelines.sources import Blob, blob_refs, open_source
 from pipelines.sources.local import LocalFile, LocalSource
@@ -88,6 +89,37 @@ def test_local_runner_takes_items_lazily_one_at_a_time() -> None:
     assert next(results) == (0, 0)
     assert drawn == [0]
     assert list(results) == [(1, 10), (2, 20)]
+
+
+class _WatchingRunner(LocalRunner):
+    """The local runner, noting how many earlier results are still alive when it makes the
+    next one: the driver must not hold a whole chunk while the next is being normalized."""
+
+    def __init__(self) -> None:
+        self.made: list[weakref.ref[object]] = []
+        self.alive_at_next: list[int] = []
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[int, R]]:
+        for index, item in enumerate(items):
+            self.alive_at_next.append(sum(ref() is not None for ref in self.made))
+            result = fn(item)
+            self.made.append(weakref.ref(result))
+            yield index, result
+            del result
+
+
+def test_the_driver_lets_go_of_a_chunk_before_the_next_is_normalized(tmp_path: Path) -> None:
+    for n in range(3):  # each file over a task's byte budget: one task per file
+        record = cloudtrail_record(eventTime="2026-03-02T10:00:00Z")
+        (tmp_path / f"{n}.json").write_bytes(cloudtrail_file(record) + b" " * TASK_BYTES)
+    settings = Settings(home=tmp_path / "home")
+    runner = _WatchingRunner()
+    tally = ingest_range(
+        [str(tmp_path / "*.json")], EventLake(settings.lake_root), settings, START, END,
+        runner=runner,
+    )  # fmt: skip
+    assert tally.new == 3
+    assert runner.alive_at_next == [0, 0, 0]
 
 
 @pytest.mark.integration
