@@ -4,6 +4,13 @@ detection step on a Dask LocalCluster of 1, 2, 4 worker processes.
 
     python bench/score.py --scale 4          # ~128k events; --scale 32 ~ 1M, --scale 320 ~ 10M
     python bench/score.py --scale 320 --logs /big/day --modes score --workers ''
+    python bench/score.py --scale 32 --train-days 3 --modes score --workers ''   # + a model
+
+``--train-days N`` first simulates the N days before DAY (at ``--train-scale``, same seed: the
+same organization, smaller), ingests them into a lake of their own and trains and activates an
+anomaly model (a step of its own, reported but not part of the score run), so the score run
+measures the rules and an active model: per-principal detectors per partition, volume series
+and the alert guard once per day.
 
 Each measurement runs in its own child process, so peak RSS is that step's alone; the child
 also samples its RSS every 50 ms by step (ingest, detect, store). ``--logs DIR`` simulates into
@@ -21,8 +28,12 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DAY = date(2026, 3, 2)
 
@@ -58,8 +69,11 @@ def _child(mode: str, work: Path, logs: Path, workers: int, part_events: int) ->
     began = time.perf_counter()
     steps: dict[str, float] = {}
     peaks = StepPeaks()
+    models = work / "models" if (work / "models").is_dir() else None
+    if mode == "train":
+        return _train(work, logs, workers, began)
     if mode == "score":
-        settings = Settings(home=work / "score", lake=str(work / "lake"))
+        settings = Settings(home=work / "score", lake=str(work / "lake"), models=models)
         db = open_database(settings)
         result = score_day(
             DAY, [str(logs)], settings, db, part_events=part_events, progress=peaks.say
@@ -89,7 +103,9 @@ def _child(mode: str, work: Path, logs: Path, workers: int, part_events: int) ->
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster:
             runner = DaskRunner(cluster.scheduler_address)
-            settings = Settings(home=work / f"dask{workers}", lake=str(work / "lake"))
+            settings = Settings(
+                home=work / f"dask{workers}", lake=str(work / "lake"), models=models
+            )
             db = open_database(settings)
             began = time.perf_counter()
             result = score_day(DAY, [], settings, db, runner=runner, part_events=part_events)
@@ -98,9 +114,38 @@ def _child(mode: str, work: Path, logs: Path, workers: int, part_events: int) ->
     seconds = time.perf_counter() - began
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"mode": mode, "workers": workers, "events": events, "alerts": alerts,
+            "model": models is not None,
             "seconds": round(seconds, 2), "events_per_s": round(events / seconds),
             "peak_rss_mib": round(peak_mib), "steps_s": steps,
             "peak_rss_mib_by_step": peaks.peaks}  # fmt: skip
+
+
+def _train(work: Path, logs: Path, days: int, began: float) -> dict[str, object]:
+    """Ingest the ``days`` simulated days before DAY and activate a model trained on them."""
+    from models.bundle import TrainConfig
+    from models.registry import ModelRegistry
+    from models.train import lake_days, train
+    from pipelines.features import FEATURE_COLUMNS
+    from pipelines.ingest import ingest_range
+    from pipelines.lake import EventLake
+    from pipelines.settings import Settings
+    from service.scoring.job import day_range
+
+    first = DAY - timedelta(days=days)
+    settings = Settings(home=work / "train", lake=str(work / "train-lake"), models=work / "models")
+    lake = EventLake(settings.lake_root)
+    tally = ingest_range([str(logs)], lake, settings, day_range(first)[0], day_range(DAY)[0])
+
+    def read(begin: datetime, end: datetime) -> pd.DataFrame:
+        return lake.read(begin, end, columns=list(FEATURE_COLUMNS))
+
+    model = train(lake_days(read, first, DAY - timedelta(days=1)), TrainConfig())
+    version = ModelRegistry(settings.models_dir).register(model, activate=True)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"mode": "train", "days": days, "events": tally.new, "model": version,
+            "principals": len(model.history.principals), "volume_series": len(model.volume),
+            "seconds": round(time.perf_counter() - began, 2),
+            "peak_rss_mib": round(peak_mib)}  # fmt: skip
 
 
 def main() -> None:
@@ -110,6 +155,9 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4", help="Dask worker counts ('' for none)")
     parser.add_argument("--modes", default="whole,score", help="local runs: whole, score")
     parser.add_argument("--logs", type=Path, help="keep the simulated day here (reused if there)")
+    parser.add_argument("--train-days", type=int, default=0, help="train a model on N days first")
+    parser.add_argument("--train-scale", type=float, default=4.0, help="scale of those days")
+    parser.add_argument("--train-logs", type=Path, help="keep the training days here (reused)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
@@ -127,6 +175,16 @@ def main() -> None:
             began = time.perf_counter()
             simulate(logs, 1, 0, ["all"], DAY, args.scale, overwrite=True)
             print(f"simulated scale {args.scale} in {time.perf_counter() - began:.0f}s", flush=True)
+        if args.train_days:
+            train_logs = args.train_logs or work / "train-logs"
+            if not (train_logs / "labels.jsonl").exists():
+                first = DAY - timedelta(days=args.train_days)
+                scale = args.train_scale
+                simulate(train_logs, args.train_days, 0, [], first, scale, overwrite=True)
+            command = [sys.executable, __file__, "--child", "train", "--work", str(work),
+                       "--logs", str(train_logs), "--n", str(args.train_days)]  # fmt: skip
+            out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            print(out.strip().splitlines()[-1], flush=True)
         for path in logs.rglob("*"):  # warm the page cache: no run pays for it
             if path.is_file():
                 path.read_bytes()

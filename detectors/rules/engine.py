@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ from detectors.rules.alerts import alert_groups, build_alerts, evidence_rows
 from detectors.rules.context import BatchContext, RawFetch
 from detectors.rules.model import Matches, Rule
 from detectors.rules.registry import RuleRegistry
+from detectors.rules.windows import SlicedCorrelations
 
 
 def match_rules(
@@ -74,6 +76,8 @@ def run_rules_deferring_correlations(
     *,
     whole_by: str | None,
     raw_fetch: RawFetch | None = None,
+    windows: SlicedCorrelations | None = None,
+    end: datetime | None = None,
 ) -> tuple[list[Alert], list[str]]:
     """Alerts of the batch, less those of correlations that do not group by ``whole_by`` (all
     correlations when None), and the ids of the rows those correlations' base rules matched.
@@ -82,18 +86,22 @@ def run_rules_deferring_correlations(
     groups (one principal range of a split account), or only some time of every group (None:
     one time slice): the caller gathers the returned rows from every batch and runs the
     deferred correlations over them (``deferred``). That is exact, since a correlation reads
-    its base rows only.
+    its base rows only. ``windows`` (with the slice's ``end``): the batch is the next time slice
+    of one partition; the correlations it streams return only the rows of their firing windows.
     """
     active = _active(rules)
     ctx, results = match_rules(events, active, raw_fetch=raw_fetch)
     later = {rule.meta.rule_id for rule in deferred(active, whole_by)}
+    streamed = windows.ids() if windows is not None else set()
     base = np.zeros(ctx.n, dtype=bool)
     for rule in active if ctx.n else ():
-        if rule.meta.rule_id in later:
+        if rule.meta.rule_id in later and rule.meta.rule_id not in streamed:
             for base_rule in getattr(rule, "bases", ()):
                 base |= np.asarray(ctx.masks[base_rule.meta.rule_id], dtype=bool)
     now = [rule for rule in active if rule.meta.rule_id not in later]
     ids = ctx.table.column("id").filter(base).to_pylist() if ctx.n else []
+    if windows is not None and end is not None and ctx.n:
+        ids.extend(windows.add(ctx, end))
     return fold(_alerts(ctx, now, results)), ids
 
 

@@ -20,6 +20,7 @@ from detectors.alert import Alert
 from detectors.rules.engine import run_rules, run_rules_deferring_correlations
 from detectors.rules.loader import load_registry
 from detectors.rules.registry import RuleRegistry
+from detectors.rules.windows import SlicedCorrelations
 from models.day_summaries import DaySummaries
 from pipelines.features import EarlierWindows, PrincipalHistory, add_volume_counts, volume_counts
 from pipelines.features.keys import with_principal
@@ -70,22 +71,26 @@ def detect_partition(
 
     ``enabled`` is the admins' on/off map from the store (``service.rules.store.rule_states``),
     read once by the job and passed in, since a Dask worker has no database session. A sliced
-    partition defers every correlation (their windows cross slices) and carries what its
-    principals did in earlier slices to the next (``EarlierWindows``), so nothing depends on
-    where the cuts fall; only one slice's events are held at a time.
+    partition defers every correlation (their windows cross slices): those grouped by principal
+    are streamed across its slices (``SlicedCorrelations``: only their firing windows' rows are
+    deferred), the others' base rows are deferred whole. It also carries what its principals
+    did in earlier slices to the next (``EarlierWindows``), so nothing depends on where the
+    cuts fall; only one slice's events (and the correlations' last ``timespan`` of base rows)
+    are held at a time.
     """
     lake = EventLake(part.lake_root)
     registry = rule_registry(settings, enabled)
     result = PartResult([], 0, list(_rules(_folders(settings))[1]))
     anomalies = _AnomalyPass.start(part, settings, result)
     whole_by = None if part.slices else "principal"
+    windows = SlicedCorrelations(registry.active(), "principal") if part.slices else None
     for piece in part.time_slices():
         events = read_partition(lake, piece)
         fetch = RawFetcher(lake, piece)
         result.events += len(events)
         if part.split:
             alerts, rows = run_rules_deferring_correlations(
-                events, registry, whole_by=whole_by, raw_fetch=fetch
+                events, registry, whole_by=whole_by, raw_fetch=fetch, windows=windows, end=piece.end
             )
             result.alerts.extend(alerts)
             result.correlation_rows.extend(rows)

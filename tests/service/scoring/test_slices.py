@@ -70,10 +70,11 @@ def test_a_principal_over_the_partition_size_is_cut_into_hour_slices(settings: S
 
 
 def test_rules_over_time_slices_give_the_alerts_of_one_batch(settings: Settings) -> None:
-    # the busy role's work all day; a bulk secret read straddling 11:00 (a correlation by
-    # principal whose window crosses a cut), a function throttled in two hours (one row-rule
-    # key in two slices), and failed console logins of several users from one address
-    rows = _busy_hours(range(8, 16), 12)
+    # the busy role's work all day, one slice an hour; a bulk secret read straddling 11:00 (a
+    # correlation by principal whose window crosses a cut), a function throttled in two hours
+    # (one row-rule key in two slices), and failed console logins of several users from one
+    # address around 13:00
+    rows = _busy_hours(range(8, 16), 20)
     at = BASE_TIME.replace(hour=10, minute=56)
     rows += [
         event(
@@ -115,9 +116,13 @@ def test_rules_over_time_slices_give_the_alerts_of_one_batch(settings: Settings)
     ]
     EventLake(settings.lake_root).append(events(*rows))
 
+    cuts = plan_partitions(
+        EventLake(settings.lake_root), settings.lake_root, *day_range(DAY), part_events=30
+    )[0].slices
     sliced, split = _alerts(settings, BASE_TIME, 30)
     _, whole = _alerts(settings, BASE_TIME, WHOLE)
 
+    assert BASE_TIME.replace(hour=11) in cuts
     assert sliced >= 1
     assert split == whole
     rules = {a["rule_id"]: a for a in whole}
