@@ -48,9 +48,12 @@ def dispatch(
     ] = 120.0,
 ) -> None:
     """Run a webhook dispatcher (any number may run against one database)."""
+    try:
+        config = DispatcherConfig(batch=batch, lease=timedelta(seconds=lease))
+    except ValueError as exc:  # a lease shorter than one attempt: bad usage, exit 2
+        raise typer.BadParameter(str(exc), param_hint="--lease") from None
     settings = Settings()
     db = open_database(settings)
-    config = DispatcherConfig(batch=batch, lease=timedelta(seconds=lease))
     dispatcher = Dispatcher(db.sessions, settings, config)
     try:
         if once:
