@@ -1,7 +1,10 @@
-"""Google Cloud audit logs through the Cloud Logging API (``gcp-logging://PROJECT``).
+"""Google Cloud audit and request logs through the Cloud Logging API (``gcp-logging://PROJECT``).
 
-The filter asks only for the four audit logs of the serverless-relevant services, by time,
-oldest first, so the checkpoint can be a position: the timestamp of the last stored entry.
+The filter asks only for the four audit logs of the serverless-relevant services, and for the
+Cloud Run request log (every HTTP request to a Cloud Run service or a 2nd gen Cloud Function:
+the only record of who invoked what, since invocations write no audit entry unless data access
+logging is on), by time, oldest first, so the checkpoint can be a position: the timestamp of
+the last stored entry.
 Entries can reach Logging a little late, and several can share a timestamp, so a resumed run
 re-reads ``overlap`` before that position and skips the insertIds the checkpoint remembers
 for that stretch; only entries it has not stored come through.
@@ -24,6 +27,7 @@ from pipelines.sources.base import Blob, BlobRef
 from pipelines.sources.resumable import as_utc
 
 AUDIT_LOGS = ("activity", "data_access", "system_event", "policy")
+REQUEST_LOG = "run.googleapis.com%2Frequests"
 SERVICES = (
     "cloudfunctions.googleapis.com",
     "run.googleapis.com",
@@ -39,18 +43,19 @@ def rfc3339(moment: datetime) -> str:
     return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def audit_filter(
+def log_filter(
     project: str, start: datetime, end: datetime, services: Sequence[str] = SERVICES
 ) -> str:
-    """The Logging query for the audit entries of ``services`` in ``[start, end)``."""
+    """The Logging query for ``[start, end)``: the audit entries of ``services`` and the Cloud
+    Run request log. Fully parenthesized: in this query language OR binds tighter than AND."""
     logs = " OR ".join(
         f'"projects/{project}/logs/cloudaudit.googleapis.com%2F{log}"' for log in AUDIT_LOGS
     )
     names = " OR ".join(f'"{service}"' for service in services)
+    audit = f"(logName=({logs}) AND protoPayload.serviceName=({names}))"
+    requests = f'logName=("projects/{project}/logs/{REQUEST_LOG}")'
     return (
-        f"logName=({logs})"
-        f" AND protoPayload.serviceName=({names})"
-        f' AND timestamp>="{rfc3339(start)}" AND timestamp<"{rfc3339(end)}"'
+        f'({audit} OR {requests}) AND timestamp>="{rfc3339(start)}" AND timestamp<"{rfc3339(end)}"'
     )
 
 
@@ -62,7 +67,8 @@ class _Position:
 
 
 class GcpLoggingSource:
-    """Audit entries of one project; each blob holds up to ``batch_size`` LogEntry JSON lines."""
+    """Audit and request entries of one project; each blob holds up to ``batch_size`` LogEntry
+    JSON lines."""
 
     def __init__(
         self,
@@ -111,7 +117,7 @@ class GcpLoggingSource:
         recent: dict[str, str] = self.checkpoint.state.get("recent", {})
         if start >= end:
             return
-        self.last_filter = audit_filter(self.project, start, end, self.services)
+        self.last_filter = log_filter(self.project, start, end, self.services)
         entries = self.client.list_entries(
             resource_names=[f"projects/{self.project}"],
             filter_=self.last_filter,

@@ -1,9 +1,10 @@
 """A local Cloud Logging v2 REST endpoint: ``POST /v2/entries:list`` over stored LogEntries.
 
-It applies the parts of the filter functrail sends (``timestamp>=``/``timestamp<``, the
-``logName=(...)`` and ``protoPayload.serviceName=(...)`` lists), ``orderBy`` and paging with
-``pageSize``/``pageToken``, and records every request body so tests can assert what the
-real google-cloud-logging client sent.
+It evaluates the part of the Logging query language functrail sends: parentheses, ``AND``,
+``OR`` (which binds tighter than ``AND`` in that language), ``timestamp>=``/``timestamp<``,
+and ``logName=(...)``/``protoPayload.serviceName=(...)`` lists; then ``orderBy`` and paging
+with ``pageSize``/``pageToken``. It records every request body so tests can assert what the
+real google-cloud-logging client sent. Anything else in a filter is an error, not a match.
 """
 
 from __future__ import annotations
@@ -14,30 +15,77 @@ from typing import Any
 
 from tests.fakes._http import JsonServer
 
-_BOUND = re.compile(r'timestamp\s*(>=|<)\s*"([^"]+)"')
-_LIST = re.compile(r"(logName|protoPayload\.serviceName)=\(([^)]*)\)")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<paren>[()])|(?P<op>AND|OR)\b"
+    r'|timestamp\s*(?P<cmp>>=|<)\s*"(?P<bound>[^"]+)"'
+    r"|(?P<field>logName|protoPayload\.serviceName)=\((?P<values>[^)]*)\))"
+)
 
 
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def _tokens(query: str) -> list[re.Match[str]]:
+    found, at = [], 0
+    while at < len(query.rstrip()):
+        token = _TOKEN.match(query, at)
+        if token is None:
+            raise ValueError(f"unsupported filter at {at}: {query[at:]!r}")
+        found.append(token)
+        at = token.end()
+    return found
+
+
+def _test(token: re.Match[str], entry: dict[str, Any]) -> bool:
+    if token["cmp"]:
+        when, bound = _time(entry["timestamp"]), _time(token["bound"])
+        return when >= bound if token["cmp"] == ">=" else when < bound
+    allowed = set(re.findall(r'"([^"]*)"', token["values"]))
+    if token["field"] == "logName":
+        return entry.get("logName") in allowed
+    return entry.get("protoPayload", {}).get("serviceName") in allowed
+
+
 def matches(entry: dict[str, Any], query: str) -> bool:
-    """Whether ``entry`` passes the supported parts of a Logging filter."""
-    when = _time(entry["timestamp"])
-    for op, bound in _BOUND.findall(query):
-        if (op == ">=" and when < _time(bound)) or (op == "<" and when >= _time(bound)):
-            return False
-    for field, values in _LIST.findall(query):
-        allowed = set(re.findall(r'"([^"]*)"', values))
-        value = (
-            entry.get("logName")
-            if field == "logName"
-            else entry.get("protoPayload", {}).get("serviceName")
-        )
-        if value not in allowed:
-            return False
-    return True
+    """Whether ``entry`` passes the filter (recursive descent: AND over OR over terms)."""
+    tokens = _tokens(query)
+    at = 0
+
+    def conjunction() -> bool:
+        nonlocal at
+        value = disjunction()
+        while at < len(tokens) and tokens[at]["op"] == "AND":
+            at += 1
+            value = disjunction() and value
+        return value
+
+    def disjunction() -> bool:
+        nonlocal at
+        value = term()
+        while at < len(tokens) and tokens[at]["op"] == "OR":
+            at += 1
+            value = term() or value
+        return value
+
+    def term() -> bool:
+        nonlocal at
+        token = tokens[at]
+        at += 1
+        if token["paren"] == "(":
+            value = conjunction()
+            if at >= len(tokens) or tokens[at]["paren"] != ")":
+                raise ValueError(f"unbalanced parentheses in {query!r}")
+            at += 1
+            return value
+        if token["cmp"] or token["field"]:
+            return _test(token, entry)
+        raise ValueError(f"unexpected {token.group().strip()!r} in {query!r}")
+
+    result = conjunction()
+    if at != len(tokens):
+        raise ValueError(f"trailing tokens in {query!r}")
+    return result
 
 
 class GcpLoggingServer(JsonServer):

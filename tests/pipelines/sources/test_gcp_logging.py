@@ -3,12 +3,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import orjson
+import pandas as pd
 import pytest
 
 from pipelines.normalize import concat_batches, normalize_blob
 from pipelines.sources import mark_done
-from pipelines.sources.gcp_logging import GcpLoggingSource, audit_filter
-from tests.factories import log_entry
+from pipelines.sources.gcp_logging import GcpLoggingSource, log_filter
+from tests.factories import log_entry, request_log
 from tests.fakes.gcp_logging_server import GcpLoggingServer
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
@@ -39,25 +40,26 @@ def ids_of(blobs) -> list[str]:
     return [orjson.loads(line)["insertId"] for b in blobs for line in b.data.splitlines()]
 
 
-def test_filter_names_the_four_audit_logs_the_services_and_the_range():
-    query = audit_filter(PROJECT, START, END, ["run.googleapis.com", "iam.googleapis.com"])
+def test_filter_names_the_four_audit_logs_the_services_the_request_log_and_the_range():
+    query = log_filter(PROJECT, START, END, ["run.googleapis.com", "iam.googleapis.com"])
     assert query == (
-        'logName=("projects/demo-proj/logs/cloudaudit.googleapis.com%2Factivity"'
+        '((logName=("projects/demo-proj/logs/cloudaudit.googleapis.com%2Factivity"'
         ' OR "projects/demo-proj/logs/cloudaudit.googleapis.com%2Fdata_access"'
         ' OR "projects/demo-proj/logs/cloudaudit.googleapis.com%2Fsystem_event"'
         ' OR "projects/demo-proj/logs/cloudaudit.googleapis.com%2Fpolicy")'
-        ' AND protoPayload.serviceName=("run.googleapis.com" OR "iam.googleapis.com")'
+        ' AND protoPayload.serviceName=("run.googleapis.com" OR "iam.googleapis.com"))'
+        ' OR logName=("projects/demo-proj/logs/run.googleapis.com%2Frequests"))'
         ' AND timestamp>="2026-03-02T00:00:00.000000Z" AND timestamp<"2026-03-03T00:00:00.000000Z"'
     )
 
 
 @pytest.mark.integration
-def test_real_client_sends_the_audit_filter_ascending_with_page_size(settings):
+def test_real_client_sends_the_log_filter_ascending_with_page_size(settings):
     with GcpLoggingServer([entry(1)]) as server:
         drain(source(settings, server, page_size=7))
     [request] = server.requests
     assert request["resourceNames"] == [f"projects/{PROJECT}"]
-    assert request["filter"] == audit_filter(PROJECT, START, END)
+    assert request["filter"] == log_filter(PROJECT, START, END)
     assert request["orderBy"] == "timestamp asc"
     assert request["pageSize"] == 7
 
@@ -85,6 +87,21 @@ def test_entries_outside_the_range_or_of_other_services_are_not_returned(setting
     with GcpLoggingServer([inside, other_service, late]) as server:
         blobs = drain(source(settings, server))
     assert ids_of(blobs) == [inside["insertId"]]
+
+
+@pytest.mark.integration
+def test_cloud_run_request_logs_come_through_as_invocations_other_logs_do_not(settings):
+    audit, served = entry(1), request_log(timestamp=stamp(3))
+    stdout = request_log(
+        timestamp=stamp(4), logName=f"projects/{PROJECT}/logs/run.googleapis.com%2Fstdout"
+    )
+    with GcpLoggingServer([audit, served, stdout]) as server:
+        blobs = drain(source(settings, server))
+    assert ids_of(blobs) == [audit["insertId"], served["insertId"]]
+    batch = concat_batches(normalize_blob(b.data, b.name) for b in blobs)
+    invoked = batch.events[batch.events["id"] == served["insertId"]].iloc[0]
+    assert (invoked["action"], invoked["category"]) == ("Invoke", "invocation")
+    assert pd.isna(invoked["principal"])  # the platform does not log the caller
 
 
 @pytest.mark.integration
