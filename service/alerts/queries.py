@@ -157,6 +157,20 @@ _TIMES = ("first_seen", "last_seen", "updated_at")
 _EMBEDDED = ("tags", "evidence", "explanation")
 
 
+_ORDER_FILTERS = frozenset({"severity_rank", "since", "until"})
+"""filters that every list-order index of migration 0003 bounds or carries"""
+_INDEX_LEADS = frozenset({"status", "rule_id", "detector"})
+"""the equality filters that lead a list-order index of their own"""
+
+
+def walks_an_index(flt: AlertFilter) -> bool:
+    """True when the page is read by walking one list-order index (migration 0003) from its
+    start: at most one of ``status``/``rule_id``/``detector``, with any severity and time
+    bounds. Other filters (``q``, ``principal``, ...) may scan the table."""
+    leads = flt.params().keys() - _ORDER_FILTERS
+    return len(leads) <= 1 and leads <= _INDEX_LEADS
+
+
 def list_alert_json(
     session: Session, flt: AlertFilter, *, limit: int = 50, cursor: str | None = None
 ) -> bytes:
