@@ -322,6 +322,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="functrail serve --workers")
     parser.add_argument("--load", choices=["wrk", "httpx"], default="wrk")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--access-log", action="store_true", help="functrail serve --access-log")
     args = parser.parse_args()
 
     home, url, scratch = open_store(args)
@@ -346,8 +347,9 @@ def main() -> None:
     env = os.environ | {"FUNCTRAIL_HOME": str(home), "FUNCTRAIL_DATABASE_URL": url}
     server = subprocess.Popen(
         [sys.executable, "-c", "from service.cli import main; main()", "serve",
-         "--port", str(port)] + (["--workers", str(args.workers)] if args.workers > 1 else []),
-        env=env, stderr=subprocess.DEVNULL,
+         "--port", str(port)] + (["--workers", str(args.workers)] if args.workers > 1 else [])
+        + (["--access-log"] if args.access_log else []),
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:

@@ -23,8 +23,8 @@ def _free_port() -> int:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("workers", [1, 2])
-def test_serve_answers_401_without_key_and_a_page_with_one(settings, workers):
+@pytest.mark.parametrize(("workers", "access_log"), [(1, False), (2, False), (1, True)])
+def test_serve_answers_401_without_key_and_a_page_with_one(settings, workers, access_log):
     key = (
         CliRunner()
         .invoke(app, ["keys", "create", "--role", "viewer", "--name", "srv"])
@@ -41,9 +41,10 @@ def test_serve_answers_401_without_key_and_a_page_with_one(settings, workers):
             str(port),
             "--workers",
             str(workers),
-        ],
+        ]
+        + (["--access-log"] if access_log else []),
         env=os.environ.copy(),
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     try:
@@ -62,7 +63,9 @@ def test_serve_answers_401_without_key_and_a_page_with_one(settings, workers):
             assert page.json() == {"items": [], "next_cursor": None}
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, log = proc.communicate(timeout=30)
+        out, log = proc.communicate(timeout=30)
+    # The access log is opt-in: every /v1 call is in the audit log already.
+    assert (b'"GET /v1/alerts HTTP/1.1" 401' in out + log) == access_log
     # uvicorn drains, then re-raises the signal it caught: a clean stop, not a crash.
     assert proc.returncode in (0, -signal.SIGTERM)
     assert log.count(b"Finished server process") == workers
