@@ -71,9 +71,14 @@ class AuditWriter:
                 self._thread.start()
             self._queue.append(entry)
             self._submitted += 1
+            # Wake the writer only when it has to act: it sleeps until a first row comes,
+            # then for the interval (or until a batch is full). A wake-up per call was a
+            # thread switch and a GIL handoff per request.
             if len(self._queue) >= self.max_batch:
                 self._urgent = True
-            self._cond.notify_all()
+                self._cond.notify_all()
+            elif len(self._queue) == 1:
+                self._cond.notify_all()
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every row submitted so far is committed; False on timeout."""

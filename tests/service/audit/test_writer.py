@@ -43,6 +43,28 @@ def test_batches_are_cut_at_max_batch(fresh_database):
     writer.close()
 
 
+def test_the_writer_is_woken_for_a_first_row_and_a_full_batch_not_per_call(fresh_database):
+    db, _ = fresh_database
+    writer = AuditWriter(db, interval=60.0, max_batch=50)
+    wakes = 0
+    notify_all = writer._cond.notify_all
+
+    def counted() -> None:
+        nonlocal wakes
+        wakes += 1
+        notify_all()
+
+    writer._cond.notify_all = counted  # type: ignore[method-assign]
+    for n in range(49):
+        writer.submit(_entry(n))
+    assert wakes == 1  # the first row; the writer then sleeps out its interval
+    writer.submit(_entry(49))
+    assert wakes == 2  # a full batch goes at once
+    assert writer.flush(timeout=10)
+    assert len(_rows(db)) == 50
+    writer.close()
+
+
 def test_close_writes_what_is_queued(fresh_database):
     db, _ = fresh_database
     writer = AuditWriter(db, interval=60.0)  # would not write on its own for a minute
