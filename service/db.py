@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, Text, create_engine, event, text
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -118,8 +120,38 @@ def make_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Engine
     options = "-c timezone=UTC -c statement_timeout=30000"
     if schema:
         options += f" -c search_path={schema}"
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, connect_args={"options": options}, **kwargs)
+    engine = create_engine(url, connect_args={"options": options}, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine)
+    return engine
+
+
+PING_AFTER_IDLE_SECONDS = 1.0
+"""A pooled PostgreSQL connection idle longer than this is pinged before it is handed out."""
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping pooled connections that sat idle, not every checkout (``pool_pre_ping``).
+
+    A ping is a round trip: on the alert list it cost 0.2 ms of client CPU and 0.6 ms of
+    wall time per request, plus the server's work. A connection handed back less than
+    ``PING_AFTER_IDLE_SECONDS`` ago was working then; one that sat longer (a restart may
+    have cut it) is pinged, and replaced by a fresh one if the ping fails.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _handed_out(dbapi: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("returned_at")
+        if returned is not None and time.monotonic() - returned < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi)
+        except Exception as exc:  # the pool retries the checkout with a new connection
+            raise DisconnectionError("pooled connection is gone") from exc
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
