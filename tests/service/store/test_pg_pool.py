@@ -51,3 +51,14 @@ def test_an_idle_connection_whose_backend_died_is_replaced_before_use(monkeypatc
     finally:
         engine.dispose()
         killer.dispose()
+
+
+def test_reads_skip_the_transaction_and_hand_back_a_transactional_connection(fresh_database):
+    db, _ = fresh_database
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite reads keep their usual session")
+    with db.reads() as session:
+        assert session.connection().connection.driver_connection.autocommit
+        assert session.scalar(text("SELECT 1")) == 1
+    with db.sessions() as session:  # the same pooled connection, back to transactions
+        assert not session.connection().connection.driver_connection.autocommit
