@@ -216,6 +216,22 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def postgres_cpu_seconds() -> float:
+    """User + system CPU of every ``postgres`` process on this host (the database's share of
+    the box; other clients of the same server count too, so the bench says so)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, fields = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+        if name == "postgres":
+            parts = fields.split()
+            total += (int(parts[11]) + int(parts[12])) / ticks
+    return total
+
+
 def run_wrk(
     base: str, paths: list[str], keys: list[str], args: argparse.Namespace, work: Path
 ) -> dict[str, Any]:
@@ -362,6 +378,7 @@ def main() -> None:
         paths = request_paths(base, keys[0])
         time.sleep(1)  # the rate limiter of the warm-up key refills
         cpu_before = tree_cpu_seconds(server.pid)
+        pg_before = postgres_cpu_seconds()
         load_before = os.getloadavg()
         with tempfile.TemporaryDirectory() as work:
             if args.load == "wrk":
@@ -369,6 +386,7 @@ def main() -> None:
             else:
                 result = run_httpx(base, paths, keys, args)
         server_cpu = tree_cpu_seconds(server.pid) - cpu_before
+        pg_cpu = postgres_cpu_seconds() - pg_before
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -383,8 +401,15 @@ def main() -> None:
         f"200: {result['ok']}, 429: {result['limited']}, other: {result['other']}, "
         f"socket errors: {result['socket_errors']}"
     )
+    requests = max(1, result["requests"])
+    database = (
+        f", all postgres processes {pg_cpu / seconds:.2f} cores"
+        if args.backend == "postgresql"
+        else ""
+    )
     print(
-        f"CPU: server {server_cpu / seconds:.2f} cores, client {result['client_cpu'] / seconds:.2f}"
+        f"CPU: server {server_cpu / seconds:.2f} cores ({server_cpu / requests * 1000:.2f} ms per"
+        f" request){database}, client {result['client_cpu'] / seconds:.2f}"
         f" cores; load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}; "
         f"bench peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
     )
