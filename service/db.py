@@ -26,6 +26,7 @@ from sqlalchemy.types import TypeDecorator
 from pipelines.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+SQLITE_CACHE_KIB = 16_384
 _MIGRATION_LOCK = 724517001
 """PostgreSQL advisory lock key held while creating schemas and migrating."""
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -160,6 +161,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # 16 MiB of page cache per connection (SQLite's default is 2 MiB): the pages the alert
+    # list keeps rereading stay in memory instead of being read again from the OS
+    # (bench pages at 1M alerts: 0.80 -> 0.71 ms CPU per page; 64 MiB or mmap did no better).
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
 
 

@@ -36,6 +36,7 @@ def test_concurrent_starts_on_sqlite_migrate_once(tmp_path):
         assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
         assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+        assert conn.execute(text("PRAGMA cache_size")).scalar_one() == -16_384  # 16 MiB
 
 
 @pytest.mark.integration
