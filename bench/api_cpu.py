@@ -10,7 +10,7 @@ one ``functrail serve`` builds (``create_app``: Guard, key cache, rate limit, au
 called without uvicorn or sockets; requests cycle over ``api_load.QUERIES`` at pages 1..8
 with real cursors, as the load test does. The rate limit is lifted (one key calls thousands
 of times); everything else is what a served request runs. The simplest alternative is
-measured in the same run: the store function alone (``list_alert_json`` on a session, no
+measured in the same run: the store function alone (``list_alert_json`` on a connection, no
 HTTP), the floor that the API's own layers add to.
 """
 
@@ -117,8 +117,8 @@ def store_cpu(app: Any, queries: list[bytes], n: int) -> float:
     cpu = time.process_time()
     for i in range(n):
         flt, limit, cursor = filters[i % len(filters)]
-        with db.reads() as session:  # as the list route reads
-            list_alert_json(session, flt, limit=limit, cursor=cursor)
+        with db.reads() as connection:  # as the list route reads
+            list_alert_json(connection, flt, limit=limit, cursor=cursor)
     return (time.process_time() - cpu) / n
 
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, Text, create_engine, event, text
+from sqlalchemy import Connection, DateTime, Engine, Text, create_engine, event, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -182,18 +182,19 @@ class Database:
             yield session
 
     @contextlib.contextmanager
-    def reads(self) -> Iterator[Session]:
-        """A session for reads that need no transaction around them (one statement each).
+    def reads(self) -> Iterator[Connection]:
+        """A Core connection for reads that need no transaction around them (one statement
+        each), without a Session's bookkeeping (the alert list: ~0.06 ms per page).
 
         On PostgreSQL it runs in autocommit: no BEGIN before the statement and no ROLLBACK
         when the connection goes back to the pool, two round trips fewer (the alert list:
-        0.84 -> 0.65 ms CPU, 1.71 -> 1.28 ms wall per page). SQLite keeps its usual session:
+        0.84 -> 0.65 ms CPU, 1.71 -> 1.28 ms wall per page). SQLite keeps its defaults:
         switching its isolation level per checkout cost more than it saved.
         """
-        with self.sessions() as session:
+        with self.engine.connect() as connection:
             if self.engine.dialect.name == "postgresql":
-                session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            yield session
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -13,6 +13,7 @@ import orjson
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Connection,
     Select,
     Text,
     bindparam,
@@ -172,7 +173,7 @@ def walks_an_index(flt: AlertFilter) -> bool:
 
 
 def list_alert_json(
-    session: Session, flt: AlertFilter, *, limit: int = 50, cursor: str | None = None
+    connection: Connection, flt: AlertFilter, *, limit: int = 50, cursor: str | None = None
 ) -> bytes:
     """The page of ``list_alerts`` as ``{"items", "next_cursor"}`` JSON, built from plain rows.
 
@@ -187,7 +188,7 @@ def list_alert_json(
     params = flt.params()
     stmt = _list_statement(tuple(params), after is not None)
     params.update(page_params(ALERT_ORDER, limit, after))
-    rows = session.connection().execute(stmt, params).all()
+    rows = connection.execute(stmt, params).all()
     page = next_page(rows, ALERT_ORDER, limit, read={"last_seen": stored_time})
     items = [_alert_json(row) for row in page.items]
     return orjson.dumps({"items": items, "next_cursor": page.next_cursor}, option=orjson.OPT_UTC_Z)

@@ -68,8 +68,8 @@ router.add_api_route(
 
 
 def _list_json(db: Database, flt: AlertFilter, limit: int, cursor: str | None) -> bytes:
-    with db.reads() as session:
-        return list_alert_json(session, flt, limit=limit, cursor=cursor)
+    with db.reads() as connection:
+        return list_alert_json(connection, flt, limit=limit, cursor=cursor)
 
 
 @router.get("/summary", summary="counts by severity, status, detector and day")

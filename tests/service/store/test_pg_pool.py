@@ -57,8 +57,8 @@ def test_reads_skip_the_transaction_and_hand_back_a_transactional_connection(fre
     db, _ = fresh_database
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite reads keep their usual session")
-    with db.reads() as session:
-        assert session.connection().connection.driver_connection.autocommit
-        assert session.scalar(text("SELECT 1")) == 1
+    with db.reads() as connection:
+        assert connection.connection.driver_connection.autocommit
+        assert connection.scalar(text("SELECT 1")) == 1
     with db.sessions() as session:  # the same pooled connection, back to transactions
         assert not session.connection().connection.driver_connection.autocommit
