@@ -173,7 +173,10 @@ def first_seen_candidates(
     if hits.empty:
         return pd.DataFrame(columns=columns)
     detail = found.merge(hits[[*ENTITY, "window"]], on=[*ENTITY, "window"])
-    detail = detail.sort_values("signal", ascending=False)
+    # ties by kind and value: the order must not depend on how the day was cut into batches
+    detail = detail.sort_values(
+        ["signal", "kind", "value"], ascending=[False, True, True], kind="stable"
+    )
     explained = []
     for _, group in detail.groupby([*ENTITY, "window"], sort=True):
         deviations = [
