@@ -53,6 +53,7 @@ class SlicedCorrelations:
         self.rules = [r for r in rules if streams(r, whole_by)]
         spans = [r.sigma.timespan.seconds for r in self.rules if isinstance(r, SigmaCorrelation)]
         self.span = int(max(spans, default=0)) * 1_000_000  # BatchContext.time_ns is in µs
+        self._fields = {"id", "time"}.union(*(r.fields() for r in self.rules))
         self._carry: pa.Table | None = None
         self._masks: dict[str, np.ndarray] = {}
 
@@ -71,7 +72,7 @@ class SlicedCorrelations:
             return []
         masks = {k: np.asarray(ctx.masks[k], dtype=bool) for k in bases}
         mine = np.logical_or.reduce(list(masks.values())) if ctx.n else np.zeros(0, bool)
-        rows = ctx.table.filter(pa.array(mine))
+        rows = _narrow(ctx.table.filter(pa.array(mine)), self._fields)
         if self._carry is not None and self._carry.num_rows:
             rows = pa.concat_tables([self._carry, rows])
             masks = {k: np.concatenate([self._masks[k], m[mine]]) for k, m in masks.items()}
@@ -90,3 +91,14 @@ class SlicedCorrelations:
             self._carry = joined.table.filter(pa.array(keep))
             self._masks = {k: m[keep] for k, m in masks.items()}
         return sorted(found)
+
+
+def _narrow(table: pa.Table, keep: set[str]) -> pa.Table:
+    """The columns a streamed correlation reads; the others null (carried rows stay small)."""
+    columns = [
+        column
+        if name in keep or not table.schema.field(name).nullable
+        else pa.nulls(table.num_rows, column.type)
+        for name, column in zip(table.column_names, table.columns, strict=True)
+    ]
+    return pa.Table.from_arrays(columns, schema=table.schema)

@@ -105,14 +105,15 @@ def detect_partition(
 
 
 def anomaly_window(settings: Settings) -> str:
-    """The active model's window (``hour`` or ``day``): time slices are cut at its starts, so
-    every principal-window stays whole in one slice. ``hour`` without a model."""
+    """What time slices are aligned to: the active model's window (``hour`` or ``day``), so
+    every principal-window stays whole in one slice; ``minute`` without a model (rules settle
+    across any cut)."""
     from models.registry import ModelRegistry, NoTrainedModel
 
     try:
         return ModelRegistry(settings.models_dir).load().config.window
     except NoTrainedModel:
-        return "hour"
+        return "minute"
 
 
 def _folders(settings: Settings) -> tuple[Path, ...]:

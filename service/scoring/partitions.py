@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pyarrow as pa
@@ -130,12 +130,14 @@ def plan_partitions(
     """Partitions covering every event in ``[start, end)``, in a stable order.
 
     ``split_accounts=False`` keeps every account whole however large. ``slice_window`` is the
-    anomaly window (``hour`` or ``day``) slices are aligned to; ``None`` never slices by time.
+    anomaly window (``hour`` or ``day``) slices are aligned to, so the bound is the busiest
+    principal-hour when it exceeds ``part_events``; ``minute`` (rules alone need no whole
+    windows) cuts inside such an hour too; ``None`` never slices by time.
     """
     dataset = lake.dataset()
     if dataset is None:
         return []
-    unit = _UNITS.get(slice_window or "day", "day")
+    unit = "day" if slice_window in (None, "day") else "hour"
     # Sizes only pack accounts into groups: a duplicate id left by a crash may count twice.
     counts = _counts(dataset, start, end, unit)
     if not counts.num_rows:
@@ -158,7 +160,11 @@ def plan_partitions(
             n = sum(count for _, count in totals)
             if split_accounts and n > part_events:
                 for bounds, events in _principal_ranges(totals, part_events):
-                    cuts = _time_cuts(principals, bounds, part_events, start, end, slice_window)
+                    windows = _range_windows(principals, bounds)
+                    if slice_window == "minute":
+                        key = (provider, account, bounds)
+                        windows = _by_minute(dataset, key, windows, part_events)
+                    cuts = _time_cuts(windows, part_events, start, end, slice_window)
                     whole = bounds == (None, None)
                     parts.append(
                         Partition(
@@ -183,20 +189,10 @@ def plan_partitions(
     return parts
 
 
-_UNITS = {"hour": "hour", "day": "day"}
-
-
-def _time_cuts(
-    principals: Mapping[str | None, Mapping[datetime, int]],
-    bounds: tuple[str | None, str | None],
-    part_events: int,
-    start: datetime,
-    end: datetime,
-    slice_window: str | None,
-) -> tuple[datetime, ...]:
-    """Window starts where a principal range of more than ``part_events`` is cut into time
-    slices of <= ``part_events`` (consecutive windows packed; one window larger than that
-    stays one slice). None when the range fits, or ``slice_window`` is None."""
+def _range_windows(
+    principals: Mapping[str | None, Mapping[datetime, int]], bounds: tuple[str | None, str | None]
+) -> dict[datetime, int]:
+    """Events per window start of the principals inside ``bounds`` (nulls in the first range)."""
     low, high = bounds
     per_window: dict[datetime, int] = {}
     for principal, windows in principals.items():
@@ -206,6 +202,44 @@ def _time_cuts(
         if inside:
             for at, n in windows.items():
                 per_window[at] = per_window.get(at, 0) + n
+    return per_window
+
+
+def _by_minute(
+    dataset: ds.Dataset,
+    key: tuple[str, str | None, tuple[str | None, str | None]],
+    per_hour: dict[datetime, int],
+    part_events: int,
+) -> dict[datetime, int]:
+    """``per_hour`` with each hour over ``part_events`` replaced by its minutes' counts (one
+    scan of that hour's ``time`` column), so rules alone can cut inside a flood's hour."""
+    provider, account, bounds = key
+    out: dict[datetime, int] = {}
+    for at, n in per_hour.items():
+        if n <= part_events:
+            out[at] = n
+            continue
+        hour = Partition("", provider, (account,), at, at + timedelta(hours=1), n, bounds)
+        times = dataset.to_table(columns=["time"], filter=partition_filter(hour), **_SCAN)
+        minutes = pc.floor_temporal(times.column("time"), 1, "minute")
+        counts = pa.table({"at": minutes}).group_by("at").aggregate([([], "count_all")])
+        for minute, count in zip(
+            counts["at"].to_pylist(), counts["count_all"].to_pylist(), strict=True
+        ):
+            out[minute.astimezone(UTC)] = count
+    return out
+
+
+def _time_cuts(
+    per_window: Mapping[datetime, int],
+    part_events: int,
+    start: datetime,
+    end: datetime,
+    slice_window: str | None,
+) -> tuple[datetime, ...]:
+    """Window starts where a principal range of more than ``part_events`` is cut into time
+    slices of <= ``part_events`` (consecutive windows packed; one window larger than that
+    stays one slice). None when the range fits, or ``slice_window`` is None."""
     if slice_window is None or sum(per_window.values()) <= part_events:
         return ()
     cuts: list[datetime] = []

@@ -50,7 +50,9 @@ def _busy_hours(hours: range, per_hour: int) -> list[dict[str, Any]]:
 def test_a_principal_over_the_partition_size_is_cut_into_hour_slices(settings: Settings) -> None:
     lake = EventLake(settings.lake_root)
     start = BASE_TIME.replace(hour=0)
-    heavy = [event(principal=BUSY, time=start + timedelta(hours=5, seconds=i)) for i in range(25)]
+    heavy = [
+        event(principal=BUSY, time=start + timedelta(hours=5, seconds=7 * i)) for i in range(25)
+    ]
     lake.append(events(*_busy_hours(range(8), 10), *heavy))
     (part,) = plan_partitions(lake, settings.lake_root, *day_range(DAY), part_events=20)
 
@@ -62,6 +64,13 @@ def test_a_principal_over_the_partition_size_is_cut_into_hour_slices(settings: S
     assert lengths[:3] == [timedelta(hours=h) for h in (2, 2, 1)]
     assert part.time_slices()[0].start == day_range(DAY)[0]
     assert part.time_slices()[-1].end == day_range(DAY)[1]
+    (rules_only,) = plan_partitions(
+        lake, settings.lake_root, *day_range(DAY), part_events=20, slice_window="minute"
+    )
+    inside = [
+        c for c in rules_only.slices if start + timedelta(hours=5) < c < start + timedelta(hours=6)
+    ]
+    assert inside  # without a model, an hour over the size is cut by minute
     (whole,) = plan_partitions(
         lake, settings.lake_root, *day_range(DAY), part_events=20, slice_window="day"
     )
