@@ -56,7 +56,8 @@ class IdIndex:
     Why hashes: the duplicate check of a 10M-event day must stay a small fraction of the 2 GB
     budget. Two 64-bit SipHashes make a false "already stored" (a new event dropped) about as
     likely as two random UUIDs colliding (~n^2 / 2^129, 1e-25 for 10M ids). Runs merge like a
-    binary counter, so adding a batch costs O(batch log day), never a rebuild of the day.
+    binary counter up to ``MAX_RUN`` ids, so adding a batch never rebuilds the day, and a probe
+    is one sorted search per run (a few runs of ``MAX_RUN`` plus a logarithmic tail).
     """
 
     def __init__(self) -> None:
