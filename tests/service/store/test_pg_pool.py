@@ -56,7 +56,7 @@ def test_an_idle_connection_whose_backend_died_is_replaced_before_use(monkeypatc
 def test_reads_skip_the_transaction_and_hand_back_a_transactional_connection(fresh_database):
     db, _ = fresh_database
     if db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite reads keep their usual session")
+        pytest.skip("SQLite reads keep their defaults")
     with db.reads() as connection:
         assert connection.connection.driver_connection.autocommit
         assert connection.scalar(text("SELECT 1")) == 1
