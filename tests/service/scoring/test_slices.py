@@ -238,3 +238,39 @@ def test_the_alert_guard_holds_per_run_whatever_the_partitions(
     assert settled[0] == settled[1]
     assert len(settled[0][1]) == 2
     assert settled[0][0] > 0
+
+
+def test_an_ordered_correlation_keeps_its_earlier_steps_evidence_across_cuts(
+    settings: Settings,
+) -> None:
+    # a developer invokes functions all day (the later step, carried only as evidence until
+    # the first step appears), creates one with a passed role at 10:50 and invokes at 11:10:
+    # the alert's window reaches back across the 11:00 cut to the 10:10-10:50 invocations
+    dev = _user("dev")
+    start = BASE_TIME.replace(hour=0)
+    invoke = {"action": "Invoke", "raw_action": "Invoke", "category": "invocation"}
+    rows = [
+        event(principal=dev, time=start + timedelta(hours=h, seconds=170 * i), **invoke)
+        for h in range(8, 16)
+        for i in range(20)
+    ]
+    rows.append(
+        event(
+            principal=dev,
+            action="CreateFunction",
+            raw_action="CreateFunction20150331",
+            category="modification",
+            read_only=False,
+            time=start + timedelta(hours=10, minutes=50),
+            raw={"requestParameters": {"functionName": "x", "role": "arn:aws:iam::1:role/admin"}},
+        )
+    )
+    EventLake(settings.lake_root).append(events(*rows))
+
+    sliced, split = _alerts(settings, BASE_TIME, 30)
+    _, whole = _alerts(settings, BASE_TIME, WHOLE)
+
+    assert sliced == 1
+    assert split == whole
+    (escalation,) = [a for a in whole if a["rule_id"] == "aws_lambda_passrole_escalation"]
+    assert escalation["first_seen"] < "2026-03-02T10:50"
