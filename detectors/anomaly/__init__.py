@@ -12,6 +12,7 @@ An empty registry raises ``NoTrainedModel`` (callers say so and let the rules ru
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -19,18 +20,14 @@ import pandas as pd
 from detectors.alert import Alert, fold
 from detectors.anomaly.alerts import build_alerts, guard, principal_title, volume_title
 from detectors.anomaly.config import AnomalyConfig
-from detectors.anomaly.first_seen import first_seen_candidates
+from detectors.anomaly.first_seen import first_seen_candidates, new_values
 from detectors.anomaly.forest import forest_candidates
 from detectors.anomaly.volume import volume_candidates
 from models.bundle import AnomalyModel
 from models.registry import ModelRegistry, NoTrainedModel
-from pipelines.features import (
-    EarlierWindows,
-    PrincipalHistory,
-    principal_features,
-    volume_counts,
-)
+from pipelines.features import EarlierWindows, PrincipalHistory, volume_counts
 from pipelines.features.keys import ENTITY, with_principal
+from pipelines.features.principal import finish_features, window_aggregates
 
 DETECTORS = ("isolation-forest", "first-seen", "volume")
 
@@ -62,6 +59,30 @@ class PrincipalCandidates:
     found: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class PrincipalParts:
+    """What the per-principal detectors read of one batch: ``window_aggregates`` rows and
+    ``new_values`` rows. Windows a time slice cuts are completed over the slices and combined
+    (``combine_aggregates``) before ``principal_hits`` scores them."""
+
+    aggregates: pd.DataFrame
+    new: pd.DataFrame
+
+
+def principal_parts(
+    events: pd.DataFrame,
+    model: AnomalyModel,
+    *,
+    history: PrincipalHistory,
+    earlier: EarlierWindows | None = None,
+    cut: Collection[pd.Timestamp] = (),
+) -> PrincipalParts:
+    """The partial aggregates and new values of ``events`` (rows with a principal)."""
+    window = model.config.window
+    aggregates = window_aggregates(events, history, window=window, earlier=earlier, cut=cut)
+    return PrincipalParts(aggregates, new_values(events, history, window, earlier))
+
+
 def principal_candidates(
     events: pd.DataFrame,
     model: AnomalyModel,
@@ -71,12 +92,29 @@ def principal_candidates(
     detectors: tuple[str, ...] = DETECTORS,
     earlier: EarlierWindows | None = None,
 ) -> PrincipalCandidates:
-    """Candidates of the per-principal detectors. Each needs only its principal's events of
-    its window (and, for a later time slice of a run, ``earlier``), so any batch holding whole
-    principal-windows gives the same rows as the whole run."""
-    events = with_principal(events)
-    window = model.config.window
-    features = principal_features(events, history, window=window, earlier=earlier)
+    """Candidates of the per-principal detectors over whole principal-windows. Each needs only
+    its principal's events of its window (and, for a later time slice of a run, ``earlier``),
+    so any batch holding whole principal-windows gives the same rows as the whole run."""
+    parts = principal_parts(with_principal(events), model, history=history, earlier=earlier)
+    features = finish_features(parts.aggregates)
+    return principal_hits(
+        features, parts.new, model, history=history, config=config, detectors=detectors,
+        earlier=earlier,
+    )  # fmt: skip
+
+
+def principal_hits(
+    features: pd.DataFrame,
+    new: pd.DataFrame,
+    model: AnomalyModel,
+    *,
+    history: PrincipalHistory,
+    config: AnomalyConfig,
+    detectors: tuple[str, ...] = DETECTORS,
+    earlier: EarlierWindows | None = None,
+) -> PrincipalCandidates:
+    """Isolation-forest and first-seen candidates of complete principal-window feature rows
+    and their ``new_values`` rows."""
     scored = features[features["history_days"] >= model.config.min_history_days]
     unscored = features.loc[features["history_days"] < model.config.min_history_days, list(ENTITY)]
     parts: list[pd.DataFrame] = []
@@ -87,11 +125,10 @@ def principal_candidates(
         parts.append(hits)
     if "first-seen" in detectors:
         hits = first_seen_candidates(
-            events,
+            new,
             features,
             history,
             config,
-            window=window,
             min_history_days=model.config.min_history_days,
             earlier=earlier,
         )
@@ -177,7 +214,10 @@ __all__ = [
     "AnomalyRun",
     "NoTrainedModel",
     "PrincipalCandidates",
+    "PrincipalParts",
     "detect_anomalies",
     "principal_candidates",
+    "principal_hits",
+    "principal_parts",
     "volume_hits",
 ]

@@ -83,10 +83,7 @@ def new_principals(
     """
     fresh = features[features["history_days"] == 0].drop_duplicates(list(ENTITY))
     if earlier is not None and len(earlier.last_window) and len(fresh):
-        known = fresh[list(ENTITY)].merge(
-            earlier.last_window[list(ENTITY)].assign(_known=True), on=list(ENTITY), how="left"
-        )
-        fresh = fresh[known["_known"].isna().to_numpy()]
+        fresh = fresh[earlier.before(fresh).isna().to_numpy()]
     past = history.principals
     if fresh.empty or past.empty:
         return pd.DataFrame(
@@ -123,17 +120,17 @@ def new_principals(
 
 
 def first_seen_candidates(
-    events: pd.DataFrame,
+    new: pd.DataFrame,
     features: pd.DataFrame,
     history: PrincipalHistory,
     config: AnomalyConfig,
     *,
-    window: str,
     min_history_days: int,
     earlier: EarlierWindows | None = None,
 ) -> pd.DataFrame:
     """Principal-windows whose new values combine to at least the first-seen threshold.
 
+    ``new`` is ``new_values`` of the batch (of every piece of a window cut by time slices);
     ``features`` are all principal-window rows of the batch: those past the cold-start rule
     (``min_history_days``) are checked for new values and dormancy; principals the history has
     never seen are checked as new principals of a settled account.
@@ -141,7 +138,7 @@ def first_seen_candidates(
     columns = [*ENTITY, "window", "score", "explanation", "event_ids"]
     keep = [*ENTITY, "window", "history_days", "days_since_last_seen"]
     scored = features.loc[features["history_days"] >= min_history_days, keep]
-    found = new_values(events, history, window, earlier).merge(
+    found = new.merge(
         scored.drop(columns="days_since_last_seen"), on=[*ENTITY, "window"], how="inner"
     )
     found = found.merge(novelty_rates(history), on=[*ENTITY, "kind"], how="left")

@@ -1,8 +1,9 @@
 """What principals did earlier in the same run, for batches that are time slices of one run.
 
-A partition too large for memory is detected one time slice (whole windows) after another.
-Per-principal features are per window, so a slice computes them alone, except for what a
-single batch learns from its own earlier windows: a value is new only in the first window it
+A partition too large for memory is detected one time slice after another. Per-principal
+features are per window, so a slice computes them alone (a window a cut falls inside: its
+pieces' partial aggregates, combined by ``combine_aggregates``), except for what a single
+batch learns from its own earlier windows: a value is new only in the first window it
 appears in, recency counts from the principal's previous window, and a principal with no
 history is a newcomer only in its first window. ``EarlierWindows`` carries exactly that from
 one slice to the next. It is kept apart from ``PrincipalHistory`` on purpose: merging today's
@@ -27,7 +28,9 @@ class EarlierWindows:
     """Values each principal used, and its last window, in the slices before this one.
 
     ``seen``: entity, kind, value (every distinct pair, unbounded: one day of one partition).
-    ``last_window``: entity, window (the start of its latest window so far).
+    ``last_window``: entity, window (the start of its latest window so far), previous (the
+    latest before that, or NaT): a slice may start inside a window, whose earlier pieces are
+    then in ``seen`` (so pieces count new values once) but not in ``before``.
     """
 
     seen: pd.DataFrame
@@ -43,6 +46,7 @@ class EarlierWindows:
                 {
                     **{c: text[c] for c in ENTITY},
                     "window": pd.Series(dtype="datetime64[us, UTC]"),
+                    "previous": pd.Series(dtype="datetime64[us, UTC]"),
                 }
             ),
         )
@@ -65,13 +69,31 @@ class EarlierWindows:
             parts.append(part.assign(kind=kind, value=values[keep]))
         seen = pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
         latest = ent.assign(window=window_start(events["time"], window))
-        last = (
-            pd.concat([self.last_window, latest], ignore_index=True)
-            .groupby(list(ENTITY), sort=True)["window"]
-            .max()
-            .reset_index()
+        old = self.last_window
+        windows = pd.concat(
+            [
+                old[[*ENTITY, "window"]],
+                old[[*ENTITY, "previous"]].rename(columns={"previous": "window"}),
+                latest.drop_duplicates(),
+            ],
+            ignore_index=True,
+        ).dropna(subset=["window"])
+        by_entity = windows.groupby(list(ENTITY), sort=True)["window"]
+        last = by_entity.max()
+        before = windows[windows["window"] < by_entity.transform("max")]
+        previous = before.groupby(list(ENTITY), sort=True)["window"].max().rename("previous")
+        joined = pd.concat([last, previous], axis=1).reset_index()
+        joined["previous"] = joined["previous"].astype("datetime64[us, UTC]")
+        return EarlierWindows(seen, joined[[*ENTITY, "window", "previous"]])
+
+    def before(self, rows: pd.DataFrame) -> pd.Series:
+        """Per row (entity, window): the principal's latest window of the earlier slices that
+        starts before the row's (NaT if none), aligned to ``rows``."""
+        found = rows[[*ENTITY, "window"]].merge(
+            self.last_window.rename(columns={"window": "_last"}), on=list(ENTITY), how="left"
         )
-        return EarlierWindows(seen, last)
+        earlier = found["_last"].where(found["_last"] < found["window"], found["previous"])
+        return earlier.set_axis(rows.index)
 
     def seen_of(self, kind: str) -> pd.DataFrame:
         """Entity and value of the pairs of one kind."""

@@ -8,6 +8,7 @@ The feature table in docs/anomaly.md documents every column.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Final
 
 import numpy as np
@@ -73,12 +74,52 @@ def window_start(time: pd.Series, window: str) -> pd.Series:
     return utc_times(time).dt.floor(WINDOWS[window])
 
 
-def _distinct_per_group(gid: np.ndarray, values: pd.Series, groups: int) -> np.ndarray:
-    codes, _ = pd.factorize(values, use_na_sentinel=True)
-    keep = codes >= 0
+def _distinct_per_group(
+    gid: np.ndarray, values: pd.Series, groups: int, keep: np.ndarray
+) -> tuple[np.ndarray, list[frozenset[str] | None]]:
+    """Distinct non-null values per group; the values themselves for the groups in ``keep``."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    known = codes >= 0
     width = int(codes.max(initial=-1)) + 2
-    pairs = np.unique(gid[keep].astype(np.int64) * width + codes[keep])
-    return np.bincount(pairs // width, minlength=groups)
+    pairs = np.unique(gid[known].astype(np.int64) * width + codes[known])
+    group, code = pairs // width, pairs % width
+    sets: list[frozenset[str] | None] = [None] * groups
+    if keep.any():
+        kept = keep[group]
+        text = np.asarray(uniques, dtype=object)
+        for g in np.flatnonzero(keep):
+            sets[g] = frozenset()
+        for g, codes_of in pd.Series(code[kept]).groupby(group[kept]):
+            sets[int(g)] = frozenset(str(v) for v in text[codes_of.to_numpy()])
+    return np.bincount(group, minlength=groups), sets
+
+
+_SUMMED: Final = (
+    "event_count",
+    "_errors",
+    "_writes",
+    "function_modifications",
+    "secret_reads",
+    "_off_hours",
+    *_NEW_COLUMN.values(),
+)
+"""Partial aggregates that add up over the pieces of a principal-window."""
+_DISTINCT: Final = {
+    "distinct_actions": "action",
+    "distinct_resources": "resource",
+    "distinct_services": "service",
+    "distinct_source_ips": "source_ip",
+    "distinct_user_agents": "user_agent",
+    "distinct_regions": "region",
+}
+"""Distinct counts, and the event column each counts: value sets unite over pieces."""
+_SHARES: Final = {
+    "error_share": "_errors",
+    "write_share": "_writes",
+    "off_hours_share": "_off_hours",
+}
+_SAME: Final = ("days_since_last_seen", "history_days")
+"""Equal on every piece of a window (recency counts from the window before it)."""
 
 
 def principal_features(
@@ -92,8 +133,23 @@ def principal_features(
 
     ``history`` is the principals' past before this batch; without one every value is new and
     every principal has zero history days. ``earlier``: this batch is a later time slice of one
-    run (whole windows); what the earlier slices saw, so each row equals the one-batch row.
+    run; what the earlier slices saw, so each row equals the one-batch row.
     """
+    return finish_features(window_aggregates(events, history, window=window, earlier=earlier))
+
+
+def window_aggregates(
+    events: pd.DataFrame,
+    history: PrincipalHistory | None = None,
+    *,
+    window: str = "hour",
+    earlier: EarlierWindows | None = None,
+    cut: Collection[pd.Timestamp] = (),
+) -> pd.DataFrame:
+    """Per principal-window, what its features are computed from: counts and sums, distinct
+    counts, recency. For a window in ``cut`` (a time slice ends inside it) also the distinct
+    values (``values:<feature>``, frozensets), so ``combine_aggregates`` can add the pieces of
+    that window (each computed with ``earlier`` holding the pieces before it) exactly."""
     history = history if history is not None else PrincipalHistory.empty()
     ent = entity_frame(events)
     win = window_start(events["time"], window)
@@ -118,28 +174,52 @@ def principal_features(
     )
     secret = events["action"].astype("string[pyarrow]").isin(SECRET_READS).fillna(False)
 
-    count = np.bincount(gid, minlength=n).astype(np.float64)
-    out["event_count"] = count
-    out["distinct_actions"] = _distinct_per_group(gid, events["action"], n)
-    out["distinct_resources"] = _distinct_per_group(gid, events["resource"], n)
-    out["distinct_services"] = _distinct_per_group(gid, events["service"], n)
-    out["error_share"] = np.bincount(gid, weights=failed, minlength=n) / count
-    out["write_share"] = np.bincount(gid, weights=write, minlength=n) / count
+    out["event_count"] = np.bincount(gid, minlength=n).astype(np.float64)
+    out["_errors"] = np.bincount(gid, weights=failed, minlength=n)
+    out["_writes"] = np.bincount(gid, weights=write, minlength=n)
     out["function_modifications"] = np.bincount(gid, weights=function_mod, minlength=n)
     out["secret_reads"] = np.bincount(gid, weights=secret.to_numpy(bool), minlength=n)
-    out["distinct_source_ips"] = _distinct_per_group(gid, events["source_ip"], n)
-    out["distinct_user_agents"] = _distinct_per_group(gid, events["user_agent"], n)
-    out["distinct_regions"] = _distinct_per_group(gid, events["region"], n)
-    out["off_hours_share"] = _off_hours_share(keyed, gid, n, history) / count
+    out["_off_hours"] = _off_hours_share(keyed, gid, n, history)
+    keep = out["window"].isin(list(cut)).to_numpy(bool)
+    for name, column in _DISTINCT.items():
+        counts, sets = _distinct_per_group(gid, events[column], n, keep)
+        out[name] = counts
+        out[f"values:{name}"] = pd.Series(sets, index=out.index, dtype=object)
 
     entity_of_group = out.groupby(list(ENTITY), sort=False).ngroup().to_numpy()
     for kind, (codes, uniques) in novelty_codes(events).items():
         out[_NEW_COLUMN[kind]] = _new_values(
             out, entity_of_group, gid, codes, uniques, kind, history, earlier
         )
-    out = _recency(out, history, earlier)
+    return _recency(out, history, earlier).drop(columns="time_hour")
+
+
+def combine_aggregates(pieces: pd.DataFrame) -> pd.DataFrame:
+    """One row per principal-window of ``window_aggregates`` rows of its pieces (in time order,
+    each with the values of its distinct counts): sums add, value sets unite."""
+    grouped = pieces.groupby([*ENTITY, "window"], sort=True)
+    out = grouped[list(_SUMMED)].sum()
+    for name in _SAME:
+        out[name] = grouped[name].first()
+    for name in _DISTINCT:
+        united = grouped[f"values:{name}"].apply(_union)
+        out[f"values:{name}"] = united
+        out[name] = united.map(len)
+    return out.reset_index()
+
+
+def _union(sets: pd.Series) -> frozenset[str]:
+    return frozenset().union(*sets)
+
+
+def finish_features(aggregates: pd.DataFrame) -> pd.DataFrame:
+    """Feature rows (the model's columns) of ``window_aggregates`` or ``combine_aggregates``."""
+    out = aggregates.copy()
+    for share, count in _SHARES.items():
+        out[share] = out[count] / out["event_count"]
     for name in PRINCIPAL_FEATURES:
         out[name] = out[name].astype(np.float64)
+    out["history_days"] = out["history_days"].astype("int64")
     return out[[*ENTITY, "window", *PRINCIPAL_FEATURES, "history_days"]]
 
 
@@ -207,14 +287,13 @@ def _new_values(
 def _recency(
     out: pd.DataFrame, history: PrincipalHistory, earlier: EarlierWindows | None
 ) -> pd.DataFrame:
-    """Days since the principal's previous activity (earlier window, earlier slice or history);
-    history days."""
+    """Days since the principal's previous activity (earlier window, a window of an earlier
+    slice, or history; not an earlier piece of the same window); history days."""
     past = history.principals[[*ENTITY, "last_seen", "active_days"]]
     out = out.merge(past, on=list(ENTITY), how="left")
     previous = out.groupby(list(ENTITY), sort=False)["window"].shift(1)
     if earlier is not None and len(earlier.last_window):
-        before = out[list(ENTITY)].merge(earlier.last_window, on=list(ENTITY), how="left")
-        previous = previous.where(previous.notna(), before["window"].set_axis(out.index))
+        previous = previous.where(previous.notna(), earlier.before(out))
     last = previous.where(previous.notna(), out["last_seen"])
     gap = (out["window"] - last).dt.total_seconds() / 86400.0
     out["days_since_last_seen"] = gap.clip(lower=0.0).fillna(0.0)

@@ -8,30 +8,21 @@ guard ("at most ``max_alerts`` per run", ``AnomalyConfig``) ranks every candidat
 The guard's order is total (score, then ``rank_keys``), so the day's top ``max_alerts`` is the
 top of the partitions' own tops: each partition builds alerts for its top only.
 A volume alert's evidence (the window's events of its series, capped) is read back from the
-lake by filter: two columns for the window, whole rows for the sample.
+lake (``service.scoring.evidence``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as ds
-
-from detectors.alert import EVIDENCE_SAMPLE_LIMIT, Alert, fold
+from detectors.alert import Alert, fold
 from detectors.anomaly import AnomalyConfig, volume_hits
-from detectors.anomaly.alerts import candidate_alert, rank_keys
+from detectors.anomaly.alerts import rank_keys
 from models.bundle import AnomalyModel
 from pipelines.features import add_volume_counts
-from pipelines.features.principal import WINDOWS
-from pipelines.lake import DATASET_SCHEMA, EventLake
 from service.scoring.detect import PartResult
-from service.scoring.partitions import Partition, partition_filter, read_partition
+from service.scoring.evidence import lake_alert
 
 
 @dataclass
@@ -65,48 +56,7 @@ def settle_anomalies(
     alerts = [results[s].anomalies[i] for _, _, s, i in kept if s >= 0]
     chosen = sorted(i for _, _, s, i in kept if s < 0)
     if chosen:
-        lake = EventLake(lake_root)
         window = model.config.window
         for row in volume.iloc[chosen].to_dict("records"):
-            alerts.append(_volume_alert(lake, lake_root, row, window, config.evidence_ids))
+            alerts.append(lake_alert(lake_root, row, window, config.evidence_ids))
     return SettledAnomalies(fold(alerts), max(total - len(kept), 0))
-
-
-def _volume_alert(
-    lake: EventLake, lake_root: str, row: Mapping[Any, Any], window: str, evidence_ids: int
-) -> Alert:
-    """One volume candidate's alert; evidence: its series' events in the window, by (time, id)."""
-    start = pd.Timestamp(row["window"]).to_pydatetime()
-    end = (pd.Timestamp(start) + pd.Timedelta(WINDOWS[window])).to_pydatetime()
-    account = str(row["account"] or "") or None
-    part = Partition(lake_root, str(row["provider"]), (account,), start, end, 0)
-    times, ids = _series_events(lake, part, str(row["kind"]), str(row["key"]))
-    first: datetime = times[0] if times else start
-    last: datetime = times[-1] if times else start
-    picked = ids[:evidence_ids]
-    sample = read_partition(lake, part, ids=picked[:EVIDENCE_SAMPLE_LIMIT])
-    return candidate_alert(row, picked, sample, first, last)
-
-
-def _series_events(
-    lake: EventLake, part: Partition, kind: str, key: str
-) -> tuple[list[datetime], list[str]]:
-    """Times and ids of the series' events in the partition's window, by (time, id), once each."""
-    dataset = lake.dataset()
-    if dataset is None:
-        return [], []
-    expr = partition_filter(part)
-    if kind == "function":
-        expr = expr & (ds.field("resource") == key) & (ds.field("category") == "invocation")
-    else:
-        expr = expr & (ds.field("action") == key)
-    table = dataset.to_table(columns=["time", "id"], filter=expr)
-    if not table.num_rows:
-        return [], []
-    table = table.take(pc.sort_indices(table, [("time", "ascending"), ("id", "ascending")]))
-    ids = table.column("id").to_pylist()
-    keep = [i == 0 or ids[i] != ids[i - 1] for i in range(len(ids))]
-    table = table.filter(pa.array(keep))
-    kind_of_time = DATASET_SCHEMA.field("time").type
-    times = table.column("time").cast(kind_of_time).to_pylist()
-    return times, table.column("id").to_pylist()

@@ -10,9 +10,11 @@ import contextlib
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import orjson
 import pandas as pd
 
@@ -29,7 +31,7 @@ from pipelines.settings import Settings
 from service.scoring.partitions import Partition, RawFetcher, read_partition
 
 if TYPE_CHECKING:
-    from detectors.anomaly import AnomalyConfig
+    from detectors.anomaly import AnomalyConfig, PrincipalParts
     from models.bundle import AnomalyModel
 
 
@@ -84,7 +86,8 @@ def detect_partition(
     anomalies = _AnomalyPass.start(part, settings, result)
     whole_by = None if part.slices else "principal"
     windows = SlicedCorrelations(registry.active(), "principal") if part.slices else None
-    for piece in part.time_slices():
+    pieces = part.time_slices()
+    for number, piece in enumerate(pieces, start=1):
         events = read_partition(lake, piece)
         fetch = RawFetcher(lake, piece)
         result.events += len(events)
@@ -97,7 +100,9 @@ def detect_partition(
         else:
             result.alerts.extend(run_rules(events, registry, raw_fetch=fetch))
         if anomalies is not None:
-            anomalies.add(events, fetch, sliced=bool(part.slices))
+            anomalies.add(
+                events, fetch, piece, sliced=bool(part.slices), last=number == len(pieces)
+            )
         del events
     if anomalies is not None:
         anomalies.finish(result)
@@ -105,15 +110,25 @@ def detect_partition(
 
 
 def anomaly_window(settings: Settings) -> str:
-    """What time slices are aligned to: the active model's window (``hour`` or ``day``), so
-    every principal-window stays whole in one slice; ``minute`` without a model (rules settle
-    across any cut)."""
+    """What time slices are aligned to: ``minute`` without a model (rules settle across any
+    cut) or with an hourly one (a principal-hour cut by minute is combined from its pieces'
+    partial aggregates); ``day`` for a daily model (never sliced)."""
     from models.registry import ModelRegistry, NoTrainedModel
 
     try:
-        return ModelRegistry(settings.models_dir).load().config.window
+        window = ModelRegistry(settings.models_dir).load().config.window
     except NoTrainedModel:
         return "minute"
+    return "minute" if window == "hour" else window
+
+
+def cut_windows(part: Partition, model: AnomalyModel) -> frozenset[pd.Timestamp]:
+    """The model's windows that a cut between the partition's time slices falls inside."""
+    from pipelines.features.principal import WINDOWS
+
+    length = WINDOWS[model.config.window]
+    at = [pd.Timestamp(c) for c in part.slices]
+    return frozenset(c.floor(length) for c in at if c != c.floor(length))
 
 
 def _folders(settings: Settings) -> tuple[Path, ...]:
@@ -146,6 +161,10 @@ class _AnomalyPass:
     model: AnomalyModel
     history: PrincipalHistory
     config: AnomalyConfig
+    lake_root: str
+    cut: frozenset[pd.Timestamp]
+    """Windows a time slice starts inside: scored once their last piece is read."""
+    pending: list[PrincipalParts] = field(default_factory=list)
     earlier: EarlierWindows = field(default_factory=EarlierWindows.empty)
     summary: PrincipalHistory = field(default_factory=PrincipalHistory.empty)
     alerts: list[Alert] = field(default_factory=list)
@@ -170,35 +189,94 @@ class _AnomalyPass:
         # through the days scored since training (models.day_summaries).
         history = DaySummaries(settings.models_dir).history_for(model, part.start.date())
         result.model_version = model.version
-        return cls(model, history, AnomalyConfig())
+        return cls(model, history, AnomalyConfig(), part.lake_root, cut_windows(part, model))
 
-    def add(self, events: pd.DataFrame, fetch: RawFetcher, *, sliced: bool) -> None:
-        """One slice (the next in time) of the partition."""
-        from detectors.anomaly import principal_candidates
-        from detectors.anomaly.alerts import build_alerts, guard, rank_keys
+    def add(
+        self, events: pd.DataFrame, fetch: RawFetcher, piece: Partition, *, sliced: bool, last: bool
+    ) -> None:
+        """One slice (the next in time) of the partition: its whole principal-windows are scored
+        at once; the pieces of a window a cut falls inside are kept (partial aggregates, new
+        values) until the slice that completes it."""
+        from detectors.anomaly import PrincipalParts, principal_hits, principal_parts
+        from detectors.anomaly.alerts import build_alerts
+        from pipelines.features.principal import finish_features
 
         window = self.model.config.window
-        found = principal_candidates(
-            events,
+        named = with_principal(events)
+        earlier = self.earlier if sliced else None
+        parts = principal_parts(
+            named, self.model, history=self.history, earlier=earlier, cut=self.cut
+        )
+        whole = ~parts.aggregates["window"].isin(self.cut).to_numpy(bool)
+        new_whole = ~parts.new["window"].isin(self.cut).to_numpy(bool)
+        found = principal_hits(
+            finish_features(parts.aggregates[whole]),
+            parts.new[new_whole],
             self.model,
             history=self.history,
             config=self.config,
-            earlier=self.earlier if sliced else None,
+            earlier=earlier,
         )
-        # The day's guard keeps the top ``max_alerts`` of a total order: the top of each part
-        # is all it can take from it.
-        kept, _ = guard(found.frame, self.config.max_alerts)
-        named = with_principal(events)
+        kept = self._guarded(found.frame)
         alerts = build_alerts(kept, named, window=window, evidence_ids=self.config.evidence_ids)
         fill_raw(alerts, fetch)
         self.alerts.extend(alerts)
-        self.ranks.extend(zip(kept["score"].astype(float), rank_keys(kept), strict=True))
-        self.candidates += len(found.frame)
+        if not whole.all() or not new_whole.all():
+            self.pending.append(PrincipalParts(parts.aggregates[~whole], parts.new[~new_whole]))
+        self._complete(None if last else piece.end, earlier)
         if len(events):
             self.volume.append(volume_counts(events, window=window))
         if sliced:
             self.earlier = self.earlier.then(named, window)
         self.summary = self.summary.merge(PrincipalHistory.from_events(named))
+
+    def _guarded(self, candidates: pd.DataFrame) -> pd.DataFrame:
+        """The candidates the day's guard may keep (the top of a total order: the top of each
+        batch is all it can take from it), their ranks recorded."""
+        from detectors.anomaly.alerts import guard, rank_keys
+
+        kept, _ = guard(candidates, self.config.max_alerts)
+        self.ranks.extend(zip(kept["score"].astype(float), rank_keys(kept), strict=True))
+        self.candidates += len(candidates)
+        return kept
+
+    def _complete(self, until: datetime | None, earlier: EarlierWindows | None) -> None:
+        """Score the kept windows that end by ``until`` (all when None) from their combined
+        pieces; their evidence is read back from the lake by principal and window."""
+        from detectors.anomaly import PrincipalParts, principal_hits
+        from pipelines.features.principal import WINDOWS, combine_aggregates, finish_features
+        from service.scoring.evidence import lake_alert
+
+        if not self.pending:
+            return
+        rows = pd.concat([p.aggregates for p in self.pending], ignore_index=True)
+        new = pd.concat([p.new for p in self.pending], ignore_index=True)
+        length = pd.Timedelta(WINDOWS[self.model.config.window])
+        done_rows = (
+            np.ones(len(rows), bool)
+            if until is None
+            else (rows["window"] + length <= until).to_numpy(bool)
+        )
+        done_new = (
+            np.ones(len(new), bool)
+            if until is None
+            else (new["window"] + length <= until).to_numpy(bool)
+        )
+        if not done_rows.any() and not done_new.any():
+            return
+        self.pending = [PrincipalParts(rows[~done_rows], new[~done_new])]
+        found = principal_hits(
+            finish_features(combine_aggregates(rows[done_rows])),
+            new[done_new],
+            self.model,
+            history=self.history,
+            config=self.config,
+            earlier=earlier,
+        )
+        kept = self._guarded(found.frame)
+        window = self.model.config.window
+        for row in kept.to_dict("records"):
+            self.alerts.append(lake_alert(self.lake_root, row, window, self.config.evidence_ids))
 
     def finish(self, result: PartResult) -> None:
         top = sorted(range(len(self.ranks)), key=lambda i: (-self.ranks[i][0], self.ranks[i][1]))

@@ -4,11 +4,12 @@ An account is the natural unit (a principal belongs to one account), and small a
 packed together so a day becomes a few scans, not one per account. An account larger than
 ``part_events`` is cut into ranges of its principals (``Partition.principals``), and a range
 still larger (one busy principal: a service principal can be half of a day) into time slices
-of whole anomaly windows (``Partition.slices``), which one task detects in time order. What a
-detector computes across ranges or slices is settled afterwards, exactly: rules by
-``service.scoring.merge``, the anomaly guard and volume series by ``service.scoring.anomalies``.
-So detection memory is bounded by ``part_events`` whatever the skew, except for a single window
-(an hour) of one principal larger than that, which stays one slice.
+(``Partition.slices``: hours, and minutes inside an hour larger than ``part_events``), which
+one task detects in time order. What a detector computes across ranges or slices is settled
+exactly: rules by ``service.scoring.merge``, the anomaly guard and volume series by
+``service.scoring.anomalies``, a principal-hour cut by minute from its pieces' partial
+aggregates (``service.scoring.detect``). So detection memory is bounded by ``part_events``
+whatever the skew (with a ``day``-window model, by a principal's day: never sliced).
 Planning streams four columns; a partition is read without ``raw`` (two thirds of an event's
 memory), which ``RawFetcher`` fetches for the few rows that need it.
 """
@@ -129,10 +130,9 @@ def plan_partitions(
 ) -> list[Partition]:
     """Partitions covering every event in ``[start, end)``, in a stable order.
 
-    ``split_accounts=False`` keeps every account whole however large. ``slice_window`` is the
-    anomaly window (``hour`` or ``day``) slices are aligned to, so the bound is the busiest
-    principal-hour when it exceeds ``part_events``; ``minute`` (rules alone need no whole
-    windows) cuts inside such an hour too; ``None`` never slices by time.
+    ``split_accounts=False`` keeps every account whole however large. ``slice_window``:
+    ``minute`` (rules, or an hourly model) cuts slices at hours and inside an hour larger than
+    ``part_events``; ``hour`` at hours only; ``day`` and ``None`` never slice by time.
     """
     dataset = lake.dataset()
     if dataset is None:

@@ -1,4 +1,7 @@
+import itertools
 from datetime import timedelta
+
+import pandas as pd
 
 from pipelines.features import PrincipalHistory, principal_features
 from tests.factories import BASE_TIME, event, events
@@ -69,3 +72,49 @@ def test_off_hours_share_counts_hours_the_principal_never_used():
 def test_principals_are_separate_rows():
     batch = events(event(), event(principal="kim@example.org", provider="gcp", account="demo"))
     assert len(principal_features(batch)) == 2
+
+
+def test_pieces_of_a_cut_window_combine_to_the_features_of_one_batch():
+    from pandas.testing import assert_frame_equal
+
+    from pipelines.features import EarlierWindows
+    from pipelines.features.principal import (
+        combine_aggregates,
+        finish_features,
+        window_aggregates,
+    )
+
+    start = BASE_TIME.replace(minute=0, second=0)
+    batch = events(
+        event(time=start - timedelta(hours=2), source_ip="198.51.100.1"),
+        *(
+            event(
+                time=start + timedelta(minutes=5 * i),
+                source_ip=f"203.0.113.{i % 3}",
+                region="eu-west-1" if i > 7 else "us-east-1",
+                outcome="failure" if i % 4 == 0 else "success",
+                read_only=i % 2 == 0,
+            )
+            for i in range(12)
+        ),
+        event(time=start + timedelta(hours=1), source_ip="203.0.113.1"),
+    )
+    past = PrincipalHistory.from_events(
+        events(event(time=start - timedelta(days=3), source_ip="203.0.113.0"))
+    )
+    whole = principal_features(batch, past)
+
+    cuts = [start + timedelta(minutes=m) for m in (20, 45)]
+    bounds = [start - timedelta(hours=3), *cuts, start + timedelta(hours=2)]
+    earlier, pieces = EarlierWindows.empty(), []
+    for low, high in itertools.pairwise(bounds):
+        piece = batch[(batch["time"] >= low) & (batch["time"] < high)]
+        pieces.append(window_aggregates(piece, past, earlier=earlier, cut={start}))
+        earlier = earlier.then(piece, "hour")
+    rows = pd.concat(pieces, ignore_index=True)
+    cut = rows["window"] == start
+    combined = pd.concat(
+        [finish_features(rows[~cut]), finish_features(combine_aggregates(rows[cut]))]
+    ).sort_values("window", ignore_index=True)
+    assert combined.loc[1, "distinct_source_ips"] == 3  # values in several pieces count once
+    assert_frame_equal(combined, whole)

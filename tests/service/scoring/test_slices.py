@@ -24,6 +24,7 @@ from tests.factories import ACCOUNT, BASE_TIME, event, events, routine_activity
 from tests.service.scoring.conftest import DAY
 
 WHOLE = 10**9
+HOUR = timedelta(hours=1)
 BUSY = f"arn:aws:iam::{ACCOUNT}:role/busy"
 
 
@@ -274,3 +275,49 @@ def test_an_ordered_correlation_keeps_its_earlier_steps_evidence_across_cuts(
     assert split == whole
     (escalation,) = [a for a in whole if a["rule_id"] == "aws_lambda_passrole_escalation"]
     assert escalation["first_seen"] < "2026-03-02T10:50"
+
+
+def test_a_principal_hour_cut_by_minute_gives_the_alerts_of_one_batch(
+    settings: Settings, trained: pd.DataFrame
+) -> None:
+    # dev1's 10:00 hour holds 240 more events (partitions of 60): it is cut by minute, and its
+    # features, new values (an address used in the first piece and again in later ones, a
+    # region and an agent first used in later pieces) and evidence are combined from the pieces
+    dev1 = _user("dev1")
+    at = trained["time"].min().floor("D")
+    rows = [
+        event(
+            principal=dev1,
+            service="secretsmanager.amazonaws.com",
+            action="GetSecretValue",
+            source_ip="203.0.113.66" if i % 3 == 0 else "198.51.100.7",
+            user_agent="python-requests/2.31" if i > 160 else "aws-cli/2.15",
+            region="ap-southeast-2" if i > 200 else "us-east-1",
+            outcome="failure" if i % 5 == 0 else "success",
+            time=at + timedelta(hours=10, seconds=15 * i),
+        )
+        for i in range(240)
+    ]
+    scored = pd.concat([trained, events(*rows)], ignore_index=True)
+    EventLake(settings.lake_root).append(scored)
+    day = scored["time"].min().to_pydatetime()
+
+    found = detect_day(settings, *day_range(day.date()), part_events=60)
+    ten = at + timedelta(hours=10)
+    inside = [c for p in found.parts for c in p.slices if ten < pd.Timestamp(c) < ten + HOUR]
+    assert len(inside) >= 3  # dev1's 10:00 hour is read in four or more pieces
+    split = [a.model_dump(mode="json") for a in found.alerts]
+    _, whole = _alerts(settings, day, WHOLE)
+
+    assert split == whole
+    (first_seen,) = [
+        a
+        for a in whole
+        if a["principal"] == dev1
+        and a["first_seen"][11:13] == "10"
+        and a["rule_id"] == "first-seen"
+    ]
+    shown = [(d["feature"], d["observed"]) for d in first_seen["explanation"]]
+    assert len(set(shown)) == len(shown)  # a value used in several pieces is new once
+    assert {"ap-southeast-2", "python-requests"} <= {value for _, value in shown}
+    assert len(first_seen["evidence"]["event_ids"]) == AnomalyConfig().evidence_ids

@@ -1,0 +1,66 @@
+"""Evidence of an anomaly alert read back from the lake: the events of its window and series.
+
+Volume series span every partition, and a principal-window cut by time slices spans several
+slices, so neither has its window's events in memory when its alert is built. The lake has
+them: the window's ``time`` and ``id`` of the series (filtered by row-group statistics) give
+the first and last time and the first ``evidence_ids`` ids; whole rows only for the sample.
+Equal to ``build_alerts`` over the window's events (ordered by time, then id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from detectors.alert import EVIDENCE_SAMPLE_LIMIT, Alert
+from detectors.anomaly.alerts import candidate_alert
+from pipelines.features.principal import WINDOWS
+from pipelines.lake import DATASET_SCHEMA, EventLake
+from service.scoring.partitions import Partition, partition_filter, read_partition
+
+
+def lake_alert(lake_root: str, row: Mapping[Any, Any], window: str, evidence_ids: int) -> Alert:
+    """The alert of one candidate (volume: its series; else its principal) in its window."""
+    lake = EventLake(lake_root)
+    start = pd.Timestamp(row["window"]).to_pydatetime()
+    end = (pd.Timestamp(start) + pd.Timedelta(WINDOWS[window])).to_pydatetime()
+    account = str(row["account"] or "") or None
+    part = Partition(lake_root, str(row["provider"]), (account,), start, end, 0)
+    if row["detector"] == "volume":
+        key = str(row["key"])
+        if row["kind"] == "function":
+            series = (ds.field("resource") == key) & (ds.field("category") == "invocation")
+        else:
+            series = ds.field("action") == key
+    else:
+        series = ds.field("principal") == str(row["principal"] or "")
+    first, last, ids = _window_events(lake, part, series, evidence_ids)
+    sample = read_partition(lake, part, ids=ids[:EVIDENCE_SAMPLE_LIMIT])
+    return candidate_alert(row, ids, sample, first or start, last or start)
+
+
+def _window_events(
+    lake: EventLake, part: Partition, series: ds.Expression, limit: int
+) -> tuple[datetime | None, datetime | None, list[str]]:
+    """First and last event time of the series in the window, and its first ``limit`` ids by
+    (time, id), each once (only two columns of the window are read)."""
+    dataset = lake.dataset()
+    if dataset is None:
+        return None, None, []
+    table = dataset.to_table(columns=["time", "id"], filter=partition_filter(part) & series)
+    if not table.num_rows:
+        return None, None, []
+    kind = DATASET_SCHEMA.field("time").type
+    bounds = pc.min_max(table.column("time").cast(kind))
+    first, last = bounds["min"].as_py(), bounds["max"].as_py()
+    once = table.group_by("id", use_threads=False).aggregate([("time", "min")])
+    once = pa.table({"time": once["time_min"], "id": once["id"]})
+    order = pc.sort_indices(once, [("time", "ascending"), ("id", "ascending")])
+    ids = once.column("id").take(order[:limit]).to_pylist()
+    return first, last, [str(i) for i in ids]
