@@ -129,9 +129,12 @@ class Dispatcher:
             )
             subs: dict[str, Subscription | None] = {}
             secrets_cache: dict[str, tuple[bytes, str | None] | SecretError] = {}
-            for delivery in claimed:
+            for number, delivery in enumerate(claimed):
                 if self._stop.is_set():
-                    break  # unattempted claims expire and are picked up again
+                    # stopping: hand the rest back now rather than leave them to the lease
+                    rest = [d.seq for d in claimed[number:]]
+                    outbox.release_claims(session, lease.token, rest)
+                    break
                 if delivery.subscription_id not in subs:
                     subs[delivery.subscription_id] = session.get(
                         Subscription, delivery.subscription_id

@@ -10,7 +10,7 @@ of each (subscription, alert) is due, which keeps deliveries in order per alert.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -211,6 +211,29 @@ def renew_leases(session: Session, token: str, *, now: datetime, lease: timedelt
     seqs = {int(seq) for seq in held.scalars()}
     session.commit()
     return seqs
+
+
+def release_claims(session: Session, token: str, seqs: Collection[int]) -> int:
+    """Hand back claimed deliveries this caller will not attempt (it is stopping), so another
+    dispatcher takes them at once instead of after the lease; returns how many it released.
+
+    Only rows still held under ``token`` go back to pending: one whose lease ran out and was
+    claimed again belongs to its new holder.
+    """
+    if not seqs:
+        return 0
+    released = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.lease_token == token,
+            Delivery.status == DELIVERING,
+            Delivery.seq.in_(list(seqs)),
+        )
+        .values(status=PENDING, lease_token=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return int(getattr(released, "rowcount", 0) or 0)
 
 
 def record_attempt(

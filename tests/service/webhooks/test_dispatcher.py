@@ -184,7 +184,7 @@ def test_dispatcher_restart_loses_nothing(db, hook_settings):
     assert {d.id for d in abandoned} <= set(ids)
 
 
-def test_stopped_dispatcher_leaves_the_rest_for_the_next_one(db, hook_settings):
+def test_stopped_dispatcher_hands_the_rest_of_its_batch_to_the_next_one_at_once(db, hook_settings):
     with receiver(script=[Step(200, delay=0.2)] * 10) as r:
         sub, r.secret = subscribe(db, hook_settings, r.url)
         enqueue(db, *[SavedAlert(alert(), "new") for _ in range(10)])
@@ -192,7 +192,13 @@ def test_stopped_dispatcher_leaves_the_rest_for_the_next_one(db, hook_settings):
         first.start()
         time.sleep(0.5)
         first.stop()
-        drain(db, hook_settings, until=lambda: statuses(db, sub.id) == ["delivered"] * 10)
+        sent = len(r.calls)
+        assert 0 < sent < 10  # stopped mid-batch
+        # well inside the first one's lease (4.5 s): the rest is due again already
+        second = Dispatcher(db.sessions, hook_settings, CONFIG, name="second")
+        assert second.run_once() == 10 - sent
+        second.stop()
+        assert statuses(db, sub.id) == ["delivered"] * 10
     ids = [c.delivery_id for c in r.delivered()]
     assert len(ids) == len(set(ids)) == 10
 
