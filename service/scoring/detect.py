@@ -209,15 +209,17 @@ class _AnomalyPass:
         )
         whole = ~parts.aggregates["window"].isin(self.cut).to_numpy(bool)
         new_whole = ~parts.new["window"].isin(self.cut).to_numpy(bool)
+        # Every row goes in, so a principal's first window of the slice is known (a newcomer
+        # is new in its first window only); candidates of cut windows wait for all pieces.
         found = principal_hits(
-            finish_features(parts.aggregates[whole]),
-            parts.new[new_whole],
+            finish_features(parts.aggregates),
+            parts.new,
             self.model,
             history=self.history,
             config=self.config,
             earlier=earlier,
-        )
-        kept = self._guarded(found.frame)
+        ).frame
+        kept = self._guarded(found[~found["window"].isin(self.cut).to_numpy(bool)])
         alerts = build_alerts(kept, named, window=window, evidence_ids=self.config.evidence_ids)
         fill_raw(alerts, fetch)
         self.alerts.extend(alerts)

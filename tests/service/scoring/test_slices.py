@@ -3,6 +3,7 @@ an active anomaly model see the cuts (the day's alerts equal those of one unspli
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from pipelines.lake import EventLake
 from pipelines.settings import Settings
 from service.scoring.anomalies import settle_anomalies
 from service.scoring.day import detect_day
+from service.scoring.detect import detect_partition
 from service.scoring.job import day_range
 from service.scoring.partitions import plan_partitions
 from tests.factories import ACCOUNT, BASE_TIME, event, events, routine_activity
@@ -321,3 +323,32 @@ def test_a_principal_hour_cut_by_minute_gives_the_alerts_of_one_batch(
     assert len(set(shown)) == len(shown)  # a value used in several pieces is new once
     assert {"ap-southeast-2", "python-requests"} <= {value for _, value in shown}
     assert len(first_seen["evidence"]["event_ids"]) == AnomalyConfig().evidence_ids
+
+
+def test_a_newcomer_first_seen_in_a_later_piece_of_a_cut_hour_is_new_there_only(
+    settings: Settings, trained: pd.DataFrame
+) -> None:
+    # slices cut by hand at 10:30 (the planner gives a sliced range one busy principal): the
+    # newcomer's first window (10:00) is cut, its 11:00 window is whole in the same slice
+    at = trained["time"].min().floor("D")
+    rows = [
+        event(
+            principal=_user("newcomer"),
+            service="secretsmanager.amazonaws.com",
+            action="GetSecretValue",
+            time=at + timedelta(hours=10, minutes=minute),
+        )
+        for minute in (40, 45, 50, 70, 75)
+    ]
+    EventLake(settings.lake_root).append(pd.concat([trained, events(*rows)], ignore_index=True))
+    (whole,) = plan_partitions(
+        EventLake(settings.lake_root), settings.lake_root, *day_range(at.date()), part_events=WHOLE
+    )
+    sliced = replace(whole, slices=(at.to_pydatetime() + timedelta(hours=10, minutes=30),))
+
+    found = [detect_partition(p, settings) for p in (sliced, whole)]
+    alerts = [sorted((a.model_dump(mode="json") for a in r.anomalies), key=str) for r in found]
+
+    assert alerts[0] == alerts[1]
+    newcomer = [a for a in alerts[1] if a["principal"] == _user("newcomer")]
+    assert [a["first_seen"][11:16] for a in newcomer] == ["10:40"]
