@@ -49,18 +49,31 @@ def _window_events(
     lake: EventLake, part: Partition, series: ds.Expression, limit: int
 ) -> tuple[datetime | None, datetime | None, list[str]]:
     """First and last event time of the series in the window, and its first ``limit`` ids by
-    (time, id), each once (only two columns of the window are read)."""
+    (time, id), each once. Streamed: two columns, one batch and the top ``limit`` at a time (a
+    flood's principal-hour is millions of events)."""
     dataset = lake.dataset()
     if dataset is None:
         return None, None, []
-    table = dataset.to_table(columns=["time", "id"], filter=partition_filter(part) & series)
-    if not table.num_rows:
-        return None, None, []
     kind = DATASET_SCHEMA.field("time").type
-    bounds = pc.min_max(table.column("time").cast(kind))
-    first, last = bounds["min"].as_py(), bounds["max"].as_py()
-    once = table.group_by("id", use_threads=False).aggregate([("time", "min")])
-    once = pa.table({"time": once["time_min"], "id": once["id"]})
-    order = pc.sort_indices(once, [("time", "ascending"), ("id", "ascending")])
-    ids = once.column("id").take(order[:limit]).to_pylist()
-    return first, last, [str(i) for i in ids]
+    first: datetime | None = None
+    last: datetime | None = None
+    top = pa.table({"id": pa.array([], pa.string()), "time": pa.array([], kind)})
+    scanner = dataset.scanner(
+        columns=["time", "id"],
+        filter=partition_filter(part) & series,
+        batch_readahead=2,
+        fragment_readahead=2,
+    )
+    for batch in scanner.to_batches():
+        if not batch.num_rows:
+            continue
+        times = batch.column("time").cast(kind)
+        low, high = (v.as_py() for v in pc.min_max(times).values())
+        first = low if first is None else min(first, low)
+        last = high if last is None else max(last, high)
+        both = pa.concat_tables([top, pa.table({"id": batch.column("id"), "time": times})])
+        once = both.group_by("id", use_threads=False).aggregate([("time", "min")])
+        once = pa.table({"id": once["id"], "time": once["time_min"]})
+        order = pc.sort_indices(once, [("time", "ascending"), ("id", "ascending")])
+        top = once.take(order[:limit])
+    return first, last, [str(i) for i in top.column("id").to_pylist()]
