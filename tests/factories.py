@@ -102,6 +102,21 @@ def public_add_permission(**fields: Any) -> dict[str, Any]:
     )
 
 
+def concurrency_zero(**fields: Any) -> dict[str, Any]:
+    """A PutFunctionConcurrency to 0 (the function is switched off): the concurrency-zero rule's
+    event, one row per call with the same (account, resource) dedup key."""
+    return event(
+        service="lambda.amazonaws.com",
+        action="PutFunctionConcurrency",
+        raw_action="PutFunctionConcurrency20171031",
+        category="modification",
+        read_only=False,
+        resource="log-forwarder",
+        raw={"requestParameters": {"reservedConcurrentExecutions": 0}},
+        **fields,
+    )
+
+
 def log_entry(**fields: Any) -> dict[str, Any]:
     """A Cloud Audit Logs LogEntry as the Logging API returns it (Admin Activity by default)."""
     n = next(_ids)

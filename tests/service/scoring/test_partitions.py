@@ -15,7 +15,7 @@ from pipelines.settings import Settings
 from service.scoring.day import detect_day
 from service.scoring.job import day_range
 from service.scoring.partitions import RawFetcher, plan_partitions, read_partition
-from tests.factories import ACCOUNT, BASE_TIME, event, events
+from tests.factories import ACCOUNT, BASE_TIME, concurrency_zero, event, events
 from tests.service.scoring.conftest import DAY
 
 WHOLE = 10**9
@@ -122,21 +122,12 @@ def test_a_correlation_across_principals_in_different_ranges_fires_as_in_one(
 def test_a_rule_alert_whose_key_spans_ranges_is_rebuilt_whole(settings: Settings) -> None:
     # two users throttle the same function, turn about: one alert per (account, resource) with
     # the evidence in time order (folding the two ranges' alerts would not interleave it)
-    throttle = {
-        "service": "lambda.amazonaws.com",
-        "action": "PutFunctionConcurrency",
-        "raw_action": "PutFunctionConcurrency20171031",
-        "category": "modification",
-        "read_only": False,
-        "resource": "log-forwarder",
-        "raw": {"requestParameters": {"reservedConcurrentExecutions": 0}},
-    }
     rows = _routine(_user("a"), 30) + _routine(_user("z"), 30, start_minute=5)
     at = [BASE_TIME + timedelta(hours=1, seconds=s) for s in range(3)]
     rows += [
-        event(principal=_user("z"), time=at[0], **throttle),
-        event(principal=_user("a"), time=at[1], **throttle),
-        event(principal=_user("z"), time=at[2], **throttle),
+        concurrency_zero(principal=_user("z"), time=at[0]),
+        concurrency_zero(principal=_user("a"), time=at[1]),
+        concurrency_zero(principal=_user("z"), time=at[2]),
     ]
     EventLake(settings.lake_root).append(events(*rows))
 

@@ -22,7 +22,7 @@ from service.scoring.day import detect_day
 from service.scoring.detect import detect_partition
 from service.scoring.job import day_range
 from service.scoring.partitions import plan_partitions
-from tests.factories import ACCOUNT, BASE_TIME, event, events, routine_activity
+from tests.factories import ACCOUNT, BASE_TIME, concurrency_zero, event, events, routine_activity
 from tests.service.scoring.conftest import DAY
 
 WHOLE = 10**9
@@ -99,18 +99,8 @@ def test_rules_over_time_slices_give_the_alerts_of_one_batch(settings: Settings)
         )
         for i in range(12)
     ]
-    throttle = {
-        "service": "lambda.amazonaws.com",
-        "action": "PutFunctionConcurrency",
-        "raw_action": "PutFunctionConcurrency20171031",
-        "category": "modification",
-        "read_only": False,
-        "resource": "log-forwarder",
-        "raw": {"requestParameters": {"reservedConcurrentExecutions": 0}},
-    }
     rows += [
-        event(principal=BUSY, time=BASE_TIME.replace(hour=h, minute=20), **throttle)
-        for h in (9, 14)
+        concurrency_zero(principal=BUSY, time=BASE_TIME.replace(hour=h, minute=20)) for h in (9, 14)
     ]
     rows += [
         event(
