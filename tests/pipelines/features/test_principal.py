@@ -109,7 +109,7 @@ def test_pieces_of_a_cut_window_combine_to_the_features_of_one_batch():
     earlier, pieces = EarlierWindows.empty(), []
     for low, high in itertools.pairwise(bounds):
         piece = batch[(batch["time"] >= low) & (batch["time"] < high)]
-        pieces.append(window_aggregates(piece, past, earlier=earlier, cut={start}))
+        pieces.append(window_aggregates(piece, past, earlier=earlier, cut={pd.Timestamp(start)}))
         earlier = earlier.then(piece, "hour")
     rows = pd.concat(pieces, ignore_index=True)
     cut = rows["window"] == start
