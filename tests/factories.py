@@ -102,6 +102,29 @@ def public_add_permission(**fields: Any) -> dict[str, Any]:
     )
 
 
+def user_arn(name: str) -> str:
+    """An IAM user of the factories' account."""
+    return f"arn:aws:iam::{ACCOUNT}:user/{name}"
+
+
+def failed_console_login(user: str, **fields: Any) -> dict[str, Any]:
+    """A failed ConsoleLogin as ``user`` from one address: the brute-force correlation's base
+    row (grouped by account and source address, not by principal)."""
+    return event(
+        **{
+            "principal": user_arn(user),
+            "service": "signin.amazonaws.com",
+            "action": "ConsoleLogin",
+            "raw_action": "ConsoleLogin",
+            "category": "authentication",
+            "outcome": "failure",
+            "source_ip": "203.0.113.77",
+            "raw": {"userIdentity": {"userName": user}},
+            **fields,
+        }
+    )
+
+
 def concurrency_zero(**fields: Any) -> dict[str, Any]:
     """A PutFunctionConcurrency to 0 (the function is switched off): the concurrency-zero rule's
     event, one row per call with the same (account, resource) dedup key."""

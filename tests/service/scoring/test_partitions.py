@@ -15,7 +15,14 @@ from pipelines.settings import Settings
 from service.scoring.day import detect_day
 from service.scoring.job import day_range
 from service.scoring.partitions import RawFetcher, plan_partitions, read_partition
-from tests.factories import ACCOUNT, BASE_TIME, concurrency_zero, event, events
+from tests.factories import (
+    BASE_TIME,
+    concurrency_zero,
+    event,
+    events,
+    failed_console_login,
+    user_arn,
+)
 from tests.service.scoring.conftest import DAY
 
 WHOLE = 10**9
@@ -34,15 +41,11 @@ def _routine(principal: str, n: int, start_minute: int = 0) -> list[dict[str, An
     ]
 
 
-def _user(name: str) -> str:
-    return f"arn:aws:iam::{ACCOUNT}:user/{name}"
-
-
 def test_an_oversized_account_is_split_into_principal_ranges_that_cover_it(
     settings: Settings,
 ) -> None:
     lake = EventLake(settings.lake_root)
-    rows = [row for p in range(6) for row in _routine(_user(f"p{p}"), 20)]
+    rows = [row for p in range(6) for row in _routine(user_arn(f"p{p}"), 20)]
     lake.append(events(*rows, event(principal=None), event(account="other")))
     parts = plan_partitions(lake, settings.lake_root, *day_range(DAY), part_events=45)
 
@@ -54,15 +57,15 @@ def test_an_oversized_account_is_split_into_principal_ranges_that_cover_it(
     assert sum(len(r) for r in read) == 121
     assert read[0]["principal"].isna().sum() == 1
     assert {frozenset(r["principal"].dropna()) for r in read} == {
-        frozenset({_user("p0"), _user("p1")}),
-        frozenset({_user("p2"), _user("p3")}),
-        frozenset({_user("p4"), _user("p5")}),
+        frozenset({user_arn("p0"), user_arn("p1")}),
+        frozenset({user_arn("p2"), user_arn("p3")}),
+        frozenset({user_arn("p4"), user_arn("p5")}),
     }
 
 
 def test_one_principal_larger_than_a_partition_is_not_split(settings: Settings) -> None:
     lake = EventLake(settings.lake_root)
-    lake.append(events(*_routine(_user("busy"), 30)))
+    lake.append(events(*_routine(user_arn("busy"), 30)))
     (part,) = plan_partitions(lake, settings.lake_root, *day_range(DAY), part_events=10)
     assert not part.split
     assert part.events == 30
@@ -92,20 +95,8 @@ def test_a_correlation_across_principals_in_different_ranges_fires_as_in_one(
     rows: list[dict[str, Any]] = []
     for p in range(10):
         name = f"p{p:02d}"
-        rows += _routine(_user(name), 20, start_minute=p)
-        rows.append(
-            event(
-                principal=_user(name),
-                service="signin.amazonaws.com",
-                action="ConsoleLogin",
-                raw_action="ConsoleLogin",
-                category="authentication",
-                outcome="failure",
-                source_ip="203.0.113.77",
-                time=BASE_TIME + timedelta(hours=2, seconds=30 * p),
-                raw={"userIdentity": {"userName": name}},
-            )
-        )
+        rows += _routine(user_arn(name), 20, start_minute=p)
+        rows.append(failed_console_login(name, time=BASE_TIME + timedelta(hours=2, seconds=30 * p)))
     EventLake(settings.lake_root).append(events(*rows))
 
     split_parts, split = _detect(settings, 50)
@@ -122,12 +113,12 @@ def test_a_correlation_across_principals_in_different_ranges_fires_as_in_one(
 def test_a_rule_alert_whose_key_spans_ranges_is_rebuilt_whole(settings: Settings) -> None:
     # two users throttle the same function, turn about: one alert per (account, resource) with
     # the evidence in time order (folding the two ranges' alerts would not interleave it)
-    rows = _routine(_user("a"), 30) + _routine(_user("z"), 30, start_minute=5)
+    rows = _routine(user_arn("a"), 30) + _routine(user_arn("z"), 30, start_minute=5)
     at = [BASE_TIME + timedelta(hours=1, seconds=s) for s in range(3)]
     rows += [
-        concurrency_zero(principal=_user("z"), time=at[0]),
-        concurrency_zero(principal=_user("a"), time=at[1]),
-        concurrency_zero(principal=_user("z"), time=at[2]),
+        concurrency_zero(principal=user_arn("z"), time=at[0]),
+        concurrency_zero(principal=user_arn("a"), time=at[1]),
+        concurrency_zero(principal=user_arn("z"), time=at[2]),
     ]
     EventLake(settings.lake_root).append(events(*rows))
 
@@ -138,7 +129,7 @@ def test_a_rule_alert_whose_key_spans_ranges_is_rebuilt_whole(settings: Settings
     assert split == whole
     (throttled,) = [a for a in whole if a["rule_id"] == "aws_lambda_concurrency_zero"]
     assert throttled["count"] == 3
-    assert throttled["principal"] == _user("z")  # the first event's, as in one batch
+    assert throttled["principal"] == user_arn("z")  # the first event's, as in one batch
     assert throttled["evidence"]["event_ids"] == [r["id"] for r in rows[-3:]]
 
 

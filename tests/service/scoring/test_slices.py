@@ -22,16 +22,21 @@ from service.scoring.day import detect_day
 from service.scoring.detect import detect_partition
 from service.scoring.job import day_range
 from service.scoring.partitions import plan_partitions
-from tests.factories import ACCOUNT, BASE_TIME, concurrency_zero, event, events, routine_activity
+from tests.factories import (
+    ACCOUNT,
+    BASE_TIME,
+    concurrency_zero,
+    event,
+    events,
+    failed_console_login,
+    routine_activity,
+    user_arn,
+)
 from tests.service.scoring.conftest import DAY
 
 WHOLE = 10**9
 HOUR = timedelta(hours=1)
 BUSY = f"arn:aws:iam::{ACCOUNT}:role/busy"
-
-
-def _user(name: str) -> str:
-    return f"arn:aws:iam::{ACCOUNT}:user/{name}"
 
 
 def _alerts(settings: Settings, day: datetime, part_events: int) -> tuple[int, list[Any]]:
@@ -103,16 +108,10 @@ def test_rules_over_time_slices_give_the_alerts_of_one_batch(settings: Settings)
         concurrency_zero(principal=BUSY, time=BASE_TIME.replace(hour=h, minute=20)) for h in (9, 14)
     ]
     rows += [
-        event(
-            principal=BUSY if i % 2 else _user(f"u{i}"),
-            service="signin.amazonaws.com",
-            action="ConsoleLogin",
-            raw_action="ConsoleLogin",
-            category="authentication",
-            outcome="failure",
-            source_ip="203.0.113.77",
+        failed_console_login(
+            f"u{i}",
+            principal=BUSY if i % 2 else user_arn(f"u{i}"),
             time=BASE_TIME.replace(hour=12, minute=58) + timedelta(seconds=20 * i),
-            raw={"userIdentity": {"userName": f"u{i}"}},
         )
         for i in range(10)
     ]
@@ -146,7 +145,7 @@ def trained(settings: Settings) -> pd.DataFrame:
 
 def _anomalous(day: pd.DataFrame) -> pd.DataFrame:
     """The routine day plus what the anomaly detectors exist for, spread over several hours."""
-    dev1, dev2 = _user("dev1"), _user("dev2")
+    dev1, dev2 = user_arn("dev1"), user_arn("dev2")
     at = day["time"].min().floor("D")
     rows: list[dict[str, Any]] = []
     # dev1 from a new address and agent at 10:00, the same again at 13:00 (not new any more),
@@ -165,7 +164,7 @@ def _anomalous(day: pd.DataFrame) -> pd.DataFrame:
     # a principal never seen before, at 09:00 and 14:00 (a newcomer in its first window only)
     rows += [
         event(
-            principal=_user("newcomer"),
+            principal=user_arn("newcomer"),
             service="secretsmanager.amazonaws.com",
             action="GetSecretValue",
             time=at + timedelta(hours=hour, seconds=11 * i),
@@ -203,14 +202,14 @@ def test_an_active_model_over_ranges_and_time_slices_gives_the_alerts_of_one_bat
     assert sliced >= 3
     assert split == whole
     found = {(a["rule_id"], a["principal"], a["first_seen"][11:13]) for a in whole}
-    dev1 = _user("dev1")
+    dev1 = user_arn("dev1")
     assert ("first-seen", dev1, "10") in found
     assert ("first-seen", dev1, "13") not in found  # seen at 10:00, in an earlier slice
-    assert ("first-seen", _user("newcomer"), "09") in found
-    assert ("first-seen", _user("newcomer"), "14") not in found
+    assert ("first-seen", user_arn("newcomer"), "09") in found
+    assert ("first-seen", user_arn("newcomer"), "14") not in found
     (flood,) = [a for a in whole if a["rule_id"] == "volume" and a["resource"] == "fn-1"]
     assert len(flood["evidence"]["event_ids"]) == AnomalyConfig().evidence_ids
-    assert flood["evidence"]["sample"][0]["principal"] in {dev1, _user("dev2")}
+    assert flood["evidence"]["sample"][0]["principal"] in {dev1, user_arn("dev2")}
 
 
 def test_the_alert_guard_holds_per_run_whatever_the_partitions(
@@ -239,7 +238,7 @@ def test_an_ordered_correlation_keeps_its_earlier_steps_evidence_across_cuts(
     # a developer invokes functions all day (the later step, carried only as evidence until
     # the first step appears), creates one with a passed role at 10:50 and invokes at 11:10:
     # the alert's window reaches back across the 11:00 cut to the 10:10-10:50 invocations
-    dev = _user("dev")
+    dev = user_arn("dev")
     start = BASE_TIME.replace(hour=0)
     invoke = {"action": "Invoke", "raw_action": "Invoke", "category": "invocation"}
     rows = [
@@ -275,7 +274,7 @@ def test_a_principal_hour_cut_by_minute_gives_the_alerts_of_one_batch(
     # dev1's 10:00 hour holds 240 more events (partitions of 60): it is cut by minute, and its
     # features, new values (an address used in the first piece and again in later ones, a
     # region and an agent first used in later pieces) and evidence are combined from the pieces
-    dev1 = _user("dev1")
+    dev1 = user_arn("dev1")
     at = trained["time"].min().floor("D")
     rows = [
         event(
@@ -323,7 +322,7 @@ def test_a_newcomer_first_seen_in_a_later_piece_of_a_cut_hour_is_new_there_only(
     at = trained["time"].min().floor("D")
     rows = [
         event(
-            principal=_user("newcomer"),
+            principal=user_arn("newcomer"),
             service="secretsmanager.amazonaws.com",
             action="GetSecretValue",
             time=at + timedelta(hours=10, minutes=minute),
@@ -340,5 +339,5 @@ def test_a_newcomer_first_seen_in_a_later_piece_of_a_cut_hour_is_new_there_only(
     alerts = [sorted((a.model_dump(mode="json") for a in r.anomalies), key=str) for r in found]
 
     assert alerts[0] == alerts[1]
-    newcomer = [a for a in alerts[1] if a["principal"] == _user("newcomer")]
+    newcomer = [a for a in alerts[1] if a["principal"] == user_arn("newcomer")]
     assert [a["first_seen"][11:16] for a in newcomer] == ["10:40"]
