@@ -193,13 +193,9 @@ def _range_windows(
     principals: Mapping[str | None, Mapping[datetime, int]], bounds: tuple[str | None, str | None]
 ) -> dict[datetime, int]:
     """Events per window start of the principals inside ``bounds`` (nulls in the first range)."""
-    low, high = bounds
     per_window: dict[datetime, int] = {}
     for principal, windows in principals.items():
-        inside = (low is None or (principal is not None and principal >= low)) and (
-            high is None or principal is None or principal < high
-        )
-        if inside:
+        if _in_range(principal, bounds):
             for at, n in windows.items():
                 per_window[at] = per_window.get(at, 0) + n
     return per_window
@@ -272,13 +268,19 @@ def _principal_ranges(
         size += n
     bounds: list[str | None] = [None, *cuts, None]
     ranges: list[tuple[tuple[str | None, str | None], int]] = []
-    for i in range(len(bounds) - 1):
-        low, high = bounds[i], bounds[i + 1]
-        events = sum(
-            n for p, n in named if (low is None or p >= low) and (high is None or p < high)
-        ) + (unnamed if low is None else 0)
+    for low, high in itertools.pairwise(bounds):
+        events = sum(n for p, n in principals if _in_range(p, (low, high)))
         ranges.append(((low, high), events))
     return ranges
+
+
+def _in_range(principal: str | None, bounds: tuple[str | None, str | None]) -> bool:
+    """Whether a principal falls in a range as ``partition_filter`` reads it: low inclusive,
+    high exclusive, ``None`` open; no principal belongs to the first range."""
+    low, high = bounds
+    if principal is None:
+        return low is None
+    return (low is None or principal >= low) and (high is None or principal < high)
 
 
 def read_partition(
