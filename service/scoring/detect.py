@@ -254,16 +254,13 @@ class _AnomalyPass:
         rows = pd.concat([p.aggregates for p in self.pending], ignore_index=True)
         new = pd.concat([p.new for p in self.pending], ignore_index=True)
         length = pd.Timedelta(WINDOWS[self.model.config.window])
-        done_rows = (
-            np.ones(len(rows), bool)
-            if until is None
-            else (rows["window"] + length <= until).to_numpy(bool)
-        )
-        done_new = (
-            np.ones(len(new), bool)
-            if until is None
-            else (new["window"] + length <= until).to_numpy(bool)
-        )
+
+        def ended(frame: pd.DataFrame) -> np.ndarray:
+            if until is None:
+                return np.ones(len(frame), bool)
+            return (frame["window"] + length <= until).to_numpy(bool)
+
+        done_rows, done_new = ended(rows), ended(new)
         if not done_rows.any() and not done_new.any():
             return
         self.pending = [PrincipalParts(rows[~done_rows], new[~done_new])]
