@@ -121,7 +121,7 @@ class SigmaCorrelation:
         rows = np.flatnonzero(np.logical_or.reduce(masks)) if masks else np.array([], int)
         if not len(rows):
             return []
-        group = _codes([ctx.first_values(name, rows) for name in self.sigma.group_by or []])
+        group = group_codes([ctx.first_values(name, rows) for name in self.sigma.group_by or []])
         times = ctx.time_ns[rows]
         order = np.lexsort((rows, times, group))
         rows, times, group = rows[order], times[order], group[order]
@@ -166,7 +166,7 @@ class SigmaCorrelation:
             fieldref = self.value_field
             if not fieldref:
                 raise ValueError(f"{self.meta.rule_id}: value_count needs condition.field")
-            values = _codes([ctx.first_values(fieldref, rows)], null=-1)
+            values = group_codes([ctx.first_values(fieldref, rows)], null=-1)
             return _distinct_in_windows(group, values, left).astype(float)
         raise ValueError(f"{self.meta.rule_id}: unsupported correlation type {kind}")
 
@@ -188,7 +188,7 @@ class SigmaCorrelation:
         return np.asarray(compare(value, target), dtype=bool)
 
 
-def _codes(columns: list[list[str | None]], null: int | None = None) -> np.ndarray:
+def group_codes(columns: list[list[str | None]], null: int | None = None) -> np.ndarray:
     """One int code per row for the combination of values (missing = its own value, or
     ``null`` when given and a single column's value is missing)."""
     n = len(columns[0]) if columns else 0

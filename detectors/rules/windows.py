@@ -24,7 +24,7 @@ from sigma.correlations import SigmaCorrelationType
 
 from detectors.rules.context import BatchContext, is_row_level
 from detectors.rules.model import Rule
-from detectors.rules.sigma_rules import SigmaCorrelation, _codes
+from detectors.rules.sigma_rules import SigmaCorrelation, group_codes
 from pipelines.events import EVENT_COLUMNS, events_from_arrow
 
 _MONOTONE = ("gte", "gt")
@@ -53,8 +53,7 @@ class SlicedCorrelations:
 
     def __init__(self, rules: Iterable[Rule], whole_by: str) -> None:
         self.rules = [r for r in rules if streams(r, whole_by)]
-        spans = [r.sigma.timespan.seconds for r in self.rules if isinstance(r, SigmaCorrelation)]
-        self.span = int(max(spans, default=0)) * 1_000_000  # BatchContext.time_ns is in µs
+        self.span = max((_span(r) for r in self.rules), default=0)
         self._fields = {"id", "time"}.union(*(r.fields() for r in self.rules))
         self._groups = set().union(
             *(r.group_by for r in self.rules if isinstance(r, SigmaCorrelation))
@@ -150,7 +149,7 @@ def _needed(
     if rule.sigma.type != SigmaCorrelationType.TEMPORAL_ORDERED or not need.any():
         return need
     rows = np.flatnonzero(need)
-    group = _codes([joined.first_values(name, rows) for name in rule.group_by])
+    group = group_codes([joined.first_values(name, rows) for name in rule.group_by])
     times = joined.time_ns[rows]
     first = masks[rule.bases[0].meta.rule_id][rows]
     earliest = np.full(int(group.max(initial=0)) + 1, np.iinfo(np.int64).max)
