@@ -47,7 +47,8 @@ async def current_key(
     """The caller's key, checked and rate-limited; 401 without a valid one, 429 when too fast.
 
     Async with a cache in front of the store: a key checked in the last few seconds costs one
-    HMAC and no database trip or thread hop (``KeyCache``: revocation takes up to its TTL).
+    HMAC and no database trip or thread hop (``KeyCache``: revocation takes up to its TTL; a
+    key in use is checked again in the background before then).
     """
     challenge = {"WWW-Authenticate": 'Bearer realm="functrail"'}
     if credentials is None:
@@ -58,11 +59,9 @@ async def current_key(
     identity = None
     if well_formed(presented):
         digest = hash_key(state.key_secret, presented)
-        identity = state.keys.get(digest)
-        if identity is None:
-            identity = await run_in_threadpool(_lookup, state, presented, digest)
-            if identity is not None:
-                state.keys.put(digest, identity)
+        identity = await state.keys.identify(
+            digest, lambda: run_in_threadpool(_lookup, state, presented, digest)
+        )
     if identity is None:
         raise Problem(401, "the API key is not valid (unknown or revoked)", headers=challenge)
     request.state.key = identity

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from service.keys.cache import KeyCache
 from service.keys.store import KeyIdentity
 
@@ -32,3 +34,110 @@ def test_cache_is_bounded_and_drops_the_oldest_entry():
     assert len(cache) == 2
     assert cache.get("a") is None
     assert (cache.get("b"), cache.get("c")) == (TWO, ONE)
+
+
+def _lookups(answer: KeyIdentity | None, calls: list[str]):
+    """A lookup factory that counts its calls and yields to the loop like a thread hop."""
+
+    def lookup_for(name: str):
+        async def lookup() -> KeyIdentity | None:
+            calls.append(name)
+            await asyncio.sleep(0)
+            return answer
+
+        return lookup
+
+    return lookup_for
+
+
+def test_concurrent_misses_for_one_key_share_one_store_lookup():
+    calls: list[str] = []
+    cache = KeyCache()
+    lookup = _lookups(ONE, calls)
+
+    async def burst() -> list[KeyIdentity | None]:
+        return list(await asyncio.gather(*(cache.identify("d", lookup("d")) for _ in range(20))))
+
+    assert asyncio.run(burst()) == [ONE] * 20
+    assert calls == ["d"]
+    assert cache.get("d") == ONE
+
+
+def test_a_key_in_use_is_checked_again_in_the_background_before_it_expires():
+    now = [100.0]
+    calls: list[str] = []
+    cache = KeyCache(ttl=5.0, clock=lambda: now[0], refresh_between=(0.5, 0.5))
+    cache.put("d", ONE)
+
+    async def use_at(t: float, answer: KeyIdentity | None) -> KeyIdentity | None:
+        now[0] = t
+        identity = await cache.identify("d", _lookups(answer, calls)("d"))
+        await asyncio.sleep(0.01)  # the background check finishes
+        return identity
+
+    assert asyncio.run(use_at(102.4, ONE)) == ONE
+    assert calls == []  # before the refresh point: memory only
+    assert asyncio.run(use_at(102.6, TWO)) == ONE  # answered from memory at once ...
+    assert calls == ["d"]
+    assert cache.get("d") == TWO  # ... and the entry was replaced by the fresh check
+    now[0] = 107.0  # past the first entry's expiry: the refreshed one still lives
+    assert cache.get("d") == TWO
+
+
+def test_a_background_check_that_finds_the_key_revoked_removes_it():
+    now = [0.0]
+    cache = KeyCache(ttl=5.0, clock=lambda: now[0], refresh_between=(0.5, 0.5))
+    cache.put("d", ONE)
+    now[0] = 3.0
+
+    async def use() -> KeyIdentity | None:
+        identity = await cache.identify("d", _lookups(None, [])("d"))
+        await asyncio.sleep(0.01)
+        return identity
+
+    assert asyncio.run(use()) == ONE  # the request in flight already had its answer
+    assert cache.get("d") is None  # the next one goes to the store, well within the TTL
+
+
+def test_a_failed_background_check_leaves_the_entry_to_its_ttl():
+    now = [0.0]
+    cache = KeyCache(ttl=5.0, clock=lambda: now[0], refresh_between=(0.5, 0.5))
+    cache.put("d", ONE)
+    now[0] = 3.0
+
+    async def failing() -> KeyIdentity | None:
+        raise ConnectionError("database is down")
+
+    async def use() -> KeyIdentity | None:
+        identity = await cache.identify("d", failing)
+        await asyncio.sleep(0.01)
+        return identity
+
+    assert asyncio.run(use()) == ONE
+    assert cache.get("d") == ONE
+    now[0] = 5.0
+    assert cache.get("d") is None
+
+
+def test_refresh_points_are_spread_so_keys_checked_together_do_not_refresh_together():
+    now = [0.0]
+    calls: list[str] = []
+    cache = KeyCache(ttl=10.0, clock=lambda: now[0], refresh_between=(0.5, 0.8))
+    for i in range(200):
+        cache.put(f"d{i}", ONE)
+    lookup = _lookups(ONE, calls)
+
+    async def use_all_at(t: float) -> None:
+        now[0] = t
+        for i in range(200):
+            await cache.identify(f"d{i}", lookup(f"d{i}"))
+        await asyncio.sleep(0.01)
+
+    asyncio.run(use_all_at(4.99))
+    assert calls == []
+    asyncio.run(use_all_at(6.5))  # halfway through the window: about half are due
+    early = set(calls)
+    assert 40 < len(early) < 160
+    calls.clear()
+    asyncio.run(use_all_at(8.0))  # the window's end: the rest, each checked once
+    assert sorted(calls) == sorted({f"d{i}" for i in range(200)} - early)
