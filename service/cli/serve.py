@@ -8,6 +8,7 @@ deliveries with leases, so N of them never send one attempt twice).
 from __future__ import annotations
 
 import atexit
+import gc
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -81,6 +82,11 @@ def build_app(settings: Settings | None = None) -> FastAPI:
 
     application = create_app(settings or Settings())
     attach_dispatcher(application)  # webhook deliveries run beside the API
+    # What start-up built (modules, routes, schemas: ~190k objects) lives as long as the
+    # process: out of the collector's sight, a full collection no longer walks it. It took
+    # 100-140 ms each time, a stall for every request in flight.
+    gc.collect()
+    gc.freeze()
     return application
 
 
