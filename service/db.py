@@ -118,13 +118,17 @@ def make_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Engine
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    options = "-c timezone=UTC -c statement_timeout=30000"
-    if schema:
-        options += f" -c search_path={schema}"
-    engine = create_engine(url, connect_args={"options": options}, **kwargs)
+    engine = create_engine(url, connect_args={"options": postgres_options(schema)}, **kwargs)
     if not kwargs.get("pool_pre_ping"):
         _ping_when_idle(engine)
     return engine
+
+
+def postgres_options(schema: str | None = None) -> str:
+    """The session settings of every PostgreSQL connection: UTC, a statement timeout, and
+    the schema (tests use one each)."""
+    options = "-c timezone=UTC -c statement_timeout=30000"
+    return f"{options} -c search_path={schema}" if schema else options
 
 
 PING_AFTER_IDLE_SECONDS = 1.0
@@ -174,6 +178,8 @@ class Database:
 
     engine: Engine
     sessions: sessionmaker[Session]
+    schema: str | None = None
+    """the PostgreSQL schema every table is in (None: the server's default)"""
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
@@ -214,7 +220,7 @@ def open_database(
             connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     if migrate:
         upgrade(engine, lock_dir=settings.home)
-    return Database(engine, sessionmaker(engine, expire_on_commit=False))
+    return Database(engine, sessionmaker(engine, expire_on_commit=False), schema)
 
 
 def upgrade(engine: Engine, *, lock_dir: Path | None = None) -> None:

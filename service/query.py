@@ -95,10 +95,12 @@ def next_page(
     order: Sequence[Order],
     limit: int,
     *,
+    columns: Sequence[str] | None = None,
     read: Mapping[str, Callable[[Any], Any]] | None = None,
 ) -> Page[Any]:
     """The page of ``rows`` (fetched with ``page_params``) and the cursor after its last row.
 
+    Rows are objects or named rows; plain tuples need their ``columns`` (names in order).
     ``read`` turns raw order values into typed ones by column key, for rows selected without
     result processing (the cursor must hold what a typed row holds).
     """
@@ -106,7 +108,10 @@ def next_page(
     if len(rows) <= limit:
         return Page(list(rows), None)
     last = rows[limit - 1]
-    values = [getattr(last, o.column.key) for o in order]
+    if columns is None:
+        values = [getattr(last, o.column.key) for o in order]
+    else:
+        values = [last[columns.index(o.column.key)] for o in order]
     if read:
         values = [read.get(o.column.key, _same)(v) for o, v in zip(order, values, strict=True)]
     return Page(list(rows[:limit]), encode_cursor(values))

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import (
@@ -23,7 +23,9 @@ from sqlalchemy import (
     select,
     type_coerce,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import NullType
 
 from detectors.alert import SEVERITY_RANK
@@ -39,6 +41,12 @@ from service.query import (
     page_statement,
     paginate,
 )
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from service.async_reads import AsyncReads
+
 
 ALERT_ORDER = (Order(AlertRow.last_seen), Order(AlertRow.id))
 """Newest first; the id breaks ties so the keyset cursor is total."""
@@ -177,21 +185,91 @@ def list_alert_json(
 ) -> bytes:
     """The page of ``list_alerts`` as ``{"items", "next_cursor"}`` JSON, built from plain rows.
 
-    The API's hot path: a statement built once per filter shape (values bound per request),
-    Core rows read raw (no ORM objects, ORM result or per-value type processing: times are
-    turned into their JSON text by ``stored_time_json``), no pydantic model per alert, and
-    the JSON columns (``save_alerts`` writes them in the contract's shape) embedded as stored
-    instead of parsed and written again; ``test_list_json_is_the_stored_alert_json`` pins the result
-    to ``StoredAlert``'s JSON.
+    The API's hot path: SQL compiled once per filter shape and given to the driver itself
+    (``ListSql``), rows read as the driver returns them (no ORM objects, result rows or
+    per-value type processing: times become their JSON text by ``stored_time_json``), no
+    pydantic model per alert, and the JSON columns (``save_alerts`` writes them in the
+    contract's shape) embedded as stored instead of parsed and written again;
+    ``test_list_json_is_the_stored_alert_json`` pins the result to ``StoredAlert``'s JSON.
     """
+    sql, values = list_sql(connection.dialect, flt, limit, cursor)
+    driver = connection.connection.dbapi_connection
+    assert driver is not None  # a checked-out connection always holds one
+    cursor_ = driver.cursor()
+    try:
+        cursor_.execute(sql.text, values)
+        rows = cursor_.fetchall()
+    finally:
+        cursor_.close()
+    return page_json(rows, limit)
+
+
+async def list_alert_json_async(
+    reads: AsyncReads, flt: AlertFilter, *, limit: int = 50, cursor: str | None = None
+) -> bytes:
+    """``list_alert_json`` on PostgreSQL from the event loop (``AsyncReads``): same SQL,
+    same rows, same bytes."""
+    sql, values = list_sql(reads.dialect, flt, limit, cursor)
+
+    async def read(connection: psycopg.AsyncConnection) -> list[tuple[Any, ...]]:
+        async with connection.cursor() as rows:
+            await rows.execute(sql.text, values)
+            return await rows.fetchall()
+
+    return page_json(await reads.run(read), limit)
+
+
+@dataclass(frozen=True)
+class ListSql:
+    """The list's SQL for one filter shape on one dialect, and how its values are bound.
+
+    Executing a compiled statement through SQLAlchemy (cache lookup, execution context,
+    result rows) cost ~0.1 ms of a ~0.55 ms page; the driver takes the text and values as is.
+    """
+
+    text: str
+    compiled: SQLCompiler
+    processors: Mapping[str, Callable[[Any], Any]]
+    """the bind processors of the parameters that have one (times: the stored form)"""
+
+    def bind(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        """Positional (SQLite's ``?``) or named (psycopg's ``%(name)s``) driver values."""
+        params = dict(self.compiled.construct_params(dict(values)) or {})
+        for name, process in self.processors.items():
+            params[name] = process(params[name])
+        order = self.compiled.positiontup
+        return params if order is None else [params[name] for name in order]
+
+
+def list_sql(
+    dialect: Dialect, flt: AlertFilter, limit: int, cursor: str | None
+) -> tuple[ListSql, Sequence[Any] | dict[str, Any]]:
+    """The SQL of one list page and its driver values (BadCursor on a foreign cursor)."""
     after = decode_cursor(cursor, len(ALERT_ORDER)) if cursor else None
-    params = flt.params()
-    stmt = _list_statement(tuple(params), after is not None)
-    params.update(page_params(ALERT_ORDER, limit, after))
-    rows = connection.execute(stmt, params).all()
-    page = next_page(rows, ALERT_ORDER, limit, read={"last_seen": stored_time})
+    values = flt.params()
+    sql = _list_sql(dialect, tuple(values), after is not None)
+    values.update(page_params(ALERT_ORDER, limit, after))
+    return sql, sql.bind(values)
+
+
+def page_json(rows: Sequence[Sequence[Any]], limit: int) -> bytes:
+    """The list's JSON from the rows of ``list_sql`` (one past the page when there is more)."""
+    page = next_page(rows, ALERT_ORDER, limit, columns=_LIST_KEYS, read={"last_seen": stored_time})
     items = [_alert_json(row) for row in page.items]
     return orjson.dumps({"items": items, "next_cursor": page.next_cursor}, option=orjson.OPT_UTC_Z)
+
+
+@functools.lru_cache(maxsize=256)
+def _list_sql(dialect: Dialect, filters: tuple[str, ...], after: bool) -> ListSql:
+    """Compiled once per engine dialect, filter set (at most 2^12) and first/later page."""
+    compiled = _list_statement(filters, after).compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    processors = {
+        name: process
+        for name, bind in compiled.binds.items()
+        if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    }
+    return ListSql(str(compiled), compiled, processors)
 
 
 @functools.cache

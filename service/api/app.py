@@ -17,6 +17,7 @@ from service.api.metrics import Metrics
 from service.api.middleware import BodyTooLarge, Guard
 from service.api.ratelimit import RateLimiter
 from service.api.state import ApiState
+from service.async_reads import AsyncReads
 from service.audit.writer import AuditWriter
 from service.console.routes import router as console_router
 from service.db import Database, open_database
@@ -48,11 +49,14 @@ def create_app(
     limits = limits or ApiLimits()
 
     audit = AuditWriter(db)
+    reads = AsyncReads(db) if db.engine.dialect.name == "postgresql" else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await anyio.to_thread.run_sync(audit.close)  # after the last request: flush its rows
+        if reads is not None:
+            await reads.close()
         if owns_db:
             db.dispose()
 
@@ -73,6 +77,7 @@ def create_app(
         metrics=Metrics(db),
         audit=audit,
         keys=KeyCache(),
+        reads=reads,
     )
     errors.install(app)
 

@@ -12,6 +12,7 @@ from pipelines.settings import Settings
 from service.api.limits import ApiLimits
 from service.api.metrics import Metrics
 from service.api.ratelimit import RateLimiter
+from service.async_reads import AsyncReads
 from service.audit.writer import AuditWriter
 from service.db import Database
 from service.keys.cache import KeyCache
@@ -27,6 +28,8 @@ class ApiState:
     metrics: Metrics
     audit: AuditWriter
     keys: KeyCache
+    reads: AsyncReads | None = None
+    """PostgreSQL: the hot list's connections on the event loop (None on SQLite)"""
     db_slots: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(4))
     """threads the hot list may hold at once: within the engine's pool (5), so no connection
     is opened per request, and few enough that 50 clients queue instead of thrashing"""

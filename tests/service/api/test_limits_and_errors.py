@@ -56,6 +56,7 @@ def test_database_error_is_500_without_trace_or_sql(api, monkeypatch):
         )
 
     monkeypatch.setattr(alert_routes, "list_alert_json", broken)
+    monkeypatch.setattr(alert_routes, "list_alert_json_async", broken)
     response = api.client.get("/v1/alerts", headers=api.headers("viewer"))
     body = assert_problem(response, 500)
     assert "secret" not in response.text
