@@ -64,9 +64,12 @@ class KeyCache:
         which replaces the entry or, for a revoked key, removes it.
         """
         entry = self._live(digest)
+        pending = self._checks.get(digest)
+        if pending is not None and pending.get_loop() is not asyncio.get_running_loop():
+            pending = None  # left by a finished loop (a test client runs each call on its own)
         if entry is None:
-            return await asyncio.shield(self._checks.get(digest) or self._check(digest, lookup))
-        if self.clock() >= entry.refresh_at and digest not in self._checks:
+            return await asyncio.shield(pending or self._check(digest, lookup))
+        if self.clock() >= entry.refresh_at and pending is None:
             self._check(digest, lookup).add_done_callback(_log_failure)
         return entry.identity
 

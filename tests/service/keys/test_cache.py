@@ -141,3 +141,25 @@ def test_refresh_points_are_spread_so_keys_checked_together_do_not_refresh_toget
     calls.clear()
     asyncio.run(use_all_at(8.0))  # the window's end: the rest, each checked once
     assert sorted(calls) == sorted({f"d{i}" for i in range(200)} - early)
+
+
+def test_a_check_left_pending_by_a_finished_loop_is_not_awaited_on_a_new_one():
+    calls: list[str] = []
+    cache = KeyCache()
+    lookup = _lookups(ONE, calls)
+
+    left: list[asyncio.Future[KeyIdentity | None]] = []
+
+    async def abandon() -> None:
+        async def never() -> KeyIdentity | None:
+            await asyncio.sleep(3600)
+            return None
+
+        left.append(asyncio.ensure_future(cache.identify("d", never)))
+        await asyncio.sleep(0)  # the check starts, then its loop ends
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(abandon())
+    loop.close()  # stopped with the check still pending, its callbacks never run
+    assert asyncio.run(asyncio.wait_for(cache.identify("d", lookup("d")), 5)) == ONE
+    assert calls == ["d"]
