@@ -30,7 +30,8 @@ import orjson
 from api_load import PAGES_PER_QUERY, QUERIES, ensure_seeded, open_store  # a sibling script
 
 from pipelines.settings import Settings
-from service.alerts.queries import AlertFilter, list_alert_json
+from service.alerts.listing import list_alert_json
+from service.alerts.queries import AlertFilter
 from service.alerts.schemas import AlertQuery, alert_filter
 from service.api.app import create_app
 from service.keys.store import create_key, server_secret

@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from api_load import QUERIES, open_store  # a sibling script, not a package
 
 from pipelines.settings import Settings
-from service.alerts.queries import ALERT_ORDER, LIST_COLUMNS, AlertFilter
+from service.alerts.listing import LIST_COLUMNS
+from service.alerts.queries import ALERT_ORDER, AlertFilter
 from service.db import open_database
 from service.query import _after, decode_cursor, paginate
 

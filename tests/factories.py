@@ -15,6 +15,8 @@ from pipelines.events import EVENT_SCHEMA, events_from_arrow
 
 _ids = itertools.count(1)
 BASE_TIME = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+HOSTILE = "<img src=x onerror=alert(1)> '; DROP TABLE alerts;-- \u202e\u0007 🐍"
+"""what an attacker puts in a name: markup, SQL, a bidi override, a bell and an emoji"""
 ACCOUNT = "210987654321"
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 
 from pipelines.settings import Settings
+from service.alerts.listing import RenderedAlerts
 from service.api.limits import ApiLimits
 from service.api.metrics import Metrics
 from service.api.ratelimit import RateLimiter
@@ -29,6 +30,9 @@ class ApiState:
     audit: AuditWriter
     keys: KeyCache
     reads: AsyncReads | None = None
+    """PostgreSQL: the hot list's connections on the event loop (None on SQLite)"""
+    rendered: RenderedAlerts = field(default_factory=RenderedAlerts)
+    """the list's alert JSON by (id, updated_at), for this process"""
     """PostgreSQL: the hot list's connections on the event loop (None on SQLite)"""
     db_slots: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(4))
     """threads the hot list may hold at once: within the engine's pool (5), so no connection

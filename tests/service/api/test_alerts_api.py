@@ -12,7 +12,7 @@ from pipelines.lake import EventLake
 from service.alerts import routes as alert_routes
 from service.alerts.queries import AlertFilter, list_alerts
 from service.alerts.schemas import AlertPage
-from tests.factories import BASE_TIME, alert, event, events
+from tests.factories import BASE_TIME, HOSTILE, alert, event, events
 from tests.service.api.conftest import assert_problem
 
 CONTRACT_FIELDS = {
@@ -146,9 +146,6 @@ def test_summary_counts_by_severity_status_detector_and_day(api):
     assert body["by_status"] == {"open": 3}
     assert body["by_detector"] == {"rule": 2, "anomaly": 1}
     assert body["by_day"] == {BASE_TIME.date().isoformat(): 3}
-
-
-HOSTILE = "<img src=x onerror=alert(1)> '; DROP TABLE alerts;-- \u202e\u0007 🐍"
 
 
 def test_hostile_strings_come_back_verbatim_as_data(api):
