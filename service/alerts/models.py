@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, SafeText, UTCDateTime, utcnow
 
+_LIST_ORDER = ("last_seen", "id", "severity_rank", "updated_at")
+
 
 class AlertRow(Base):
     """One alert. ``dedup_hash`` (sha256 of ``dedup_key``) is what indexes look up: keys built
@@ -44,11 +46,12 @@ class AlertRow(Base):
 
     __table_args__ = (
         # the list's filters (migration 0003): walk in (last_seen, id) order, severity in the index
-        Index("ix_alerts_last_seen_id_severity", "last_seen", "id", "severity_rank"),
+        # The list's order, then what its key read needs (migration 0004): no table row.
+        Index("ix_alerts_last_seen_id_severity", *_LIST_ORDER),
         Index("ix_alerts_dedup_hash_last_seen", "dedup_hash", "last_seen"),
-        Index("ix_alerts_status_last_seen_id", "status", "last_seen", "id", "severity_rank"),
-        Index("ix_alerts_rule_last_seen_id", "rule_id", "last_seen", "id", "severity_rank"),
-        Index("ix_alerts_detector_last_seen_id", "detector", "last_seen", "id", "severity_rank"),
+        Index("ix_alerts_status_last_seen_id", "status", *_LIST_ORDER),
+        Index("ix_alerts_rule_last_seen_id", "rule_id", *_LIST_ORDER),
+        Index("ix_alerts_detector_last_seen_id", "detector", *_LIST_ORDER),
     )
 
 
