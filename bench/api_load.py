@@ -9,9 +9,10 @@ filling a benchmark; ``--store`` keeps it for the next run), starts ``functrail 
 subprocess and drives it with ``wrk`` (C, so the client does not eat the server's CPU on a
 small box; ``--load httpx`` is the Python client for comparison). Each connection has its own
 key (so the per-key rate limit does not shape the result) and requests vary over QUERIES, each
-at a real cursor depth (cursors collected from the server first). ``--think-ms`` makes each
-connection wait between requests (an analyst console); without it the loop is closed and the
-figure is throughput-bound. The simplest alternative is measured in the same run: a deep page
+at a real cursor depth (cursors collected from the server first); ``--scattered N`` asks for N
+unfiltered pages at random depths instead, so the API's kept alert JSON rarely applies (its
+cold path). ``--think-ms`` makes each connection wait between requests (an analyst console);
+without it the loop is closed and the figure is throughput-bound. The simplest alternative is measured in the same run: a deep page
 by OFFSET against the same page by keyset cursor.
 """
 
@@ -199,6 +200,25 @@ def request_paths(base: str, key: str) -> list[str]:
     return paths
 
 
+def scattered_paths(db: Database, n: int) -> list[str]:
+    """``n`` unfiltered pages, each starting after a random alert: every page a different
+    stretch of the store, so the API's kept alert JSON rarely applies (its cold path)."""
+    rng = random.Random(11)
+    with db.sessions() as session:
+        total = session.scalar(select(func.count()).select_from(AlertRow)) or 0
+        anchors = [
+            session.execute(
+                select(AlertRow.last_seen, AlertRow.id)
+                .order_by(*(o.column.desc() for o in ALERT_ORDER))
+                .offset(rng.randrange(max(1, total - 50)))
+                .limit(1)
+            ).one()
+            for _ in range(n)
+        ]
+    queries = [{"limit": "50", "cursor": encode_cursor(list(anchor))} for anchor in anchors]
+    return [f"/v1/alerts?{urlencode(query)}" for query in queries]
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """User + system CPU of a process and its live children (uvicorn workers), from /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -339,6 +359,12 @@ def main() -> None:
     parser.add_argument("--load", choices=["wrk", "httpx"], default="wrk")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--access-log", action="store_true", help="functrail serve --access-log")
+    parser.add_argument(
+        "--scattered",
+        type=int,
+        default=0,
+        help="instead of QUERIES, this many unfiltered pages at random depths (the cold path)",
+    )
     args = parser.parse_args()
 
     home, url, scratch = open_store(args)
@@ -375,7 +401,10 @@ def main() -> None:
                     break
             except httpx.TransportError:
                 time.sleep(0.5)
-        paths = request_paths(base, keys[0])
+        if args.scattered:
+            paths = scattered_paths(db, args.scattered)
+        else:
+            paths = request_paths(base, keys[0])
         time.sleep(1)  # the rate limiter of the warm-up key refills
         cpu_before = tree_cpu_seconds(server.pid)
         pg_before = postgres_cpu_seconds()
