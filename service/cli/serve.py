@@ -1,15 +1,16 @@
 """``functrail serve``: the HTTP API on uvicorn (migrations run first; SIGTERM drains).
 
-``--workers N`` runs N processes on one socket, each built by ``build_app`` with its own
-engine, key cache, audit writer, rate limiter and webhook dispatcher (dispatchers claim
-deliveries with leases, so N of them never send one attempt twice).
+``--workers N`` runs N processes, each listening on its own ``SO_REUSEPORT`` socket
+(``service.api.workers``) and built by ``build_app`` with its own engine, key cache, audit
+writer, rate limiter and webhook dispatcher (dispatchers claim deliveries with leases, so N of
+them never send one attempt twice).
 """
 
 from __future__ import annotations
 
 import atexit
 import gc
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -38,15 +39,13 @@ def serve(
     """Run the HTTP API (and migrate the database first)."""
     import uvicorn
 
+    from service.api.workers import run_workers
     from service.db import open_database
     from service.scheduling import start_scheduler
 
     settings = Settings()
-    if workers == 1:
-        application: FastAPI | str = build_app(settings)
-    else:
+    if workers > 1:
         open_database(settings).dispose()  # migrate once, before the workers start
-        application = f"{__name__}:build_app"
     scheduler = start_scheduler(settings)  # here, not in the app: once, not once per worker
     if scheduler is not None:
         atexit.register(scheduler.stop)
@@ -56,23 +55,21 @@ def serve(
         markup=False,
         highlight=False,
     )
-    uvicorn.run(
-        application,
-        factory=workers > 1,
-        workers=workers,
-        host=host,
-        port=port,
-        log_level="info",
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
         # Off by default: a line formatted and written per request is CPU on the hot path,
         # and the audit log already records every /v1 call (key, route, query, status, client).
-        access_log=access_log,
-        proxy_headers=False,
-        server_header=False,
-        timeout_graceful_shutdown=10,
-        # A worker busy starting (imports, migrations) or serving on a loaded host can miss
-        # uvicorn's 5 s ping and be killed as hung; 30 s still catches a real hang.
-        timeout_worker_healthcheck=30,
-    )
+        "access_log": access_log,
+        "proxy_headers": False,
+        "server_header": False,
+        "timeout_graceful_shutdown": 10,
+    }
+    if workers == 1:
+        uvicorn.run(build_app(settings), **options)
+    else:
+        run_workers(uvicorn.Config(f"{__name__}:build_app", factory=True, **options), workers)
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:

@@ -1,0 +1,92 @@
+"""``functrail serve --workers N``: a listening socket per worker, so connections spread."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from service.api.workers import reuse_port_socket
+from service.cli import app
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _sockets_by_process(pids: list[int], port: int) -> dict[str, Counter[int]]:
+    """Server-side TCP sockets on ``port`` by state (LISTEN, ESTABLISHED) and owning pid."""
+    owner = {}
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            target = os.readlink(fd) if fd.is_symlink() else ""
+            if target.startswith("socket:["):
+                owner[target[8:-1]] = pid
+    found: dict[str, Counter[int]] = {"LISTEN": Counter(), "ESTABLISHED": Counter()}
+    states = {"0A": "LISTEN", "01": "ESTABLISHED"}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port, state, inode = int(fields[1].rsplit(":", 1)[1], 16), fields[3], fields[9]
+            if local_port == port and state in states and inode in owner:
+                found[states[state]][owner[inode]] += 1
+    return found
+
+
+def test_a_taken_port_fails_at_once():
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        with pytest.raises(OSError, match="in use"):
+            reuse_port_socket("127.0.0.1", holder.getsockname()[1])
+
+
+@pytest.mark.integration
+def test_each_worker_listens_on_its_own_socket_and_connections_spread(settings):
+    key = CliRunner().invoke(app, ["keys", "create", "--role", "viewer", "--name", "w"]).stdout
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serve = [sys.executable, "-c", "from service.cli import main; main()", "serve"]
+    proc = subprocess.Popen(
+        [*serve, "--port", str(port), "--workers", "2"],
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    clients: list[httpx.Client] = []
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(120):
+            children = _children(proc.pid)  # the workers (and multiprocessing's helper)
+            listening = _sockets_by_process(children, port)["LISTEN"]
+            if len(listening) == 2:
+                break
+            time.sleep(0.5)
+        assert sorted(listening.values()) == [1, 1]  # two workers, one socket each
+        workers = list(listening)
+        clients = [httpx.Client(base_url=base) for _ in range(40)]
+        for client in clients:  # 40 keep-alive connections, opened together
+            assert client.get("/healthz").status_code == 200
+        spread = _sockets_by_process(workers, port)["ESTABLISHED"]
+        assert sum(spread.values()) == 40
+        assert min(spread[pid] for pid in workers) >= 8, spread
+        page = clients[0].get("/v1/alerts", headers={"Authorization": f"Bearer {key.strip()}"})
+        assert page.status_code == 200
+    finally:
+        for client in clients:
+            client.close()
+        proc.send_signal(signal.SIGTERM)
+        _, log = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert log.count(b"Finished server process") == 2
+    assert b"Traceback" not in log
