@@ -25,24 +25,26 @@ async def _backend(connection: psycopg.AsyncConnection) -> int:
     return int((await cursor.fetchall())[0][0])
 
 
-def test_sequential_reads_reuse_one_connection_in_the_schema_and_utc(reads, database):
-    async def settings(connection: psycopg.AsyncConnection) -> tuple[str, str, int]:
-        cursor = await connection.execute(
-            "SELECT current_setting('search_path'), current_setting('timezone')"
-        )
-        path, zone = (await cursor.fetchall())[0]
-        return path, zone, connection.info.backend_pid
+def test_sequential_reads_reuse_one_connection_with_the_store_settings(reads, database):
+    """The schema, UTC, and generic plans: the list's prepared statements are not planned
+    again at every run."""
 
-    async def main() -> list[tuple[str, str, int]]:
+    async def settings(connection: psycopg.AsyncConnection) -> tuple[int, tuple[str, ...]]:
+        cursor = await connection.execute(
+            "SELECT current_setting('search_path'), current_setting('timezone'),"
+            " current_setting('plan_cache_mode')"
+        )
+        return connection.info.backend_pid, tuple((await cursor.fetchall())[0])
+
+    async def main() -> list[tuple[int, tuple[str, ...]]]:
         try:
             return [await reads.run(settings) for _ in range(3)]
         finally:
             await reads.close()
 
     seen = asyncio.run(main())
-    assert {pid for _, _, pid in seen} == {seen[0][2]}
-    assert seen[0][0] == database.schema
-    assert seen[0][1] == "UTC"
+    assert {pid for pid, _ in seen} == {seen[0][0]}
+    assert seen[0][1] == (database.schema, "UTC", "force_generic_plan")
 
 
 def test_a_pooled_connection_the_server_closed_is_replaced_and_the_read_answers(reads, database):
