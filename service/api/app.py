@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from pipelines.settings import Settings
 from service.alerts.routes import router as alerts_router
 from service.api import errors, health
+from service.api.direct import DirectPaths
 from service.api.limits import ApiLimits
 from service.api.metrics import Metrics
 from service.api.middleware import BodyTooLarge, Guard
@@ -86,7 +87,7 @@ def create_app(
         return errors.problem_response(request, 413, detail)
 
     app.add_exception_handler(BodyTooLarge, on_too_large)
-    for router in (
+    routers = (
         health.router,
         alerts_router,
         events_router,
@@ -95,7 +96,8 @@ def create_app(
         jobs_router,
         webhooks_router,
         console_router,
-    ):
+    )
+    for router in routers:
         app.include_router(router)
     if limits.cors_origins:
         app.add_middleware(
@@ -104,5 +106,7 @@ def create_app(
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    # Inside the Guard: limits, headers, metrics and the audit row apply as to routed calls.
+    app.add_middleware(DirectPaths, routes=[r for router in routers for r in router.routes])
     app.add_middleware(Guard)
     return app

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 import pytest
 from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIRouter
 
 from service.alerts.schemas import AlertListQuery
 from service.api.deps import Analyst, Session, State
 from service.api.direct import DirectRoute
+from tests.service.api.conftest import assert_problem
 
 
 async def echo(state: State, key: Analyst, query: Annotated[AlertListQuery, Query()]) -> Any:
@@ -69,3 +70,18 @@ def test_direct_route_refuses_a_parameter_it_cannot_fill(api):
         api.client.app.router.add_api_route(
             "/v1/twin/session", needs_session, route_class_override=DirectRoute
         )
+
+
+def test_the_alert_list_is_served_without_the_router(api, monkeypatch):
+    """DirectPaths hands GET /v1/alerts to its handler; other routes still go through routing."""
+
+    async def no_routing(self, scope, receive, send):
+        raise AssertionError("routed")
+
+    monkeypatch.setattr(APIRouter, "__call__", no_routing)
+    h = api.headers("viewer")
+    assert api.client.get("/v1/alerts", headers=h).status_code == 200
+    assert_problem(api.client.get("/v1/alerts?limit=0", headers=h), 422)
+    assert_problem(api.client.get("/v1/alerts"), 401)
+    assert_problem(api.client.get("/v1/alerts?cursor=not-ours", headers=h), 422)
+    assert_problem(api.client.get("/v1/rules", headers=h), 500)  # routed, so refused here
