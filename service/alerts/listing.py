@@ -8,7 +8,8 @@ as the store allows.
   (``save_alerts`` writes them in the contract's shape) are embedded as stored.
 - Each alert's JSON is kept per (id, updated_at) (``RenderedAlerts``): a page first reads
   only those keys, and reads and renders every column only when one of its alerts is not
-  kept. On SQLite the 21 columns' values and their JSON were ~60% of a page.
+  kept: a quarter of the work of a page built from every column (SQLite, in process: 0.14
+  vs 0.58 ms).
 
 ``test_list_json_is_the_stored_alert_json`` pins the bytes to ``StoredAlert``'s JSON.
 """
