@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from service.keys.cache import KeyCache
+from service.keys.cache import KeyCache, Lookup
 from service.keys.store import KeyIdentity
 
 ONE = KeyIdentity("id-1", "one", "viewer")
@@ -84,36 +84,39 @@ def test_a_key_in_use_is_checked_again_in_the_background_before_it_expires():
     assert cache.get("d") == TWO
 
 
-def test_a_background_check_that_finds_the_key_revoked_removes_it():
-    now = [0.0]
+def _due_for_refresh(now: list[float]) -> KeyCache:
+    """A cache whose one entry ("d", checked at 0, TTL 5 s) is past its refresh point (3 s)."""
     cache = KeyCache(ttl=5.0, clock=lambda: now[0], refresh_between=(0.5, 0.5))
     cache.put("d", ONE)
     now[0] = 3.0
+    return cache
+
+
+def _use(cache: KeyCache, lookup: Lookup) -> KeyIdentity | None:
+    """One request's answer, after which its background check has run."""
 
     async def use() -> KeyIdentity | None:
-        identity = await cache.identify("d", _lookups(None, [])("d"))
+        identity = await cache.identify("d", lookup)
         await asyncio.sleep(0.01)
         return identity
 
-    assert asyncio.run(use()) == ONE  # the request in flight already had its answer
+    return asyncio.run(use())
+
+
+def test_a_background_check_that_finds_the_key_revoked_removes_it():
+    cache = _due_for_refresh([0.0])
+    assert _use(cache, _lookups(None, [])("d")) == ONE  # the request in flight had its answer
     assert cache.get("d") is None  # the next one goes to the store, well within the TTL
 
 
 def test_a_failed_background_check_leaves_the_entry_to_its_ttl():
     now = [0.0]
-    cache = KeyCache(ttl=5.0, clock=lambda: now[0], refresh_between=(0.5, 0.5))
-    cache.put("d", ONE)
-    now[0] = 3.0
+    cache = _due_for_refresh(now)
 
     async def failing() -> KeyIdentity | None:
         raise ConnectionError("database is down")
 
-    async def use() -> KeyIdentity | None:
-        identity = await cache.identify("d", failing)
-        await asyncio.sleep(0.01)
-        return identity
-
-    assert asyncio.run(use()) == ONE
+    assert _use(cache, failing) == ONE
     assert cache.get("d") == ONE
     now[0] = 5.0
     assert cache.get("d") is None
