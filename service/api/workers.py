@@ -29,11 +29,10 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 
 log = logging.getLogger("uvicorn.error")  # the parent speaks in uvicorn's log, as its workers
 
-STARTUP_FAILURE = 3
-"""uvicorn's exit code for a server that never started (``uvicorn.config.STARTUP_FAILURE``)"""
 CHECK_SECONDS = 0.5
 """how often the parent looks for a dead worker"""
 
@@ -53,23 +52,24 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
 
 
 def run_workers(config: uvicorn.Config, workers: int) -> None:
-    """Serve ``config`` from ``workers`` processes until SIGINT or SIGTERM."""
+    """Serve ``config`` from ``workers`` processes until SIGINT or SIGTERM; RuntimeError
+    when a worker fails before it serves."""
     reserved = reuse_port_socket(config.host, config.port)  # fails now if the port is taken
     stop = threading.Event()
     previous = {sig: signal.signal(sig, _setter(stop)) for sig in (signal.SIGINT, signal.SIGTERM)}
     log.info("Started parent process [%d] for %d workers on SO_REUSEPORT", os.getpid(), workers)
     processes = [_start(config) for _ in range(workers)]
+    failed = False
     try:
         while not stop.wait(CHECK_SECONDS):
             for i, process in enumerate(processes):
                 if process.is_alive():
                     continue
-                if process.exitcode == STARTUP_FAILURE:
-                    log.error("API worker %s failed to start; stopping", process.pid)
+                failed = process.exitcode == STARTUP_FAILURE
+                if failed or stop.is_set():  # broken the same way at every start, or stopping
                     stop.set()
                     break
-                log.warning("API worker %s died (exit %s); starting another", process.pid,
-                            process.exitcode)  # fmt: skip
+                log.warning("API worker %s died (exit %s)", process.pid, process.exitcode)
                 processes[i] = _start(config)
     finally:
         for process in processes:
@@ -84,6 +84,8 @@ def run_workers(config: uvicorn.Config, workers: int) -> None:
             signal.signal(sig, handler)
         reserved.close()
         log.info("Stopping parent process [%d]", os.getpid())
+    if failed:
+        raise RuntimeError("an API worker failed to start; its error is in the log above")
 
 
 def _start(config: uvicorn.Config) -> BaseProcess:
@@ -98,7 +100,12 @@ def _serve_one(config: uvicorn.Config) -> None:
     """One worker: its own socket, then uvicorn as with a single process."""
     config.configure_logging()  # a spawned process starts with logging unconfigured
     server = uvicorn.Server(config)
-    server.run(sockets=[reuse_port_socket(config.host, config.port)])
+    try:
+        server.run(sockets=[reuse_port_socket(config.host, config.port)])
+    except Exception:
+        if server.started:
+            raise  # died while serving: the parent starts another
+        log.exception("API worker could not start")  # e.g. the app factory met a dead database
     if not server.started:
         sys.exit(STARTUP_FAILURE)
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from typer.testing import CliRunner
 
-from service.api.workers import reuse_port_socket
+from service.api.workers import reuse_port_socket, run_workers
 from service.cli import app
 
 
@@ -40,6 +41,33 @@ def _sockets_by_process(pids: list[int], port: int) -> dict[str, Counter[int]]:
             if local_port == port and state in states and inode in owner:
                 found[states[state]][owner[inode]] += 1
     return found
+
+
+def broken_app_factory() -> None:
+    """An app that cannot be built: what a worker meets with a broken configuration."""
+    raise RuntimeError("broken on purpose")
+
+
+@pytest.mark.integration
+def test_a_worker_that_cannot_start_stops_the_parent_with_an_error():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        f"{__name__}:broken_app_factory", factory=True, port=port, log_level="critical"
+    )
+
+    def hung(signum: int, frame: object) -> None:
+        raise TimeoutError("the parent kept restarting a worker that cannot start")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        with pytest.raises(RuntimeError, match="failed to start"):
+            run_workers(config, 2)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def test_a_taken_port_fails_at_once():
