@@ -67,20 +67,23 @@ LIST_COLUMNS: tuple[Any, ...] = (
 KEY_COLUMNS: tuple[Any, ...] = (AlertRow.id, AlertRow.last_seen, AlertRow.updated_at)
 """What tells whether a kept rendering is current, and where the page ends."""
 
-_LIST_KEYS = tuple(select(*LIST_COLUMNS).selected_columns.keys())
-_KEY_KEYS = tuple(select(*KEY_COLUMNS).selected_columns.keys())
-_TIMES = ("first_seen", "last_seen", "updated_at")
-_EMBEDDED = ("tags", "evidence", "explanation")
-_ID, _UPDATED = _LIST_KEYS.index("id"), _LIST_KEYS.index("updated_at")
+
+def _names(columns: tuple[Any, ...]) -> tuple[str, ...]:
+    return tuple(select(*columns).selected_columns.keys())
 
 
-def _raw(columns: tuple[Any, ...]) -> tuple[Any, ...]:
+def _raw(columns: tuple[Any, ...], names: tuple[str, ...]) -> tuple[Any, ...]:
     """``columns`` read as the driver returns them: no per-value result processing."""
-    names = select(*columns).selected_columns.keys()
     return tuple(type_coerce(c, NullType()).label(n) for c, n in zip(columns, names, strict=True))
 
 
-_RAW = {False: _raw(LIST_COLUMNS), True: _raw(KEY_COLUMNS)}
+_LIST_KEYS, _KEY_KEYS = _names(LIST_COLUMNS), _names(KEY_COLUMNS)
+_TIMES = ("first_seen", "last_seen", "updated_at")
+_EMBEDDED = ("tags", "evidence", "explanation")
+_ID, _UPDATED = _LIST_KEYS.index("id"), _LIST_KEYS.index("updated_at")
+_KEY_ID, _KEY_UPDATED = _KEY_KEYS.index("id"), _KEY_KEYS.index("updated_at")
+"""where a full row and a key row hold what ``RenderedAlerts`` keys on"""
+_RAW = {False: _raw(LIST_COLUMNS, _LIST_KEYS), True: _raw(KEY_COLUMNS, _KEY_KEYS)}
 """by ``keys_only``"""
 
 
@@ -116,7 +119,7 @@ class RenderedAlerts:
     def page(self, keys: Sequence[Sequence[Any]]) -> list[bytes] | None:
         """The kept JSON of every (id, last_seen, updated_at) row, or None if one is missing."""
         kept = self._kept
-        parts = [kept.get((row[0], row[2])) for row in keys]
+        parts = [kept.get((row[_KEY_ID], row[_KEY_UPDATED])) for row in keys]
         if None in parts:
             return None
         self.kept_pages += 1
