@@ -1,12 +1,20 @@
-"""Writing and reading the audit log."""
+"""Writing and reading the audit log.
+
+Every API call adds a row, so on PostgreSQL the rows go in by COPY: a multi-row INSERT
+through the ORM cost ~25 us of client CPU per row (~5 on the server), COPY ~5 us, and under
+load the writer thread took 12-15% of a core in each API worker, holding the GIL from the
+event loop while it built parameters.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+import psycopg
+from psycopg import sql
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
@@ -15,6 +23,10 @@ from service.db import utcnow
 from service.query import Order, Page, paginate, where_equal
 
 MAX_QUERY_CHARS = 2048
+_COPIED = [column.name for column in AuditRow.__table__.columns if column.name != "id"]
+_COPY = sql.SQL("COPY {} ({}) FROM STDIN").format(
+    sql.Identifier(AuditRow.__tablename__), sql.SQL(", ").join(map(sql.Identifier, _COPIED))
+)
 
 
 @dataclass(frozen=True)
@@ -30,15 +42,19 @@ class AuditEntry:
     """when the call was answered (not when its row was written)"""
 
 
-def record_call(session: Session, entry: AuditEntry) -> None:
-    """One API call, as it was answered."""
-    record_calls(session, [entry])
-
-
 def record_calls(session: Session, entries: Sequence[AuditEntry]) -> None:
     """Many API calls in one statement (the API's batched writer). Does not commit."""
-    if entries:
-        session.execute(insert(AuditRow), [_row(entry) for entry in entries])
+    if not entries:
+        return
+    rows = [_row(entry) for entry in entries]
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(insert(AuditRow), rows)
+        return
+    driver = cast(psycopg.Connection[Any], connection.connection.driver_connection)
+    with driver.cursor() as cursor, cursor.copy(_COPY) as copy:
+        for row in rows:
+            copy.write_row([row[name] for name in _COPIED])
 
 
 def _row(entry: AuditEntry) -> dict[str, Any]:

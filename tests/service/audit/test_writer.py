@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from service.audit.models import AuditRow
 from service.audit.store import AuditEntry
 from service.audit.writer import AuditWriter
 from service.db import Database, utcnow
 from service.keys.models import ApiKeyRow
+from tests.factories import HOSTILE
 from tests.service.api.conftest import assert_problem, make_api
 
 
@@ -63,6 +64,31 @@ def test_the_writer_is_woken_for_a_first_row_and_a_full_batch_not_per_call(fresh
     assert writer.flush(timeout=10)
     assert len(_rows(db)) == 50
     writer.close()
+
+
+def test_hostile_text_and_copy_escapes_are_stored_verbatim(fresh_database):
+    db, _ = fresh_database
+    tricky = f"{HOSTILE}\t\n\\N\\.\r"  # tab, newline, COPY's NULL marker and end-of-data line
+    writer = AuditWriter(db)
+    writer.submit(AuditEntry("GET", tricky, tricky, 200, "\\N", None, None))
+    writer.submit(AuditEntry("GET", "/v1/alerts", "", 200, None, None, None))
+    writer.close()
+    first, second = _rows(db)
+    assert (first.route, first.query, first.client_ip) == (tricky, tricky, "\\N")
+    assert (second.client_ip, second.key_id, second.role) == (None, None, None)
+
+
+def test_postgresql_rows_go_by_copy_not_by_insert(fresh_database):
+    db, _ = fresh_database
+    statements: list[str] = []
+    event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    writer = AuditWriter(db)
+    for n in range(30):
+        writer.submit(_entry(n))
+    writer.close()
+    assert len(_rows(db)) == 30
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO AUDIT_LOG")]
+    assert bool(inserts) == (db.engine.dialect.name == "sqlite")
 
 
 def test_close_writes_what_is_queued(fresh_database):
