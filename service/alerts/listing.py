@@ -36,8 +36,6 @@ from service.db import stored_time, stored_time_json
 from service.query import decode_cursor, next_page, page_params, page_statement
 
 if TYPE_CHECKING:
-    import psycopg
-
     from service.async_reads import AsyncReads
 
 LIST_COLUMNS: tuple[Any, ...] = (
@@ -183,13 +181,7 @@ async def list_alert_json_async(
 
     async def fetch(keys_only: bool) -> list[Any]:
         sql, values = list_sql(reads.dialect, flt, limit, cursor, keys_only=keys_only)
-
-        async def read(connection: psycopg.AsyncConnection) -> list[tuple[Any, ...]]:
-            async with connection.cursor() as rows:
-                await rows.execute(sql.text, values)
-                return await rows.fetchall()
-
-        return await reads.run(read)
+        return await reads.fetchall(sql.text, values)
 
     if rendered is not None:
         kept = _kept_page(await fetch(True), limit, rendered)
