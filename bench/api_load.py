@@ -12,7 +12,9 @@ key (so the per-key rate limit does not shape the result) and requests vary over
 at a real cursor depth (cursors collected from the server first); ``--scattered N`` asks for N
 unfiltered pages at random depths instead, so the API's kept alert JSON rarely applies (its
 cold path). ``--think-ms`` makes each connection wait between requests (an analyst console);
-without it the loop is closed and the figure is throughput-bound. The simplest alternative is
+without it the loop is closed and the figure is throughput-bound. The figures count from the
+end of ``--warmup`` seconds of the same load (by then every worker is up and has rendered the
+pages once; a cold server is what ``--scattered`` measures). The simplest alternative is
 measured in the same run: a deep page by OFFSET against the same page by keyset cursor.
 """
 
@@ -297,7 +299,7 @@ async def httpx_client(
 
 
 def run_httpx(
-    base: str, paths: list[str], keys: list[str], args: argparse.Namespace
+    base: str, paths: list[str], keys: list[str], args: argparse.Namespace, work: Path
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"latencies": [], "codes": {}}
     before = resource.getrusage(resource.RUSAGE_SELF)
@@ -348,6 +350,12 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=1_000_000)
     parser.add_argument("--clients", type=int, default=50, help="concurrent connections")
     parser.add_argument("--duration", type=int, default=20, help="seconds of load")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=5,
+        help="seconds of the same load first, not counted (every worker up, its caches warm)",
+    )
     parser.add_argument("--think-ms", type=int, default=0, help="mean wait between requests")
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--store", help="keep the seeded store in this folder for later runs")
@@ -402,14 +410,20 @@ def main() -> None:
         else:
             paths = request_paths(base, keys[0])
         time.sleep(1)  # the rate limiter of the warm-up key refills
-        cpu_before = tree_cpu_seconds(server.pid)
-        pg_before = postgres_cpu_seconds()
-        load_before = os.getloadavg()
+        load = run_wrk if args.load == "wrk" else run_httpx
         with tempfile.TemporaryDirectory() as work:
-            if args.load == "wrk":
-                result = run_wrk(base, paths, keys, args, Path(work))
-            else:
-                result = run_httpx(base, paths, keys, args)
+            if args.warmup:
+                load(
+                    base,
+                    paths,
+                    keys,
+                    argparse.Namespace(**vars(args) | {"duration": args.warmup}),
+                    Path(work),
+                )
+            cpu_before = tree_cpu_seconds(server.pid)
+            pg_before = postgres_cpu_seconds()
+            load_before = os.getloadavg()
+            result = load(base, paths, keys, args, Path(work))
         server_cpu = tree_cpu_seconds(server.pid) - cpu_before
         pg_cpu = postgres_cpu_seconds() - pg_before
     finally:
