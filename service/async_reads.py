@@ -119,7 +119,10 @@ class AsyncReads:
             return
         try:
             try:
-                await self._pipeline(connection, batch)
+                if len(batch) == 1:  # alone, a pipeline's sync costs more than it saves
+                    await self._one_by_one(connection, batch)
+                else:
+                    await self._pipeline(connection, batch)
             except psycopg.Error:
                 if connection.broken:
                     raise
