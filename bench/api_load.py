@@ -14,7 +14,7 @@ unfiltered pages at random depths instead, so the API's kept alert JSON rarely a
 cold path). ``--think-ms`` makes each connection wait between requests (an analyst console);
 without it the loop is closed and the figure is throughput-bound. The figures count from the
 end of ``--warmup`` seconds of the same load (by then every worker is up and has rendered the
-pages once; a cold server is what ``--scattered`` measures). The simplest alternative is
+pages once; ``--warmup 0`` counts a fresh server's first seconds). The simplest alternative is
 measured in the same run: a deep page by OFFSET against the same page by keyset cursor.
 """
 

@@ -7,11 +7,11 @@ each thread back from its round trip waited for the loop to let go, and a worker
 waits on the loop instead, so the round trip costs no thread and no GIL hand-over.
 
 Reads that wait together go together: each connection's sender takes every read queued when
-it is free and sends them in one pipeline (one write, one wake-up of the server process, one
-wait on the loop). With one read per round trip, the two connections of a worker were the
-bottleneck whenever PostgreSQL waited for a core, and each read woke a server process that had
-gone to sleep: 2,200-2,400 req/s, p99 48-67 ms, 0.18 ms of postgres CPU per request; pipelined,
-3,200-3,500 req/s and 0.12 ms (same host, 1M alerts, 50 clients, 2 workers).
+it is free and sends them in one pipeline, back to back, then waits once for all the answers.
+With one read per round trip, the two connections of a worker were the bottleneck whenever
+PostgreSQL waited for a core, and each read woke a server process that had gone to sleep:
+2,184-2,439 req/s, p99 48-67 ms, 0.18 ms of postgres CPU per request; pipelined, 2,870-3,644
+req/s, p99 42-51 ms, 0.12 ms (same host, 1M alerts, 50 clients, 2 workers, closed loop).
 
 One instance per app; it is bound to the loop that first uses it (an app serves on one loop).
 A read whose query fails gets its own error; the reads beside it in the pipeline (which the
