@@ -37,6 +37,8 @@ DEFAULT_CONNECTIONS = 2
 """per API process: each sends what has queued while the other waits for its answers"""
 MAX_BATCH = 32
 """reads per pipeline: bounds what one slow answer holds back"""
+PIPELINES = psycopg.AsyncPipeline.is_supported()
+"""False with a libpq older than 14 (a psycopg built against the system's): reads go one by one"""
 
 
 @dataclass
@@ -119,7 +121,7 @@ class AsyncReads:
             return
         try:
             try:
-                if len(batch) == 1:  # alone, a pipeline's sync costs more than it saves
+                if len(batch) == 1 or not PIPELINES:  # alone, a sync costs more than it saves
                     await self._one_by_one(connection, batch)
                 else:
                     await self._pipeline(connection, batch)

@@ -73,6 +73,26 @@ def test_a_pipeline_carries_at_most_max_batch_reads(reads):
     assert len(set(pids)) == 2  # the read past the batch went on the other connection
 
 
+def test_without_pipeline_support_the_reads_go_one_by_one(reads, monkeypatch):
+    """A libpq older than 14 has no pipeline mode: no batch tries one."""
+    tried: list[object] = []
+
+    def unsupported(*args: object, **kwargs: object) -> None:
+        tried.append(args)
+        raise psycopg.NotSupportedError("libpq too old")
+
+    monkeypatch.setattr("service.async_reads.PIPELINES", False)
+    monkeypatch.setattr(psycopg.AsyncConnection, "pipeline", unsupported)
+
+    async def main() -> list[Any]:
+        return list(
+            await asyncio.gather(*(reads.fetchall("SELECT %s::int + 1", [n]) for n in range(6)))
+        )
+
+    assert _serve(reads, main) == [[(n + 1,)] for n in range(6)]
+    assert tried == []
+
+
 def test_parameters_are_bound_per_read(reads):
     async def main() -> list[Any]:
         return list(
