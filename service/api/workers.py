@@ -13,10 +13,16 @@ bound but not listening, so a port already in use fails at once, and nothing wai
 queue no worker reads. A worker that fails before serving (a broken app or database) stops
 the parent instead of being restarted forever. Linux admits only processes of the same user
 to a ``SO_REUSEPORT`` group.
+
+A hung worker would keep its socket, and the kernel would go on handing it a share of the new
+connections. Each worker's event loop therefore stamps a shared clock every second (uvicorn's
+``callback_notify`` tick); a worker whose stamp is ``hang_seconds`` old (its loop blocked, a
+deadlock) is killed and replaced, as uvicorn's own supervisor did with its pings.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -24,7 +30,9 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
@@ -34,7 +42,11 @@ from uvicorn.config import STARTUP_FAILURE
 log = logging.getLogger("uvicorn.error")  # the parent speaks in uvicorn's log, as its workers
 
 CHECK_SECONDS = 0.5
-"""how often the parent looks for a dead worker"""
+"""how often the parent looks for a dead or hung worker"""
+HANG_SECONDS = 30.0
+"""a worker whose event loop has not ticked for this long is killed and replaced"""
+START_SECONDS = 120.0
+"""how long a new worker may take to start serving (imports, opening the store)"""
 
 
 def reuse_port_socket(host: str, port: int) -> socket.socket:
@@ -51,35 +63,48 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_workers(config: uvicorn.Config, workers: int) -> None:
+def run_workers(
+    config: uvicorn.Config, workers: int, *, hang_seconds: float = HANG_SECONDS
+) -> None:
     """Serve ``config`` from ``workers`` processes until SIGINT or SIGTERM; RuntimeError
     when a worker fails before it serves."""
     reserved = reuse_port_socket(config.host, config.port)  # fails now if the port is taken
     stop = threading.Event()
     previous = {sig: signal.signal(sig, _setter(stop)) for sig in (signal.SIGINT, signal.SIGTERM)}
     log.info("Started parent process [%d] for %d workers on SO_REUSEPORT", os.getpid(), workers)
-    processes = [_start(config) for _ in range(workers)]
+    processes = [_Worker.start(config) for _ in range(workers)]
     failed = False
     try:
         while not stop.wait(CHECK_SECONDS):
-            for i, process in enumerate(processes):
+            for i, worker in enumerate(processes):
+                process = worker.process
                 if process.is_alive():
+                    silent = worker.overdue(hang_seconds)
+                    if silent is not None:
+                        log.error(
+                            "API worker %s: its event loop has not ticked for %.0f s; killing it",
+                            process.pid,
+                            silent,
+                        )
+                        process.kill()
+                        process.join()
+                        processes[i] = _Worker.start(config)
                     continue
                 failed = process.exitcode == STARTUP_FAILURE
                 if failed or stop.is_set():  # broken the same way at every start, or stopping
                     stop.set()
                     break
                 log.warning("API worker %s died (exit %s)", process.pid, process.exitcode)
-                processes[i] = _start(config)
+                processes[i] = _Worker.start(config)
     finally:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()  # SIGTERM: the worker drains its requests
-        for process in processes:
-            process.join((config.timeout_graceful_shutdown or 10) + 5)
-            if process.is_alive():
-                process.kill()
-                process.join()
+        for worker in processes:
+            if worker.process.is_alive():
+                worker.process.terminate()  # SIGTERM: the worker drains its requests
+        for worker in processes:
+            worker.process.join((config.timeout_graceful_shutdown or 10) + 5)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         reserved.close()
@@ -88,17 +113,37 @@ def run_workers(config: uvicorn.Config, workers: int) -> None:
         raise RuntimeError("an API worker failed to start; its error is in the log above")
 
 
-def _start(config: uvicorn.Config) -> BaseProcess:
-    process = multiprocessing.get_context("spawn").Process(
-        target=_serve_one, args=(config,), name="functrail-api"
-    )
-    process.start()
-    return process
+@dataclass
+class _Worker:
+    process: BaseProcess
+    started: float
+    ticked: ctypes.c_double
+    """the worker's last event-loop tick (``time.monotonic``, shared); 0 until it serves"""
+
+    @classmethod
+    def start(cls, config: uvicorn.Config) -> _Worker:
+        context = multiprocessing.get_context("spawn")
+        ticked = context.RawValue(ctypes.c_double, 0.0)
+        process = context.Process(target=_serve_one, args=(config, ticked), name="functrail-api")
+        process.start()
+        return cls(process, time.monotonic(), ticked)
+
+    def overdue(self, hang_seconds: float) -> float | None:
+        """Seconds of silence, once past the allowance: ``START_SECONDS`` before the first
+        tick, ``hang_seconds`` between ticks."""
+        last = self.ticked.value
+        silent = time.monotonic() - (last or self.started)
+        return silent if silent > (hang_seconds if last else START_SECONDS) else None
 
 
-def _serve_one(config: uvicorn.Config) -> None:
+def _serve_one(config: uvicorn.Config, ticked: ctypes.c_double) -> None:
     """One worker: its own socket, then uvicorn as with a single process."""
     config.configure_logging()  # a spawned process starts with logging unconfigured
+
+    async def tick() -> None:
+        ticked.value = time.monotonic()
+
+    config.callback_notify, config.timeout_notify = tick, 0  # every second of the main loop
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[reuse_port_socket(config.host, config.port)])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import signal
 import socket
@@ -10,6 +12,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -46,6 +49,51 @@ def _sockets_by_process(pids: list[int], port: int) -> dict[str, Counter[int]]:
 def broken_app_factory() -> None:
     """An app that cannot be built: what a worker meets with a broken configuration."""
     raise RuntimeError("broken on purpose")
+
+
+def hanging_app_factory() -> Any:
+    """An app whose event loop blocks half a second after it starts serving: a hung worker."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await receive()
+            asyncio.get_running_loop().call_later(0.5, time.sleep, 3600)
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+
+    return app
+
+
+@pytest.mark.integration
+def test_a_worker_whose_loop_stopped_ticking_is_killed_and_replaced(caplog):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        f"{__name__}:hanging_app_factory", factory=True, port=port, log_level="error"
+    )
+    parent_log = logging.getLogger("uvicorn.error")  # uvicorn's config stops it at "uvicorn"
+    parent_log.addHandler(caplog.handler)
+    deadline = time.monotonic() + 90
+
+    def killed() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "has not ticked" in r.getMessage()]
+
+    def check(*_: object) -> None:  # stop the parent, as an operator would, once seen
+        if len(killed()) >= 2 or time.monotonic() > deadline:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGALRM, check)
+    signal.setitimer(signal.ITIMER_REAL, 0.5, 0.5)
+    try:
+        run_workers(config, 1, hang_seconds=2)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        parent_log.removeHandler(caplog.handler)
+    assert len(killed()) >= 2, killed()  # the first worker, then its replacement
+    assert len({message.split(":")[0] for message in killed()}) == len(killed())  # new pids
 
 
 @pytest.mark.integration
