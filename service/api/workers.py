@@ -72,11 +72,11 @@ def run_workers(
     stop = threading.Event()
     previous = {sig: signal.signal(sig, _setter(stop)) for sig in (signal.SIGINT, signal.SIGTERM)}
     log.info("Started parent process [%d] for %d workers on SO_REUSEPORT", os.getpid(), workers)
-    processes = [_Worker.start(config) for _ in range(workers)]
+    running = [_Worker.start(config) for _ in range(workers)]
     failed = False
     try:
         while not stop.wait(CHECK_SECONDS):
-            for i, worker in enumerate(processes):
+            for i, worker in enumerate(running):
                 process = worker.process
                 if process.is_alive():
                     silent = worker.overdue(hang_seconds)
@@ -88,19 +88,19 @@ def run_workers(
                         )
                         process.kill()
                         process.join()
-                        processes[i] = _Worker.start(config)
+                        running[i] = _Worker.start(config)
                     continue
                 failed = process.exitcode == STARTUP_FAILURE
                 if failed or stop.is_set():  # broken the same way at every start, or stopping
                     stop.set()
                     break
                 log.warning("API worker %s died (exit %s)", process.pid, process.exitcode)
-                processes[i] = _Worker.start(config)
+                running[i] = _Worker.start(config)
     finally:
-        for worker in processes:
+        for worker in running:
             if worker.process.is_alive():
                 worker.process.terminate()  # SIGTERM: the worker drains its requests
-        for worker in processes:
+        for worker in running:
             worker.process.join((config.timeout_graceful_shutdown or 10) + 5)
             if worker.process.is_alive():
                 worker.process.kill()
