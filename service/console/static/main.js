@@ -7,7 +7,16 @@ import { exactByDay, stackedBars } from "./chart.js";
 import { SEVERITIES, alertRow, clear, counts, detail, el, events, suppressionRow } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { filters: {}, cursor: null, shown: 0, selected: null, supCursor: null, supLoad: 0 };
+const state = {
+  filters: {},
+  cursor: null,
+  shown: 0,
+  selected: null,
+  pageLoad: 0,
+  chartLoad: 0,
+  supCursor: null,
+  supLoad: 0,
+};
 
 function say(text, ok = false) {
   const box = $("message");
@@ -43,12 +52,16 @@ function readFilters() {
   return filters;
 }
 
+// A newer load wins: a slow answer for filters the analyst has since changed is dropped, not
+// drawn over the newer one.
 async function loadChart() {
+  const load = ++state.chartLoad;
   const floor = Math.max(0, SEVERITIES.indexOf(state.filters.severity || "info"));
   const wanted = SEVERITIES.slice(floor);
   const summaries = await Promise.all(
     wanted.map((severity) => api.alertSummary({ ...state.filters, severity })),
   );
+  if (load !== state.chartLoad) return;
   const atLeast = {};
   wanted.forEach((severity, i) => (atLeast[severity] = summaries[i].by_day));
   $("counts").replaceChildren(...counts(summaries[0]));
@@ -56,12 +69,14 @@ async function loadChart() {
 }
 
 async function loadPage(reset) {
+  const load = ++state.pageLoad;
   if (reset) {
     state.cursor = null;
     state.shown = 0;
     clear($("alert-rows"));
   }
   const page = await api.listAlerts(state.filters, state.cursor);
+  if (load !== state.pageLoad) return;
   for (const alert of page.items) {
     const row = alertRow(alert, openAlert);
     row.classList.toggle("selected", alert.id === state.selected);

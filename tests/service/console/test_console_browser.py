@@ -3,11 +3,14 @@ text, the key stays in sessionStorage, a viewer's triage attempt shows the 403 p
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from detectors.alert import Deviation, Evidence
 from pipelines.lake import EventLake
@@ -136,6 +139,39 @@ def test_filters_narrow_the_queue_and_load_more_follows_the_cursor(api: Api) -> 
         page.wait_for(f"{counts}.startsWith('total 52')")
         page.wait_for(f"{ROWS} === 50")
         assert not page.evaluate("document.getElementById('more').hidden")
+
+
+def _slowed(app: ASGIApp, seconds: float, *markers: bytes) -> ASGIApp:
+    """``app`` answering late any request whose path and query hold one of ``markers``."""
+
+    async def slowed(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            target = scope["path"].encode() + b"?" + scope.get("query_string", b"")
+            if any(marker in target for marker in markers):
+                await asyncio.sleep(seconds)
+        await app(scope, receive, send)
+
+    return slowed
+
+
+def test_a_slow_answer_for_older_filters_does_not_overwrite_the_newer_ones(api: Api) -> None:
+    many = [alert(severity="low", first_seen=BASE_TIME + timedelta(minutes=i)) for i in range(52)]
+    old = alert(severity="critical", first_seen=BASE_TIME - timedelta(days=3))
+    api.save(*many, old)
+    # The unfiltered chart's first summary and the next page of the unfiltered queue come
+    # back 3 s late; the analyst filters to critical in the meantime.
+    app = _slowed(api.client.app, 3.0, b"/summary?severity=info", b"cursor=")
+    with serve(app) as base, browser() as page:
+        _open_console(page, base, api.new_key("viewer"))
+        page.evaluate("document.getElementById('more').click()")
+        form = "document.getElementById('filters')"
+        counts = "document.getElementById('counts').textContent"
+        page.evaluate(f"{form}.elements.severity.value = 'critical'")
+        page.evaluate(f"{form}.querySelector('button').click()")
+        page.wait_for(f"{ROWS} === 1 && {counts}.startsWith('total 1')")
+        time.sleep(4)  # the slow answers have arrived
+        assert page.evaluate(ROWS) == 1
+        assert page.evaluate(counts).startswith("total 1")
 
 
 SUP_ROWS = "document.querySelectorAll('#sup-rows tr').length"
