@@ -2,18 +2,24 @@
 
 Routes raise ``Problem`` (or let a store's lookup error through: it is mapped here); anything
 unexpected becomes a bare 500 whose only detail is a reference the server log also carries.
+A PostgreSQL server that cannot be reached right now (a restart, a failover, a cut network)
+is a 503 with Retry-After instead, logged as one line at most every few seconds per process:
+a restart under load had logged a full trace for each of thousands of requests.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.alerts.queries import AlertNotFound
@@ -86,6 +92,41 @@ def internal_error_response(instance: str, exc: BaseException) -> ProblemRespons
     return ProblemResponse(body, status_code=500)
 
 
+UNAVAILABLE_LOG_SECONDS = 5.0
+"""one "database unavailable" line per process at most this often, with the count since"""
+_unavailable = {"logged_at": 0.0, "since": 0}
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when PostgreSQL could not be reached or was shutting down or starting up: no
+    SQLSTATE (the client's own connection failure), class 08 (connection exception) or
+    class 57 (operator intervention: shutdown, cannot connect now, a statement timeout). An
+    error in what was asked (or SQLite's disk I/O) is not one."""
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    if not isinstance(cause, psycopg.OperationalError):
+        return False
+    return cause.sqlstate is None or cause.sqlstate[:2] in ("08", "57")
+
+
+def unavailable_response(instance: str, exc: BaseException) -> ProblemResponse:
+    """The 503 answer to a request that met an unreachable database."""
+    now = time.monotonic()
+    _unavailable["since"] += 1
+    if now - _unavailable["logged_at"] >= UNAVAILABLE_LOG_SECONDS:
+        first = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
+        log.warning(
+            "database unavailable (%d requests answered 503 since the last line), on %s: %s",
+            _unavailable["since"],
+            instance,
+            first,
+        )
+        _unavailable["logged_at"], _unavailable["since"] = now, 0
+    body = problem_body(
+        503, "the database is unavailable; retry shortly", instance, "database-unavailable"
+    )
+    return ProblemResponse(body, status_code=503, headers={"Retry-After": "1"})
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into problem+json."""
 
@@ -125,3 +166,11 @@ def install(app: FastAPI) -> None:
     for lookup in (AlertNotFound, KeyNotFound, SuppressionNotFound):
         app.add_exception_handler(lookup, on_not_found)
     app.add_exception_handler(BadCursor, on_bad_cursor)
+
+    async def on_database(request: Request, exc: Exception) -> ProblemResponse:
+        if database_unavailable(exc):
+            return unavailable_response(request.url.path, exc)
+        return internal_error_response(request.url.path, exc)
+
+    app.add_exception_handler(psycopg.OperationalError, on_database)
+    app.add_exception_handler(OperationalError, on_database)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
+import psycopg
 import pytest
 from sqlalchemy.exc import OperationalError
 
 from service.alerts import routes as alert_routes
+from service.api import errors
 from tests.service.api.conftest import assert_problem
 
 
@@ -63,6 +67,51 @@ def test_database_error_is_500_without_trace_or_sql(api, monkeypatch):
     assert "disk" not in response.text
     assert body["detail"].startswith("internal error (reference ")
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+REFUSED = 'connection failed: connection to server at "127.0.0.1", port 5432 failed: refused'
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        psycopg.OperationalError(REFUSED),  # the event-loop reads raise the driver's own
+        OperationalError("SELECT 1", {}, psycopg.OperationalError(REFUSED)),  # via SQLAlchemy
+    ],
+    ids=["psycopg", "sqlalchemy"],
+)
+def test_an_unreachable_database_is_503_with_retry_after_and_one_log_line(
+    api, monkeypatch, caplog, error
+):
+    def unreachable(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(alert_routes, "list_alert_json", unreachable)
+    monkeypatch.setattr(alert_routes, "list_alert_json_async", unreachable)
+    monkeypatch.setattr(errors, "_unavailable", {"logged_at": 0.0, "since": 0})
+    with caplog.at_level(logging.INFO, logger="functrail.api"):
+        answers = [api.client.get("/v1/alerts", headers=api.headers("viewer")) for _ in range(5)]
+    for response in answers:
+        body = assert_problem(response, 503)
+        assert body["type"].endswith("/database-unavailable")
+        assert response.headers["retry-after"] == "1"
+        assert "5432" not in response.text
+    lines = [r for r in caplog.records if r.name == "functrail.api"]
+    assert len(lines) == 1  # not one (with a trace) per request
+    assert lines[0].exc_info is None
+
+
+def test_a_server_side_shutdown_is_503_and_a_query_error_is_still_500(api, monkeypatch):
+    raised: list[Exception] = [psycopg.errors.AdminShutdown("terminating connection")]
+
+    def failing(*args, **kwargs):
+        raise raised[0]
+
+    monkeypatch.setattr(alert_routes, "list_alert_json", failing)
+    monkeypatch.setattr(alert_routes, "list_alert_json_async", failing)
+    assert_problem(api.client.get("/v1/alerts", headers=api.headers("viewer")), 503)
+    raised[0] = psycopg.errors.DiskFull("no space left")  # class 53: not a reachability error
+    assert_problem(api.client.get("/v1/alerts", headers=api.headers("viewer")), 500)
 
 
 def test_security_headers_on_every_answer(api):
