@@ -100,12 +100,14 @@ _unavailable = {"logged_at": 0.0, "since": 0}
 def database_unavailable(exc: BaseException) -> bool:
     """True when PostgreSQL could not be reached or was shutting down or starting up: no
     SQLSTATE (the client's own connection failure), class 08 (connection exception) or
-    class 57 (operator intervention: shutdown, cannot connect now, a statement timeout). An
-    error in what was asked (or SQLite's disk I/O) is not one."""
+    class 57 (operator intervention: shutdown, cannot connect now). A statement that ran
+    past its timeout (57014) is not: asked again at once, it would time out again. Nor is an
+    error in what was asked, or SQLite's disk I/O."""
     cause = exc.orig if isinstance(exc, DBAPIError) else exc
     if not isinstance(cause, psycopg.OperationalError):
         return False
-    return cause.sqlstate is None or cause.sqlstate[:2] in ("08", "57")
+    state = cause.sqlstate
+    return state is None or (state[:2] in ("08", "57") and state != "57014")
 
 
 def unavailable_response(instance: str, exc: BaseException) -> ProblemResponse:

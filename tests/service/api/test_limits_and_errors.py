@@ -101,7 +101,7 @@ def test_an_unreachable_database_is_503_with_retry_after_and_one_log_line(
     assert lines[0].exc_info is None
 
 
-def test_a_server_side_shutdown_is_503_and_a_query_error_is_still_500(api, monkeypatch):
+def test_a_server_side_shutdown_is_503_and_a_query_error_or_timeout_is_still_500(api, monkeypatch):
     raised: list[Exception] = [psycopg.errors.AdminShutdown("terminating connection")]
 
     def failing(*args, **kwargs):
@@ -111,6 +111,8 @@ def test_a_server_side_shutdown_is_503_and_a_query_error_is_still_500(api, monke
     monkeypatch.setattr(alert_routes, "list_alert_json_async", failing)
     assert_problem(api.client.get("/v1/alerts", headers=api.headers("viewer")), 503)
     raised[0] = psycopg.errors.DiskFull("no space left")  # class 53: not a reachability error
+    assert_problem(api.client.get("/v1/alerts", headers=api.headers("viewer")), 500)
+    raised[0] = psycopg.errors.QueryCanceled("statement timeout")  # retried, it would again
     assert_problem(api.client.get("/v1/alerts", headers=api.headers("viewer")), 500)
 
 
