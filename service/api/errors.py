@@ -115,7 +115,7 @@ def unavailable_response(instance: str, exc: BaseException) -> ProblemResponse:
     now = time.monotonic()
     _unavailable["since"] += 1
     if now - _unavailable["logged_at"] >= UNAVAILABLE_LOG_SECONDS:
-        first = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
+        first = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0][:300]
         log.warning(
             "database unavailable (%d requests answered 503 since the last line), on %s: %s",
             _unavailable["since"],

@@ -76,9 +76,10 @@ REFUSED = 'connection failed: connection to server at "127.0.0.1", port 5432 fai
     "error",
     [
         psycopg.OperationalError(REFUSED),  # the event-loop reads raise the driver's own
+        psycopg.OperationalError(""),  # a message of no line
         OperationalError("SELECT 1", {}, psycopg.OperationalError(REFUSED)),  # via SQLAlchemy
     ],
-    ids=["psycopg", "sqlalchemy"],
+    ids=["psycopg", "empty", "sqlalchemy"],
 )
 def test_an_unreachable_database_is_503_with_retry_after_and_one_log_line(
     api, monkeypatch, caplog, error
