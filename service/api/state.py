@@ -33,7 +33,6 @@ class ApiState:
     """PostgreSQL: the hot list's connections on the event loop (None on SQLite)"""
     rendered: RenderedAlerts = field(default_factory=RenderedAlerts)
     """the list's alert JSON by (id, updated_at), for this process"""
-    """PostgreSQL: the hot list's connections on the event loop (None on SQLite)"""
     db_slots: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(4))
     """threads the hot list may hold at once: within the engine's pool (5), so no connection
     is opened per request, and few enough that 50 clients queue instead of thrashing"""
