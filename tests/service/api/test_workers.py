@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from service.api.workers import reuse_port_socket, run_workers
 from service.cli import app
+from tests.ports import free_port
 
 
 def _children(pid: int) -> list[int]:
@@ -67,9 +68,7 @@ def hanging_app_factory() -> Any:
 
 @pytest.mark.integration
 def test_a_worker_whose_loop_stopped_ticking_is_killed_and_replaced(caplog):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = uvicorn.Config(
         f"{__name__}:hanging_app_factory", factory=True, port=port, log_level="error"
     )
@@ -98,9 +97,7 @@ def test_a_worker_whose_loop_stopped_ticking_is_killed_and_replaced(caplog):
 
 @pytest.mark.integration
 def test_a_worker_that_cannot_start_stops_the_parent_with_an_error():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = uvicorn.Config(
         f"{__name__}:broken_app_factory", factory=True, port=port, log_level="critical"
     )
@@ -129,9 +126,7 @@ def test_a_taken_port_fails_at_once():
 @pytest.mark.integration
 def test_each_worker_listens_on_its_own_socket_and_connections_spread(settings):
     key = CliRunner().invoke(app, ["keys", "create", "--role", "viewer", "--name", "w"]).stdout
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     serve = [sys.executable, "-c", "from service.cli import main; main()", "serve"]
     proc = subprocess.Popen(
         [*serve, "--port", str(port), "--workers", "2"],

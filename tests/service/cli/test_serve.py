@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,12 +15,7 @@ from typer.testing import CliRunner
 
 from service.cli import app
 from service.cli.serve import build_app
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.ports import free_port
 
 
 @pytest.mark.integration
@@ -32,7 +26,7 @@ def test_serve_answers_401_without_key_and_a_page_with_one(settings, workers, ac
         .invoke(app, ["keys", "create", "--role", "viewer", "--name", "srv"])
         .stdout.strip()
     )
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,17 +13,12 @@ import httpx
 import pytest
 
 from pipelines.settings import Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.ports import free_port
 
 
 @pytest.mark.integration
 def test_serve_announces_the_schedule_and_stops_cleanly(settings: Settings) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "FUNCTRAIL_SCORE_SCHEDULE": "02:30"}
     command = [sys.executable, "-c", "from service.cli import main; main()"]
     proc = subprocess.Popen(

@@ -159,10 +159,3 @@ def receiver(secret: str = "", script: list[Step] | None = None) -> Iterator[Rec
         yield r
     finally:
         r.stop()
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (connection refused until a receiver takes it)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

@@ -10,7 +10,8 @@ import pytest
 
 from service.webhooks.delivery import parse_retry_after, post
 from service.webhooks.signing import signed_headers
-from tests.service.webhooks.receivers import Step, free_port, receiver
+from tests.ports import free_port
+from tests.service.webhooks.receivers import Step, receiver
 from tests.service.webhooks.test_ssrf import resolving_to
 from tests.service.webhooks.tls import make_tls
 

@@ -16,7 +16,8 @@ from service.webhooks.dispatcher import Dispatcher, DispatcherConfig
 from service.webhooks.retry import RetryPolicy
 from service.webhooks.store import NewSubscription
 from tests.factories import alert
-from tests.service.webhooks.receivers import Receiver, Step, free_port, receiver
+from tests.ports import free_port
+from tests.service.webhooks.receivers import Receiver, Step, receiver
 
 pytestmark = pytest.mark.integration
 
