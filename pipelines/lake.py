@@ -256,6 +256,15 @@ class EventLake:
                     found.append((provider, date.fromisoformat(day)))
         return sorted(found)
 
+    def providers(self) -> list[str]:
+        """The providers with a folder in the lake, sorted."""
+        found = (_value(folder, "provider") for folder in self._children(self.root))
+        return sorted(name for name in found if name is not None)
+
+    def files(self, provider: str, day: date) -> list[str]:
+        """The Parquet files of one partition (none for a partition not present)."""
+        return self._files(provider, day)
+
     # -- helpers -------------------------------------------------------------------------------
 
     def dataset(self) -> ds.Dataset | None:

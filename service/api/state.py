@@ -36,5 +36,8 @@ class ApiState:
     db_slots: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(4))
     """threads the hot list may hold at once: within the engine's pool (5), so no connection
     is opened per request, and few enough that 50 clients queue instead of thrashing"""
+    lake_slots: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(2))
+    """event searches scanning the lake at once: each holds row groups in memory, and two
+    already keep both cores busy"""
     cache: dict[str, Any] = field(default_factory=dict)
-    """loaded once on first use: the rule pack"""
+    """loaded once on first use: the rule pack, the event lake searches read"""
