@@ -23,7 +23,8 @@ from service.query import MAX_LIMIT
 alerts_app = typer.Typer(help="Query the alert store.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
 
-_CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
+CONTROL_ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
+"""control characters as visible escapes: attacker text cannot move the cursor or recolour"""
 
 
 class Format(StrEnum):
@@ -115,5 +116,5 @@ def _print_table(alerts: list[StoredAlert]) -> None:
             str(a.count),
             a.title,
         )
-        table.add_row(*(Text(str(c).translate(_CONTROL)) for c in cells))
+        table.add_row(*(Text(str(c).translate(CONTROL_ESCAPES)) for c in cells))
     Console().print(table)

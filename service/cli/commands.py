@@ -6,6 +6,7 @@ from service.cli import (  # noqa: F401  (imported for their registration on the
     alerts,
     demo,
     detect,
+    events,
     ingest,
     keys,
     models,

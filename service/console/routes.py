@@ -24,6 +24,8 @@ ASSETS: dict[str, str] = {
     "console.css": "text/css; charset=utf-8",
     "api.js": "text/javascript; charset=utf-8",
     "render.js": "text/javascript; charset=utf-8",
+    "text.js": "text/javascript; charset=utf-8",
+    "events.js": "text/javascript; charset=utf-8",
     "chart.js": "text/javascript; charset=utf-8",
     "main.js": "text/javascript; charset=utf-8",
 }

@@ -63,3 +63,5 @@ export const createSuppression = (spec) => call("POST", "/v1/suppressions", { bo
 export const listSuppressions = (active, cursor) =>
   call("GET", "/v1/suppressions", { query: { active: active ? "true" : "false", cursor, limit: 50 } });
 export const deleteSuppression = (id) => call("DELETE", `/v1/suppressions/${one(id)}`);
+export const searchEvents = (filters, cursor, limit = 50) =>
+  call("GET", "/v1/events", { query: { ...filters, cursor, limit } });

@@ -1,13 +1,17 @@
-// Wires the page: the key form, filters, the queue with cursor paging, the chart, and the
-// detail panel with triage. State is this module's few variables; the server is the truth,
-// so after every change the alert and the queue are read again.
+// Wires the page: the key form, the views (Alerts, Events), filters, the queue with cursor
+// paging, the chart, and the detail panel with triage. State is this module's few variables;
+// the server is the truth, so after every change the alert and the queue are read again.
 
 import * as api from "./api.js";
 import { exactByDay, stackedBars } from "./chart.js";
+import * as eventsView from "./events.js";
 import { SEVERITIES, alertRow, clear, counts, detail, el, events, suppressionRow } from "./render.js";
+import { shortPrincipal } from "./text.js";
 
 const $ = (id) => document.getElementById(id);
 const state = {
+  view: "alerts",
+  eventsLoaded: false,
   filters: {},
   cursor: null,
   shown: 0,
@@ -125,8 +129,35 @@ async function removeSuppression(id) {
   }
 }
 
+// Views: a nav button per <main data-view>; the Events view searches the last 24 h the first
+// time it is shown (unless an alert opened it with filters of its own).
+function showView(name) {
+  state.view = name;
+  for (const view of document.querySelectorAll("main[data-view]")) view.hidden = view.dataset.view !== name;
+  for (const button of $("nav").querySelectorAll("button[data-view]")) {
+    if (button.dataset.view === name) button.setAttribute("aria-current", "page");
+    else button.removeAttribute("aria-current");
+  }
+  if (name === "events" && !state.eventsLoaded && api.getKey()) {
+    state.eventsLoaded = true;
+    eventsView.search({}, "");
+  }
+}
+
+function openEvents(alert, on) {
+  const filters = eventsView.alertFilters(alert, on);
+  const who = on === "principal" ? shortPrincipal(alert.principal) : alert.resource;
+  state.eventsLoaded = true;
+  showView("events");
+  eventsView.search(filters, `${on} ${who}, an hour either side of the alert (UTC ${filters.since} to ${filters.until})`);
+}
+
 async function refresh() {
   if (!api.getKey()) return;
+  if (state.view === "events") {
+    state.eventsLoaded = true;
+    eventsView.search({}, "");
+  }
   say("");
   try {
     await Promise.all([loadPage(true), loadChart(), loadSuppressions(true)]);
@@ -140,14 +171,18 @@ async function openAlert(id) {
   for (const row of $("alert-rows").children) row.classList.toggle("selected", row.dataset.id === id);
   try {
     const alert = await api.getAlert(id);
-    $("detail").replaceChildren(...detail(alert, actionsFor(id)));
+    $("detail").replaceChildren(...detail(alert, actionsFor(alert)));
   } catch (error) {
     fail(error);
   }
 }
 
-function actionsFor(id) {
+function actionsFor(alert) {
+  const id = alert.id;
   return {
+    openEvents(on) {
+      openEvents(alert, on);
+    },
     async patch(changes) {
       try {
         await api.patchAlert(id, changes);
@@ -209,8 +244,14 @@ function start() {
     $("detail").replaceChildren(el("p", { className: "muted" }, "Select an alert."));
     $("more").hidden = true;
     $("shown").textContent = "";
+    eventsView.forget();
+    state.eventsLoaded = false;
     say("");
   });
+  for (const button of $("nav").querySelectorAll("button[data-view]")) {
+    button.addEventListener("click", () => showView(button.dataset.view));
+  }
+  eventsView.initEvents(fail);
   $("filters").addEventListener("submit", (event) => {
     event.preventDefault();
     state.filters = readFilters();

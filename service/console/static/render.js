@@ -3,6 +3,8 @@
 // page only as text nodes (append/textContent) or as properties of elements built here;
 // this module never parses data as HTML.
 
+import { runbookBlocks, shortPrincipal, shortTitle } from "./text.js";
+
 export const SEVERITIES = ["info", "low", "medium", "high", "critical"];
 
 /** An element with properties (className, type, ...) and children (strings become text). */
@@ -38,19 +40,22 @@ export function chip(severity) {
   return el("span", { className: `chip ${severityClass(severity)}` }, severity);
 }
 
+// The queue reads at a glance: titles and principals with IAM ARNs shortened ("user/alice"),
+// the full text on hover.
 export function alertRow(alert, onOpen) {
   const cells = [
-    chip(alert.severity),
-    alert.title,
-    alert.rule_id,
-    alert.principal || "",
-    alert.resource || "",
-    alert.status,
-    alert.count,
-    utc(alert.last_seen),
-  ].map((value) => {
-    const cell = el("td", {}, value);
-    if (typeof value === "string") cell.title = value;
+    [chip(alert.severity)],
+    [shortTitle(alert.title), alert.title],
+    [alert.rule_id],
+    [shortPrincipal(alert.principal), alert.principal],
+    [alert.resource],
+    [alert.status],
+    [alert.count],
+    [utc(alert.last_seen)],
+  ].map(([value, full]) => {
+    const cell = el("td", {}, value ?? "");
+    const hover = full ?? value;
+    if (typeof hover === "string" && hover) cell.title = hover;
     return cell;
   });
   const row = el("tr", { tabIndex: 0 }, ...cells);
@@ -86,7 +91,7 @@ function meta(pairs) {
 function explanation(deviations) {
   if (!deviations || deviations.length === 0) return null;
   const rows = deviations.map((d) =>
-    el("tr", {}, el("td", {}, d.feature), el("td", {}, String(d.observed)), el("td", {}, d.baseline)),
+    el("tr", {}, el("td", {}, d.feature), el("td", {}, d.observed === null || d.observed === undefined ? "" : String(d.observed)), el("td", {}, d.baseline)),
   );
   return el(
     "table",
@@ -96,16 +101,28 @@ function explanation(deviations) {
   );
 }
 
+// A runbook keeps its numbered steps as a list and its other lines as paragraphs; a runbook
+// that is one http(s) URL is a link (any other scheme stays text).
 function runbook(text) {
   if (!text) return null;
-  let url = null;
+  const url = httpUrl(text.trim());
+  if (url) return el("p", {}, el("a", { href: url.href, rel: "noopener noreferrer", target: "_blank" }, text));
+  const blocks = runbookBlocks(text).map((block) =>
+    block.steps
+      ? el("ol", { start: block.start }, ...block.steps.map((step) => el("li", {}, step)))
+      : el("p", {}, block.text),
+  );
+  return el("div", { className: "runbook" }, ...blocks);
+}
+
+function httpUrl(text) {
+  if (/\s/.test(text)) return null;
   try {
-    url = new URL(text);
+    const url = new URL(text);
+    return url.protocol === "https:" || url.protocol === "http:" ? url : null;
   } catch {
-    return el("p", {}, text);
+    return null;
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") return el("p", {}, text);
-  return el("p", {}, el("a", { href: url.href, rel: "noopener noreferrer", target: "_blank" }, text));
 }
 
 function history(entries) {
@@ -120,19 +137,25 @@ function history(entries) {
   return el("ul", { className: "history" }, ...items);
 }
 
-/** The detail panel: facts, explanation, triage controls, suppression form, evidence slot. */
+/** The detail panel: facts, explanation, the alert's events, triage controls, suppression
+ * form, evidence slot. Only nodes: a missing part is left out, never rendered as "null". */
 export function detail(alert, actions) {
   const assignee = el("input", { maxLength: 200, value: alert.assignee || "", placeholder: "analyst" });
   const note = el("textarea", { maxLength: 10000, placeholder: "what you found" });
   const evidence = el("div", {}, el("button", { type: "button", onclick: () => actions.loadEvents(evidence) }, "Load evidence events"));
   const status = (label, to) =>
     el("button", { type: "button", disabled: alert.status === to, onclick: () => actions.patch({ status: to }) }, label);
-  return [
-    el("h2", {}, chip(alert.severity), " ", alert.title),
+  const title = el("h2", { title: alert.title }, chip(alert.severity), " ", shortTitle(alert.title));
+  const around = [
+    alert.principal ? ["principal", "Events of this principal (±1 h)"] : null,
+    alert.resource ? ["resource", "Events on this resource (±1 h)"] : null,
+  ].filter(Boolean);
+  const parts = [
+    title,
     meta([
       ["status", alert.status],
       ["assignee", alert.assignee],
-      ["detector / rule", `${alert.detector} / ${alert.rule_id}`],
+      ["detector / rule", [alert.detector, alert.rule_id].filter(Boolean).join(" / ")],
       ["provider", alert.provider],
       ["account", alert.account],
       ["principal", alert.principal],
@@ -140,11 +163,18 @@ export function detail(alert, actions) {
       ["first seen", `${utc(alert.first_seen)} UTC`],
       ["last seen", `${utc(alert.last_seen)} UTC`],
       ["count", alert.count],
-      ["score", alert.score.toFixed(2)],
+      ["score", typeof alert.score === "number" ? alert.score.toFixed(2) : null],
       ["id", alert.id],
     ]),
+    around.length
+      ? el("div", { className: "actions" },
+          ...around.map(([on, label]) =>
+            el("button", { type: "button", className: "to-events", onclick: () => actions.openEvents(on) }, label),
+          ),
+        )
+      : null,
     el("h3", {}, "Tags"),
-    alert.tags.length ? el("div", {}, ...alert.tags.map((t) => el("span", { className: "tag" }, t))) : el("p", { className: "muted" }, "none"),
+    alert.tags && alert.tags.length ? el("div", {}, ...alert.tags.map((t) => el("span", { className: "tag" }, t))) : el("p", { className: "muted" }, "none"),
     alert.runbook ? el("h3", {}, "Runbook") : null,
     runbook(alert.runbook),
     alert.explanation && alert.explanation.length ? el("h3", {}, "Why it is anomalous") : null,
@@ -170,6 +200,7 @@ export function detail(alert, actions) {
     el("h3", {}, "Evidence"),
     evidence,
   ];
+  return parts.filter((part) => part !== null && part !== undefined && part !== false);
 }
 
 function suppressionForm(alert, suppress) {
@@ -225,14 +256,16 @@ export function suppressionRow(item, onDelete) {
   return row;
 }
 
-function fieldsTable(record) {
+/** An event's normalized fields (not ``raw``) as a two-column table, empty ones left out. */
+export function fieldsTable(record) {
   const rows = Object.entries(record)
     .filter(([name, value]) => name !== "raw" && value !== null && value !== "")
     .map(([name, value]) => el("tr", {}, el("td", {}, name), el("td", {}, typeof value === "object" ? JSON.stringify(value) : String(value))));
   return el("table", {}, el("tbody", {}, ...rows));
 }
 
-function pretty(raw) {
+export function pretty(raw) {
+  if (raw === null || raw === undefined) return "(no raw record)";
   if (typeof raw === "string") {
     try {
       return JSON.stringify(JSON.parse(raw), null, 2);

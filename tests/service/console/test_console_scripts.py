@@ -127,3 +127,43 @@ def test_chart_counts_per_severity_from_the_real_minimum_severity_summaries(api,
         day = a.last_seen.date().isoformat()
         expected[a.severity][day] = expected[a.severity].get(day, 0) + 1
     assert exact == expected
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the text module")
+def test_principals_shorten_to_their_kind_and_name_and_other_text_stays(tmp_path):
+    cases = {
+        "arn:aws:iam::123456789012:user/alice": "user/alice",
+        "arn:aws:iam::123456789012:user/ops/eu/alice": "user/alice",
+        "arn:aws:iam::123456789012:role/ci-deploy": "role/ci-deploy",
+        "arn:aws:sts::123456789012:assumed-role/ci-deploy/gh-run-77": "role/ci-deploy",
+        "arn:aws-cn:iam::123456789012:role/service-role/etl": "role/etl",
+        "arn:aws:iam::123456789012:root": "root",
+        "arn:aws:sts::123456789012:federated-user/bob": "federated-user/bob",
+        "deployer@shop-prod.iam.gserviceaccount.com": "deployer@shop-prod.iam.gserviceaccount.com",
+        "lambda.amazonaws.com": "lambda.amazonaws.com",
+        "arn:aws:lambda:eu-central-1:123456789012:function:billing": (
+            "arn:aws:lambda:eu-central-1:123456789012:function:billing"
+        ),
+        "<img src=x onerror=alert(1)>": "<img src=x onerror=alert(1)>",
+    }
+    titles = {
+        "arn:aws:iam::1234567890ab:user/x did it": "arn:aws:iam::1234567890ab:user/x did it",
+        "arn:aws:iam::123456789012:user/alice let arn:aws:iam::210987654321:role/r assume": (
+            "user/alice let role/r assume"
+        ),
+    }
+    folder = _node_module_dir(tmp_path)
+    script = (
+        'import { shortPrincipal, shortTitle } from "./text.js";'
+        f"const p = {json.dumps(list(cases))}; const t = {json.dumps(list(titles))};"
+        "console.log(JSON.stringify([p.map(shortPrincipal), t.map(shortTitle),"
+        " [shortPrincipal(null), shortTitle(undefined)]]));"
+    )
+    (folder / "run.mjs").write_text(script)
+    out = subprocess.run(
+        ["node", str(folder / "run.mjs")], capture_output=True, text=True, timeout=30, check=True
+    )
+    principals, shortened, missing = json.loads(out.stdout)
+    assert principals == list(cases.values())
+    assert shortened == list(titles.values())
+    assert missing == ["", ""]
