@@ -164,8 +164,9 @@ def run_duckdb(
         else:
             where.append(f"{name} = ?")
         values.append(value)
+    # Column names come from this file's mix; every value is a bound parameter.
     sql = (
-        "SELECT * EXCLUDE (raw) FROM read_parquet(?, hive_partitioning = true) WHERE "
+        "SELECT * EXCLUDE (raw) FROM read_parquet(?, hive_partitioning = true) WHERE "  # noqa: S608
         + " AND ".join(where)
         + f" ORDER BY time DESC, id DESC, provider DESC LIMIT {LIMIT}"
     )
@@ -305,7 +306,7 @@ def summarize(reports: list[dict[str, Any]], mix: dict[str, dict[str, str]]) -> 
         if not every:
             continue
         p50 = every[len(every) // 2]
-        p95 = every[min(len(every) - 1, int(round(0.95 * (len(every) - 1))))]
+        p95 = every[min(len(every) - 1, round(0.95 * (len(every) - 1)))]
         label = r["engine"] + (f" {r['version']}" if "version" in r else "")
         print(
             f"{label:<16} p50 {p50:.3f} s  p95 {p95:.3f} s  max {every[-1]:.3f} s over "

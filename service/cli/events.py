@@ -115,9 +115,8 @@ def _write_jsonl(items: list[dict[str, Any]]) -> None:
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
-    table = Table(
-        "time (UTC)", "provider", "account", "principal", "action", "outcome", "source ip", "resource"
-    )
+    headers = ("time (UTC)", "provider", "account", "principal", "action", "outcome")
+    table = Table(*headers, "source ip", "resource")
     for row in rows:
         moment: datetime = row["time"]
         outcome = row["outcome"] or ""

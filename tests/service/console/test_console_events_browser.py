@@ -109,10 +109,12 @@ def test_an_alert_opens_its_principals_events_of_that_hour_and_filters_narrow_th
         page.evaluate(f"{form}.elements.action.value = ''")
         page.evaluate(f"{form}.querySelector('button[type=submit]').click()")
         page.wait_for(f"{EVENT_ROWS} === 3")
-        page.evaluate(f"document.querySelector('#event-rows tr[data-id=\"{mine[2]['id']}\"]').click()")
+        hostile_row = f'#event-rows tr[data-id="{mine[2]["id"]}"]'
+        page.evaluate(f"document.querySelector({hostile_row!r}).click()")
         page.wait_for("document.querySelector('#event-rows tr.event-open') !== null")
         record = _text(page, "#event-rows tr.event-open")
-        assert ALICE in record and "user_agent" in record
+        assert ALICE in record
+        assert "user_agent" in record
         page.evaluate("document.querySelector('#event-rows tr.event-open button').click()")
         page.wait_for("document.querySelector('#event-rows tr.event-open pre') !== null")
         raw = _text(page, "#event-rows tr.event-open pre")
@@ -156,7 +158,9 @@ def test_queue_titles_lead_with_a_short_principal_and_runbooks_keep_their_steps(
         runbook=RUNBOOK,
         explanation=None,
     )
-    session = alert(principal=CI_SESSION, title=f"{CI_SESSION} changed the code of function billing")
+    session = alert(
+        principal=CI_SESSION, title=f"{CI_SESSION} changed the code of function billing"
+    )
     email = alert(
         provider="gcp",
         principal="deployer@shop-prod.iam.gserviceaccount.com",
