@@ -77,7 +77,11 @@ class EventQuery(BaseModel):
     error_code: Text | None = None
     include_raw: bool = Field(default=False, description="add each event's `raw` record")
     limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
-    cursor: str | None = Field(default=None, max_length=512, description="from `next_cursor`")
+    cursor: str | None = Field(
+        default=None,
+        max_length=3072,
+        description="from `next_cursor` (it holds the last event's id, up to 2048 characters)",
+    )
 
 
 class EventItem(BaseModel):
