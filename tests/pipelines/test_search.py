@@ -10,9 +10,10 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines import search as search_module
 from pipelines.lake import ROW_GROUP_ROWS, EventLake
 from pipelines.search import EventFilter, Position, search_events
+from pipelines.search import files as files_module
+from pipelines.search.scan import FIRST_WAVE
 from tests.factories import BASE_TIME, HOSTILE, event, events
 
 DAY_START = datetime(2026, 3, 2, tzinfo=UTC)
@@ -179,13 +180,21 @@ def test_a_filter_on_the_sorted_principal_reads_only_its_row_groups(lake, monkey
 
 
 def test_the_scan_stops_once_a_page_is_newer_than_every_unread_row_group(lake, monkeypatch):
-    # files written hour by hour, as ingestion does: the newest page needs the newest file only
-    for hour in range(5):
+    # files written hour by hour, as a live watcher does: the newest page needs only the first
+    # wave of row groups, the newest ones
+    hours = 12
+    for hour in range(hours):
         lake.append(events(*(event(time=BASE_TIME + timedelta(hours=hour)) for _ in range(20))))
+    files = {
+        path: pq.read_table(path, columns=["time"])["time"][0].as_py()
+        for path in lake.files("aws", BASE_TIME.date())
+    }
     reads = spy_reads(monkeypatch)
     page = search_events(lake, window(), limit=10)
     assert page.events.num_rows == 10
-    assert len({path for path, _, _ in reads}) == 1
+    read = {path for path, _, _ in reads}
+    assert len(read) == FIRST_WAVE
+    assert sorted(files[p] for p in read) == sorted(files.values())[-FIRST_WAVE:]
 
 
 def test_a_row_group_outside_the_window_or_before_the_cursor_is_not_read(lake, monkeypatch):
@@ -216,13 +225,13 @@ def test_an_empty_lake_gives_an_empty_last_page(lake):
 def spy_reads(monkeypatch) -> list[tuple[str, int, list[str]]]:
     """Record every row-group read of the search: (file, row group, columns)."""
     reads: list[tuple[str, int, list[str]]] = []
-    original = search_module._read
+    original = files_module.LakeFile.read
 
-    def read(file, index, columns):
-        reads.append((file.path, index, list(columns)))
-        return original(file, index, columns)
+    def read(self, indices, columns, **options):
+        reads.extend((self.path, index, list(columns)) for index in indices)
+        return original(self, indices, columns, **options)
 
-    monkeypatch.setattr(search_module, "_read", read)
+    monkeypatch.setattr(files_module.LakeFile, "read", read)
     return reads
 
 
