@@ -87,6 +87,10 @@ def queries(values: dict[str, Any]) -> dict[str, dict[str, str]]:
         "user_agent 'aws-cli'": {"user_agent": "aws-cli"},
         "principal_type root": {"principal_type": "root"},
         "no filter (newest 50)": {},
+        "quiet principal, with raw": {
+            "principal": values["quiet_principal"],
+            "include_raw": "true",
+        },
     }
 
 
@@ -100,10 +104,11 @@ def run_pyarrow(root: str, window: tuple[datetime, datetime], params: dict[str, 
     from pipelines.search import EventFilter, search_events
 
     filters: dict[str, Any] = dict(params)
+    include_raw = filters.pop("include_raw", None) == "true"
     if "source_ip" in filters:
         filters["source_ip"] = ipaddress.ip_network(filters["source_ip"], strict=False)
     flt = EventFilter(since=window[0], until=window[1], **filters)
-    page = search_events(EventLake(root), flt, limit=LIMIT)
+    page = search_events(EventLake(root), flt, limit=LIMIT, include_raw=include_raw)
     return page.events["id"].to_pylist()
 
 
@@ -142,6 +147,8 @@ def run_duckdb(
 
     if "source_ip" in params:
         return None
+    params = dict(params)
+    columns = "*" if params.pop("include_raw", None) == "true" else "* EXCLUDE (raw)"
     where = ["time >= ?", "time < ?"]
     values: list[Any] = [window[0], window[1]]
     for name, value in params.items():
@@ -152,11 +159,13 @@ def run_duckdb(
         values.append(value)
     # Column names come from this file's mix; every value is a bound parameter.
     sql = (
-        "SELECT * EXCLUDE (raw) FROM read_parquet(?, hive_partitioning = true) WHERE "  # noqa: S608
+        f"SELECT {columns} FROM read_parquet(?, hive_partitioning = true) WHERE "  # noqa: S608
         + " AND ".join(where)
         + f" ORDER BY time DESC, id DESC, provider DESC LIMIT {LIMIT}"
     )
-    rows = duckdb.execute(sql, [files, *values]).fetch_arrow_table()
+    result = duckdb.execute(sql, [files, *values])
+    fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table  # 2.x / 1.x
+    rows = fetch()
     return rows["id"].to_pylist()
 
 
@@ -170,6 +179,8 @@ def run_pandas(
 
     from pipelines.events import EVENT_COLUMNS
 
+    if "include_raw" in params:
+        return None  # the same rows as without raw: not read again
     dataset = ds.dataset(files, format="parquet", partitioning="hive")
     columns = [c for c in EVENT_COLUMNS if c != RAW_EXCLUDED]
     frame = dataset.to_table(columns=columns).to_pandas(types_mapper=pd.ArrowDtype)

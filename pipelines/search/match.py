@@ -24,7 +24,8 @@ Test = Callable[[pa.Array], np.ndarray]
 
 
 class Matcher:
-    """The rows of a table (``time`` plus the filter's columns) that match one search."""
+    """Which rows match one search: the filters over their columns (``filtered``), then the
+    window and cursor over ``time`` (``timely``)."""
 
     def __init__(self, flt: EventFilter, after: Position | None) -> None:
         self.start, self.stop = to_micros(flt.since), to_micros(flt.until)
@@ -42,18 +43,23 @@ class Matcher:
         """The columns to read dictionary-encoded."""
         return [name for name, _ in self.tests]
 
-    def rows(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-        """(micros, row numbers) of the matching rows at or before the cursor's time."""
-        micros = table["time"].combine_chunks().cast(pa.int64()).to_numpy(zero_copy_only=False)
-        keep = (micros >= self.start) & (micros < self.stop)
-        if self.bound is not None:
-            keep &= micros <= self.bound
+    def filtered(self, table: pa.Table) -> np.ndarray:
+        """A bool per row: every filter holds (all True without filters)."""
+        keep = np.ones(table.num_rows, bool)
         for name, test in self.tests:
             if not keep.any():
                 break
             keep &= per_value(table[name], test)
-        rows = np.flatnonzero(keep)
-        return micros[rows], rows
+        return keep
+
+    def timely(self, time: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+        """The times in microseconds, and a bool per row: in the window, not after the
+        cursor's time."""
+        micros = time.combine_chunks().cast(pa.int64()).to_numpy(zero_copy_only=False)
+        keep = (micros >= self.start) & (micros < self.stop)
+        if self.bound is not None:
+            keep &= micros <= self.bound
+        return micros, keep
 
 
 def per_value(column: pa.ChunkedArray, test: Test) -> np.ndarray:

@@ -175,8 +175,30 @@ def test_a_filter_on_the_sorted_principal_reads_only_its_row_groups(lake, monkey
     reads = spy_reads(monkeypatch)
     page = search_events(lake, window(principal="p1"), limit=5)
     assert page.events.num_rows == 5
-    assert [index for _, index, _ in reads] == [1, 1]  # filter columns, then the page's rows
+    # the filter column, then time where it matched, then the page's rows (without raw)
+    assert [(index, columns[:1]) for _, index, columns in reads] == [
+        (1, ["principal"]),
+        (1, ["time"]),
+        (1, ["id"]),
+    ]
     assert "raw" not in reads[-1][2]
+
+
+def test_time_is_read_only_for_row_groups_where_a_filter_matched(lake, monkeypatch):
+    # a user-agent substring cannot be pruned by statistics: every group's user agents are
+    # read, but only the group holding a match has its times read
+    n = ROW_GROUP_ROWS * 3
+    rows = [
+        event(principal=f"p{i * 3 // n}", user_agent="rare-tool/1" if i == n - 1 else "aws-cli")
+        for i in range(n)
+    ]
+    lake.append(events(*rows))
+    reads = spy_reads(monkeypatch)
+    page = search_events(lake, window(user_agent="RARE-TOOL"), limit=5)
+    assert page.events["id"].to_pylist() == [rows[-1]["id"]]
+    timed = [index for _, index, columns in reads if columns == ["time"]]
+    assert timed == [2]
+    assert sorted(index for _, index, columns in reads if columns == ["user_agent"]) == [0, 1, 2]
 
 
 def test_the_scan_stops_once_a_page_is_newer_than_every_unread_row_group(lake, monkeypatch):
