@@ -294,3 +294,14 @@ def test_append_writes_a_batch_of_many_chunks_without_a_whole_sorted_copy(lake) 
         pa.set_memory_pool(previous)
     assert _POOL.max_memory() - before < batch.nbytes / 2
     assert len(lake.read(columns=["account"])) == batch.num_rows
+
+
+def test_providers_and_files_list_what_the_lake_holds(lake):
+    assert lake.providers() == []
+    lake.append(events(event(time=MARCH_2), event(time=MARCH_3, provider="gcp")))
+    assert lake.providers() == ["aws", "gcp"]
+    [path] = lake.files("aws", MARCH_2.date())
+    assert path.endswith(".parquet")
+    assert "provider=aws/date=2026-03-02" in path
+    assert lake.files("aws", MARCH_3.date()) == []
+    assert lake.files("azure", MARCH_2.date()) == []
