@@ -16,6 +16,7 @@ from typing import Final
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from pipelines.events import EVENT_SCHEMA
@@ -97,6 +98,9 @@ class LakeFile:
         self.lake, self.path, self.provider = lake, path, provider
         self.footer = _footer(lake, path)
         self._readers: dict[tuple[str, ...], pq.ParquetFile] = {}
+        # Pre-buffering coalesces the reads of a row group into few large ones: worth it
+        # on S3, ~30% more CPU on a local disk (reading a 10M-event day's user agents).
+        self._pre_buffer = not isinstance(lake.fs, pafs.LocalFileSystem)
 
     def read(
         self, indices: Sequence[int], columns: Sequence[str], *, dictionary: Sequence[str] = ()
@@ -109,9 +113,15 @@ class LakeFile:
         reader = self._readers.get(encoded)
         if reader is None:
             source = self.lake.fs.open_input_file(self.path)
-            reader = pq.ParquetFile(source, metadata=self.footer.meta, read_dictionary=encoded)
+            reader = pq.ParquetFile(
+                source,
+                metadata=self.footer.meta,
+                read_dictionary=encoded,
+                pre_buffer=self._pre_buffer,
+            )
             self._readers[encoded] = reader
-        table = reader.read_row_groups(list(indices), columns=present, use_threads=True)
+        # One thread per file (scan.READERS files at once), not per column.
+        table = reader.read_row_groups(list(indices), columns=present, use_threads=False)
         for name in columns:
             if name not in self.footer.names:
                 field = EVENT_SCHEMA.field(name)

@@ -73,9 +73,11 @@ def per_value(column: pa.ChunkedArray, test: Test) -> np.ndarray:
             if not len(hits):
                 parts.append(np.zeros(len(chunk), bool))
                 continue
-            found = hits[indices.fill_null(0).to_numpy(zero_copy_only=False)]
             if indices.null_count:
+                found = hits[indices.fill_null(0).to_numpy(zero_copy_only=False)]
                 found &= indices.is_valid().to_numpy(zero_copy_only=False)
+            else:
+                found = hits[indices.to_numpy(zero_copy_only=False)]
             parts.append(found)
         else:
             parts.append(np.asarray(test(chunk), dtype=bool))
