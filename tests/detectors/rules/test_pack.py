@@ -2,9 +2,11 @@
 
 Each rule's own positive/negative records are run by test_pack_rules.py; this file pins what the
 pack as a whole promises: its size and metadata, and, over simulated traffic, that every
-rule-kind attack scenario is caught while ordinary traffic (CI deploys, developers' reads,
-schedulers, API-gateway invocations, functions reading their secrets) raises nothing at medium
-or above.
+rule-kind attack scenario is caught while ordinary traffic raises nothing at medium or above:
+CI deploys, developers' reads, schedulers, API-gateway invocations, functions reading their
+secrets, and the control plane around them (Terraform changing roles, policies, buckets, keys and
+rules; KMS decrypts and Lambda's AssumeRole; Config and Security Hub sweeps; people's routine
+admin; on Google Cloud token minting by Workload Identity, builds, storage and Pub/Sub).
 """
 
 from __future__ import annotations
@@ -141,6 +143,36 @@ def test_ordinary_traffic_raises_nothing_at_medium_or_above(ordinary: Run) -> No
         if SEVERITY_RANK[a.severity] >= SEVERITY_RANK["medium"]
     ]
     assert loud == []
+
+
+ROUTINE_CONTROL_PLANE = {
+    ("sts.amazonaws.com", "AssumeRole"),
+    ("kms.amazonaws.com", "Decrypt"),
+    ("kms.amazonaws.com", "CreateGrant"),
+    ("iam.amazonaws.com", "CreateRole"),
+    ("iam.amazonaws.com", "PutRolePolicy"),
+    ("iam.amazonaws.com", "CreatePolicyVersion"),
+    ("iam.amazonaws.com", "CreateAccessKey"),
+    ("s3.amazonaws.com", "PutBucketPolicy"),
+    ("events.amazonaws.com", "PutTargets"),
+    ("lambda.amazonaws.com", "AddPermission"),
+    ("lambda.amazonaws.com", "UpdateFunctionConfiguration"),
+    ("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress"),
+    ("ecr.amazonaws.com", "PutImage"),
+    ("iamcredentials.googleapis.com", "GenerateAccessToken"),
+    ("sts.googleapis.com", "ExchangeToken"),
+    ("cloudbuild.googleapis.com", "CreateBuild"),
+    ("storage.googleapis.com", "get"),
+    ("pubsub.googleapis.com", "Publish"),
+}
+"""Routine control-plane acts the ordinary baseline must hold, so that the check above is made
+on the traffic a control-plane rule has to stay quiet on, not on Lambda-shaped traffic only."""
+
+
+@pytest.mark.slow
+def test_ordinary_traffic_holds_the_routine_control_plane(ordinary: Run) -> None:
+    seen = set(zip(ordinary.events["service"], ordinary.events["action"], strict=True))
+    assert ROUTINE_CONTROL_PLANE - seen == set()
 
 
 @pytest.mark.slow
