@@ -1,7 +1,8 @@
 """The platform pipeline: Terraform run by GitHub Actions, and container images pushed to ECR.
 
-On weekdays the ``acme/platform`` repository plans (pull requests) and applies (merges) one
-application's workspace at a time. The job signs in to the shared-services ``ci-deploy`` role
+Every night a scheduled workflow of the ``acme/platform`` repository plans every workspace
+(drift detection); on weekdays it plans (pull requests) and applies (merges) one application's
+workspace at a time. The job signs in to the shared-services ``ci-deploy`` role
 by OIDC and assumes the target account's ``terraform`` role (a cross-account ``AssumeRole``
 inside the organization, logged in both accounts with one ``sharedEventID``). An apply makes
 one to three changes (``terraform_changes``); AWS Config describes what changed a few minutes
@@ -16,7 +17,7 @@ from pipelines.simulate import aws
 from pipelines.simulate.emit import Emit, is_weekend
 from pipelines.simulate.ids import aws_key_id, aws_time, derive, hex_id, uuid4
 from pipelines.simulate.infra import AwsInfra, aws_infra
-from pipelines.simulate.org import Account, Org
+from pipelines.simulate.org import Account, Function, Org
 from pipelines.simulate.terraform_changes import CHANGES
 from pipelines.simulate.terraform_run import TERRAFORM_UA, Record, Run, plan
 from pipelines.simulate.traffic_aws_people import ci_identity, web_identity_assume
@@ -87,32 +88,43 @@ def _assume_terraform(
     return out
 
 
-def terraform_runs(seed: int, day_start: int, org: Org, account: Account) -> list[Emit]:
-    """Weekday plans and applies of this account's workspaces by the platform pipeline."""
-    if is_weekend(day_start):
-        return []
-    rng = derive(seed, "terraform", account.id, day_start)
+def _session(
+    rng: random.Random, t: int, org: Org, target: AwsInfra, workspace: list[Function]
+) -> Run:
+    """A platform job signed in: OIDC into shared-services ``ci-deploy``, then the target
+    account's ``terraform`` role; the sign-in records are the run's first."""
     hub = org.account("shared-services")
+    account = target.account
+    session = f"GitHubActions-{rng.randint(8_000_000_000, 9_999_999_999)}"
+    ip = rng.choice(org.ci_ips)
+    hub_key = aws_key_id(rng, "ASIA")
+    signin = [web_identity_assume(rng, t, hub, PLATFORM_REPO, ip, session, hub_key)]
+    caller = ci_identity(hub, session, hub_key, aws_time(t))
+    key = aws_key_id(rng, "ASIA")
+    t += rng.randint(5, 20)
+    signin += _assume_terraform(rng, t, hub, target, caller, ip, session, key)
+    ident = aws.assumed_role(
+        account.id, "terraform", target.terraform_role_id, session, key, aws_time(t)
+    )
+    return Run(rng, t, ident, ip, target, workspace, out=signin)
+
+
+def terraform_runs(seed: int, day_start: int, org: Org, account: Account) -> list[Emit]:
+    """The nightly drift check of every workspace (a scheduled plan, weekends too), and on
+    weekdays plans (pull requests) and applies (merges) of one application's workspace."""
+    rng = derive(seed, "terraform", account.id, day_start)
     target = aws_infra(seed, account)
-    out: list[Emit] = []
-    for _ in range(rng.randint(0, 3)):
-        t = day_start + rng.randint(8 * 3600, 17 * 3600)
-        run_id = str(rng.randint(8_000_000_000, 9_999_999_999))
-        session = f"GitHubActions-{run_id}"
-        ip = rng.choice(org.ci_ips)
-        hub_key = aws_key_id(rng, "ASIA")
-        out.append(web_identity_assume(rng, t, hub, PLATFORM_REPO, ip, session, hub_key))
-        caller = ci_identity(hub, session, hub_key, aws_time(t))
-        key = aws_key_id(rng, "ASIA")
-        t += rng.randint(5, 20)
-        out += _assume_terraform(rng, t, hub, target, caller, ip, session, key)
-        ident = aws.assumed_role(
-            account.id, "terraform", target.terraform_role_id, session, key, aws_time(t)
-        )
-        apps = sorted({fn.name.split("-")[0] for fn in account.functions})
+    drift = _session(rng, day_start + rng.randint(3600, 3600 + 2400), org, target,
+                     list(account.functions))  # fmt: skip
+    plan(drift)
+    out = drift.out
+    if is_weekend(day_start):
+        return out
+    apps = sorted({fn.name.split("-")[0] for fn in account.functions})
+    for _ in range(rng.randint(1, 3)):
         app = rng.choice(apps)
         workspace = [fn for fn in account.functions if fn.name.split("-")[0] == app]
-        run = Run(rng, t, ident, ip, target, workspace)
+        run = _session(rng, day_start + rng.randint(8 * 3600, 17 * 3600), org, target, workspace)
         plan(run)
         if rng.random() < 0.55:  # merged: apply after the plan
             run.t += rng.randint(30, 120)

@@ -125,6 +125,28 @@ def test_terraform_assumes_each_account_role_from_shared_services_logged_in_both
     assert all(len(accounts) == 2 and hub in accounts for accounts in by_shared.values())
 
 
+def test_terraform_checks_every_workspace_for_drift_each_night_weekends_too(sim):
+    """A nightly plan keeps the role's habits regular: it works every day, always reading every
+    function of its account, so a weekday apply is not its first activity in days."""
+    org = build_org(11)
+    nights: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in cloudtrail_records(sim):
+        at_night = r["eventTime"][11:13] == "01"
+        if _issuer(r) == "terraform" and at_night and r["eventName"].startswith("GetFunction20"):
+            nights[(r["recipientAccountId"], r["eventTime"][:10])].add(
+                r["requestParameters"]["functionName"]
+            )
+    days = {day for _, day in nights}
+    assert len(days) == 6  # Monday to Saturday
+    for account in org.accounts:
+        for day in days:
+            assert nights[(account.id, day)] == {fn.name for fn in account.functions}
+    assert not any(
+        _issuer(r) == "terraform" and not r["readOnly"] and r["eventTime"][11:13] == "01"
+        for r in cloudtrail_records(sim)
+    )  # a drift check changes nothing
+
+
 def test_terraform_changes_are_scoped_to_the_account(sim):
     """Trusts stay in the account, policies name their resources, no bucket is public, no
     security group opens to the internet, logs are kept 30 days or more."""
