@@ -21,6 +21,18 @@ Two kinds, both usable in a rule's ``detection`` and title like any column:
   the ADD entries of the policy delta when the entry has one (so a REMOVE of ``allUsers``
   beside an unrelated ADD is not a grant), else the members of the requested policy;
 - ``public_grant`` (raw): ``public_members`` is not empty.
+- ``policy_principals`` (raw): who a resource policy in the request lets in (KMS ``policy``, S3
+  ``bucketPolicy``, Secrets Manager ``resourcePolicy``): ``*`` for any principal not narrowed
+  by an account-scoping condition, else the 12-digit accounts named in Allow statements
+  (principals, or the values of account-scoping conditions on a ``*`` principal);
+- ``public_policy`` (raw): ``policy_principals`` holds ``*``;
+- ``policy_foreign_accounts`` (raw): the accounts of ``policy_principals`` other than the event's;
+- ``foreign_policy`` (raw): ``policy_foreign_accounts`` is not empty;
+- ``oidc_trust_unscoped`` (raw): a CreateRole / UpdateAssumeRolePolicy trust policy lets a web
+  identity provider's tokens assume the role without pinning the subject (no ``:sub`` condition,
+  or one starting with a wildcard such as ``repo:*``; Cognito: no ``:aud`` condition);
+- ``lifecycle_expires_all`` (raw): a PutBucketLifecycle configuration has an enabled rule with no
+  prefix, tag or size filter that expires current objects within 7 days (or at a fixed date).
 """
 
 from __future__ import annotations
@@ -167,6 +179,148 @@ def public_grant(record: Any, account: str | None) -> list[Any]:
     return [bool(public_members(record, account))]
 
 
+_POLICY_KEYS = ("policy", "bucketPolicy", "resourcePolicy")
+_ACCOUNT_SCOPING_KEYS = frozenset(
+    {
+        "aws:principalaccount",
+        "aws:principalorgid",
+        "aws:principalorgpaths",
+        "aws:principalarn",
+        "aws:sourceaccount",
+        "aws:sourcearn",
+        "aws:sourceowner",
+        "aws:sourcevpc",
+        "aws:sourcevpce",
+        "aws:sourceip",
+        "aws:userid",
+        "aws:username",
+        "kms:calleraccount",
+    }
+)
+"""Condition keys that narrow a ``*`` principal to known callers: such a statement is not public."""
+
+
+def _document(value: Any) -> dict[str, Any] | None:
+    """A policy document logged as a JSON string or as an object."""
+    if isinstance(value, str):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return None
+    return value if isinstance(value, dict) else None
+
+
+def _statements(document: dict[str, Any] | None) -> list[dict[str, Any]]:
+    found = (document or {}).get("Statement") or []
+    return [st for st in (found if isinstance(found, list) else [found]) if isinstance(st, dict)]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _condition_entries(statement: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(lower-cased condition key, value) pairs of a statement, across its operators."""
+    condition = statement.get("Condition")
+    entries: list[tuple[str, Any]] = []
+    for block in (condition or {}).values() if isinstance(condition, dict) else []:
+        if isinstance(block, dict):
+            entries.extend((str(key).lower(), value) for key, value in block.items())
+    return entries
+
+
+def policy_principals(record: Any, account: str | None) -> list[Any]:
+    params = _section(record, "requestParameters")
+    document = next((_document(params[k]) for k in _POLICY_KEYS if params.get(k)), None)
+    found: list[str] = []
+    for st in _statements(document):
+        if st.get("Effect") != "Allow":
+            continue
+        principal = st.get("Principal")
+        aws = principal.get("AWS") if isinstance(principal, dict) else principal
+        entries = [e for e in _as_list(aws) if isinstance(e, str)]
+        if "*" in entries:
+            scoping = [v for k, v in _condition_entries(st) if k in _ACCOUNT_SCOPING_KEYS]
+            if not scoping:
+                found.append("*")
+            for value in scoping:
+                for text in _as_list(value):
+                    found.extend(_ACCOUNT_IN_TEXT.findall(str(text)))
+        for entry in entries:
+            found.extend(_ACCOUNT_IN_TEXT.findall(entry))
+    return list(dict.fromkeys(found))
+
+
+def public_policy(record: Any, account: str | None) -> list[Any]:
+    return ["*" in policy_principals(record, account)]
+
+
+def policy_foreign_accounts(record: Any, account: str | None) -> list[Any]:
+    return [a for a in policy_principals(record, account) if a not in ("*", account)]
+
+
+def foreign_policy(record: Any, account: str | None) -> list[Any]:
+    return [bool(policy_foreign_accounts(record, account))]
+
+
+_WEB_IDENTITY_ACTIONS = frozenset({"sts:assumerolewithwebidentity", "sts:*", "*"})
+_UNPINNED_SUBJECT = re.compile(r"^(?:[a-z_]+:)?[*?]", re.IGNORECASE)
+"""A subject admitting any repository or organization: ``*``, ``repo:*``, ``organization:*``."""
+
+
+def _web_identity_unscoped(statement: dict[str, Any]) -> bool:
+    principal = statement.get("Principal")
+    federated = principal.get("Federated") if isinstance(principal, dict) else None
+    providers = [p for p in _as_list(federated) if isinstance(p, str)]
+    actions = {str(a).lower() for a in _as_list(statement.get("Action"))}
+    if not providers or not actions & _WEB_IDENTITY_ACTIONS:
+        return False
+    conditions = _condition_entries(statement)
+    if any(p == "cognito-identity.amazonaws.com" for p in providers):
+        return not any(key.endswith(":aud") for key, _ in conditions)
+    subjects = [
+        str(text) for key, value in conditions if key.endswith(":sub") for text in _as_list(value)
+    ]
+    return not subjects or any(_UNPINNED_SUBJECT.match(s) for s in subjects)
+
+
+def oidc_trust_unscoped(record: Any, account: str | None) -> list[Any]:
+    params = _section(record, "requestParameters")
+    document = _document(params.get("assumeRolePolicyDocument") or params.get("policyDocument"))
+    allowed = [st for st in _statements(document) if st.get("Effect") == "Allow"]
+    return [any(_web_identity_unscoped(st) for st in allowed)]
+
+
+_SHORT_EXPIRY_DAYS = 7
+
+
+def _expires_everything_soon(rule: dict[str, Any]) -> bool:
+    if rule.get("Status") != "Enabled":
+        return False
+    narrowing = _as_list(rule.get("Prefix"))
+    filt = rule.get("Filter")
+    if isinstance(filt, dict):
+        narrowing += [filt.get(k) for k in ("Prefix", "Tag", "And")]
+        narrowing += [filt.get(k) for k in ("ObjectSizeGreaterThan", "ObjectSizeLessThan")]
+    if any(value not in (None, "") for value in narrowing):
+        return False
+    expiration = rule.get("Expiration")
+    if not isinstance(expiration, dict):
+        return False
+    if expiration.get("Date"):
+        return True
+    try:
+        return int(str(expiration.get("Days"))) <= _SHORT_EXPIRY_DAYS
+    except ValueError:
+        return False
+
+
+def lifecycle_expires_all(record: Any, account: str | None) -> list[Any]:
+    config = _section(_section(record, "requestParameters"), "LifecycleConfiguration")
+    rules = [r for r in _as_list(config.get("Rule")) if isinstance(r, dict)]
+    return [any(_expires_everything_soon(rule) for rule in rules)]
+
+
 RAW_ENRICHMENTS: dict[str, Callable[[Any, str | None], list[Any]]] = {
     "layer_accounts": layer_accounts,
     "foreign_layer": foreign_layer,
@@ -174,4 +328,10 @@ RAW_ENRICHMENTS: dict[str, Callable[[Any, str | None], list[Any]]] = {
     "foreign_trust": foreign_trust,
     "public_members": public_members,
     "public_grant": public_grant,
+    "policy_principals": policy_principals,
+    "public_policy": public_policy,
+    "policy_foreign_accounts": policy_foreign_accounts,
+    "foreign_policy": foreign_policy,
+    "oidc_trust_unscoped": oidc_trust_unscoped,
+    "lifecycle_expires_all": lifecycle_expires_all,
 }

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from detectors.rules.engine import match_rules
 from detectors.rules.enrich import (
+    foreign_policy,
+    lifecycle_expires_all,
+    oidc_trust_unscoped,
+    policy_foreign_accounts,
+    policy_principals,
     principal_is_human,
     public_grant,
     public_members,
+    public_policy,
     trust_accounts,
 )
 from tests.detectors.rules.rulekit import sigma
 from tests.factories import ACCOUNT, event, events
 
 LAYER = "arn:aws:lambda:eu-central-1:{}:layer:utils:3"
+GITHUB_OIDC = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
 
 
 def test_foreign_layer_compares_layer_account_with_event_account(tmp_path):
@@ -84,3 +93,124 @@ def test_public_members_falls_back_to_the_requested_policy_without_a_delta():
 
     assert public_members(record, None) == ["allUsers"]
     assert public_grant(hostile, None) == [False]
+
+
+def _policy(*statements, key="policy", as_text=True):
+    document = {"Version": "2012-10-17", "Statement": list(statements)}
+    return {"requestParameters": {key: json.dumps(document) if as_text else document}}
+
+
+def test_policy_principals_reads_kms_secrets_and_s3_policies():
+    foreign = {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}}
+    everyone = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}
+
+    assert policy_principals(_policy(foreign), ACCOUNT) == ["999988887777"]
+    assert policy_principals(_policy(everyone, key="resourcePolicy"), ACCOUNT) == ["*"]
+    bucket = _policy(everyone, foreign, key="bucketPolicy", as_text=False)
+    assert policy_principals(bucket, ACCOUNT) == ["*", "999988887777"]
+    assert policy_foreign_accounts(bucket, ACCOUNT) == ["999988887777"]
+
+
+def test_a_star_principal_narrowed_by_an_account_condition_is_not_public():
+    own_account = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": "kms:Decrypt",
+        "Condition": {"StringEquals": {"kms:CallerAccount": ACCOUNT, "kms:ViaService": "x"}},
+    }
+    org_only = {**own_account, "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc"}}}
+    transport_only = {**own_account, "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
+    other_account = {
+        **own_account,
+        "Condition": {"StringEquals": {"aws:PrincipalAccount": ["999988887777"]}},
+    }
+
+    assert public_policy(_policy(own_account), ACCOUNT) == [False]
+    assert foreign_policy(_policy(own_account), ACCOUNT) == [False]
+    assert public_policy(_policy(org_only), ACCOUNT) == [False]
+    assert public_policy(_policy(transport_only), ACCOUNT) == [True]
+    assert policy_foreign_accounts(_policy(other_account), ACCOUNT) == ["999988887777"]
+
+
+def test_policy_principals_ignores_deny_statements_services_and_broken_documents():
+    deny_all = {"Effect": "Deny", "Principal": "*", "Action": "*"}
+    service = {"Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"}}
+
+    assert policy_principals(_policy(deny_all, service), ACCOUNT) == []
+    assert policy_principals({"requestParameters": {"policy": "{not json"}}, ACCOUNT) == []
+    assert policy_principals({"requestParameters": None}, ACCOUNT) == []
+
+
+def _web_identity_trust(condition=None, provider=GITHUB_OIDC):
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Federated": provider},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+    }
+    if condition is not None:
+        statement["Condition"] = condition
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    return {"requestParameters": {"roleName": "deploy", "assumeRolePolicyDocument": doc}}
+
+
+def test_oidc_trust_unscoped_when_the_subject_is_missing_or_starts_with_a_wildcard():
+    aud = {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}
+    any_repo = {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:*"}}
+    pinned = {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/app:*"}}
+    mixed = {"StringLike": {"token.actions.githubusercontent.com:sub": ["repo:acme/a:*", "*"]}}
+
+    assert oidc_trust_unscoped(_web_identity_trust(), ACCOUNT) == [True]
+    assert oidc_trust_unscoped(_web_identity_trust(aud), ACCOUNT) == [True]
+    assert oidc_trust_unscoped(_web_identity_trust(any_repo), ACCOUNT) == [True]
+    assert oidc_trust_unscoped(_web_identity_trust(mixed), ACCOUNT) == [True]
+    assert oidc_trust_unscoped(_web_identity_trust(pinned), ACCOUNT) == [False]
+
+
+def test_oidc_trust_unscoped_reads_cognito_audience_and_ignores_other_trusts():
+    cognito = "cognito-identity.amazonaws.com"
+    pool = {"StringEquals": {"cognito-identity.amazonaws.com:aud": "eu-west-1:1234"}}
+    service = {
+        "requestParameters": {
+            "policyDocument": json.dumps(
+                {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ]
+                }
+            )
+        }
+    }
+
+    assert oidc_trust_unscoped(_web_identity_trust(provider=cognito), ACCOUNT) == [True]
+    assert oidc_trust_unscoped(_web_identity_trust(pool, provider=cognito), ACCOUNT) == [False]
+    assert oidc_trust_unscoped(service, ACCOUNT) == [False]
+
+
+def _lifecycle(*rules):
+    config = {"Rule": rules[0] if len(rules) == 1 else list(rules)}
+    return {"requestParameters": {"bucketName": "b", "LifecycleConfiguration": config}}
+
+
+def test_lifecycle_expires_all_needs_an_enabled_unfiltered_short_expiration():
+    everything = {"ID": "x", "Status": "Enabled", "Filter": "", "Expiration": {"Days": 1}}
+    legacy_prefix = {"ID": "x", "Status": "Enabled", "Prefix": "", "Expiration": {"Days": "3"}}
+    dated = {"ID": "x", "Status": "Enabled", "Filter": {}, "Expiration": {"Date": "2026-01-01"}}
+    tmp_only = {**everything, "Filter": {"Prefix": "tmp/"}}
+    tagged = {**everything, "Filter": {"Tag": {"Key": "scratch", "Value": "1"}}}
+    disabled = {**everything, "Status": "Disabled"}
+    archive = {**everything, "Expiration": {"Days": 730}}
+    noncurrent = {
+        "ID": "x",
+        "Status": "Enabled",
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+    }
+
+    for hit in (everything, legacy_prefix, dated):
+        assert lifecycle_expires_all(_lifecycle(hit), ACCOUNT) == [True], hit
+    for miss in (tmp_only, tagged, disabled, archive, noncurrent):
+        assert lifecycle_expires_all(_lifecycle(miss), ACCOUNT) == [False], miss
+    assert lifecycle_expires_all(_lifecycle(tmp_only, everything), ACCOUNT) == [True]
