@@ -231,7 +231,9 @@ def _condition_entries(statement: dict[str, Any]) -> list[tuple[str, Any]]:
 
 def policy_principals(record: Any, account: str | None) -> list[Any]:
     params = _section(record, "requestParameters")
-    document = next((_document(params[k]) for k in _POLICY_KEYS if params.get(k)), None)
+    # S3 logs the query-string marker ``policy: [""]`` beside the parsed ``bucketPolicy``
+    documents = (_document(params.get(key)) for key in _POLICY_KEYS)
+    document = next((d for d in documents if d is not None), None)
     found: list[str] = []
     for st in _statements(document):
         if st.get("Effect") != "Allow":
