@@ -20,14 +20,26 @@ Two kinds, both usable in a rule's ``detection`` and title like any column:
 - ``public_members`` (raw): ``allUsers`` / ``allAuthenticatedUsers`` a GCP SetIamPolicy granted:
   the ADD entries of the policy delta when the entry has one (so a REMOVE of ``allUsers``
   beside an unrelated ADD is not a grant), else the members of the requested policy;
-- ``public_grant`` (raw): ``public_members`` is not empty.
-- ``policy_principals`` (raw): who a resource policy in the request lets in (KMS ``policy``, S3
-  ``bucketPolicy``, Secrets Manager ``resourcePolicy``): ``*`` for any principal not narrowed
-  by an account-scoping condition, else the 12-digit accounts named in Allow statements
-  (principals, or the values of account-scoping conditions on a ``*`` principal);
-- ``public_policy`` (raw): ``policy_principals`` holds ``*``;
-- ``policy_foreign_accounts`` (raw): the accounts of ``policy_principals`` other than the event's;
-- ``foreign_policy`` (raw): ``policy_foreign_accounts`` is not empty;
+- ``public_grant`` (raw): ``public_members`` is not empty;
+- ``request_accounts`` (raw): 12-digit accounts named in ``requestParameters``: inside any ARN at
+  any depth, and ECR ``registryId`` values (replication destinations);
+- ``foreign_request_account`` (raw): one of them is not the event's account (a log subscription,
+  event target, invoke destination or replica in someone else's account);
+- ``policy_principals`` (raw): who the Allow statements of a resource policy in
+  ``requestParameters`` (``policyText``, ``policy``, S3 ``bucketPolicy`` or Secrets Manager
+  ``resourcePolicy``; JSON text or object) admit: accounts, and ``*`` for a wildcard principal that
+  no account-scoping condition narrows (``aws:PrincipalOrgID``, ``aws:PrincipalAccount``,
+  ``kms:CallerAccount``, ``aws:SourceArn``...; a wildcard narrowed that way is not public, and the
+  accounts such a condition names count as admitted);
+- ``foreign_policy_principal`` (raw): that policy admits ``*`` or another account;
+- ``world_open_admin_ports`` (raw): administration/database ports (or ``all``) that an
+  AuthorizeSecurityGroupIngress rule opens to 0.0.0.0/0 or ::/0, read per permission so a port
+  and a CIDR from two different permissions never combine;
+- ``patch_operations`` (raw): API Gateway ``patchOperations`` found in ``requestParameters`` (at
+  the top or one level down), one ``"<op> <path> <value>"`` text each, so a rule can match an
+  operation's path and value together;
+- ``policy_foreign_accounts`` (raw): the accounts of ``policy_principals`` other than the event's
+  (``*`` left out), for titles;
 - ``oidc_trust_unscoped`` (raw): a CreateRole / UpdateAssumeRolePolicy trust policy lets a web
   identity provider's tokens assume the role without pinning the subject (no ``:sub`` condition,
   or one starting with a wildcard such as ``repo:*``; Cognito: no ``:aud`` condition);
@@ -51,6 +63,7 @@ _CI_PATTERN = (
 )
 _ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]*:[a-z0-9-]*:(\d{12}):")
 _ACCOUNT_IN_TEXT = re.compile(r"(?<!\d)(\d{12})(?!\d)")
+_ACCOUNT_ONLY = re.compile(r"^\d{12}$")
 
 
 def _on_uniques(values: pd.Series, test: Callable[[pd.Series], pd.Series]) -> np.ndarray:
@@ -179,7 +192,34 @@ def public_grant(record: Any, account: str | None) -> list[Any]:
     return [bool(public_members(record, account))]
 
 
-_POLICY_KEYS = ("policy", "bucketPolicy", "resourcePolicy")
+def _arn_accounts(node: Any, found: list[str], depth: int = 0) -> None:
+    if depth > 8:
+        return
+    if isinstance(node, str):
+        if m := _ARN_ACCOUNT.match(node):
+            found.append(m.group(1))
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "registryId" and isinstance(value, str) and _ACCOUNT_ONLY.match(value):
+                found.append(value)
+            else:
+                _arn_accounts(value, found, depth + 1)
+    elif isinstance(node, list):
+        for item in node:
+            _arn_accounts(item, found, depth + 1)
+
+
+def request_accounts(record: Any, account: str | None) -> list[Any]:
+    found: list[str] = []
+    _arn_accounts(_section(record, "requestParameters"), found)
+    return list(dict.fromkeys(found))
+
+
+def foreign_request_account(record: Any, account: str | None) -> list[Any]:
+    return [any(a != account for a in request_accounts(record, account))]
+
+
+_POLICY_KEYS = ("policyText", "policy", "bucketPolicy", "resourcePolicy")
 _ACCOUNT_SCOPING_KEYS = frozenset(
     {
         "aws:principalaccount",
@@ -229,13 +269,15 @@ def _condition_entries(statement: dict[str, Any]) -> list[tuple[str, Any]]:
     return entries
 
 
-def policy_principals(record: Any, account: str | None) -> list[Any]:
-    params = _section(record, "requestParameters")
+def _policy_document(params: dict[str, Any]) -> dict[str, Any] | None:
     # S3 logs the query-string marker ``policy: [""]`` beside the parsed ``bucketPolicy``
     documents = (_document(params.get(key)) for key in _POLICY_KEYS)
-    document = next((d for d in documents if d is not None), None)
+    return next((d for d in documents if d is not None), None)
+
+
+def policy_principals(record: Any, account: str | None) -> list[Any]:
     found: list[str] = []
-    for st in _statements(document):
+    for st in _statements(_policy_document(_section(record, "requestParameters"))):
         if st.get("Effect") != "Allow":
             continue
         principal = st.get("Principal")
@@ -253,16 +295,82 @@ def policy_principals(record: Any, account: str | None) -> list[Any]:
     return list(dict.fromkeys(found))
 
 
-def public_policy(record: Any, account: str | None) -> list[Any]:
-    return ["*" in policy_principals(record, account)]
+def foreign_policy_principal(record: Any, account: str | None) -> list[Any]:
+    return [any(p != account for p in policy_principals(record, account))]
+
+
+ADMIN_PORTS = (
+    22,
+    23,
+    445,
+    1433,
+    1521,
+    2375,
+    2376,
+    2379,
+    3306,
+    3389,
+    5432,
+    5601,
+    5900,
+    6379,
+    9200,
+    11211,
+    27017,
+)
+_WORLD = frozenset({"0.0.0.0/0", "::/0"})
+
+
+def _items(node: Any) -> list[Any]:
+    """EC2's XML-born lists: ``{"items": [...]}``, sometimes a bare list."""
+    if isinstance(node, dict):
+        node = node.get("items")
+    return node if isinstance(node, list) else []
+
+
+def _port(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def world_open_admin_ports(record: Any, account: str | None) -> list[Any]:
+    found: list[str] = []
+    for perm in _items(_section(record, "requestParameters").get("ipPermissions")):
+        if not isinstance(perm, dict):
+            continue
+        cidrs = [r.get("cidrIp") for r in _items(perm.get("ipRanges")) if isinstance(r, dict)]
+        cidrs += [r.get("cidrIpv6") for r in _items(perm.get("ipv6Ranges")) if isinstance(r, dict)]
+        if not _WORLD.intersection(c for c in cidrs if isinstance(c, str)):
+            continue
+        if str(perm.get("ipProtocol")) == "-1":
+            found.append("all")
+            continue
+        low, high = _port(perm.get("fromPort")), _port(perm.get("toPort"))
+        if low is None or high is None:
+            continue
+        found.extend(str(p) for p in ADMIN_PORTS if low <= p <= high)
+    return list(dict.fromkeys(found))
+
+
+def patch_operations(record: Any, account: str | None) -> list[Any]:
+    params = _section(record, "requestParameters")
+    ops = params.get("patchOperations")
+    if ops is None:
+        nested = (v.get("patchOperations") for v in params.values() if isinstance(v, dict))
+        ops = next((o for o in nested if o is not None), None)
+    out: list[str] = []
+    for op in ops if isinstance(ops, list) else []:
+        if isinstance(op, dict):
+            value = op.get("value")
+            parts = (op.get("op"), op.get("path"), "" if value is None else value)
+            out.append(" ".join(str(p) for p in parts).rstrip())
+    return out
 
 
 def policy_foreign_accounts(record: Any, account: str | None) -> list[Any]:
     return [a for a in policy_principals(record, account) if a not in ("*", account)]
-
-
-def foreign_policy(record: Any, account: str | None) -> list[Any]:
-    return [bool(policy_foreign_accounts(record, account))]
 
 
 _WEB_IDENTITY_ACTIONS = frozenset({"sts:assumerolewithwebidentity", "sts:*", "*"})
@@ -330,10 +438,13 @@ RAW_ENRICHMENTS: dict[str, Callable[[Any, str | None], list[Any]]] = {
     "foreign_trust": foreign_trust,
     "public_members": public_members,
     "public_grant": public_grant,
+    "request_accounts": request_accounts,
+    "foreign_request_account": foreign_request_account,
     "policy_principals": policy_principals,
-    "public_policy": public_policy,
+    "foreign_policy_principal": foreign_policy_principal,
+    "world_open_admin_ports": world_open_admin_ports,
+    "patch_operations": patch_operations,
     "policy_foreign_accounts": policy_foreign_accounts,
-    "foreign_policy": foreign_policy,
     "oidc_trust_unscoped": oidc_trust_unscoped,
     "lifecycle_expires_all": lifecycle_expires_all,
 }
