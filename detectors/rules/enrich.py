@@ -33,7 +33,10 @@ Two kinds, both usable in a rule's ``detection`` and title like any column:
   Scheduler and Pub/Sub push tokens);
 - ``default_service_account`` (raw): that account is a default one (Compute Engine, App Engine,
   legacy Cloud Build: Editor on the project unless the organization turned that off), or a
-  create request names none, so the platform runs it as its default.
+  create request names none, so the platform runs it as its default;
+- ``org_policy_constraint`` (raw): the constraint an organization policy call is about, without
+  its prefix (``iam.disableServiceAccountKeyCreation``), from the v2 policy name
+  (``projects/P/policies/<c>``) or the v1 ``constraints/<c>``.
 """
 
 from __future__ import annotations
@@ -335,6 +338,23 @@ def default_service_account(record: Any, account: str | None) -> list[Any]:
     return [isinstance(method, str) and method.endswith(_DEFAULTS_WHEN_UNSET)]
 
 
+def org_policy_constraint(record: Any, account: str | None) -> list[Any]:
+    proto = _section(record, "protoPayload")
+    request = _section(proto, "request")
+    policy = _section(request, "policy")
+    names = (
+        policy.get("name"),
+        request.get("name"),
+        policy.get("constraint"),
+        request.get("constraint"),
+        proto.get("resourceName"),
+    )
+    for name in names:
+        if isinstance(name, str) and ("/policies/" in name or name.startswith("constraints/")):
+            return [name.rsplit("/", 1)[-1]]
+    return []
+
+
 RAW_ENRICHMENTS: dict[str, Callable[[Any, str | None], list[Any]]] = {
     "layer_accounts": layer_accounts,
     "foreign_layer": foreign_layer,
@@ -349,4 +369,5 @@ RAW_ENRICHMENTS: dict[str, Callable[[Any, str | None], list[Any]]] = {
     "external_grant": external_grant,
     "runtime_service_account": runtime_service_account,
     "default_service_account": default_service_account,
+    "org_policy_constraint": org_policy_constraint,
 }

@@ -12,6 +12,7 @@ from detectors.rules.enrich import (
     external_roles,
     granted_members,
     granted_roles,
+    org_policy_constraint,
     principal_is_human,
     public_grant,
     public_members,
@@ -222,3 +223,22 @@ def test_default_service_account_is_a_default_account_or_none_named_on_a_create(
     assert default_service_account(own, None) == [False]
     assert default_service_account(unnamed_update, None) == [False]
     assert default_service_account(unnamed_scheduler, None) == [False]
+
+
+def test_org_policy_constraint_reads_v2_policy_names_and_v1_constraints():
+    v2_update = {
+        "protoPayload": {
+            "request": {"policy": {"name": "projects/123/policies/iam.allowedPolicyMemberDomains"}}
+        }
+    }
+    v2_delete = {"protoPayload": {"request": {"name": "folders/9/policies/compute.requireOsLogin"}}}
+    v1_clear = {
+        "protoPayload": {
+            "resourceName": "projects/shop-prod",
+            "request": {"constraint": "constraints/storage.publicAccessPrevention"},
+        }
+    }
+    assert org_policy_constraint(v2_update, None) == ["iam.allowedPolicyMemberDomains"]
+    assert org_policy_constraint(v2_delete, None) == ["compute.requireOsLogin"]
+    assert org_policy_constraint(v1_clear, None) == ["storage.publicAccessPrevention"]
+    assert org_policy_constraint({"protoPayload": {"resourceName": "projects/p"}}, None) == []
