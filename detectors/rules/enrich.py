@@ -36,7 +36,9 @@ Two kinds, both usable in a rule's ``detection`` and title like any column:
   create request names none, so the platform runs it as its default;
 - ``org_policy_constraint`` (raw): the constraint an organization policy call is about, without
   its prefix (``iam.disableServiceAccountKeyCreation``), from the v2 policy name
-  (``projects/P/policies/<c>``) or the v1 ``constraints/<c>``.
+  (``projects/P/policies/<c>``) or the v1 ``constraints/<c>``;
+- ``secret_name`` (raw): the Secret Manager secret a call is about, ``projects/P/secrets/S``,
+  without the ``/versions/N`` of version calls (so rotating one secret counts once).
 """
 
 from __future__ import annotations
@@ -355,6 +357,15 @@ def org_policy_constraint(record: Any, account: str | None) -> list[Any]:
     return []
 
 
+_SECRET = re.compile(r"^(projects/[^/]+/secrets/[^/]+)")
+
+
+def secret_name(record: Any, account: str | None) -> list[Any]:
+    name = _section(record, "protoPayload").get("resourceName")
+    found = _SECRET.match(name) if isinstance(name, str) else None
+    return [found.group(1)] if found else []
+
+
 RAW_ENRICHMENTS: dict[str, Callable[[Any, str | None], list[Any]]] = {
     "layer_accounts": layer_accounts,
     "foreign_layer": foreign_layer,
@@ -370,4 +381,5 @@ RAW_ENRICHMENTS: dict[str, Callable[[Any, str | None], list[Any]]] = {
     "runtime_service_account": runtime_service_account,
     "default_service_account": default_service_account,
     "org_policy_constraint": org_policy_constraint,
+    "secret_name": secret_name,
 }

@@ -17,6 +17,7 @@ from detectors.rules.enrich import (
     public_grant,
     public_members,
     runtime_service_account,
+    secret_name,
     trust_accounts,
 )
 from tests.detectors.rules.rulekit import sigma
@@ -242,3 +243,16 @@ def test_org_policy_constraint_reads_v2_policy_names_and_v1_constraints():
     assert org_policy_constraint(v2_delete, None) == ["compute.requireOsLogin"]
     assert org_policy_constraint(v1_clear, None) == ["storage.publicAccessPrevention"]
     assert org_policy_constraint({"protoPayload": {"resourceName": "projects/p"}}, None) == []
+
+
+def test_secret_name_drops_the_version_of_version_calls():
+    def call(name):
+        return {"protoPayload": {"resourceName": name}}
+
+    assert secret_name(call("projects/123/secrets/stripe-key/versions/7"), None) == [
+        "projects/123/secrets/stripe-key"
+    ]
+    assert secret_name(call("projects/123/secrets/stripe-key"), None) == [
+        "projects/123/secrets/stripe-key"
+    ]
+    assert secret_name(call("projects/123/topics/orders"), None) == []
