@@ -9,9 +9,10 @@ Two kinds, both usable in a rule's ``detection`` and title like any column:
 - ``principal_is_ci`` (column): principal or session name looks like a CI/deploy identity
   (ci, deploy, pipeline, github, gitlab, terraform, jenkins, codebuild, cloudbuild, ...);
 - ``principal_is_human`` (column): an IAM user, root, federated or SSO (``AWSReservedSSO_``)
-  identity on AWS or a ``user`` on GCP, and not CI-like; a GCP workload federated through a
-  workload identity pool (``principal://.../workloadIdentityPools/...``) or GKE Workload Identity
-  (``...svc.id.goog[ns/sa]``) logs a subject, not an email, yet is no person;
+  identity on AWS or a ``user`` on GCP with an email or a workforce pool subject, and not CI-like;
+  a GCP workload federated through a workload identity pool
+  (``principal://.../workloadIdentityPools/...``), GKE Workload Identity (``...svc.id.goog[ns/sa]``)
+  or the raw IdP subject of an STS token exchange logs a subject, not an email, and is no person;
 - ``principal_account`` (column): the 12-digit account inside the principal ARN (AWS);
 - ``cross_account_principal`` (column): ``principal_account`` known and not ``account``;
 - ``layer_accounts`` (raw): accounts of the layer ARNs in the request/response ``layers``;
@@ -90,11 +91,15 @@ def _sso(text: pd.Series) -> pd.Series:
     return text.str.contains("AWSReservedSSO_", regex=False)
 
 
+_GCP_PERSON = r"(?:@|/workforcePools/)"
 _GCP_WORKLOAD_SUBJECT = r"(?:/workloadIdentityPools/|\.svc\.id\.goog\[)"
 
 
-def _gcp_workload(text: pd.Series) -> pd.Series:
-    return text.str.contains(_GCP_WORKLOAD_SUBJECT, regex=True)
+def _gcp_person(text: pd.Series) -> pd.Series:
+    """A Google account's email or a workforce pool subject; not a workload's federated subject
+    nor the raw IdP subject an STS exchange logs (``repo:acme/app:ref:refs/heads/main``)."""
+    person = text.str.contains(_GCP_PERSON, regex=True)
+    return person & ~text.str.contains(_GCP_WORKLOAD_SUBJECT, regex=True)
 
 
 def principal_is_ci(events: pd.DataFrame) -> pd.Series:
@@ -107,7 +112,7 @@ def principal_is_human(events: pd.DataFrame) -> pd.Series:
     provider = events["provider"].astype("string")
     aws_human = ((provider == "aws") & ptype.isin(["user", "root", "federated"])).fillna(False)
     gcp_user = ((provider == "gcp") & (ptype == "user")).fillna(False).to_numpy(dtype=bool)
-    gcp_human = gcp_user & ~_on_uniques(events["principal"], _gcp_workload)
+    gcp_human = gcp_user & _on_uniques(events["principal"], _gcp_person)
     sso = _on_uniques(events["principal"], _sso)
     human = aws_human.to_numpy(dtype=bool) | gcp_human | sso
     return pd.Series(human & ~principal_is_ci(events).to_numpy(dtype=bool), index=events.index)

@@ -211,9 +211,13 @@ def test_principal_is_human_excludes_gcp_workload_subjects():
     rows = events(
         event(provider="gcp", principal_type="user", principal=wif),
         event(provider="gcp", principal_type="user", principal="shop.svc.id.goog[prod/api]"),
+        event(
+            provider="gcp", principal_type="user", principal="repo:acme/shop:ref:refs/heads/main"
+        ),
         event(provider="gcp", principal_type="user", principal=workforce),
+        event(provider="gcp", principal_type="user", principal="kim@example.org"),
     )
-    assert principal_is_human(rows).tolist() == [False, False, True]
+    assert principal_is_human(rows).tolist() == [False, False, False, True, True]
 
 
 def _granted_by(caller, deltas):
