@@ -8,10 +8,17 @@ import numpy as np
 
 from detectors.rules.engine import match_rules
 from detectors.rules.enrich import (
+    default_service_account,
+    external_grant,
+    external_members,
+    external_roles,
     foreign_policy_principal,
     foreign_request_account,
+    granted_members,
+    granted_roles,
     lifecycle_expires_all,
     oidc_trust_unscoped,
+    org_policy_constraint,
     patch_operations,
     policy_foreign_accounts,
     policy_principals,
@@ -19,6 +26,8 @@ from detectors.rules.enrich import (
     public_grant,
     public_members,
     request_accounts,
+    runtime_service_account,
+    secret_name,
     trust_accounts,
     world_open_admin_ports,
 )
@@ -318,3 +327,170 @@ def test_patch_operations_joins_op_path_and_value_at_top_level_or_one_level_down
     assert patch_operations(top, ACCOUNT) == expected
     assert patch_operations(nested, ACCOUNT) == expected
     assert patch_operations({"requestParameters": {"restApiId": "a1"}}, ACCOUNT) == []
+
+
+def test_principal_is_human_excludes_gcp_workload_subjects():
+    wif = (
+        "principal://iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/"
+        "partners/subject/app-7"
+    )
+    workforce = "principal://iam.googleapis.com/locations/global/workforcePools/staff/subject/kim"
+    rows = events(
+        event(provider="gcp", principal_type="user", principal=wif),
+        event(provider="gcp", principal_type="user", principal="shop.svc.id.goog[prod/api]"),
+        event(
+            provider="gcp", principal_type="user", principal="repo:acme/shop:ref:refs/heads/main"
+        ),
+        event(provider="gcp", principal_type="user", principal=workforce),
+        event(provider="gcp", principal_type="user", principal="kim@example.org"),
+    )
+    assert principal_is_human(rows).tolist() == [False, False, False, True, True]
+
+
+def _granted_by(caller, deltas):
+    record = _set_iam_policy(deltas)
+    record["protoPayload"]["authenticationInfo"] = {"principalEmail": caller}
+    return record
+
+
+def test_granted_members_and_roles_read_added_bindings_only():
+    record = _set_iam_policy(
+        [
+            {"action": "REMOVE", "role": "roles/owner", "member": "user:old@acme.io"},
+            {"action": "ADD", "role": "roles/viewer", "member": "user:new@acme.io"},
+        ]
+    )
+    assert granted_members(record, None) == ["user:new@acme.io"]
+    assert granted_roles(record, None) == ["roles/viewer"]
+
+
+def test_external_members_are_personal_domains_or_another_domain_than_the_granting_person():
+    by_person = _granted_by(
+        "kim@acme.io",
+        [
+            {"action": "ADD", "role": "roles/editor", "member": "user:eve@gmail.com"},
+            {"action": "ADD", "role": "roles/viewer", "member": "group:ops@partner.example"},
+            {"action": "ADD", "role": "roles/viewer", "member": "user:sam@acme.io"},
+            {
+                "action": "ADD",
+                "role": "roles/viewer",
+                "member": "serviceAccount:x@p.iam.gserviceaccount.com",
+            },
+            {"action": "REMOVE", "role": "roles/owner", "member": "user:mallory@gmail.com"},
+        ],
+    )
+    by_pipeline = _granted_by(
+        "terraform@acme-prod.iam.gserviceaccount.com",
+        [
+            {"action": "ADD", "role": "roles/viewer", "member": "group:ops@partner.example"},
+            {"action": "ADD", "role": "roles/owner", "member": "user:eve@googlemail.com"},
+        ],
+    )
+
+    assert external_members(by_person, None) == ["user:eve@gmail.com", "group:ops@partner.example"]
+    assert external_roles(by_person, None) == ["roles/editor", "roles/viewer"]
+    assert external_members(by_pipeline, None) == ["user:eve@googlemail.com"]
+    assert external_grant(_granted_by("kim@acme.io", []), None) == [False]
+
+
+def test_ownership_invite_counts_as_an_owner_grant_of_its_member():
+    invite = {
+        "protoPayload": {
+            "methodName": "InsertProjectOwnershipInvite",
+            "authenticationInfo": {"principalEmail": "kim@acme.io"},
+            "request": {"member": "user:eve@gmail.com", "projectId": "shop-prod"},
+        }
+    }
+    assert external_roles(invite, None) == ["roles/owner"]
+    assert external_members(invite, None) == ["user:eve@gmail.com"]
+
+
+def _deploy(method, request):
+    return {"protoPayload": {"methodName": method, "request": request}}
+
+
+def test_runtime_service_account_reads_each_deploy_request_shape():
+    sa = "fn@shop-prod.iam.gserviceaccount.com"
+    shapes = [
+        (
+            "google.cloud.functions.v1.CloudFunctionsService.CreateFunction",
+            {"function": {"serviceAccountEmail": sa}},
+        ),
+        (
+            "google.cloud.functions.v2.FunctionService.CreateFunction",
+            {"function": {"serviceConfig": {"serviceAccountEmail": sa}}},
+        ),
+        (
+            "google.cloud.run.v1.Services.CreateService",
+            {"service": {"spec": {"template": {"spec": {"serviceAccountName": sa}}}}},
+        ),
+        (
+            "google.cloud.run.v2.Services.CreateService",
+            {"service": {"template": {"serviceAccount": sa}}},
+        ),
+        (
+            "google.cloud.run.v2.Jobs.CreateJob",
+            {"job": {"template": {"template": {"serviceAccount": sa}}}},
+        ),
+        ("google.devtools.cloudbuild.v1.CloudBuild.CreateBuild", {"build": {"serviceAccount": sa}}),
+        ("v1.compute.instances.insert", {"serviceAccounts": [{"email": sa, "scopes": []}]}),
+        (
+            "google.cloud.scheduler.v1.CloudScheduler.CreateJob",
+            {"job": {"httpTarget": {"oidcToken": {"serviceAccountEmail": sa}}}},
+        ),
+    ]
+    for method, request in shapes:
+        assert runtime_service_account(_deploy(method, request), None) == [sa], method
+
+
+def test_default_service_account_is_a_default_account_or_none_named_on_a_create():
+    compute_default = "123456789012-compute@developer.gserviceaccount.com"
+    named = _deploy(
+        "google.cloud.run.v2.Services.CreateService",
+        {"service": {"template": {"serviceAccount": compute_default}}},
+    )
+    unnamed = _deploy("google.cloud.functions.v2.FunctionService.CreateFunction", {"function": {}})
+    own = _deploy(
+        "google.cloud.run.v2.Services.CreateService",
+        {"service": {"template": {"serviceAccount": "api@shop-prod.iam.gserviceaccount.com"}}},
+    )
+    unnamed_update = _deploy("google.cloud.run.v2.Services.UpdateService", {"service": {}})
+    unnamed_scheduler = _deploy("google.cloud.scheduler.v1.CloudScheduler.CreateJob", {"job": {}})
+
+    assert default_service_account(named, None) == [True]
+    assert default_service_account(unnamed, None) == [True]
+    assert default_service_account(own, None) == [False]
+    assert default_service_account(unnamed_update, None) == [False]
+    assert default_service_account(unnamed_scheduler, None) == [False]
+
+
+def test_org_policy_constraint_reads_v2_policy_names_and_v1_constraints():
+    v2_update = {
+        "protoPayload": {
+            "request": {"policy": {"name": "projects/123/policies/iam.allowedPolicyMemberDomains"}}
+        }
+    }
+    v2_delete = {"protoPayload": {"request": {"name": "folders/9/policies/compute.requireOsLogin"}}}
+    v1_clear = {
+        "protoPayload": {
+            "resourceName": "projects/shop-prod",
+            "request": {"constraint": "constraints/storage.publicAccessPrevention"},
+        }
+    }
+    assert org_policy_constraint(v2_update, None) == ["iam.allowedPolicyMemberDomains"]
+    assert org_policy_constraint(v2_delete, None) == ["compute.requireOsLogin"]
+    assert org_policy_constraint(v1_clear, None) == ["storage.publicAccessPrevention"]
+    assert org_policy_constraint({"protoPayload": {"resourceName": "projects/p"}}, None) == []
+
+
+def test_secret_name_drops_the_version_of_version_calls():
+    def call(name):
+        return {"protoPayload": {"resourceName": name}}
+
+    assert secret_name(call("projects/123/secrets/stripe-key/versions/7"), None) == [
+        "projects/123/secrets/stripe-key"
+    ]
+    assert secret_name(call("projects/123/secrets/stripe-key"), None) == [
+        "projects/123/secrets/stripe-key"
+    ]
+    assert secret_name(call("projects/123/topics/orders"), None) == []
