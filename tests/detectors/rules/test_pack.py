@@ -20,6 +20,7 @@ import pytest
 
 from detectors.alert import SEVERITY_RANK, Alert
 from detectors.rules.engine import run_rules
+from detectors.rules.enrich import principal_is_human
 from detectors.rules.lint import lint_rules
 from detectors.rules.loader import PACK_DIR, Loaded, load_rules
 from detectors.rules.model import Rule
@@ -148,16 +149,10 @@ def test_ordinary_traffic_raises_nothing_at_medium_or_above(ordinary: Run) -> No
 ROUTINE_CONTROL_PLANE = {
     ("sts.amazonaws.com", "AssumeRole"),
     ("kms.amazonaws.com", "Decrypt"),
-    ("kms.amazonaws.com", "CreateGrant"),
-    ("iam.amazonaws.com", "CreateRole"),
-    ("iam.amazonaws.com", "PutRolePolicy"),
-    ("iam.amazonaws.com", "CreatePolicyVersion"),
-    ("iam.amazonaws.com", "CreateAccessKey"),
-    ("s3.amazonaws.com", "PutBucketPolicy"),
-    ("events.amazonaws.com", "PutTargets"),
-    ("lambda.amazonaws.com", "AddPermission"),
-    ("lambda.amazonaws.com", "UpdateFunctionConfiguration"),
-    ("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress"),
+    ("kms.amazonaws.com", "GenerateDataKey"),
+    ("s3.amazonaws.com", "PutObject"),
+    ("iam.amazonaws.com", "GetRole"),
+    ("cloudtrail.amazonaws.com", "DescribeTrails"),
     ("ecr.amazonaws.com", "PutImage"),
     ("iamcredentials.googleapis.com", "GenerateAccessToken"),
     ("sts.googleapis.com", "ExchangeToken"),
@@ -165,14 +160,22 @@ ROUTINE_CONTROL_PLANE = {
     ("storage.googleapis.com", "get"),
     ("pubsub.googleapis.com", "Publish"),
 }
-"""Routine control-plane acts the ordinary baseline must hold, so that the check above is made
-on the traffic a control-plane rule has to stay quiet on, not on Lambda-shaped traffic only."""
+"""Acts the ordinary baseline holds every day (services, CI, watchers), so that the check above
+is made on the traffic a control-plane rule has to stay quiet on, not on Lambda-shaped traffic
+only. Which changes Terraform and people make vary by day; they are counted below."""
 
 
 @pytest.mark.slow
 def test_ordinary_traffic_holds_the_routine_control_plane(ordinary: Run) -> None:
-    seen = set(zip(ordinary.events["service"], ordinary.events["action"], strict=True))
+    events = ordinary.events
+    seen = set(zip(events["service"], events["action"], strict=True))
     assert ROUTINE_CONTROL_PLANE - seen == set()
+    writes = events[~events["read_only"].astype(bool)]
+    terraform = writes[writes["principal"].str.endswith(":role/terraform")]
+    assert len(terraform) >= 10
+    assert terraform["service"].nunique() >= 4  # IAM, S3, KMS, EventBridge, Lambda, ...
+    people = writes[principal_is_human(writes) & (writes["action"] != "ConsoleLogin")]
+    assert len(people) >= 3  # routine admin by hand
 
 
 @pytest.mark.slow
