@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipelines.simulate.ids import aws_key_id, derive, hex_id, uuid4
-from pipelines.simulate.org import Account, Function, GcpFunction, Project
+from pipelines.simulate.org import Account, GcpFunction, Project
 
 # Functions that read or write objects, and the bucket (by purpose) each one uses.
 S3_FUNCTIONS: dict[str, tuple[str, str]] = {
@@ -106,10 +106,6 @@ class GcpInfra:
 
     def topic(self, name: str) -> str:
         return f"projects/{self.project.id}/topics/{name}"
-
-
-def s3_functions(account: Account) -> list[Function]:
-    return [fn for fn in account.functions if fn.name in S3_FUNCTIONS]
 
 
 def gcs_functions(project: Project) -> list[GcpFunction]:

@@ -93,6 +93,7 @@ def read_decrypts(
     """KMS ``Decrypt`` that Secrets Manager or SSM makes for each successful read, as the reader."""
     rng = derive(seed, "read-decrypts", fn.arn, day_start)
     sink = aws_sink(fn.account, fn.region)
+    versions = {s: uuid4(derive(seed, "secret-version", s, day_start)) for s in fn.secrets}
     out = []
     for e in reads:
         rec = e.record
@@ -102,10 +103,7 @@ def read_decrypts(
         if rec["eventName"] == "GetSecretValue":
             secret = params["secretId"]
             via = "secretsmanager.amazonaws.com"
-            context = {
-                "SecretARN": secret,
-                "SecretVersionId": uuid4(derive(seed, "secret-version", secret, day_start)),
-            }
+            context = {"SecretARN": secret, "SecretVersionId": versions[secret]}
             key = infra.key_arn(infra.secrets_key_id)
         else:
             via = "ssm.amazonaws.com"
