@@ -10,12 +10,13 @@ settles the undecided rows, for which the raw paths are extracted.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,6 +25,7 @@ from sigma.conditions import (
     ConditionFieldEqualsValueExpression,
     ConditionNOT,
     ConditionOR,
+    ConditionValueExpression,
 )
 from sigma.types import (
     SigmaBool,
@@ -31,16 +33,22 @@ from sigma.types import (
     SigmaCIDRExpression,
     SigmaCompareExpression,
     SigmaExists,
+    SigmaExpansion,
     SigmaFieldReference,
     SigmaNull,
     SigmaNumber,
     SigmaRegularExpression,
     SigmaRegularExpressionFlag,
     SigmaString,
+    Placeholder,
+    SigmaTimestampPart,
     SpecialChars,
+    TimestampPart,
 )
 
+from detectors.rules import fields
 from detectors.rules.context import BatchContext, Values, is_row_level
+from pipelines.normalize.aws import strip_version
 
 Mask = np.ndarray
 
@@ -62,6 +70,11 @@ def _like_pattern(value: SigmaString) -> str:
             out.append("_")
         elif isinstance(part, str):
             out.append(part.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"))
+        elif isinstance(part, Placeholder):
+            raise UnsupportedRule(
+                f"placeholder %{part.name}% (|expand) has no value here: functrail has no"
+                " placeholder lists; write the values out"
+            )
         else:
             raise UnsupportedRule(f"unsupported special part {part!r} in {value}")
     return "".join(out)
@@ -84,40 +97,51 @@ _COMPARE = {
     "LTE": np.less_equal,
     "GT": np.greater,
     "GTE": np.greater_equal,
+    "NEQ": np.not_equal,
 }
+
+
+_VALUE_TYPES = (
+    SigmaString,
+    SigmaRegularExpression,
+    SigmaCIDRExpression,
+    SigmaNumber,
+    SigmaBool,
+    SigmaNull,
+    SigmaExists,
+    SigmaCompareExpression,
+    SigmaFieldReference,
+)
 
 
 @dataclass
 class Leaf:
-    """``field <value>``: one Sigma detection item value, as a vectorized predicate."""
+    """``field <value>``: one Sigma detection item value, as a vectorized predicate.
+
+    ``field`` is a name ``BatchContext`` reads (``fields.resolve`` of what the rule wrote);
+    ``written`` is the field as the rule wrote it, for lint and messages (None: a keyword).
+    """
 
     field: str
     value: Any
+    written: str | None = None
     key: str = ""
-    element: Callable[[Values], Mask] | None = None
     row_level: bool = False
     refs: tuple[str, ...] = ()
+    """Fields as the rule wrote them (this one and a ``fieldref`` target): for lint."""
+    reads: tuple[str, ...] = ()
+    """Names ``BatchContext`` reads for this leaf."""
 
     def __post_init__(self) -> None:
-        self.key = f"{type(self.value).__name__}:{self.value!r}"
-        self.refs = (self.field,)
         v = self.value
+        part = v.timestamp_part.name if isinstance(v, SigmaTimestampPart) else ""
+        self.key = f"{type(v).__name__}{part}:{v!r}"
+        self.refs = () if self.written is None else (self.written,)
         if isinstance(v, SigmaFieldReference):
-            self.refs = (self.field, v.field)
-        elif not isinstance(
-            v,
-            SigmaString
-            | SigmaCasedString
-            | SigmaRegularExpression
-            | SigmaCIDRExpression
-            | SigmaNumber
-            | SigmaBool
-            | SigmaNull
-            | SigmaExists
-            | SigmaCompareExpression,
-        ):
+            self.refs = (*self.refs, v.field)
+        if not isinstance(v, _VALUE_TYPES):
             raise UnsupportedRule(
-                f"field {self.field!r}: unsupported value type {type(v).__name__}"
+                f"field {self.written or 'keywords'!r}: unsupported value type {type(v).__name__}"
             )
         if isinstance(v, SigmaString):
             _like_pattern(v)  # fail at load time, not per batch
@@ -126,9 +150,11 @@ class Leaf:
                 re.compile(v.regexp.to_plain())
             except re.error as exc:
                 raise UnsupportedRule(
-                    f"field {self.field!r}: bad regular expression: {exc}"
+                    f"field {self.written or 'keywords'!r}: bad regular expression: {exc}"
                 ) from None
-        self.row_level = any(is_row_level(f) for f in self.refs)
+        target = fields.resolve(v.field) if isinstance(v, SigmaFieldReference) else ()
+        self.reads = (self.field, *target)
+        self.row_level = any(is_row_level(f) for f in self.reads)
 
     # -- evaluation ------------------------------------------------------------------------------
     def match(self, ctx: BatchContext, rows: np.ndarray | None) -> Mask:
@@ -172,14 +198,17 @@ class Leaf:
             return _to_bool(pc.match_like(text, _like_pattern(v), ignore_case=True))
         if isinstance(v, SigmaBool):
             return _to_bool(pc.equal(pc.utf8_lower(text), "true" if v.boolean else "false"))
+        if isinstance(v, SigmaTimestampPart):
+            return _timestamp_part(text, v)
         if isinstance(v, SigmaNumber):
             numbers = pd.to_numeric(pd.Series(text.to_pylist(), dtype=object), errors="coerce")
             return np.asarray(numbers.to_numpy(dtype=float) == float(v.number), dtype=bool)
         if isinstance(v, SigmaCompareExpression):
             numbers = pd.to_numeric(pd.Series(text.to_pylist(), dtype=object), errors="coerce")
-            op = _COMPARE[v.op.name]
+            found = numbers.to_numpy(dtype=float)
             with np.errstate(invalid="ignore"):
-                return np.asarray(op(numbers.to_numpy(dtype=float), float(v.number.number)))
+                hit = _COMPARE[v.op.name](found, float(v.number.number))
+            return np.asarray(hit & ~np.isnan(found), dtype=bool)
         if isinstance(v, SigmaRegularExpression):
             return _regex(text, v)
         if isinstance(v, SigmaCIDRExpression):
@@ -206,6 +235,20 @@ def _regex(text: pa.Array, v: SigmaRegularExpression) -> Mask:
         return np.asarray(
             [isinstance(s, str) and compiled.search(s) is not None for s in series], dtype=bool
         )
+
+
+def _timestamp_part(text: pa.Array, v: SigmaTimestampPart) -> Mask:
+    """``|minute`` ... ``|year``: the value read as a time (ISO 8601, as logged or as the
+    ``time`` column prints it), that part (UTC; ``week`` is the ISO week) equal to the number."""
+    times = pd.to_datetime(
+        pd.Series(text.to_pylist(), dtype=object), errors="coerce", utc=True, format="ISO8601"
+    )
+    part = v.timestamp_part
+    if part is TimestampPart.WEEK:
+        found = times.dt.isocalendar().week.astype("Float64")
+    else:
+        found = getattr(times.dt, part.name.lower()).astype("Float64")
+    return np.asarray((found == float(v.number)).fillna(False), dtype=bool)
 
 
 def _cidr(text: pa.Array, v: SigmaCIDRExpression) -> Mask:
@@ -248,11 +291,12 @@ def _fieldref(left: Values, right: Values, starts: bool, ends: bool) -> Mask:
 
 @dataclass
 class Node:
-    """AND / OR / NOT over children, or a leaf."""
+    """AND / OR / NOT over children, a leaf, or ``scope``: the rows of the rule's logsource."""
 
     op: str
     children: list[Node] = field(default_factory=list)
     leaf: Leaf | None = None
+    scope: fields.RowScope | None = None
 
     def leaves(self) -> list[Leaf]:
         if self.leaf is not None:
@@ -261,6 +305,9 @@ class Node:
 
     def bounds(self, ctx: BatchContext) -> tuple[Mask, Mask]:
         """(lower, upper) over the whole batch from columns alone; raw leaves are unknown."""
+        if self.scope is not None:
+            rows = ctx.rows_of(self.scope)
+            return rows, rows
         if self.leaf is not None:
             if self.leaf.row_level:
                 return np.zeros(ctx.n, dtype=bool), np.ones(ctx.n, dtype=bool)
@@ -284,6 +331,9 @@ class Node:
 
     def evaluate(self, ctx: BatchContext, rows: np.ndarray | None) -> Mask:
         """Exact result over ``rows`` (None = the whole batch)."""
+        if self.scope is not None:
+            in_scope = ctx.rows_of(self.scope)
+            return in_scope if rows is None else in_scope[rows]
         if self.leaf is not None:
             return self.leaf.match(ctx, rows)
         if self.op == "not":
@@ -300,7 +350,8 @@ class Node:
 
 
 def compile_condition(tree: Any) -> Node:
-    """pySigma's parsed condition -> a Node tree (raises UnsupportedRule for keywords etc.)."""
+    """pySigma's parsed condition -> a Node tree (raises UnsupportedRule for what it cannot
+    evaluate, naming the construct)."""
     if isinstance(tree, ConditionAND):
         return Node("and", [compile_condition(arg) for arg in tree.args])
     if isinstance(tree, ConditionOR):
@@ -308,14 +359,79 @@ def compile_condition(tree: Any) -> Node:
     if isinstance(tree, ConditionNOT):
         return Node("not", [compile_condition(tree.args[0])])
     if isinstance(tree, ConditionFieldEqualsValueExpression):
-        return Node("leaf", leaf=Leaf(tree.field, tree.value))
-    raise UnsupportedRule(
-        f"unsupported condition element {type(tree).__name__} (keyword searches without a field"
-        " are not supported: name the field)"
-    )
+        return _field_item(str(tree.field), tree.value)
+    if isinstance(tree, ConditionValueExpression):
+        return _keyword(tree.value)
+    raise UnsupportedRule(f"unsupported condition element {type(tree).__name__}")
 
 
-def evaluate_rule(node: Node, ctx: BatchContext) -> tuple[Mask, np.ndarray]:
-    """Phase 1: (decided matches, undecided rows) from columns only."""
-    lo, hi = node.bounds(ctx)
-    return lo, np.flatnonzero(hi & ~lo)
+def _one_of(op: str, nodes: list[Node]) -> Node:
+    return nodes[0] if len(nodes) == 1 else Node(op, nodes)
+
+
+def _field_item(written: str, value: Any) -> Node:
+    """One ``field: value`` of the rule over every name the field reads (any of them matches;
+    for ``null`` / ``exists: false``, all of them are absent)."""
+    if isinstance(value, SigmaExpansion):  # base64offset, windash: any of the forms
+        return _one_of("or", [_field_item(written, v) for v in value.values])
+    values = [value]
+    if written == "eventName" and isinstance(value, SigmaString):
+        plain = _plain(value)
+        stripped = strip_version(plain) if plain is not None else None
+        if plain is not None and stripped and stripped != plain:
+            values.append(type(value)(stripped))  # a rule naming one API version matches any
+    absent = isinstance(value, SigmaNull) or (isinstance(value, SigmaExists) and not value.exists)
+    leaves = [
+        Node("leaf", leaf=Leaf(read, v, written))
+        for v in values
+        for read in fields.resolve(written)
+    ]
+    return _one_of("and" if absent else "or", leaves)
+
+
+def _keyword(value: Any) -> Node:
+    """A Sigma keyword: a case-insensitive substring of the raw record's text (JSON as logged;
+    a keyword with characters JSON escapes also matches its escaped form)."""
+    if isinstance(value, SigmaExpansion):
+        return _one_of("or", [_keyword(v) for v in value.values])
+    if isinstance(value, SigmaNumber) and not isinstance(value, SigmaTimestampPart):
+        value = SigmaString(str(value.number))
+    if isinstance(value, SigmaRegularExpression):
+        return Node("leaf", leaf=Leaf(fields.KEYWORDS, value))
+    if not isinstance(value, SigmaString) or isinstance(value, SigmaCasedString):
+        raise UnsupportedRule(
+            f"keyword search with a {type(value).__name__} value: keywords are text searched"
+            " in the whole record (strings or |re)"
+        )
+    forms = [list(value.s)]
+    for escape in (_json_escaped, _ascii_escaped, _slash_escaped):
+        form = [escape(p) if isinstance(p, str) else p for p in value.s]
+        if form not in forms:
+            forms.append(form)
+    nodes = []
+    for parts in forms:
+        if not parts or parts[0] != SpecialChars.WILDCARD_MULTI:
+            parts = [SpecialChars.WILDCARD_MULTI, *parts]
+        if parts[-1] != SpecialChars.WILDCARD_MULTI:
+            parts = [*parts, SpecialChars.WILDCARD_MULTI]
+        pattern = SigmaString()
+        pattern.s = parts
+        nodes.append(Node("leaf", leaf=Leaf(fields.KEYWORDS, pattern)))
+    return _one_of("or", nodes)
+
+
+def _json_escaped(text: str) -> str:
+    return orjson.dumps(text).decode()[1:-1]
+
+
+def _ascii_escaped(text: str) -> str:
+    return json.dumps(text)[1:-1]  # non-ASCII as \\uXXXX, as some writers log it
+
+
+def _slash_escaped(text: str) -> str:
+    return _json_escaped(text).replace("/", "\\/")
+
+
+def scoped(scope: fields.RowScope | None, tree: Node) -> Node:
+    """The rule's tree over the rows its logsource names (all rows when ``scope`` is None)."""
+    return tree if scope is None else Node("and", [Node("scope", scope=scope), tree])

@@ -9,7 +9,7 @@ pay once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from detectors.rules import enrich
+from detectors.rules import enrich, fields
 from pipelines.events import EVENT_COLUMNS, events_from_arrow, events_to_arrow
 
 RawFetch = Callable[[Sequence[str]], Mapping[str, "str | None"]]
@@ -30,19 +30,31 @@ COLUMN_FIELDS = frozenset(EVENT_COLUMNS) - {"raw"}
 
 
 def field_kind(name: str) -> str:
-    """``column``, ``column_enrichment``, ``raw_enrichment`` or ``raw`` (a dotted raw path)."""
+    """How a name ``resolve`` returned is read: ``column``, ``column_enrichment``, ``alias`` (a
+    column on one provider's rows), ``raw_enrichment``, ``derived`` (computed from the raw
+    record), ``keywords`` (the raw record's text) or ``raw`` (a dotted raw path)."""
     if name in COLUMN_FIELDS:
         return "column"
     if name in enrich.COLUMN_ENRICHMENTS:
         return "column_enrichment"
+    if name in fields.ALIASES:
+        return "alias"
     if name in enrich.RAW_ENRICHMENTS:
         return "raw_enrichment"
+    if name in fields.DERIVED:
+        return "derived"
+    if name == fields.KEYWORDS:
+        return "keywords"
     return "raw"
 
 
+_ROW_LEVEL = frozenset({"raw", "raw_enrichment", "derived", "keywords"})
+
+
 def is_row_level(name: str) -> bool:
-    """True when the field needs the raw record (so it is only read for prefiltered rows)."""
-    return field_kind(name) in ("raw", "raw_enrichment")
+    """True when the field (as a rule writes it) needs the raw record, so it is only read for
+    the rows a column-only prefilter let through."""
+    return any(field_kind(read) in _ROW_LEVEL for read in fields.resolve(name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +81,39 @@ class Values:
         """Rows with at least one non-null value."""
         valid = pc.is_valid(self.text).to_numpy(zero_copy_only=False)
         return self.any_per_row(valid)
+
+    def take(self, rows: np.ndarray) -> Values:
+        """The same field over ``rows`` (positions into these ``n`` rows, distinct)."""
+        if self.owner is None:
+            return Values(len(rows), None, self.text.take(pa.array(rows, pa.int64())))
+        position = np.full(self.n, -1, dtype=np.int64)
+        position[rows] = np.arange(len(rows))
+        mapped = position[self.owner]
+        keep = mapped >= 0
+        return Values(len(rows), mapped[keep], self.text.filter(pa.array(keep)))
+
+    @staticmethod
+    def union(parts: list[Values]) -> Values:
+        """Every element of several fields over the same rows (a name that reads several)."""
+        if len(parts) == 1:
+            return parts[0]
+        n = parts[0].n
+        owners = [np.arange(n) if p.owner is None else p.owner for p in parts]
+        texts = pa.concat_arrays([p.text.cast(pa.string()) for p in parts])
+        return Values(n, np.concatenate(owners).astype(np.int64), texts)
+
+
+def nested_strings(value: Any) -> Iterator[str]:
+    """Every string inside a JSON object or list, at any depth (a policy document logged as a
+    string inside ``requestParameters`` is one of them, with its own quotes)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from nested_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from nested_strings(item)
 
 
 def to_text(value: Any) -> str | None:
@@ -133,14 +178,24 @@ class BatchContext:
         """Row masks of evaluated rules by rule id, for correlations to build on."""
         self.pending: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         """Per rule id: (decided matches, undecided rows) between ``prepare`` and ``evaluate``."""
+        self._scopes: dict[str, np.ndarray] = {}
+        self._aliases: dict[str, Values] = {}
         self.memo: dict[tuple[str, str], np.ndarray] = {}
         """Full-frame leaf results keyed by (field, predicate key): rules share them."""
 
     # -- columns -----------------------------------------------------------------------------
     def column_text(self, name: str) -> pa.Array:
-        """A column (or column enrichment) over the whole batch, as strings."""
+        """A column, column enrichment or alias (its first column) over the whole batch, as
+        strings."""
         if name not in self._text:
-            if name in COLUMN_FIELDS:
+            alias = fields.ALIASES.get(name)
+            if alias is not None:
+                array = pc.if_else(
+                    pa.array(self.rows_of(alias.rows)),
+                    self.column_text(alias.columns[0]),
+                    pa.scalar(None, pa.string()),
+                )
+            elif name in COLUMN_FIELDS:
                 array = self.table.column(name)
             else:
                 array = pa.array(enrich.COLUMN_ENRICHMENTS[name](self.events), from_pandas=True)
@@ -152,6 +207,40 @@ class BatchContext:
                 array = pc.cast(array, pa.string())
             self._text[name] = array
         return self._text[name]
+
+    def rows_of(self, scope: fields.RowScope) -> np.ndarray:
+        """Rows of one provider (``aws``, ``gcp``) or Cloud Audit Logs entries (``gcp_audit``:
+        the normalizer names a principal for every audit entry, ``anonymous`` at least, and
+        none for a request log)."""
+        mask = self._scopes.get(scope)
+        if mask is None:
+            provider = "aws" if scope == "aws" else "gcp"
+            mask = _to_mask(pc.equal(self.table.column("provider"), provider))
+            if scope == "gcp_audit":
+                mask &= _to_mask(pc.is_valid(self.table.column("principal")))
+            self._scopes[scope] = mask
+        return mask
+
+    def _alias_values(self, name: str) -> Values:
+        """An alias over the whole batch: its first column, and each further column where it
+        differs (``eventName``: the logged name, then the name without its API version)."""
+        cached = self._aliases.get(name)
+        if cached is None:
+            alias = fields.ALIASES[name]
+            first = self.column_text(name)
+            owners, texts = [np.arange(self.n)], [first]
+            for column in alias.columns[1:]:
+                other = self.column_text(column)
+                differs = _to_mask(pc.not_equal(first, other))  # null where either is null
+                rows = np.flatnonzero(differs)
+                owners.append(rows)
+                texts.append(other.take(pa.array(rows, pa.int64())))
+            if len(texts) == 1:
+                cached = Values(self.n, None, first)
+            else:
+                cached = Values(self.n, np.concatenate(owners), pa.concat_arrays(texts))
+            self._aliases[name] = cached
+        return cached
 
     def column_lower(self, name: str) -> pa.Array:
         if name not in self._lower:
@@ -169,7 +258,8 @@ class BatchContext:
         if self._wanted:
             self.prefetch(np.fromiter(set().union(*self._wanted.values()), dtype=np.int64))
         for name, rows in self._wanted.items():
-            self._extract(name, rows)
+            if name != fields.KEYWORDS:  # read straight from the raw text
+                self._extract(name, rows)
         self._wanted.clear()
 
     def prefetch(self, rows: np.ndarray) -> None:
@@ -215,6 +305,10 @@ class BatchContext:
             accounts: list[str | None] = self.column_text("account").to_pylist()
             for r in missing:
                 cache[r] = derive(self.record(r), accounts[r])
+        elif name in fields.DERIVED:
+            compute = fields.DERIVED[name]
+            for r in missing:
+                cache[r] = compute(self.record(r))
         else:
             parts = name.split(".")
             for r in missing:
@@ -227,13 +321,25 @@ class BatchContext:
 
     # -- any field over a subset of rows -------------------------------------------------------
     def values(self, name: str, rows: np.ndarray | None) -> Values:
-        """The field over ``rows`` (positions; None = whole batch), original case."""
-        if not is_row_level(name):
+        """The field (as a rule writes it) over ``rows`` (positions; None = whole batch),
+        original case; a field that reads several names has the elements of all of them."""
+        reads = fields.resolve(name)
+        return Values.union([self._read(read, rows) for read in reads])
+
+    def _read(self, name: str, rows: np.ndarray | None) -> Values:
+        kind = field_kind(name)
+        if kind == "alias" and len(fields.ALIASES[name].columns) > 1:
+            full = self._alias_values(name)
+            return full if rows is None else full.take(rows)
+        if kind in ("column", "column_enrichment", "alias"):
             text = self.column_text(name)
             if rows is not None:
                 text = text.take(pa.array(rows, pa.int64()))
             return Values(self.n if rows is None else len(rows), None, text)
         positions = np.arange(self.n) if rows is None else rows
+        if kind == "keywords":
+            raws = [self.raw_text(r) for r in positions.tolist()]
+            return Values(len(positions), None, pa.array(raws, pa.string()))
         cache = self._extract(name, positions.tolist())
         owner: list[int] = []
         texts: list[str | None] = []
@@ -241,14 +347,28 @@ class BatchContext:
             for v in cache[r]:
                 owner.append(i)
                 texts.append(to_text(v))
+                if isinstance(v, dict | list):  # a whole object: its strings match too
+                    for inner in nested_strings(v):
+                        owner.append(i)
+                        texts.append(inner)
         return Values(
             len(positions), np.asarray(owner, dtype=np.int64), pa.array(texts, pa.string())
         )
 
     def first_values(self, name: str, rows: np.ndarray) -> list[str | None]:
         """One text value per row (the first), for group-by keys, dedup keys and titles."""
-        if not is_row_level(name):
+        out: list[str | None] = [None] * len(rows)
+        for read in fields.resolve(name):
+            found = self._first(read, rows)
+            out = [a if a is not None else b for a, b in zip(out, found, strict=True)]
+        return out
+
+    def _first(self, name: str, rows: np.ndarray) -> list[str | None]:
+        kind = field_kind(name)
+        if kind in ("column", "column_enrichment", "alias"):
             return self.column_text(name).take(pa.array(rows, pa.int64())).to_pylist()
+        if kind == "keywords":
+            return [self.raw_text(r) for r in rows.tolist()]
         cache = self._extract(name, rows.tolist())
         out: list[str | None] = []
         for r in rows.tolist():
@@ -260,3 +380,7 @@ class BatchContext:
             else:
                 out.append(", ".join(t for t in map(to_text, vals) if t is not None))
         return out
+
+
+def _to_mask(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)

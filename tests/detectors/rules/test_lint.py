@@ -85,5 +85,5 @@ def test_duplicate_names_and_unparsable_files_are_flagged(tmp_path):
     )
     (tmp_path / "c.yml").write_text("title: [unclosed\n")
     messages = [f.message for f in lint_rules(load_rules([tmp_path], builtin=False))]
-    assert any("not unique" in m for m in messages)
+    assert any("is already a rule's, in" in m and "a.yml" in m for m in messages)
     assert any("parse" in m for m in messages)
