@@ -117,7 +117,7 @@ def load_file(path: Path) -> Loaded:
     for item in items:
         errors.extend(LoadError(where, str(e)) for e in getattr(item, "errors", []) or [])
     if errors:
-        return Loaded([], errors)
+        return Loaded([], list(dict.fromkeys(errors)))  # pySigma may report one error twice
     silenced: set[str] = set()
     for item in items:
         if isinstance(item, SigmaCorrelationRule) and not item.generate:
