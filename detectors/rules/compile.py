@@ -46,7 +46,7 @@ from sigma.types import (
     TimestampPart,
 )
 
-from detectors.rules import fields
+from detectors.rules import fields, screen
 from detectors.rules.context import BatchContext, Values, is_row_level
 from pipelines.normalize.aws import strip_version
 
@@ -131,6 +131,8 @@ class Leaf:
     """Fields as the rule wrote them (this one and a ``fieldref`` target): for lint."""
     reads: tuple[str, ...] = ()
     """Names ``BatchContext`` reads for this leaf."""
+    screen: str | None = None
+    """A literal the raw text must hold for this leaf to match (``screen.literal_of``)."""
 
     def __post_init__(self) -> None:
         v = self.value
@@ -155,6 +157,8 @@ class Leaf:
         target = fields.resolve(v.field) if isinstance(v, SigmaFieldReference) else ()
         self.reads = (self.field, *target)
         self.row_level = any(is_row_level(f) for f in self.reads)
+        if screen.screened(self.field) and not isinstance(v, SigmaFieldReference):
+            self.screen = screen.literal_of(v)
 
     # -- evaluation ------------------------------------------------------------------------------
     def match(self, ctx: BatchContext, rows: np.ndarray | None) -> Mask:
@@ -325,6 +329,36 @@ class Node:
         else:
             lo, hi = parts[0][0].copy(), parts[0][1].copy()
             for plo, phi in parts[1:]:
+                lo |= plo
+                hi |= phi
+        return lo, hi
+
+    def screen_bounds(self, ctx: BatchContext, rows: np.ndarray) -> tuple[Mask, Mask]:
+        """(lower, upper) over ``rows``, as ``bounds`` but a screened raw leaf is False where
+        the row's raw text lacks its literal (``screen``)."""
+        if self.scope is not None:
+            in_scope = ctx.rows_of(self.scope)[rows]
+            return in_scope, in_scope
+        if self.leaf is not None:
+            if not self.leaf.row_level:
+                hit = self.leaf.match(ctx, None)[rows]
+                return hit, hit
+            upper = (
+                ctx.raw_contains(self.leaf.screen, rows)
+                if self.leaf.screen is not None
+                else np.ones(len(rows), dtype=bool)
+            )
+            return np.zeros(len(rows), dtype=bool), upper
+        if self.op == "not":
+            lo, hi = self.children[0].screen_bounds(ctx, rows)
+            return ~hi, ~lo
+        parts = [child.screen_bounds(ctx, rows) for child in self.children]
+        lo, hi = parts[0][0].copy(), parts[0][1].copy()
+        for plo, phi in parts[1:]:
+            if self.op == "and":
+                lo &= plo
+                hi &= phi
+            else:
                 lo |= plo
                 hi |= phi
         return lo, hi

@@ -9,6 +9,8 @@ pay once.
 
 from __future__ import annotations
 
+import gc
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,10 +22,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from detectors.rules import enrich, fields
+from detectors.rules.rawpaths import decoder_for, walk
 from pipelines.events import EVENT_COLUMNS, events_from_arrow, events_to_arrow
 
 RawFetch = Callable[[Sequence[str]], Mapping[str, "str | None"]]
 """Raw records by event id, for a batch read without ``raw`` (``scoring.partitions.RawFetcher``)."""
+
+UNICODE_ESCAPE = r"\\u"
+"""A raw text with a ``\\u`` escape, or any non-ASCII character, is never dropped by a screen
+(``screen``: case folding beyond ASCII, characters a writer chose to escape)."""
 
 COLUMN_FIELDS = frozenset(EVENT_COLUMNS) - {"raw"}
 """Fields a rule may name that are event-model columns (everything else is a raw path)."""
@@ -129,28 +136,6 @@ def to_text(value: Any) -> str | None:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def walk(record: Any, parts: list[str]) -> list[Any]:
-    """Leaves at a dotted path; a list on the way fans out (Sigma: any element may match)."""
-    current = [record]
-    for part in parts:
-        nxt: list[Any] = []
-        for node in current:
-            if isinstance(node, list):
-                nxt.extend(item[part] for item in node if isinstance(item, dict) and part in item)
-            elif isinstance(node, dict) and part in node:
-                nxt.append(node[part])
-        current = nxt
-        if not current:
-            return []
-    leaves: list[Any] = []
-    for node in current:
-        if isinstance(node, list):
-            leaves.extend(node)
-        else:
-            leaves.append(node)
-    return leaves
-
-
 class BatchContext:
     """Everything rules read from one batch, computed at most once.
 
@@ -170,6 +155,8 @@ class BatchContext:
         self._text: dict[str, pa.Array] = {}
         self._lower: dict[str, pa.Array] = {}
         self._records: dict[int, Any] = {}
+        self._partial: dict[int, tuple[frozenset[str], Any]] = {}
+        """Rows decoded for some raw paths only (``PathDecoder``): (those paths, the Structs)."""
         self._raw_fetch = raw_fetch
         self._raw: dict[int, str | None] = {}
         self._raw_values: dict[str, dict[int, list[Any]]] = {}
@@ -179,6 +166,8 @@ class BatchContext:
         self.pending: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         """Per rule id: (decided matches, undecided rows) between ``prepare`` and ``evaluate``."""
         self._scopes: dict[str, np.ndarray] = {}
+        self._screens: dict[str, np.ndarray] = {}
+        self._lowered: tuple[pa.Array, np.ndarray] | None = None
         self._aliases: dict[str, Values] = {}
         self.memo: dict[tuple[str, str], np.ndarray] = {}
         """Full-frame leaf results keyed by (field, predicate key): rules share them."""
@@ -242,6 +231,41 @@ class BatchContext:
             self._aliases[name] = cached
         return cached
 
+    # -- raw text ------------------------------------------------------------------------------
+    @property
+    def can_screen(self) -> bool:
+        """Raw-text screens need the batch's ``raw`` column (not records fetched by id)."""
+        return self._raw_fetch is None
+
+    def raw_contains(self, literal: str, rows: np.ndarray) -> np.ndarray:
+        """Per row of ``rows``: may the raw text hold ``literal`` (lower-case ASCII)? False only
+        when it surely does not (``screen``); each row is searched once per literal."""
+        known = self._screens.get(literal)
+        if known is None:
+            known = self._screens[literal] = np.full(self.n, -1, dtype=np.int8)
+        todo = rows[known[rows] < 0]
+        if len(todo):
+            lower, unsure = self._raw_lower()
+            pattern = re.escape(literal)
+            if len(todo) > self.n // 4:  # one pass over the column beats a copy of most of it
+                known[:] = _to_mask(pc.match_substring_regex(lower, pattern)) | unsure
+            else:
+                found = pc.match_substring_regex(lower.take(pa.array(todo, pa.int64())), pattern)
+                known[todo] = _to_mask(found) | unsure[todo]
+        return known[rows] == 1
+
+    def _raw_lower(self) -> tuple[pa.Array, np.ndarray]:
+        """The raw column ASCII-lowered, and the rows no screen may drop (``screen``)."""
+        if self._lowered is None:
+            raw = self.table.column("raw")
+            raw = raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw
+            lower = pc.ascii_lower(raw)
+            unsure = _to_mask(pc.invert(pc.string_is_ascii(raw))) | _to_mask(
+                pc.match_substring_regex(raw, UNICODE_ESCAPE)
+            )
+            self._lowered = (lower, unsure)
+        return self._lowered
+
     def column_lower(self, name: str) -> pa.Array:
         if name not in self._lower:
             self._lower[name] = pc.utf8_lower(self.column_text(name))
@@ -254,34 +278,77 @@ class BatchContext:
             self._wanted.setdefault(name, set()).update(rows.tolist())
 
     def load(self) -> None:
-        """Parse the raw records and extract every wanted path, once for all rules."""
-        if self._wanted:
-            self.prefetch(np.fromiter(set().union(*self._wanted.values()), dtype=np.int64))
-        for name, rows in self._wanted.items():
-            if name != fields.KEYWORDS:  # read straight from the raw text
-                self._extract(name, rows)
+        """Read every wanted field of the rows that want it, once for all rules.
+
+        Rows that only raw paths want are decoded for those paths alone (``PathDecoder``);
+        rows a raw enrichment wants are parsed whole, once.
+        """
+        if not self._wanted:
+            return
+        self.prefetch(np.fromiter(set().union(*self._wanted.values()), dtype=np.int64))
+        paths = {self._path_of(name) for name in self._wanted} - {None}
+        whole = set().union(
+            *(rows for name, rows in self._wanted.items() if self._path_of(name) is None)
+        )
+        collecting = gc.isenabled()
+        # Parsed records are many small objects; GC passes over them would cost more than the
+        # parsing itself (as in the normalizer, PERFORMANCE.md).
+        gc.disable()
+        try:
+            if paths:
+                self._decode_paths(frozenset(p for p in paths if p), whole)
+            for name, rows in self._wanted.items():
+                if name != fields.KEYWORDS:  # read straight from the raw text
+                    self._extract(name, rows)
+        finally:
+            if collecting:
+                gc.enable()
         self._wanted.clear()
 
+    @staticmethod
+    def _path_of(name: str) -> str | None:
+        """The raw path a wanted field reads (None: it needs the whole record or its text)."""
+        kind = field_kind(name)
+        if kind == "raw":
+            return name
+        if kind == "derived":
+            return fields.DERIVED[name].path
+        return None
+
+    def _decode_paths(self, paths: frozenset[str], whole: set[int]) -> None:
+        """Decode the wanted paths of the rows that need nothing else (and are not parsed)."""
+        rows = set().union(
+            *(r for name, r in self._wanted.items() if self._path_of(name) in paths)
+        )
+        decoder = decoder_for(paths)
+        for r in rows - whole - self._records.keys() - self._partial.keys():
+            raw = self.raw_text(r)
+            decoded = decoder.decode(raw) if raw else None
+            if decoded is not None:
+                self._partial[r] = (paths, decoded)
+
     def prefetch(self, rows: np.ndarray) -> None:
-        """Fetch the raw records of these rows in one call (no-op when ``raw`` is in the batch)."""
-        if self._raw_fetch is None:
-            return
+        """Read the raw records of these rows in one call: from the batch's ``raw`` column (one
+        Arrow take, not a pandas lookup per row) or, without it, from ``raw_fetch``."""
         missing = [r for r in dict.fromkeys(rows.tolist()) if r not in self._raw]
         if not missing:
             return
-        ids = self.table.column("id").take(pa.array(missing, pa.int64())).to_pylist()
+        positions = pa.array(missing, pa.int64())
+        if self._raw_fetch is None:
+            texts = self.table.column("raw").take(positions).to_pylist()
+            self._raw.update(zip(missing, texts, strict=True))
+            return
+        ids = self.table.column("id").take(positions).to_pylist()
         found = self._raw_fetch(ids)
         for row, event_id in zip(missing, ids, strict=True):
             self._raw[row] = found.get(event_id)
 
     def raw_text(self, row: int) -> str | None:
         """A row's raw record as logged (JSON text)."""
-        if self._raw_fetch is None:
-            value = self.events["raw"].iat[row]
-            return value if isinstance(value, str) else None
         if row not in self._raw:
             self.prefetch(np.array([row]))
-        return self._raw[row]
+        value = self._raw[row]
+        return value if isinstance(value, str) else None
 
     def record(self, row: int) -> Any:
         """The parsed raw record of a row (cached; a record that does not parse reads as {})."""
@@ -306,14 +373,23 @@ class BatchContext:
             for r in missing:
                 cache[r] = derive(self.record(r), accounts[r])
         elif name in fields.DERIVED:
-            compute = fields.DERIVED[name]
+            derived = fields.DERIVED[name]
+            parts = derived.path.split(".")
             for r in missing:
-                cache[r] = compute(self.record(r))
+                cache[r] = derived.compute(walk(self._source(r, derived.path), parts))
         else:
             parts = name.split(".")
             for r in missing:
-                cache[r] = walk(self.record(r), parts)
+                cache[r] = walk(self._source(r, name), parts)
         return cache
+
+    def _source(self, row: int, path: str) -> Any:
+        """What to walk for ``path``: the row's path-only decoding when it has this path, else
+        the whole parsed record."""
+        partial = self._partial.get(row)
+        if partial is not None and path in partial[0]:
+            return partial[1]
+        return self.record(row)
 
     def raw_list(self, name: str, row: int) -> list[Any]:
         """The values of a row-level field for one row (for titles and tests)."""

@@ -89,11 +89,15 @@ LOG_ENTRY_FIELDS: Final = frozenset(
 """LogEntry fields beside ``protoPayload``: ``data.protoPayload.logName`` (as SigmaHQ writes
 it) is the entry's ``logName``."""
 
-def _granted_permissions(record: Any) -> list[Any]:
-    payload = record.get("protoPayload") if isinstance(record, dict) else None
-    checks = payload.get("authorizationInfo") if isinstance(payload, dict) else None
-    if not isinstance(checks, list):
-        return []
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """A field computed from the values at one raw path (read like any raw path)."""
+
+    path: str
+    compute: Callable[[list[Any]], list[Any]]
+
+
+def _granted_permissions(checks: list[Any]) -> list[Any]:
     return [
         check["permission"]
         for check in checks
@@ -103,17 +107,18 @@ def _granted_permissions(record: Any) -> list[Any]:
     ]
 
 
-def _log_name(record: Any) -> list[Any]:
-    name = record.get("logName") if isinstance(record, dict) else None
-    if not isinstance(name, str):
-        return []
-    log_id = name.rsplit("/logs/", 1)[1] if "/logs/" in name else name
-    return list(dict.fromkeys([name, log_id, unquote(log_id)]))
+def _log_names(names: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for name in names:
+        if isinstance(name, str):
+            log_id = name.rsplit("/logs/", 1)[1] if "/logs/" in name else name
+            out.extend(dict.fromkeys([name, log_id, unquote(log_id)]))
+    return out
 
 
-DERIVED: Final[dict[str, Callable[[Any], list[Any]]]] = {
-    GRANTED_PERMISSIONS: _granted_permissions,
-    LOG_NAME: _log_name,
+DERIVED: Final[dict[str, Derived]] = {
+    GRANTED_PERMISSIONS: Derived("protoPayload.authorizationInfo", _granted_permissions),
+    LOG_NAME: Derived("logName", _log_names),
 }
 
 

@@ -27,6 +27,10 @@ def template_fields(template: str | None) -> set[str]:
     return set(PLACEHOLDER.findall(template or ""))
 
 
+SCREEN_MIN_ROWS = 64
+"""Fewer undecided rows are decoded at once: a text search over them would not pay."""
+
+
 @dataclass
 class SigmaDetectionRule:
     """A Sigma rule compiled to a vectorized predicate tree."""
@@ -34,6 +38,10 @@ class SigmaDetectionRule:
     meta: RuleMeta
     sigma: SigmaRule
     tree: Node
+
+    @property
+    def screened(self) -> bool:
+        return any(leaf.screen is not None for leaf in self.tree.leaves())
 
     @classmethod
     def build(cls, meta: RuleMeta, sigma: SigmaRule) -> SigmaDetectionRule:
@@ -51,6 +59,10 @@ class SigmaDetectionRule:
     def prepare(self, ctx: BatchContext) -> None:
         lo, hi = self.tree.bounds(ctx)
         undecided = np.flatnonzero(hi & ~lo)
+        if len(undecided) >= SCREEN_MIN_ROWS and self.screened and ctx.can_screen:
+            slo, shi = self.tree.screen_bounds(ctx, undecided)
+            lo[undecided[slo]] = True
+            undecided = undecided[shi & ~slo]
         ctx.pending[self.meta.rule_id] = (lo, undecided)
         if len(undecided):
             raw = {read for leaf in self.tree.leaves() if leaf.row_level for read in leaf.reads}
