@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from detectors.rules.context import BatchContext, field_kind, is_row_level
@@ -54,23 +55,17 @@ def test_aliases_equal_the_raw_values_on_their_rows_and_are_null_elsewhere():
         request_log(),
     ]
     ctx = BatchContext(normalized(*records))
-    rows = [0, 1, 2]  # aws first, then the two Google Cloud entries in order
-    assert ctx.first_values("eventSource", _a(rows)) == ["lambda.amazonaws.com", None, None]
-    assert ctx.first_values("errorCode", _a(rows)) == ["AccessDenied", None, None]
-    assert ctx.first_values("sourceIPAddress", _a(rows)) == ["192.0.2.10", None, None]
+    rows = np.array([0, 1, 2])  # aws first, then the two Google Cloud entries in order
+    assert ctx.first_values("eventSource", rows) == ["lambda.amazonaws.com", None, None]
+    assert ctx.first_values("errorCode", rows) == ["AccessDenied", None, None]
+    assert ctx.first_values("sourceIPAddress", rows) == ["192.0.2.10", None, None]
     method = "google.cloud.functions.v2.FunctionService.UpdateFunction"
-    assert ctx.first_values("protoPayload.methodName", _a(rows)) == [None, method, None]
-    assert ctx.first_values("insertId", _a(rows))[0] is None
+    assert ctx.first_values("protoPayload.methodName", rows) == [None, method, None]
+    assert ctx.first_values("insertId", rows)[0] is None
     # eventName reads the logged name and the name without its API version
-    values = ctx.values("eventName", _a([0]))
+    values = ctx.values("eventName", np.array([0]))
     assert values.text.to_pylist() == [
         "CreateFunctionUrlConfig20211031",
         "CreateFunctionUrlConfig",
     ]
     assert field_kind("eventName") == "alias"
-
-
-def _a(rows):
-    import numpy as np
-
-    return np.array(rows)
