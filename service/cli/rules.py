@@ -120,13 +120,24 @@ def run_tests(
 
 
 @rules_app.command("lint")
-def lint(rules: RulesOption = None) -> None:
-    """Check every rule: parses, fields present in its tests, ATT&CK tags, runbook, tests, ids."""
+def lint(
+    rules: RulesOption = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="user rules' warnings fail too (as the pack's do)")
+    ] = False,
+) -> None:
+    """Check every rule: loads, fields present in its tests, ATT&CK tags, runbook, tests, ids.
+
+    The pack's findings are errors; a user rule's missing runbook, tests or ATT&CK tag are
+    warnings (exit 0) unless --strict. A rule that cannot load is always an error (exit 1).
+    """
     settings = Settings()
     loaded = _load(rules, settings)
     findings = lint_rules(loaded, settings)
     for finding in findings:
         _say(finding.line())
-    _say(f"{len(loaded.rules)} rules, {len(findings)} findings")
-    if findings:
+    errors = sum(f.level == "error" for f in findings)
+    warnings = len(findings) - errors
+    _say(f"{len(loaded.rules)} rules, {errors} errors, {warnings} warnings")
+    if errors or (strict and warnings):
         raise typer.Exit(1)
