@@ -112,3 +112,29 @@ def test_lint_fails_on_a_rule_that_cannot_load_and_names_it(settings, tmp_path):
     listed = run("rules", "list", "--format", "jsonl", "--rules", str(tmp_path))
     ids = {orjson.loads(line)["rule_id"] for line in listed.stdout.splitlines()}
     assert "8e4f0a6b-1f2c-4d3e-9a5b-6c7d8e9f0a1b" in ids  # the other rule still loads
+
+
+def test_coverage_table_lists_pack_and_user_rules_by_tactic(settings, tmp_path):
+    (tmp_path / "user.yml").write_text(
+        USER_RULE.replace("level: high", "tags: [attack.persistence, attack.t1136.003]\nlevel: high")
+    )
+    result = run("rules", "coverage", "--rules", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "persistence" in result.stdout
+    assert "T1136.003" in result.stdout and "8e4f0a6b-1f2c-4d3e-9a5b-6c7d8e9f0a1b" in result.stdout
+    assert "aws_lambda_public_add_permission" in result.stdout
+    assert "1 user)" in result.stdout
+
+
+def test_coverage_navigator_prints_a_layer(settings, tmp_path):
+    from tests.detectors.rules.test_coverage import check_layer
+
+    (tmp_path / "user.yml").write_text(
+        USER_RULE.replace("level: high", "tags: [attack.t1136.003]\nlevel: high")
+    )
+    result = run("rules", "coverage", "--format", "navigator", "--rules", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    layer = orjson.loads(result.stdout)
+    check_layer(layer)
+    ids = {t["techniqueID"] for t in layer["techniques"]}
+    assert {"T1136.003", "T1190"} <= ids
