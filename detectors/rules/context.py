@@ -168,6 +168,7 @@ class BatchContext:
         self._scopes: dict[str, np.ndarray] = {}
         self._screens: dict[str, np.ndarray] = {}
         self._lowered: tuple[pa.Array, np.ndarray] | None = None
+        self._lower_taken: tuple[bytes, pa.Array] | None = None
         self._aliases: dict[str, Values] = {}
         self.memo: dict[tuple[str, str], np.ndarray] = {}
         """Full-frame leaf results keyed by (field, predicate key): rules share them."""
@@ -250,9 +251,18 @@ class BatchContext:
             if len(todo) > self.n // 4:  # one pass over the column beats a copy of most of it
                 known[:] = _to_mask(pc.match_substring_regex(lower, pattern)) | unsure
             else:
-                found = pc.match_substring_regex(lower.take(pa.array(todo, pa.int64())), pattern)
+                found = pc.match_substring_regex(self._lower_rows(todo), pattern)
                 known[todo] = _to_mask(found) | unsure[todo]
         return known[rows] == 1
+
+    def _lower_rows(self, rows: np.ndarray) -> pa.Array:
+        """The lowered raw text of ``rows``; the last set is kept, since a rule's leaves (and
+        the next rules of the same provider) search the same rows for several literals."""
+        key = rows.tobytes()
+        if self._lower_taken is None or self._lower_taken[0] != key:
+            taken = self._raw_lower()[0].take(pa.array(rows, pa.int64()))
+            self._lower_taken = (key, taken)
+        return self._lower_taken[1]
 
     def _raw_lower(self) -> tuple[pa.Array, np.ndarray]:
         """The raw column ASCII-lowered, and the rows no screen may drop (``screen``)."""
