@@ -28,6 +28,7 @@ from sigma.conditions import (
     ConditionValueExpression,
 )
 from sigma.types import (
+    Placeholder,
     SigmaBool,
     SigmaCasedString,
     SigmaCIDRExpression,
@@ -40,7 +41,6 @@ from sigma.types import (
     SigmaRegularExpression,
     SigmaRegularExpressionFlag,
     SigmaString,
-    Placeholder,
     SigmaTimestampPart,
     SpecialChars,
     TimestampPart,

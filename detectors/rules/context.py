@@ -327,9 +327,7 @@ class BatchContext:
 
     def _decode_paths(self, paths: frozenset[str], whole: set[int]) -> None:
         """Decode the wanted paths of the rows that need nothing else (and are not parsed)."""
-        rows = set().union(
-            *(r for name, r in self._wanted.items() if self._path_of(name) in paths)
-        )
+        rows = set().union(*(r for name, r in self._wanted.items() if self._path_of(name) in paths))
         decoder = decoder_for(paths)
         for r in rows - whole - self._records.keys() - self._partial.keys():
             raw = self.raw_text(r)

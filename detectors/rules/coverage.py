@@ -108,7 +108,9 @@ def by_tactic(covered: list[Covered]) -> dict[str, list[Covered]]:
     """Techniques grouped under each tactic their rules name, in matrix order."""
     groups: dict[str, list[Covered]] = {}
     for tactic in (*TACTICS, NO_TACTIC):
-        rows = [c for c in covered if tactic in c.tactics or (tactic == NO_TACTIC and not c.tactics)]
+        rows = [
+            c for c in covered if tactic in c.tactics or (tactic == NO_TACTIC and not c.tactics)
+        ]
         if rows:
             groups[tactic] = rows
     return groups

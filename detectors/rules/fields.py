@@ -89,6 +89,7 @@ LOG_ENTRY_FIELDS: Final = frozenset(
 """LogEntry fields beside ``protoPayload``: ``data.protoPayload.logName`` (as SigmaHQ writes
 it) is the entry's ``logName``."""
 
+
 @dataclass(frozen=True, slots=True)
 class Derived:
     """A field computed from the values at one raw path (read like any raw path)."""

@@ -61,8 +61,10 @@ def lint_rules(loaded: Loaded, settings: Settings | None = None) -> list[Finding
         where = str(meta.source or f"python:{meta.rule_id}")
         quality: Level = "error" if meta.builtin else "warning"
 
-        def add(message: str, level: Level = quality, where: str = where) -> None:
-            findings.append(Finding(meta.rule_id, where, message, level))
+        def add(
+            message: str, level: Level = quality, rule_id: str = meta.rule_id, where: str = where
+        ) -> None:
+            findings.append(Finding(rule_id, where, message, level))
 
         if meta.sigma_id and ids[meta.sigma_id] > 1:
             add(f"Sigma id {meta.sigma_id} is not unique")

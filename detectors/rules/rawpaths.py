@@ -79,7 +79,7 @@ def _struct(tree: dict[str, Any], depth: int = 0) -> Any:
             inner = _struct(sub, depth + 1)
             # what a path may meet on its way: an object, a list of them, or a scalar (a field
             # logged with an unexpected type); anything else falls back to the full parse
-            kind = Union[inner, list[inner], str, int, float, bool, None]  # noqa: UP007
+            kind = Union[inner, list[inner], str, int, float, bool, None]  # type: ignore[valid-type]  # noqa: UP007
         fields.append((attr, kind, msgspec.field(name=key, default=_ABSENT)))
     return msgspec.defstruct(
         f"Path{depth}", fields, bases=(_Node,), namespace={"keys": keys}, gc=False

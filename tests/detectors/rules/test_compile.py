@@ -171,4 +171,6 @@ def test_keyword_searches_the_raw_record_text_case_insensitively(tmp_path):
         event(raw={"requestParameters": {"note": "has Image-Policy.k8s.io/break-glass in it"}}),
         event(raw={"requestParameters": {"note": "nothing"}}),
     ]
-    assert hits(tmp_path, {"kw": ["image-policy.k8s.io/break-glass"], "condition": "kw"}, *rows) == [0]
+    assert hits(
+        tmp_path, {"kw": ["image-policy.k8s.io/break-glass"], "condition": "kw"}, *rows
+    ) == [0]

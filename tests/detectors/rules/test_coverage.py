@@ -15,7 +15,8 @@ _TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$")
 
 def check_layer(layer: dict[str, Any]) -> None:
     """The ATT&CK Navigator layer format 4.5, as its specification lists it."""
-    assert isinstance(layer["name"], str) and layer["name"]
+    assert isinstance(layer["name"], str)
+    assert layer["name"]
     assert layer["versions"]["layer"] == "4.5"
     assert isinstance(layer["versions"]["attack"], str)
     major, minor, _ = layer["versions"]["navigator"].split(".")
@@ -29,12 +30,15 @@ def check_layer(layer: dict[str, Any]) -> None:
         assert isinstance(entry["enabled"], bool)
         assert "tactic" not in entry or isinstance(entry["tactic"], str)
         for item in entry["metadata"]:
-            assert isinstance(item["name"], str) and isinstance(item["value"], str)
+            assert isinstance(item["name"], str)
+            assert isinstance(item["value"], str)
     gradient = layer["gradient"]
-    assert len(gradient["colors"]) >= 2 and all(_HEX.match(c) for c in gradient["colors"])
+    assert len(gradient["colors"]) >= 2
+    assert all(_HEX.match(c) for c in gradient["colors"])
     assert gradient["maxValue"] > gradient["minValue"]
     for item in layer["legendItems"]:
-        assert isinstance(item["label"], str) and _HEX.match(item["color"])
+        assert isinstance(item["label"], str)
+        assert _HEX.match(item["color"])
 
 
 def test_tactic_tags_in_either_spelling():

@@ -48,7 +48,9 @@ def test_user_rules_are_listed_beside_the_pack(user_api):
     assert by_id[RULE_ID]["sigma_id"] == RULE_ID
     assert by_id["aws_lambda_public_add_permission"]["origin"] == "pack"
     [error] = page["load_errors"]
-    assert "windows.yml" in error and "5c7b2a1e" in error and "logsource" in error
+    assert "windows.yml" in error
+    assert "5c7b2a1e" in error
+    assert "logsource" in error
 
 
 def test_admin_disables_a_user_rule(user_api):

@@ -89,7 +89,8 @@ def test_lint_warns_about_a_user_rule_without_runbook_or_tests_and_exits_0(setti
     (tmp_path / "user.yml").write_text(USER_RULE)
     result = run("rules", "lint", "--rules", str(tmp_path))
     assert result.exit_code == 0, result.output
-    assert "warning: " in result.stderr and "no functrail.runbook" in result.stderr
+    assert "warning: " in result.stderr
+    assert "no functrail.runbook" in result.stderr
     assert "0 errors" in result.stderr
 
 
@@ -116,12 +117,15 @@ def test_lint_fails_on_a_rule_that_cannot_load_and_names_it(settings, tmp_path):
 
 def test_coverage_table_lists_pack_and_user_rules_by_tactic(settings, tmp_path):
     (tmp_path / "user.yml").write_text(
-        USER_RULE.replace("level: high", "tags: [attack.persistence, attack.t1136.003]\nlevel: high")
+        USER_RULE.replace(
+            "level: high", "tags: [attack.persistence, attack.t1136.003]\nlevel: high"
+        )
     )
     result = run("rules", "coverage", "--rules", str(tmp_path))
     assert result.exit_code == 0, result.output
     assert "persistence" in result.stdout
-    assert "T1136.003" in result.stdout and "8e4f0a6b-1f2c-4d3e-9a5b-6c7d8e9f0a1b" in result.stdout
+    assert "T1136.003" in result.stdout
+    assert "8e4f0a6b-1f2c-4d3e-9a5b-6c7d8e9f0a1b" in result.stdout
     assert "aws_lambda_public_add_permission" in result.stdout
     assert "1 user)" in result.stdout
 

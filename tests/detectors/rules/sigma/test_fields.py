@@ -285,7 +285,9 @@ def test_gcp_audit_snake_case_names_are_protopayload_paths(tmp_path):
     condition: selection""",
     )
     other = log_entry()
-    other["protoPayload"]["authenticationInfo"] = {"principalEmail": "ci@demo.iam.gserviceaccount.com"}
+    other["protoPayload"]["authenticationInfo"] = {
+        "principalEmail": "ci@demo.iam.gserviceaccount.com"
+    }
     other["protoPayload"]["serviceName"] = "iam.googleapis.com"
     assert matches(rule, create_service_account(), other, log_entry()) == [True, False, False]
 

@@ -93,4 +93,5 @@ def test_construct_the_engine_cannot_evaluate_is_refused_naming_file_rule_and_co
     [error] = loaded.errors
     assert error.source.endswith(".yml")
     assert "rule 0d9d5e0e-2f43-4c43-9a44-3b8e0c6c1a01" in error.reason
-    assert "%admin_tools%" in error.reason and "|expand" in error.reason
+    assert "%admin_tools%" in error.reason
+    assert "|expand" in error.reason

@@ -74,7 +74,9 @@ def test_string_modifiers(tmp_path, selection, agents, expected):
 def test_base64_and_base64offset_match_the_encoded_text(tmp_path):
     secret = "curl http://169.254.169.254/latest/meta-data/"
     exact = rule_of(tmp_path, f"        requestParameters.script|base64: '{secret}'")
-    anywhere = rule_of(tmp_path, "        requestParameters.script|base64offset|contains: 169.254.169.254")
+    anywhere = rule_of(
+        tmp_path, "        requestParameters.script|base64offset|contains: 169.254.169.254"
+    )
     records = [
         with_params(script=base64.b64encode(secret.encode()).decode()),
         with_params(script=base64.b64encode(b"#!/bin/sh\n" + secret.encode()).decode()),
@@ -85,7 +87,12 @@ def test_base64_and_base64offset_match_the_encoded_text(tmp_path):
 
 
 def test_cidr(tmp_path):
-    rule = rule_of(tmp_path, "        sourceIPAddress|cidr:\n            - 203.0.113.0/24\n            - '2001:db8::/32'")
+    rule = rule_of(
+        tmp_path,
+        "        sourceIPAddress|cidr:\n"
+        "            - 203.0.113.0/24\n"
+        "            - '2001:db8::/32'",
+    )
     assert matches(
         rule,
         cloudtrail_record(sourceIPAddress="203.0.113.9"),
@@ -106,7 +113,9 @@ def test_fieldref_equals_and_fieldref_startswith(tmp_path):
 
 
 def test_fieldref_contains(tmp_path):
-    rule = rule_of(tmp_path, "        userIdentity.arn|fieldref|contains: requestParameters.userName")
+    rule = rule_of(
+        tmp_path, "        userIdentity.arn|fieldref|contains: requestParameters.userName"
+    )
     assert matches(rule, with_params(userName="sam"), with_params(userName="alex")) == [True, False]
 
 
