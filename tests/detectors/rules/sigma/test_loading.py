@@ -95,3 +95,58 @@ def test_construct_the_engine_cannot_evaluate_is_refused_naming_file_rule_and_co
     assert "rule 0d9d5e0e-2f43-4c43-9a44-3b8e0c6c1a01" in error.reason
     assert "%admin_tools%" in error.reason
     assert "|expand" in error.reason
+
+
+CHAINED = """\
+title: Denied calls
+id: 1b2c3d4e-5f60-4a71-8b92-a3b4c5d6e7f8
+logsource: {product: aws, service: cloudtrail}
+detection:
+    selection:
+        errorCode: AccessDenied
+    condition: selection
+level: low
+---
+title: Many denied calls
+id: 2b2c3d4e-5f60-4a71-8b92-a3b4c5d6e7f8
+correlation:
+    type: event_count
+    rules: [1b2c3d4e-5f60-4a71-8b92-a3b4c5d6e7f8]
+    group-by: [userIdentity.arn]
+    timespan: 10m
+    condition: {gte: 20}
+level: medium
+---
+title: Many bursts
+id: 3b2c3d4e-5f60-4a71-8b92-a3b4c5d6e7f8
+correlation:
+    type: event_count
+    rules: [2b2c3d4e-5f60-4a71-8b92-a3b4c5d6e7f8]
+    group-by: [userIdentity.arn]
+    timespan: 1h
+    condition: {gte: 3}
+level: high
+"""
+
+
+def test_chained_correlation_is_refused_and_its_bases_still_load(tmp_path):
+    loaded = load_text(tmp_path, CHAINED)
+    assert [r.meta.rule_id for r in loaded.rules] == [
+        "1b2c3d4e-5f60-4a71-8b92-a3b4c5d6e7f8",
+        "2b2c3d4e-5f60-4a71-8b92-a3b4c5d6e7f8",
+    ]
+    [error] = loaded.errors
+    assert "rule 3b2c3d4e-5f60-4a71-8b92-a3b4c5d6e7f8" in error.reason
+    assert "2b2c3d4e-5f60-4a71-8b92-a3b4c5d6e7f8" in error.reason.split(":", 1)[1]
+
+
+def test_correlation_by_id_groups_by_a_raw_field(tmp_path):
+    loaded = load_text(tmp_path, CHAINED.split("---")[0] + "---" + CHAINED.split("---")[1])
+    assert not loaded.errors
+    base, burst = loaded.rules
+    assert not base.meta.generate  # a base rule raises nothing on its own (Sigma's default)
+    denied = [
+        cloudtrail_record(errorCode="AccessDenied", eventName=f"List{i}") for i in range(20)
+    ]
+    alerts = run_rules(normalized(*denied, cloudtrail_record()), loaded.rules)
+    assert [(a.rule_id, a.count) for a in alerts] == [(burst.meta.rule_id, 20)]
