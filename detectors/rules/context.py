@@ -56,6 +56,24 @@ def field_kind(name: str) -> str:
 
 
 _ROW_LEVEL = frozenset({"raw", "raw_enrichment", "derived", "keywords"})
+_ENRICHMENT_COLUMNS = frozenset({"provider", "account", "principal", "principal_type", "session"})
+
+
+def columns_of(name: str) -> frozenset[str]:
+    """The event-model columns a field (as a rule writes it) is computed from, for callers that
+    keep only some columns of a batch (``windows``); a row-level field needs ``raw`` too."""
+    out: set[str] = set()
+    for read in fields.resolve(name):
+        kind = field_kind(read)
+        if kind == "column":
+            out.add(read)
+        elif kind == "alias":
+            out.update({*fields.ALIASES[read].columns, "provider", "principal"})
+        elif kind == "column_enrichment":
+            out.update(_ENRICHMENT_COLUMNS)
+        else:
+            out.update({"raw", "account"})
+    return frozenset(out)
 
 
 def is_row_level(name: str) -> bool:
