@@ -9,7 +9,6 @@ settles the undecided rows, for which the raw paths are extracted.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
@@ -18,7 +17,6 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 from sigma.conditions import (
     ConditionAND,
@@ -28,7 +26,6 @@ from sigma.conditions import (
     ConditionValueExpression,
 )
 from sigma.types import (
-    Placeholder,
     SigmaBool,
     SigmaCasedString,
     SigmaCIDRExpression,
@@ -39,66 +36,30 @@ from sigma.types import (
     SigmaNull,
     SigmaNumber,
     SigmaRegularExpression,
-    SigmaRegularExpressionFlag,
     SigmaString,
     SigmaTimestampPart,
     SpecialChars,
-    TimestampPart,
 )
 
 from detectors.rules import fields, screen
-from detectors.rules.context import BatchContext, Values, is_row_level
+from detectors.rules.context import BatchContext, is_row_level
+from detectors.rules.matchers import (
+    COMPARE,
+    Mask,
+    UnsupportedRule,
+    cidr,
+    fieldref,
+    is_lone_wildcard,
+    like_pattern,
+    literal_text,
+    regex,
+    timestamp_part,
+    to_bool,
+)
+from detectors.rules.values import Values
 from pipelines.normalize.aws import strip_version
 
-Mask = np.ndarray
-
-
-class UnsupportedRule(ValueError):
-    """The rule uses a Sigma construct this engine does not evaluate (it is not loaded)."""
-
-
-def _to_bool(array: pa.Array | pa.ChunkedArray) -> Mask:
-    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _like_pattern(value: SigmaString) -> str:
-    out: list[str] = []
-    for part in value.s:
-        if part == SpecialChars.WILDCARD_MULTI:
-            out.append("%")
-        elif part == SpecialChars.WILDCARD_SINGLE:
-            out.append("_")
-        elif isinstance(part, str):
-            out.append(part.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"))
-        elif isinstance(part, Placeholder):
-            raise UnsupportedRule(
-                f"placeholder %{part.name}% (|expand) has no value here: functrail has no"
-                " placeholder lists; write the values out"
-            )
-        else:
-            raise UnsupportedRule(f"unsupported special part {part!r} in {value}")
-    return "".join(out)
-
-
-def _plain(value: SigmaString) -> str | None:
-    """The literal text when the value has no wildcards, else None."""
-    if all(isinstance(p, str) for p in value.s):
-        return "".join(p for p in value.s if isinstance(p, str))
-    return None
-
-
-def is_lone_wildcard(value: Any) -> bool:
-    """``field: '*'`` in Sigma means "any value", not a literal asterisk (a common slip)."""
-    return isinstance(value, SigmaString) and list(value.s) == [SpecialChars.WILDCARD_MULTI]
-
-
-_COMPARE = {
-    "LT": np.less,
-    "LTE": np.less_equal,
-    "GT": np.greater,
-    "GTE": np.greater_equal,
-    "NEQ": np.not_equal,
-}
+__all__ = ["Leaf", "Node", "UnsupportedRule", "compile_condition", "is_lone_wildcard", "scoped"]
 
 
 _VALUE_TYPES = (
@@ -146,7 +107,7 @@ class Leaf:
                 f"field {self.written or 'keywords'!r}: unsupported value type {type(v).__name__}"
             )
         if isinstance(v, SigmaString):
-            _like_pattern(v)  # fail at load time, not per batch
+            like_pattern(v)  # fail at load time, not per batch
         if isinstance(v, SigmaRegularExpression):
             try:
                 re.compile(v.regexp.to_plain())
@@ -179,31 +140,31 @@ class Leaf:
         if isinstance(v, SigmaNull):
             return ~values.present()
         if isinstance(v, SigmaFieldReference):
-            return _fieldref(values, ctx.values(v.field, rows), v.starts_with, v.ends_with)
+            return fieldref(values, ctx.values(v.field, rows), v.starts_with, v.ends_with)
         return values.any_per_row(self._elements(ctx, values, rows))
 
     def _elements(self, ctx: BatchContext, values: Values, rows: np.ndarray | None) -> Mask:
         v = self.value
         text = values.text
         if isinstance(v, SigmaCasedString):
-            plain = _plain(v)
+            plain = literal_text(v)
             if plain is not None:
-                return _to_bool(pc.equal(text, plain))
-            return _to_bool(pc.match_like(text, _like_pattern(v), ignore_case=False))
+                return to_bool(pc.equal(text, plain))
+            return to_bool(pc.match_like(text, like_pattern(v), ignore_case=False))
         if isinstance(v, SigmaString):
-            plain = _plain(v)
+            plain = literal_text(v)
             if plain is not None:
                 lower = (
                     ctx.column_lower(self.field)
                     if rows is None and values.owner is None
                     else pc.utf8_lower(text)
                 )
-                return _to_bool(pc.equal(lower, plain.lower()))
-            return _to_bool(pc.match_like(text, _like_pattern(v), ignore_case=True))
+                return to_bool(pc.equal(lower, plain.lower()))
+            return to_bool(pc.match_like(text, like_pattern(v), ignore_case=True))
         if isinstance(v, SigmaBool):
-            return _to_bool(pc.equal(pc.utf8_lower(text), "true" if v.boolean else "false"))
+            return to_bool(pc.equal(pc.utf8_lower(text), "true" if v.boolean else "false"))
         if isinstance(v, SigmaTimestampPart):
-            return _timestamp_part(text, v)
+            return timestamp_part(text, v)
         if isinstance(v, SigmaNumber):
             numbers = pd.to_numeric(pd.Series(text.to_pylist(), dtype=object), errors="coerce")
             return np.asarray(numbers.to_numpy(dtype=float) == float(v.number), dtype=bool)
@@ -211,86 +172,13 @@ class Leaf:
             numbers = pd.to_numeric(pd.Series(text.to_pylist(), dtype=object), errors="coerce")
             found = numbers.to_numpy(dtype=float)
             with np.errstate(invalid="ignore"):
-                hit = _COMPARE[v.op.name](found, float(v.number.number))
+                hit = COMPARE[v.op.name](found, float(v.number.number))
             return np.asarray(hit & ~np.isnan(found), dtype=bool)
         if isinstance(v, SigmaRegularExpression):
-            return _regex(text, v)
+            return regex(text, v)
         if isinstance(v, SigmaCIDRExpression):
-            return _cidr(text, v)
+            return cidr(text, v)
         raise UnsupportedRule(f"unsupported value {v!r}")  # pragma: no cover - checked at load
-
-
-def _regex(text: pa.Array, v: SigmaRegularExpression) -> Mask:
-    pattern = v.regexp.to_plain()
-    flags = set(v.flags or ())
-    ignore_case = SigmaRegularExpressionFlag.IGNORECASE in flags
-    inline = ""
-    if SigmaRegularExpressionFlag.MULTILINE in flags:
-        inline += "m"
-    if SigmaRegularExpressionFlag.DOTALL in flags:
-        inline += "s"
-    full = f"(?{inline}){pattern}" if inline else pattern
-    try:
-        return _to_bool(pc.match_substring_regex(text, full, ignore_case=ignore_case))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        # RE2 refuses some Python syntax (lookarounds, backreferences): fall back to ``re``.
-        compiled = re.compile(full, re.IGNORECASE if ignore_case else 0)
-        series = pd.Series(text.to_pylist(), dtype=object)
-        return np.asarray(
-            [isinstance(s, str) and compiled.search(s) is not None for s in series], dtype=bool
-        )
-
-
-def _timestamp_part(text: pa.Array, v: SigmaTimestampPart) -> Mask:
-    """``|minute`` ... ``|year``: the value read as a time (ISO 8601, as logged or as the
-    ``time`` column prints it), that part (UTC; ``week`` is the ISO week) equal to the number."""
-    times = pd.to_datetime(
-        pd.Series(text.to_pylist(), dtype=object), errors="coerce", utc=True, format="ISO8601"
-    )
-    part = v.timestamp_part
-    if part is TimestampPart.WEEK:
-        found = times.dt.isocalendar().week.astype("Float64")
-    else:
-        found = getattr(times.dt, part.name.lower()).astype("Float64")
-    return np.asarray((found == float(v.number)).fillna(False), dtype=bool)
-
-
-def _cidr(text: pa.Array, v: SigmaCIDRExpression) -> Mask:
-    network = v.network
-    codes, uniques = pd.factorize(pd.Series(text.to_pylist(), dtype=object))
-    inside = np.zeros(len(uniques) + 1, dtype=bool)
-    for i, address in enumerate(uniques):
-        try:
-            inside[i] = ipaddress.ip_address(str(address).strip()) in network
-        except ValueError:
-            inside[i] = False
-    return inside[codes]  # code -1 (null) indexes the trailing False
-
-
-def _fieldref(left: Values, right: Values, starts: bool, ends: bool) -> Mask:
-    """Field equals (or, with ``|contains`` / ``startswith`` / ``endswith``, holds) another
-    field's value, case-insensitively, any element against any element."""
-
-    def frame(values: Values) -> pd.DataFrame:
-        owner = np.arange(values.n) if values.owner is None else values.owner
-        text = pd.Series(pc.utf8_lower(values.text).to_pylist(), dtype=object)
-        return pd.DataFrame({"o": owner, "v": text}).dropna()
-
-    lhs, rhs = frame(left), frame(right)
-    out = np.zeros(left.n, dtype=bool)
-    if not starts and not ends:
-        joined = lhs.merge(rhs, on=["o", "v"])
-    else:
-        joined = lhs.merge(rhs, on="o", suffixes=("", "_ref"))
-        if starts and ends:
-            test = [r in v for v, r in zip(joined["v"], joined["v_ref"], strict=True)]
-        elif starts:
-            test = [v.startswith(r) for v, r in zip(joined["v"], joined["v_ref"], strict=True)]
-        else:
-            test = [v.endswith(r) for v, r in zip(joined["v"], joined["v_ref"], strict=True)]
-        joined = joined[np.asarray(test, dtype=bool)] if len(joined) else joined
-    out[joined["o"].to_numpy(dtype=np.int64)] = True
-    return out
 
 
 @dataclass
@@ -410,7 +298,7 @@ def _field_item(written: str, value: Any) -> Node:
         return _one_of("or", [_field_item(written, v) for v in value.values])
     values = [value]
     if written == "eventName" and isinstance(value, SigmaString):
-        plain = _plain(value)
+        plain = literal_text(value)
         stripped = strip_version(plain) if plain is not None else None
         if plain is not None and stripped and stripped != plain:
             values.append(type(value)(stripped))  # a rule naming one API version matches any

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,6 +22,7 @@ import pyarrow.compute as pc
 
 from detectors.rules import enrich, fields
 from detectors.rules.rawpaths import decoder_for, walk
+from detectors.rules.values import Values, nested_strings, to_text
 from pipelines.events import EVENT_COLUMNS, events_from_arrow, events_to_arrow
 
 RawFetch = Callable[[Sequence[str]], Mapping[str, "str | None"]]
@@ -80,78 +80,6 @@ def is_row_level(name: str) -> bool:
     """True when the field (as a rule writes it) needs the raw record, so it is only read for
     the rows a column-only prefilter let through."""
     return any(field_kind(read) in _ROW_LEVEL for read in fields.resolve(name))
-
-
-@dataclass(frozen=True, slots=True)
-class Values:
-    """A field's values over ``n`` rows, exploded: element ``i`` belongs to row ``owner[i]``.
-
-    ``owner`` is None when there is exactly one element per row (a column). ``text`` holds the
-    values as strings (bools as ``true``/``false``), null where the value is null.
-    """
-
-    n: int
-    owner: np.ndarray | None
-    text: pa.Array
-
-    def any_per_row(self, element_match: np.ndarray) -> np.ndarray:
-        """Reduce an element-level match to rows: a row matches if any of its elements does."""
-        if self.owner is None:
-            return element_match
-        out = np.zeros(self.n, dtype=bool)
-        out[self.owner[element_match]] = True
-        return out
-
-    def present(self) -> np.ndarray:
-        """Rows with at least one non-null value."""
-        valid = pc.is_valid(self.text).to_numpy(zero_copy_only=False)
-        return self.any_per_row(valid)
-
-    def take(self, rows: np.ndarray) -> Values:
-        """The same field over ``rows`` (positions into these ``n`` rows, distinct)."""
-        if self.owner is None:
-            return Values(len(rows), None, self.text.take(pa.array(rows, pa.int64())))
-        position = np.full(self.n, -1, dtype=np.int64)
-        position[rows] = np.arange(len(rows))
-        mapped = position[self.owner]
-        keep = mapped >= 0
-        return Values(len(rows), mapped[keep], self.text.filter(pa.array(keep)))
-
-    @staticmethod
-    def union(parts: list[Values]) -> Values:
-        """Every element of several fields over the same rows (a name that reads several)."""
-        if len(parts) == 1:
-            return parts[0]
-        n = parts[0].n
-        owners = [np.arange(n) if p.owner is None else p.owner for p in parts]
-        texts = pa.concat_arrays([p.text.cast(pa.string()) for p in parts])
-        return Values(n, np.concatenate(owners).astype(np.int64), texts)
-
-
-def nested_strings(value: Any) -> Iterator[str]:
-    """Every string inside a JSON object or list, at any depth (a policy document logged as a
-    string inside ``requestParameters`` is one of them, with its own quotes)."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from nested_strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from nested_strings(item)
-
-
-def to_text(value: Any) -> str | None:
-    """A raw JSON leaf as the text Sigma compares against."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float):
-        return str(value)
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 class BatchContext:
