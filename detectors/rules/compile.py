@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 from sigma.conditions import (
     ConditionAND,
@@ -56,7 +57,6 @@ from detectors.rules.matchers import (
     timestamp_part,
     to_bool,
 )
-from detectors.rules.values import Values
 from pipelines.normalize.aws import strip_version
 
 __all__ = ["Leaf", "Node", "UnsupportedRule", "compile_condition", "is_lone_wildcard", "scoped"]
@@ -141,11 +141,15 @@ class Leaf:
             return ~values.present()
         if isinstance(v, SigmaFieldReference):
             return fieldref(values, ctx.values(v.field, rows), v.starts_with, v.ends_with)
-        return values.any_per_row(self._elements(ctx, values, rows))
+        if rows is None and not self.row_level:
+            # a column has few distinct values: match each once, then spread to the rows
+            codes, distinct = ctx.distinct(self.field)
+            per_value = np.append(self._elements(distinct.text), False)  # code -1: null
+            return values.any_per_row(per_value[codes])
+        return values.any_per_row(self._elements(values.text))
 
-    def _elements(self, ctx: BatchContext, values: Values, rows: np.ndarray | None) -> Mask:
+    def _elements(self, text: pa.Array) -> Mask:
         v = self.value
-        text = values.text
         if isinstance(v, SigmaCasedString):
             plain = literal_text(v)
             if plain is not None:
@@ -154,12 +158,7 @@ class Leaf:
         if isinstance(v, SigmaString):
             plain = literal_text(v)
             if plain is not None:
-                lower = (
-                    ctx.column_lower(self.field)
-                    if rows is None and values.owner is None
-                    else pc.utf8_lower(text)
-                )
-                return to_bool(pc.equal(lower, plain.lower()))
+                return to_bool(pc.equal(pc.utf8_lower(text), plain.lower()))
             return to_bool(pc.match_like(text, like_pattern(v), ignore_case=True))
         if isinstance(v, SigmaBool):
             return to_bool(pc.equal(pc.utf8_lower(text), "true" if v.boolean else "false"))

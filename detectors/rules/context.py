@@ -99,7 +99,6 @@ class BatchContext:
         self.time_ns = self.table.column("time").cast(pa.int64()).to_numpy()
         """Event times as int64 microseconds since the epoch (cheap to sort and slice)."""
         self._text: dict[str, pa.Array] = {}
-        self._lower: dict[str, pa.Array] = {}
         self._records: dict[int, Any] = {}
         self._partial: dict[int, tuple[frozenset[str], Any]] = {}
         """Rows decoded for some raw paths only (``PathDecoder``): (those paths, the Structs)."""
@@ -116,6 +115,7 @@ class BatchContext:
         self._lowered: tuple[pa.Array, np.ndarray] | None = None
         self._lower_taken: tuple[bytes, pa.Array] | None = None
         self._aliases: dict[str, Values] = {}
+        self._distinct: dict[str, tuple[np.ndarray, Values]] = {}
         self.memo: dict[tuple[str, str], np.ndarray] = {}
         """Full-frame leaf results keyed by (field, predicate key): rules share them."""
 
@@ -222,12 +222,20 @@ class BatchContext:
             self._lowered = (lower, unsure)
         return self._lowered
 
-    def column_lower(self, name: str) -> pa.Array:
-        if name not in self._lower:
-            self._lower[name] = pc.utf8_lower(self.column_text(name))
-        return self._lower[name]
+    def distinct(self, name: str) -> tuple[np.ndarray, Values]:
+        """A column-level field's distinct values, and per element of ``values(name, None)``
+        the index of its value among them (-1 for null); computed once per batch."""
+        found = self._distinct.get(name)
+        if found is None:
+            encoded = pc.dictionary_encode(self.values(name, None).text)
+            codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+            uniques = encoded.dictionary
+            found = self._distinct[name] = (
+                np.asarray(codes, dtype=np.int64),
+                Values(len(uniques), None, uniques),
+            )
+        return found
 
-    # -- raw paths ---------------------------------------------------------------------------
     def want(self, fields: Iterable[str], rows: np.ndarray) -> None:
         """Declare that these row-level fields will be read for these rows (batched parsing)."""
         for name in fields:
