@@ -142,3 +142,10 @@ def test_coverage_navigator_prints_a_layer(settings, tmp_path):
     check_layer(layer)
     ids = {t["techniqueID"] for t in layer["techniques"]}
     assert {"T1136.003", "T1190"} <= ids
+
+
+def test_rules_test_skips_a_user_rule_without_test_records(settings, tmp_path):
+    (tmp_path / "user.yml").write_text(USER_RULE)
+    result = run("rules", "test", "--rules", str(tmp_path), "8e4f0a6b-1f2c-4d3e-9a5b-6c7d8e9f0a1b")
+    assert result.exit_code == 0, result.output
+    assert "skip 8e4f0a6b-1f2c-4d3e-9a5b-6c7d8e9f0a1b" in result.stderr
