@@ -12,7 +12,7 @@ simulated day's CloudTrail records, 1 kB each: 0.08 s vs 0.55 s for 32k records)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any, ClassVar, Union
 
@@ -22,23 +22,18 @@ _ABSENT: Any = msgspec.UNSET
 
 
 def walk(record: Any, parts: list[str]) -> list[Any]:
-    """Leaves at a dotted path; a list on the way fans out (Sigma: any element may match).
+    """Leaves at a dotted path; a list on the way fans out, nested lists too (Sigma: any
+    element may match).
 
     ``record`` is a parsed JSON record or a ``PathDecoder`` result (Structs of the path keys).
     """
     current = [record]
     for part in parts:
         nxt: list[Any] = []
-        for node in current:
-            if isinstance(node, list):
-                for item in node:
-                    value = _child(item, part)
-                    if value is not _ABSENT:
-                        nxt.append(value)
-            else:
-                value = _child(node, part)
-                if value is not _ABSENT:
-                    nxt.append(value)
+        for node in _flat(current):
+            value = _child(node, part)
+            if value is not _ABSENT:
+                nxt.append(value)
         current = nxt
         if not current:
             return []
@@ -49,6 +44,14 @@ def walk(record: Any, parts: list[str]) -> list[Any]:
         else:
             leaves.append(node)
     return leaves
+
+
+def _flat(nodes: list[Any]) -> Iterator[Any]:
+    for node in nodes:
+        if isinstance(node, list):
+            yield from _flat(node)
+        else:
+            yield node
 
 
 def _child(node: Any, key: str) -> Any:

@@ -62,3 +62,9 @@ def test_a_record_that_does_not_fit_the_paths_is_left_to_the_full_parse():
     assert PathDecoder(["userIdentity.type"]).decode(raw) is None
     assert walk(orjson.loads(raw), ["userIdentity", "type"]) == []
     assert PathDecoder(["userIdentity.type"]).decode(b"{not json") is None
+
+
+def test_nested_lists_on_the_way_fan_out():
+    record = {"a": [[{"b": "x"}, {"b": "y"}], [{"b": "z"}]], "c": [{"d": ["p", "q"]}]}
+    assert walk(record, ["a", "b"]) == ["x", "y", "z"]
+    assert walk(record, ["c", "d"]) == ["p", "q"]
