@@ -51,6 +51,17 @@ def event(**fields: Any) -> dict[str, Any]:
     return row
 
 
+_hour_seconds = itertools.count(1)
+
+
+def hour_event(**fields: Any) -> dict[str, Any]:
+    """``event`` timed within the hour after BASE_TIME (a second later each call, wrapping),
+    whatever the shared id counter has reached: for tests that search BASE_TIME's day (the
+    ``event`` clock moves a second per event made anywhere in the session)."""
+    fields.setdefault("time", BASE_TIME + timedelta(seconds=next(_hour_seconds) % 3600))
+    return event(**fields)
+
+
 def events(*rows: dict[str, Any]) -> pd.DataFrame:
     """A batch (DataFrame with the event schema) from ``event()`` dicts."""
     return events_from_arrow(pa.Table.from_pylist(list(rows), schema=EVENT_SCHEMA))

@@ -14,7 +14,7 @@ from pipelines.lake import ROW_GROUP_ROWS, EventLake
 from pipelines.search import EventFilter, Position, search_events
 from pipelines.search import files as files_module
 from pipelines.search.scan import FIRST_WAVE
-from tests.factories import BASE_TIME, HOSTILE, event, events
+from tests.factories import BASE_TIME, HOSTILE, events, hour_event
 
 DAY_START = datetime(2026, 3, 2, tzinfo=UTC)
 
@@ -47,15 +47,14 @@ def all_pages(lake: EventLake, flt: EventFilter, limit: int) -> list[str]:
 
 def test_pages_walk_every_event_newest_first_with_ties_broken_by_id(lake):
     # three events a second: every page boundary of 4 falls inside a tie
-    rows = [event(time=BASE_TIME + timedelta(seconds=i // 3)) for i in range(20)]
+    rows = [hour_event(time=BASE_TIME + timedelta(seconds=i // 3)) for i in range(20)]
     lake.append(events(*rows[:9]))
     lake.append(events(*rows[9:]))  # two files: ties across files too
     assert all_pages(lake, window(), limit=4) == newest_first(rows)
 
 
 def test_the_same_id_in_both_providers_is_two_events_and_both_are_paged(lake):
-    rows = [event(id="same", provider="aws"), event(id="same", provider="gcp", time=BASE_TIME)]
-    rows[0]["time"] = BASE_TIME
+    rows = [hour_event(id="same", provider=p, time=BASE_TIME) for p in ("aws", "gcp")]
     lake.append(events(*rows))
     first = search_events(lake, window(), limit=1)
     second = search_events(lake, window(), limit=1, after=first.next)
@@ -66,10 +65,10 @@ def test_the_same_id_in_both_providers_is_two_events_and_both_are_paged(lake):
 
 def test_equality_filters_match_exact_values_only(lake):
     rows = [
-        event(principal="arn:aws:iam::1:user/alice", action="Invoke", outcome="success"),
-        event(principal="arn:aws:iam::1:user/alice", action="Invoke", outcome="failure"),
-        event(principal="arn:aws:iam::1:user/alice2", action="Invoke", outcome="failure"),
-        event(principal="arn:aws:iam::1:user/bob", action="GetFunction", outcome="failure"),
+        hour_event(principal="arn:aws:iam::1:user/alice", action="Invoke", outcome="success"),
+        hour_event(principal="arn:aws:iam::1:user/alice", action="Invoke", outcome="failure"),
+        hour_event(principal="arn:aws:iam::1:user/alice2", action="Invoke", outcome="failure"),
+        hour_event(principal="arn:aws:iam::1:user/bob", action="GetFunction", outcome="failure"),
     ]
     lake.append(events(*rows))
     page = search_events(
@@ -81,18 +80,18 @@ def test_equality_filters_match_exact_values_only(lake):
 
 
 def test_a_null_column_never_equals_a_filter_value(lake):
-    lake.append(events(event(error_code=None), event(error_code="AccessDenied")))
+    lake.append(events(hour_event(error_code=None), hour_event(error_code="AccessDenied")))
     page = search_events(lake, window(error_code="AccessDenied"), limit=10)
     assert page.events["error_code"].to_pylist() == ["AccessDenied"]
 
 
 def test_source_ip_matches_a_cidr_an_address_and_any_ipv6_spelling(lake):
     rows = [
-        event(source_ip="203.0.113.7"),
-        event(source_ip="203.0.114.7"),
-        event(source_ip="2001:db8::1"),
-        event(source_ip="lambda.amazonaws.com"),
-        event(source_ip=None),
+        hour_event(source_ip="203.0.113.7"),
+        hour_event(source_ip="203.0.114.7"),
+        hour_event(source_ip="2001:db8::1"),
+        hour_event(source_ip="lambda.amazonaws.com"),
+        hour_event(source_ip=None),
     ]
     lake.append(events(*rows))
     net = ipaddress.ip_network
@@ -109,9 +108,9 @@ def test_source_ip_matches_a_cidr_an_address_and_any_ipv6_spelling(lake):
 
 def test_user_agent_is_a_literal_case_insensitive_substring(lake):
     rows = [
-        event(user_agent="Boto3/1.34.0 exec-env/AWS_Lambda_python3.12"),
-        event(user_agent="aws-cli/2.15.0"),
-        event(user_agent="python-requests/2.31 (.*)"),
+        hour_event(user_agent="Boto3/1.34.0 exec-env/AWS_Lambda_python3.12"),
+        hour_event(user_agent="aws-cli/2.15.0"),
+        hour_event(user_agent="python-requests/2.31 (.*)"),
     ]
     lake.append(events(*rows))
     assert search_events(lake, window(user_agent="boto3"), limit=10).events.num_rows == 1
@@ -121,8 +120,8 @@ def test_user_agent_is_a_literal_case_insensitive_substring(lake):
 
 
 def test_hostile_values_are_matched_and_returned_verbatim(lake):
-    row = event(resource=HOSTILE, user_agent=HOSTILE, principal=HOSTILE)
-    lake.append(events(row, event()))
+    row = hour_event(resource=HOSTILE, user_agent=HOSTILE, principal=HOSTILE)
+    lake.append(events(row, hour_event()))
     page = search_events(lake, window(resource=HOSTILE, principal=HOSTILE), limit=10)
     [got] = page.events.to_pylist()
     assert (got["resource"], got["user_agent"], got["principal"]) == (HOSTILE,) * 3
@@ -131,10 +130,10 @@ def test_hostile_values_are_matched_and_returned_verbatim(lake):
 def test_window_is_half_open_and_spans_partitions(lake):
     edge = DAY_START + timedelta(days=1)
     rows = [
-        event(time=DAY_START - timedelta(microseconds=1)),
-        event(time=DAY_START),
-        event(time=edge - timedelta(microseconds=1)),
-        event(time=edge),
+        hour_event(time=DAY_START - timedelta(microseconds=1)),
+        hour_event(time=DAY_START),
+        hour_event(time=edge - timedelta(microseconds=1)),
+        hour_event(time=edge),
     ]
     lake.append(events(*rows))
     assert all_pages(lake, window(), limit=10) == newest_first(rows[1:3])
@@ -143,21 +142,21 @@ def test_window_is_half_open_and_spans_partitions(lake):
 
 
 def test_provider_filter_reads_only_that_provider(lake):
-    lake.append(events(event(provider="aws"), event(provider="gcp")))
+    lake.append(events(hour_event(provider="aws"), hour_event(provider="gcp")))
     page = search_events(lake, window(provider="gcp"), limit=10)
     assert page.events["provider"].to_pylist() == ["gcp"]
     assert search_events(lake, window(provider="../aws"), limit=10).events.num_rows == 0
 
 
 def test_raw_is_read_only_when_asked(lake):
-    lake.append(events(event(raw={"eventName": "Invoke"})))
+    lake.append(events(hour_event(raw={"eventName": "Invoke"})))
     assert "raw" not in search_events(lake, window(), limit=1).events.column_names
     page = search_events(lake, window(), limit=1, include_raw=True)
     assert page.events["raw"].to_pylist() == ['{"eventName":"Invoke"}']
 
 
 def test_ids_repeated_on_disk_are_returned_once(lake, tmp_path):
-    rows = [event(), event()]
+    rows = [hour_event(), hour_event()]
     lake.append(events(*rows))
     # what a crash between compaction's write and its deletes leaves: the same rows twice
     [path] = (tmp_path / "lake").rglob("*.parquet")
@@ -168,7 +167,7 @@ def test_ids_repeated_on_disk_are_returned_once(lake, tmp_path):
 def test_a_filter_on_the_sorted_principal_reads_only_its_row_groups(lake, monkeypatch):
     # one file of several row groups, sorted by principal: one principal sits in one group
     n = ROW_GROUP_ROWS * 3
-    rows = [event(principal=f"p{i * 3 // n}", time=BASE_TIME) for i in range(n)]
+    rows = [hour_event(principal=f"p{i * 3 // n}", time=BASE_TIME) for i in range(n)]
     lake.append(events(*rows))
     [path] = lake.files("aws", BASE_TIME.date())
     assert pq.ParquetFile(path).metadata.num_row_groups == 3
@@ -189,7 +188,11 @@ def test_time_is_read_only_for_row_groups_where_a_filter_matched(lake, monkeypat
     # read, but only the group holding a match has its times read
     n = ROW_GROUP_ROWS * 3
     rows = [
-        event(principal=f"p{i * 3 // n}", user_agent="rare-tool/1" if i == n - 1 else "aws-cli")
+        hour_event(
+            principal=f"p{i * 3 // n}",
+            user_agent="rare-tool/1" if i == n - 1 else "aws-cli",
+            time=BASE_TIME,  # the factories' clock moves a second an event: stay in the day
+        )
         for i in range(n)
     ]
     lake.append(events(*rows))
@@ -206,7 +209,8 @@ def test_the_scan_stops_once_a_page_is_newer_than_every_unread_row_group(lake, m
     # wave of row groups, the newest ones
     hours = 12
     for hour in range(hours):
-        lake.append(events(*(event(time=BASE_TIME + timedelta(hours=hour)) for _ in range(20))))
+        at = BASE_TIME + timedelta(hours=hour)
+        lake.append(events(*(hour_event(time=at) for _ in range(20))))
     files = {
         path: pq.read_table(path, columns=["time"])["time"][0].as_py()
         for path in lake.files("aws", BASE_TIME.date())
@@ -220,8 +224,8 @@ def test_the_scan_stops_once_a_page_is_newer_than_every_unread_row_group(lake, m
 
 
 def test_a_row_group_outside_the_window_or_before_the_cursor_is_not_read(lake, monkeypatch):
-    early = [event(time=BASE_TIME) for _ in range(3)]
-    late = [event(time=BASE_TIME + timedelta(hours=5)) for _ in range(3)]
+    early = [hour_event(time=BASE_TIME) for _ in range(3)]
+    late = [hour_event(time=BASE_TIME + timedelta(hours=5)) for _ in range(3)]
     lake.append(events(*early))
     lake.append(events(*late))
     reads = spy_reads(monkeypatch)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from pipelines.lake import EventLake
 from service.audit.models import AuditRow
-from tests.factories import BASE_TIME, HOSTILE, event, events
+from tests.factories import BASE_TIME, HOSTILE, events, hour_event
 from tests.service.api.conftest import Api, assert_problem
 
 DAY = {"since": "2026-03-02T00:00:00Z", "until": "2026-03-03T00:00:00Z"}
@@ -27,7 +27,7 @@ def search(api: Api, role: str = "viewer", **params: Any) -> Any:
 
 
 def test_viewers_search_and_ingest_keys_or_no_key_may_not(api):
-    store(api, event())
+    store(api, hour_event())
     assert search(api, **DAY).status_code == 200
     assert search(api, role="analyst", **DAY).status_code == 200
     assert_problem(search(api, role="ingest", **DAY), 403)
@@ -35,7 +35,7 @@ def test_viewers_search_and_ingest_keys_or_no_key_may_not(api):
 
 
 def test_items_are_event_model_records_and_raw_comes_only_when_asked(api):
-    row = event(raw={"eventName": "GetFunction20150331v2", "requestParameters": {"x": 1}})
+    row = hour_event(raw={"eventName": "GetFunction20150331v2", "requestParameters": {"x": 1}})
     store(api, row)
     [item] = search(api, **DAY).json()["items"]
     assert "raw" not in item
@@ -49,8 +49,8 @@ def test_items_are_event_model_records_and_raw_comes_only_when_asked(api):
 
 def test_the_default_window_is_the_last_24_hours(api):
     now = datetime.now(UTC)
-    recent = event(time=now - timedelta(hours=2))
-    old = event(time=now - timedelta(hours=30))
+    recent = hour_event(time=now - timedelta(hours=2))
+    old = hour_event(time=now - timedelta(hours=30))
     store(api, recent, old)
     assert [i["id"] for i in search(api).json()["items"]] == [recent["id"]]
     # since alone: the 24 hours after it
@@ -60,7 +60,7 @@ def test_the_default_window_is_the_last_24_hours(api):
 
 def test_every_filter_narrows_and_pages_follow_next_cursor_newest_first(api):
     wanted = [
-        event(
+        hour_event(
             time=BASE_TIME + timedelta(seconds=i // 2),
             action="UpdateFunctionCode",
             outcome="failure",
@@ -74,9 +74,9 @@ def test_every_filter_narrows_and_pages_follow_next_cursor_newest_first(api):
     ]
     ip = "203.0.113.9"
     noise = [
-        event(action="UpdateFunctionCode", outcome="success"),
-        event(action="UpdateFunctionCode", outcome="failure", source_ip="198.51.100.1"),
-        event(action="UpdateFunctionCode", outcome="failure", provider="gcp", source_ip=ip),
+        hour_event(action="UpdateFunctionCode", outcome="success"),
+        hour_event(action="UpdateFunctionCode", outcome="failure", source_ip="198.51.100.1"),
+        hour_event(action="UpdateFunctionCode", outcome="failure", provider="gcp", source_ip=ip),
     ]
     store(api, *wanted, *noise)
     params = {
@@ -108,8 +108,8 @@ def test_every_filter_narrows_and_pages_follow_next_cursor_newest_first(api):
 
 
 def test_hostile_values_match_as_data_and_come_back_verbatim(api):
-    row = event(resource=HOSTILE, user_agent=HOSTILE, principal=HOSTILE, raw={"note": HOSTILE})
-    store(api, row, event())
+    row = hour_event(resource=HOSTILE, user_agent=HOSTILE, principal=HOSTILE, raw={"note": HOSTILE})
+    store(api, row, hour_event())
     answer = search(api, resource=HOSTILE, principal=HOSTILE, include_raw="true", **DAY)
     [item] = answer.json()["items"]
     assert item["resource"] == item["user_agent"] == item["principal"] == HOSTILE
@@ -159,7 +159,7 @@ def _cursor(payload: Any) -> str:
     ],
 )
 def test_a_cursor_this_service_did_not_hand_out_is_a_422(api, cursor):
-    store(api, event())
+    store(api, hour_event())
     body = assert_problem(search(api, cursor=cursor, **DAY), 422)
     assert "cursor" in body["detail"]
 
@@ -184,8 +184,8 @@ def test_the_search_is_in_the_openapi_schema(api):
 
 
 def test_pages_continue_past_an_event_whose_id_is_long_and_hostile(api):
-    odd = event(id=HOSTILE + "x" * 1900, time=BASE_TIME)
-    store(api, odd, event(time=BASE_TIME - timedelta(seconds=1)))
+    odd = hour_event(id=HOSTILE + "x" * 1900, time=BASE_TIME)
+    store(api, odd, hour_event(time=BASE_TIME - timedelta(seconds=1)))
     first = search(api, limit=1, **DAY).json()
     assert [i["id"] for i in first["items"]] == [odd["id"]]
     second = search(api, limit=1, cursor=first["next_cursor"], **DAY)

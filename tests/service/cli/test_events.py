@@ -9,15 +9,15 @@ from typer.testing import CliRunner
 
 from pipelines.lake import EventLake
 from service.cli import app
-from tests.factories import BASE_TIME, HOSTILE, event, events
+from tests.factories import BASE_TIME, HOSTILE, events, hour_event
 
 runner = CliRunner()
 DAY = ["--since", "2026-03-02T00:00:00Z", "--until", "2026-03-03T00:00:00Z"]
 
 
 def test_jsonl_lists_matching_events_newest_first_across_pages(settings):
-    rows = [event(time=BASE_TIME + timedelta(seconds=i), action="Invoke") for i in range(7)]
-    EventLake(settings.lake_root).append(events(*rows, event(action="GetFunction")))
+    rows = [hour_event(time=BASE_TIME + timedelta(seconds=i), action="Invoke") for i in range(7)]
+    EventLake(settings.lake_root).append(events(*rows, hour_event(action="GetFunction")))
     result = runner.invoke(
         app, ["events", "search", *DAY, "--action", "Invoke", "--format", "jsonl", "--limit", "5"]
     )
@@ -29,14 +29,15 @@ def test_jsonl_lists_matching_events_newest_first_across_pages(settings):
 
 
 def test_include_raw_adds_the_record_as_logged(settings):
-    EventLake(settings.lake_root).append(events(event(raw={"eventName": "Invoke"})))
+    EventLake(settings.lake_root).append(events(hour_event(raw={"eventName": "Invoke"})))
     result = runner.invoke(app, ["events", "search", *DAY, "--include-raw", "--format", "jsonl"])
     assert result.exit_code == 0, result.output
     assert orjson.loads(result.stdout)["raw"] == {"eventName": "Invoke"}
 
 
 def test_table_shows_hostile_text_with_control_characters_escaped(settings):
-    EventLake(settings.lake_root).append(events(event(resource=HOSTILE, principal="evil\x1b[2J")))
+    row = hour_event(resource=HOSTILE, principal="evil\x1b[2J")
+    EventLake(settings.lake_root).append(events(row))
     wide = {"COLUMNS": "400"}
     result = runner.invoke(app, ["events", "search", *DAY, "--format", "table"], env=wide)
     assert result.exit_code == 0, result.output

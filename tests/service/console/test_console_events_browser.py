@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from pipelines.lake import EventLake
-from tests.factories import ACCOUNT, BASE_TIME, alert, event, events
+from tests.factories import ACCOUNT, BASE_TIME, alert, events, hour_event
 from tests.service.api.conftest import Api
 from tests.service.console.browser import CHROMIUM, Page, browser, serve
 
@@ -64,9 +64,9 @@ def test_an_alert_opens_its_principals_events_of_that_hour_and_filters_narrow_th
     at = BASE_TIME
     hostile_raw = {"eventName": "Invoke", "userAgent": HOSTILE}
     mine = [
-        event(principal=ALICE, time=at - timedelta(minutes=50), action="ListFunctions"),
-        event(principal=ALICE, time=at + timedelta(minutes=5), action="UpdateFunctionCode"),
-        event(
+        hour_event(principal=ALICE, time=at - timedelta(minutes=50), action="ListFunctions"),
+        hour_event(principal=ALICE, time=at + timedelta(minutes=5), action="UpdateFunctionCode"),
+        hour_event(
             principal=ALICE,
             time=at + timedelta(minutes=30),
             action="Invoke",
@@ -76,8 +76,8 @@ def test_an_alert_opens_its_principals_events_of_that_hour_and_filters_narrow_th
         ),
     ]
     outside = [
-        event(principal=ALICE, time=at + timedelta(hours=3)),  # after the hour
-        event(principal=BOB, time=at + timedelta(minutes=1)),  # someone else
+        hour_event(principal=ALICE, time=at + timedelta(hours=3)),  # after the hour
+        hour_event(principal=BOB, time=at + timedelta(minutes=1)),  # someone else
     ]
     EventLake(api.settings.lake_root).append(events(*mine, *outside))
     made = alert(principal=ALICE, first_seen=at, resource="billing", runbook=RUNBOOK)
@@ -124,7 +124,7 @@ def test_an_alert_opens_its_principals_events_of_that_hour_and_filters_narrow_th
 
 
 def test_events_page_by_cursor_and_a_bad_cidr_shows_the_apis_422(api: Api) -> None:
-    many = [event(time=BASE_TIME + timedelta(seconds=i)) for i in range(63)]
+    many = [hour_event(time=BASE_TIME + timedelta(seconds=i)) for i in range(63)]
     EventLake(api.settings.lake_root).append(events(*many))
     api.save(alert())
     with serve(api.client.app) as base, browser() as page:
