@@ -30,7 +30,6 @@ from pipelines.search.files import candidate_groups, lake_files
 from pipelines.search.match import Matcher
 from pipelines.search.model import (
     EQUALITY_FIELDS,
-    FILTER_FIELDS,
     MAX_SPAN,
     EventFilter,
     EventPage,
@@ -42,7 +41,6 @@ from pipelines.search.scan import Candidates, fetch, find
 
 __all__ = [
     "EQUALITY_FIELDS",
-    "FILTER_FIELDS",
     "MAX_SPAN",
     "EventFilter",
     "EventPage",

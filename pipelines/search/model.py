@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -70,9 +70,6 @@ class EventFilter:
         if self.user_agent is not None:
             named.append("user_agent")
         return named
-
-
-FILTER_FIELDS: Final = tuple(f.name for f in fields(EventFilter))
 
 
 @dataclass(frozen=True, order=True)

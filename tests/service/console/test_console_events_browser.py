@@ -5,7 +5,9 @@ and nothing renders "null" or "undefined"."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -90,7 +92,9 @@ def test_an_alert_opens_its_principals_events_of_that_hour_and_filters_narrow_th
             ".find(b => b.textContent.startsWith('Events of this principal')).click()"
         )
         page.wait_for(f"{EVENT_ROWS} === 3")
-        assert page.evaluate("document.querySelector('main[data-view=alerts]').hidden")
+        shown = "getComputedStyle(document.querySelector('main[data-view=%s]')).display"
+        assert page.evaluate(shown % "alerts") == "none"  # the attribute alone was not enough
+        assert page.evaluate(shown % "events") != "none"
         newest_first = sorted(mine, key=lambda r: r["time"], reverse=True)
         assert _event_ids(page) == [r["id"] for r in newest_first]
         form = "document.getElementById('event-filters')"
@@ -121,6 +125,8 @@ def test_an_alert_opens_its_principals_events_of_that_hour_and_filters_narrow_th
         assert '"userAgent": "<img src=x onerror=\\"window.__pwned=1\\">"' in raw
         assert page.evaluate(INJECTED) == 0
         assert page.evaluate("window.__pwned === undefined")
+        if shot := os.environ.get("FUNCTRAIL_EVENTS_SCREENSHOT"):
+            page.screenshot(Path(shot))
 
 
 def test_events_page_by_cursor_and_a_bad_cidr_shows_the_apis_422(api: Api) -> None:
