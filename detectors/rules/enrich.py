@@ -21,6 +21,10 @@ Two kinds, both usable in a rule's ``detection`` and title like any column:
   the ADD entries of the policy delta when the entry has one (so a REMOVE of ``allUsers``
   beside an unrelated ADD is not a grant), else the members of the requested policy;
 - ``public_grant`` (raw): ``public_members`` is not empty.
+- ``long_term_key`` (raw): the call was signed with a long-lived key a person can copy: an AWS
+  access key ``AKIA...`` (an IAM user's or root's, not a role session's ``ASIA...``) or a Google
+  service-account key (``authenticationInfo.serviceAccountKeyName``: a downloaded JSON key,
+  where a workload on its attached identity logs none).
 """
 
 from __future__ import annotations
@@ -167,6 +171,14 @@ def public_grant(record: Any, account: str | None) -> list[Any]:
     return [bool(public_members(record, account))]
 
 
+def long_term_key(record: Any, account: str | None) -> list[Any]:
+    key_id = _section(record, "userIdentity").get("accessKeyId")
+    if isinstance(key_id, str) and key_id.startswith("AKIA"):
+        return [True]
+    auth = _section(_section(record, "protoPayload"), "authenticationInfo")
+    return [bool(auth.get("serviceAccountKeyName"))]
+
+
 RAW_ENRICHMENTS: dict[str, Callable[[Any, str | None], list[Any]]] = {
     "layer_accounts": layer_accounts,
     "foreign_layer": foreign_layer,
@@ -174,4 +186,5 @@ RAW_ENRICHMENTS: dict[str, Callable[[Any, str | None], list[Any]]] = {
     "foreign_trust": foreign_trust,
     "public_members": public_members,
     "public_grant": public_grant,
+    "long_term_key": long_term_key,
 }

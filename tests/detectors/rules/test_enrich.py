@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from detectors.rules.engine import match_rules
 from detectors.rules.enrich import (
+    long_term_key,
     principal_is_human,
     public_grant,
     public_members,
@@ -84,3 +86,36 @@ def test_public_members_falls_back_to_the_requested_policy_without_a_delta():
 
     assert public_members(record, None) == ["allUsers"]
     assert public_grant(hostile, None) == [False]
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        ({"userIdentity": {"type": "IAMUser", "accessKeyId": "AKIAIOSFODNN7EXAMPLE"}}, [True]),
+        ({"userIdentity": {"type": "AssumedRole", "accessKeyId": "ASIAEXAMPLE"}}, [False]),
+        ({"userIdentity": {"type": "AWSService"}}, [False]),
+        (
+            {
+                "protoPayload": {
+                    "authenticationInfo": {
+                        "principalEmail": "ci@p.iam.gserviceaccount.com",
+                        "serviceAccountKeyName": "//iam.googleapis.com/projects/p/serviceAccounts/"
+                        "ci@p.iam.gserviceaccount.com/keys/0123abcd",
+                    }
+                }
+            },
+            [True],
+        ),
+        (
+            {
+                "protoPayload": {
+                    "authenticationInfo": {"principalEmail": "fn@p.iam.gserviceaccount.com"}
+                }
+            },
+            [False],
+        ),
+        ({"userIdentity": "AKIA-in-a-string"}, [False]),
+    ],
+)
+def test_long_term_key_is_an_aws_akia_key_or_a_google_service_account_key(record, expected):
+    assert long_term_key(record, "111122223333") == expected
