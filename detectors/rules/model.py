@@ -89,6 +89,10 @@ class RuleMeta:
     tests: RuleTests = field(default_factory=RuleTests)
     generate: bool = True
     """False for a correlation's base rule: it feeds the correlation and raises nothing itself."""
+    builtin: bool = False
+    """Part of functrail's own pack (held to the pack's lint bar), not a rule a user brought."""
+    named: bool = True
+    """The rule has a ``name``; a user's Sigma rule without one is known by its Sigma ``id``."""
 
 
 def attack_tags(tags: list[str]) -> tuple[str, ...]:

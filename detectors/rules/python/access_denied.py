@@ -296,6 +296,7 @@ ACCESS_DENIED_BURST_PERSON = PythonRule(
         ),
         description=__doc__ or "",
         log_types=("management", "activity", "data_access"),
+        builtin=True,
         tests=RuleTests(
             positive_sets=[
                 # 30 refusals over 6 APIs in 6 minutes with a leaked IAM user key
@@ -345,6 +346,7 @@ ACCESS_DENIED_BURST_WORKLOAD = PythonRule(
         ),
         description=__doc__ or "",
         log_types=("management", "activity", "data_access"),
+        builtin=True,
         tests=RuleTests(
             positive_sets=[
                 # a function's role refused 60 times over 4 APIs: new code, or its credentials

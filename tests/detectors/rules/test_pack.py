@@ -2,9 +2,11 @@
 
 Each rule's own positive/negative records are run by test_pack_rules.py; this file pins what the
 pack as a whole promises: its size and metadata, and, over simulated traffic, that every
-rule-kind attack scenario is caught while ordinary traffic (CI deploys, developers' reads,
-schedulers, API-gateway invocations, functions reading their secrets) raises nothing at medium
-or above.
+rule-kind attack scenario is caught while ordinary traffic raises nothing at medium or above:
+CI deploys, developers' reads, schedulers, API-gateway invocations, functions reading their
+secrets, and the control plane around them (Terraform changing roles, policies, buckets, keys and
+rules; KMS decrypts and Lambda's AssumeRole; Config and Security Hub sweeps; people's routine
+admin; on Google Cloud token minting by Workload Identity, builds, storage and Pub/Sub).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 
 from detectors.alert import SEVERITY_RANK, Alert
 from detectors.rules.engine import run_rules
+from detectors.rules.enrich import principal_is_human
 from detectors.rules.lint import lint_rules
 from detectors.rules.loader import Loaded, load_rules
 from detectors.rules.model import Rule
@@ -142,6 +145,38 @@ def test_ordinary_traffic_raises_nothing_at_medium_or_above(ordinary: Run) -> No
         if SEVERITY_RANK[a.severity] >= SEVERITY_RANK["medium"]
     ]
     assert loud == []
+
+
+ROUTINE_CONTROL_PLANE = {
+    ("sts.amazonaws.com", "AssumeRole"),
+    ("kms.amazonaws.com", "Decrypt"),
+    ("kms.amazonaws.com", "GenerateDataKey"),
+    ("s3.amazonaws.com", "PutObject"),
+    ("iam.amazonaws.com", "GetRole"),
+    ("cloudtrail.amazonaws.com", "DescribeTrails"),
+    ("ecr.amazonaws.com", "PutImage"),
+    ("iamcredentials.googleapis.com", "GenerateAccessToken"),
+    ("sts.googleapis.com", "ExchangeToken"),
+    ("cloudbuild.googleapis.com", "CreateBuild"),
+    ("storage.googleapis.com", "get"),
+    ("pubsub.googleapis.com", "Publish"),
+}
+"""Acts the ordinary baseline holds every day (services, CI, watchers), so that the check above
+is made on the traffic a control-plane rule has to stay quiet on, not on Lambda-shaped traffic
+only. Which changes Terraform and people make vary by day; they are counted below."""
+
+
+@pytest.mark.slow
+def test_ordinary_traffic_holds_the_routine_control_plane(ordinary: Run) -> None:
+    events = ordinary.events
+    seen = set(zip(events["service"], events["action"], strict=True))
+    assert ROUTINE_CONTROL_PLANE - seen == set()
+    writes = events[~events["read_only"].astype(bool)]
+    terraform = writes[writes["principal"].str.endswith(":role/terraform")]
+    assert len(terraform) >= 10
+    assert terraform["service"].nunique() >= 4  # IAM, S3, KMS, EventBridge, Lambda, ...
+    people = writes[principal_is_human(writes) & (writes["action"] != "ConsoleLogin")]
+    assert len(people) >= 3  # routine admin by hand
 
 
 @pytest.mark.slow

@@ -55,13 +55,17 @@ class Api:
             save_alerts(session, alerts)
 
 
-def make_api(fresh_database: tuple[Database, Path], limits: ApiLimits | None = None) -> Api:
+def make_api(
+    fresh_database: tuple[Database, Path], limits: ApiLimits | None = None, **settings_: Any
+) -> Api:
+    """An app over the database; ``settings_`` override Settings fields (``rules_dir``...)."""
     db, home = fresh_database
     settings = Settings(
         home=home,
         database_url="sqlite:///unused-the-app-is-handed-its-database",
         lake=str(home / "lake"),
         models=home / "models",
+        **settings_,
     )
     limits = limits or ApiLimits(max_body_bytes=64 * 1024, rate_per_second=1000, burst=1000)
     app = create_app(settings, database=db, limits=limits)

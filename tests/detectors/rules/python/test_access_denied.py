@@ -218,3 +218,8 @@ def test_requests_the_log_does_not_name_a_caller_for_are_left_out(rule):
     events = normalize_blob(json_lines(*records), "t.jsonl").events.assign(principal=None)
     _, matches = match_rules(events, [rule])
     assert matches[rule.meta.rule_id] == []
+
+
+@pytest.mark.parametrize("rule", [ACCESS_DENIED_BURST_PERSON, ACCESS_DENIED_BURST_WORKLOAD])
+def test_the_python_rules_are_part_of_the_pack(rule):
+    assert rule.meta.builtin
