@@ -10,13 +10,13 @@ import orjson
 import pytest
 
 from pipelines.normalize import aws
-from pipelines.normalize.decode import Decoded, decode_all
+from pipelines.normalize.decode import Decoded, Raw, decode_all
 from pipelines.parse.schema import AwsRecord
 from tests.factories import cloudtrail_record
 
 
 def _decode(records: list[Any]) -> Decoded[AwsRecord]:
-    raws = [msgspec.Raw(orjson.dumps(r)) for r in records]
+    raws: list[Raw] = [msgspec.Raw(orjson.dumps(r)) for r in records]
     return decode_all(aws.ONE, aws.MANY, raws, list(range(len(raws))), aws.REQUIRED)
 
 
@@ -50,7 +50,7 @@ def test_a_required_field_fails_its_record_and_the_others_still_decode_in_batch(
 def test_a_line_holding_two_values_beside_a_mistyped_record_falls_back_record_by_record():
     first, second = cloudtrail_record(), cloudtrail_record(requestParameters="x")
     third = cloudtrail_record()
-    raws = [
+    raws: list[Raw] = [
         msgspec.Raw(orjson.dumps(first) + b"," + orjson.dumps(third)),
         msgspec.Raw(orjson.dumps(second)),
     ]
@@ -61,7 +61,7 @@ def test_a_line_holding_two_values_beside_a_mistyped_record_falls_back_record_by
 
 
 def test_a_malformed_record_beside_a_mistyped_one_is_rejected_and_the_rest_kept():
-    raws = [
+    raws: list[Raw] = [
         msgspec.Raw(orjson.dumps(cloudtrail_record(requestParameters="x"))),
         msgspec.Raw(b'{"eventID": oops}'),
         msgspec.Raw(orjson.dumps(cloudtrail_record())),
