@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from detectors.rules.docblock import rewrite_block
+
 if TYPE_CHECKING:
     from detectors.rules.model import Rule, RuleMeta
 
@@ -166,15 +168,7 @@ def log_type_table(rules: Iterable[Rule]) -> str:
 
 def rewrite(page: Path, rules: Iterable[Rule]) -> bool:
     """Replace the generated block of ``page``; True when it changed."""
-    text = page.read_text(encoding="utf-8")
-    head, found, rest = text.partition(BEGIN)
-    _, ended, tail = rest.partition(END)
-    if not found or not ended:
-        raise ValueError(f"{page} has no generated log-types block ({BEGIN} ... {END})")
-    new = head + log_type_table(rules) + tail
-    if new != text:
-        page.write_text(new, encoding="utf-8")
-    return new != text
+    return rewrite_block(page, BEGIN, END, log_type_table(rules))
 
 
 def main(argv: list[str]) -> int:
