@@ -22,7 +22,7 @@ from pipelines.events import EVENT_SCHEMA, empty_events, events_from_arrow
 from pipelines.normalize import aws, gcp
 from pipelines.normalize.decode import Raw
 from pipelines.parse import Split, classify, split_blob
-from pipelines.rejects import Reject, snippet_of
+from pipelines.rejects import Reject, snippet_of, unreadable
 from pipelines.settings import Settings
 from pipelines.sources.base import Blob
 
@@ -63,8 +63,7 @@ def normalize_table(
     try:
         return _normalize(data, source, settings)
     except Exception as exc:
-        reason = f"internal error while normalizing ({type(exc).__name__}: {exc})"
-        return EVENT_SCHEMA.empty_table(), [Reject(source, None, reason)]
+        return EVENT_SCHEMA.empty_table(), [unreadable(source, exc)]
     finally:
         if collecting:
             gc.enable()
@@ -113,11 +112,7 @@ def _finish(pending: _Pending, settings: Settings) -> Batch:
             try:
                 table, blob_rejects = _decode(single)
             except Exception as exc:
-                reason = f"internal error while normalizing ({type(exc).__name__}: {exc})"
-                table, blob_rejects = (
-                    EVENT_SCHEMA.empty_table(),
-                    [Reject(split.source, None, reason)],
-                )
+                table, blob_rejects = EVENT_SCHEMA.empty_table(), [unreadable(split.source, exc)]
             tables.append(table)
             rejects.extend(blob_rejects)
         return _merge(tables, rejects)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from detectors.alert import Severity, Status
 from service.alerts.queries import AlertFilter
 from service.alerts.store import StoredAlert
-from service.fields import ApiTime
+from service.fields import ApiTime, RequestBody
 from service.query import MAX_LIMIT
 
 
@@ -36,7 +36,7 @@ class AlertDetail(StoredAlert):
     history: list[TriageOut] = Field(default_factory=list)
 
 
-class AlertPatch(BaseModel):
+class AlertPatch(RequestBody):
     """What an analyst changes; fields left out stay as they are (``assignee: null`` unassigns)."""
 
     model_config = ConfigDict(

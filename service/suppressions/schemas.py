@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from service.fields import ApiTime
+from service.fields import ApiTime, RequestBody
 
 _EXAMPLE: dict[str, JsonValue] = {
     "rule_id": "aws_root_account_usage",
@@ -16,7 +16,7 @@ _EXAMPLE: dict[str, JsonValue] = {
 }
 
 
-class SuppressionIn(BaseModel):
+class SuppressionIn(RequestBody):
     """Every criterion given must match; at least one is required."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
@@ -29,7 +29,7 @@ class SuppressionIn(BaseModel):
     expires_at: ApiTime | None = None
 
 
-class SuppressionPatch(BaseModel):
+class SuppressionPatch(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     reason: str | None = Field(default=None, min_length=1, max_length=2000)

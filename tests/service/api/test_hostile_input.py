@@ -153,3 +153,33 @@ def test_generated_hostile_queries_never_get_a_server_error(api):
     cursors()
     times()
     expiries()
+
+
+BODIES_WITH_NUL = [
+    ("post", "/v1/webhooks", {"url": "https://hooks.example.com/a\u0000b"}),
+    ("post", "/v1/webhooks", {"url": "https://hooks.example.com/x", "description": "a\u0000"}),
+    ("post", "/v1/webhooks", {"url": "https://hooks.example.com/x", "accounts": ["1\u00002"]}),
+    ("post", "/v1/suppressions", {"principal": "a\u0000", "reason": "x"}),
+    ("post", "/v1/suppressions", {"rule_id": "r", "reason": "pen\u0000test"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), BODIES_WITH_NUL)
+def test_nul_in_a_body_is_422_and_nothing_is_stored(api, method, path, body):
+    headers = api.headers("admin")
+    assert_problem(getattr(api.client, method)(path, json=body, headers=headers), 422)
+    assert api.client.get(path, headers=headers).json()["items"] == []
+
+
+def test_nul_in_a_triage_note_or_a_suppression_patch_is_422(api):
+    api.save(one := alert())
+    headers = api.headers("admin")
+    note = api.client.patch(f"/v1/alerts/{one.id}", json={"note": "x\u0000"}, headers=headers)
+    assert_problem(note, 422)
+    made = api.client.post(
+        "/v1/suppressions", json={"rule_id": "r", "reason": "x"}, headers=headers
+    ).json()
+    patch = api.client.patch(
+        f"/v1/suppressions/{made['id']}", json={"reason": "y\u0000"}, headers=headers
+    )
+    assert_problem(patch, 422)
