@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -35,6 +36,7 @@ MAX_KEY_CHARS = 200
 """longer presented keys are refused unread (a real key is ~60 characters)"""
 SECRET_FILE = "api-keys.secret"  # noqa: S105  (a file name, not a secret)
 _PREFIX_CHARS = 12
+_HEX = re.compile(f"[0-9a-f]{{{_PREFIX_CHARS}}}")
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 """last_used is written at most this often per key (by the audit writer), not per request."""
 
@@ -111,6 +113,15 @@ def create_key(session: Session, *, name: str, role: str, secret: bytes) -> Crea
 def well_formed(presented: str) -> bool:
     """Looks like one of our keys; anything else is refused unread (and never hashed)."""
     return presented.startswith(KEY_PREFIX) and len(presented) <= MAX_KEY_CHARS
+
+
+def public_prefix(presented: str) -> str | None:
+    """``ft_<12 hex>`` of a presented key that has our shape (what the audit log keeps of a
+    refused key); None for anything else, which is not worth keeping and may be hostile."""
+    prefix = presented[: len(KEY_PREFIX) + _PREFIX_CHARS]
+    if well_formed(presented) and _HEX.fullmatch(prefix[len(KEY_PREFIX) :]):
+        return prefix
+    return None
 
 
 def authenticate(
