@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None, description="key that encrypts stored secrets (webhook signing secrets)"
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token GET /metrics requires (unset: /metrics answers anyone)",
+    )
     rules_dir: Path | None = Field(
         default=None, description="a folder of extra Sigma rules, loaded beside the built-in pack"
     )

@@ -1,7 +1,8 @@
 """Prometheus metrics: requests and latencies by route, ingest counts, alerts by severity.
 
-Each app has its own registry (tests build many apps); alert counts are read from the store
-at scrape time, so every API process reports the same truth.
+Each app has its own registry (tests build many apps). Alert counts come from the counters
+the alert writers keep (``alert_counts``: ~20 rows), read at scrape time so every API process
+reports the same truth; a scrape no longer groups every alert (~1 s at 1M alerts).
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
-from service.alerts.models import AlertRow
+from service.alerts.counts import alert_counts
 from service.db import Database
 
 log = logging.getLogger("functrail.api")
@@ -29,12 +29,9 @@ class _AlertGauge(Collector):
             "functrail_alerts", "alerts in the store", labels=["severity", "status"]
         )
         try:
-            stmt = select(AlertRow.severity, AlertRow.status, func.count()).group_by(
-                AlertRow.severity, AlertRow.status
-            )
             with self.db.sessions() as session:
-                for severity, status, n in session.execute(stmt):
-                    gauge.add_metric([severity, status], int(n))
+                for (severity, status), n in alert_counts(session).items():
+                    gauge.add_metric([severity, status], n)
         except Exception:  # a scrape must answer even when the database does not
             log.warning("alert gauge: database unavailable", exc_info=True)
         yield gauge
