@@ -34,6 +34,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from pipelines.events import EVENT_COLUMNS, EVENT_SCHEMA, empty_events, events_from_arrow
+from pipelines.private import private_dir, private_file
 
 PARTITIONING: Final = pa.schema([("provider", pa.string()), ("date", pa.date32())])
 FILE_SCHEMA: Final = pa.schema([f for f in EVENT_SCHEMA if f.name != "provider"])
@@ -190,7 +191,11 @@ class EventLake:
 
     def _write(self, provider: str, day: date, table: pa.Table) -> None:
         folder = self._partition(provider, day)
-        self.fs.create_dir(folder, recursive=True)
+        if self._local:  # audit records: the owner's only (0700 folders, 0600 files)
+            private_dir(self.root)
+            private_dir(folder)
+        else:
+            self.fs.create_dir(folder, recursive=True)
         final = f"{folder}/part-{uuid.uuid4().hex}.parquet"
         if not self._local:
             # An S3 object is invisible until its (multipart) upload completes: already atomic.
@@ -199,6 +204,7 @@ class EventLake:
         temp = f"{folder}/{_TMP_PREFIX}{uuid.uuid4().hex}.tmp"
         try:
             _write_sorted(table, temp, self.fs)
+            private_file(temp)
             self.fs.move(temp, final)
         except BaseException:
             if self.fs.get_file_info(temp).type != pafs.FileType.NotFound:

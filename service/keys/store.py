@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import uuid
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 from service.db import utcnow
 from service.keys.models import ApiKeyRow
 from service.query import Order, Page, paginate
+from service.secretfile import read_or_create
 
 Role = Literal["viewer", "analyst", "admin", "ingest"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -66,21 +66,8 @@ class CreatedKey:
 
 
 def server_secret(home: Path) -> bytes:
-    """The HMAC secret, created 0600 on first use (atomically, if several start at once)."""
-    path = home / SECRET_FILE
-    home.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        data = path.read_bytes()
-        if len(data) < 32:
-            raise RuntimeError(
-                f"{path} is shorter than 32 bytes; restore it or delete it and re-create keys"
-            ) from None
-        return data
-    with os.fdopen(fd, "wb") as out:
-        out.write(secrets.token_bytes(32))
-    return path.read_bytes()
+    """The HMAC secret, created 0600 on first use (whole, whichever process comes first)."""
+    return read_or_create(home / SECRET_FILE, lambda: secrets.token_bytes(32))
 
 
 def hash_key(secret: bytes, key: str) -> str:
