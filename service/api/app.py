@@ -9,6 +9,7 @@ import anyio
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 
+from pipelines.private import private_dir
 from pipelines.settings import Settings
 from service.alerts.routes import router as alerts_router
 from service.api import errors, health
@@ -16,7 +17,7 @@ from service.api.direct import DirectPaths
 from service.api.limits import ApiLimits
 from service.api.metrics import Metrics
 from service.api.middleware import BodyTooLarge, Guard
-from service.api.ratelimit import RateLimiter
+from service.api.ratelimit import BUCKETS_FILE, RateLimiter
 from service.api.state import ApiState
 from service.async_reads import AsyncReads
 from service.audit.writer import AuditWriter
@@ -49,7 +50,9 @@ def create_app(
     db = database or open_database(settings)
     limits = limits or ApiLimits()
 
+    private_dir(settings.home)
     audit = AuditWriter(db)
+    limiter = RateLimiter(limits.rate_per_second, limits.burst, path=settings.home / BUCKETS_FILE)
     reads = AsyncReads(db) if db.engine.dialect.name == "postgresql" else None
 
     @asynccontextmanager
@@ -58,6 +61,7 @@ def create_app(
         await anyio.to_thread.run_sync(audit.close)  # after the last request: flush its rows
         if reads is not None:
             await reads.close()
+        limiter.close()
         if owns_db:
             db.dispose()
 
@@ -74,7 +78,7 @@ def create_app(
         db=db,
         key_secret=server_secret(settings.home),
         limits=limits,
-        limiter=RateLimiter(limits.rate_per_second, limits.burst),
+        limiter=limiter,
         metrics=Metrics(db),
         audit=audit,
         keys=KeyCache(),

@@ -26,7 +26,7 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[
-        int, typer.Option(min=1, max=64, help="API processes (the rate limit is per process)")
+        int, typer.Option(min=1, max=64, help="API processes (they share the rate limit)")
     ] = 1,
     access_log: Annotated[
         bool,
