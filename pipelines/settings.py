@@ -43,6 +43,10 @@ class Settings(BaseSettings):
         default=1024 * 1024 * 1024,
         description="a decompressed input file larger than this is rejected",
     )
+    max_push_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        description="a POST /v1/events body that decompresses to more than this is a 413",
+    )
 
     score_schedule: str | None = Field(
         default=None,

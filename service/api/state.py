@@ -36,5 +36,7 @@ class ApiState:
     db_slots: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(4))
     """threads the hot list may hold at once: within the engine's pool (5), so no connection
     is opened per request, and few enough that 50 clients queue instead of thrashing"""
+    push_slots: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(2))
+    """pushes decompressed and parsed at once in this process: bounds their memory together"""
     cache: dict[str, Any] = field(default_factory=dict)
     """loaded once on first use: the rule pack"""

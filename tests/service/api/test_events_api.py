@@ -8,6 +8,7 @@ import orjson
 
 from pipelines.lake import EventLake
 from tests.factories import cloudtrail_file, cloudtrail_record, json_lines, log_entry
+from tests.service.api.conftest import assert_problem
 
 
 def test_cloudtrail_file_lands_in_the_lake(api):
@@ -44,3 +45,23 @@ def test_bad_records_are_rejected_and_the_rest_kept(api):
 def test_empty_body_is_422(api):
     response = api.client.post("/v1/events", content=b"", headers=api.headers("ingest"))
     assert response.status_code == 422
+
+
+def test_a_gzip_bomb_push_is_413_and_nothing_is_stored(api):
+    from tests.factories import gzip_bomb
+
+    api.state.settings.max_push_bytes = 1024 * 1024
+    body = gzip_bomb(8 * 1024 * 1024)
+    assert len(body) < 64 * 1024  # inside the body limit: only inflating finds it
+    response = api.client.post("/v1/events", content=body, headers=api.headers("ingest"))
+    problem = assert_problem(response, 413)
+    assert problem["detail"] == "the body decompresses to over max_push_bytes=1048576 bytes"
+    assert EventLake(api.settings.lake_root).read().empty
+
+
+def test_a_push_inflating_within_the_limit_is_taken(api):
+    records = [cloudtrail_record(userAgent="x" * 2000) for _ in range(400)]
+    body = gzip.compress(cloudtrail_file(*records))
+    api.state.settings.max_push_bytes = 2 * 1024 * 1024
+    result = api.client.post("/v1/events", content=body, headers=api.headers("ingest")).json()
+    assert result["accepted"] == 400
