@@ -20,7 +20,22 @@ Two kinds, both usable in a rule's ``detection`` and title like any column:
 - ``public_members`` (raw): ``allUsers`` / ``allAuthenticatedUsers`` a GCP SetIamPolicy granted:
   the ADD entries of the policy delta when the entry has one (so a REMOVE of ``allUsers``
   beside an unrelated ADD is not a grant), else the members of the requested policy;
-- ``public_grant`` (raw): ``public_members`` is not empty.
+- ``public_grant`` (raw): ``public_members`` is not empty;
+- ``request_accounts`` (raw): 12-digit accounts named in ``requestParameters``: inside any ARN at
+  any depth, and ECR ``registryId`` values (replication destinations);
+- ``foreign_request_account`` (raw): one of them is not the event's account (a log subscription,
+  event target, invoke destination or replica in someone else's account);
+- ``policy_principals`` (raw): who the Allow statements of a resource policy in
+  ``requestParameters`` (``policyText`` or ``policy``, JSON text or object) admit: accounts, and
+  ``*`` for an unconditioned wildcard principal (a wildcard narrowed by a Condition, e.g. to the
+  organization, is not public and is left out);
+- ``foreign_policy_principal`` (raw): that policy admits ``*`` or another account;
+- ``world_open_admin_ports`` (raw): administration/database ports (or ``all``) that an
+  AuthorizeSecurityGroupIngress rule opens to 0.0.0.0/0 or ::/0, read per permission so a port
+  and a CIDR from two different permissions never combine;
+- ``patch_operations`` (raw): API Gateway ``patchOperations`` found in ``requestParameters`` (at
+  the top or one level down), one ``"<op> <path> <value>"`` text each, so a rule can match an
+  operation's path and value together.
 """
 
 from __future__ import annotations
@@ -39,6 +54,7 @@ _CI_PATTERN = (
 )
 _ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]*:[a-z0-9-]*:(\d{12}):")
 _ACCOUNT_IN_TEXT = re.compile(r"(?<!\d)(\d{12})(?!\d)")
+_ACCOUNT_ONLY = re.compile(r"^\d{12}$")
 
 
 def _on_uniques(values: pd.Series, test: Callable[[pd.Series], pd.Series]) -> np.ndarray:
@@ -167,6 +183,137 @@ def public_grant(record: Any, account: str | None) -> list[Any]:
     return [bool(public_members(record, account))]
 
 
+def _arn_accounts(node: Any, found: list[str], depth: int = 0) -> None:
+    if depth > 8:
+        return
+    if isinstance(node, str):
+        if m := _ARN_ACCOUNT.match(node):
+            found.append(m.group(1))
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "registryId" and isinstance(value, str) and _ACCOUNT_ONLY.match(value):
+                found.append(value)
+            else:
+                _arn_accounts(value, found, depth + 1)
+    elif isinstance(node, list):
+        for item in node:
+            _arn_accounts(item, found, depth + 1)
+
+
+def request_accounts(record: Any, account: str | None) -> list[Any]:
+    found: list[str] = []
+    _arn_accounts(_section(record, "requestParameters"), found)
+    return list(dict.fromkeys(found))
+
+
+def foreign_request_account(record: Any, account: str | None) -> list[Any]:
+    return [any(a != account for a in request_accounts(record, account))]
+
+
+def _policy_document(params: dict[str, Any]) -> dict[str, Any] | None:
+    document = params.get("policyText") or params.get("policy")
+    if isinstance(document, str):
+        try:
+            document = orjson.loads(document)
+        except orjson.JSONDecodeError:
+            return None
+    return document if isinstance(document, dict) else None
+
+
+def policy_principals(record: Any, account: str | None) -> list[Any]:
+    document = _policy_document(_section(record, "requestParameters"))
+    if document is None:
+        return []
+    found: list[str] = []
+    statements = document.get("Statement") or []
+    for st in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(st, dict) or st.get("Effect") != "Allow":
+            continue
+        principal = st.get("Principal")
+        aws = principal.get("AWS") if isinstance(principal, dict) else principal
+        for entry in aws if isinstance(aws, list) else [aws]:
+            if entry == "*":
+                if not st.get("Condition"):
+                    found.append("*")
+            elif isinstance(entry, str):
+                found.extend(_ACCOUNT_IN_TEXT.findall(entry))
+    return list(dict.fromkeys(found))
+
+
+def foreign_policy_principal(record: Any, account: str | None) -> list[Any]:
+    return [any(p != account for p in policy_principals(record, account))]
+
+
+ADMIN_PORTS = (
+    22,
+    23,
+    445,
+    1433,
+    1521,
+    2375,
+    2376,
+    2379,
+    3306,
+    3389,
+    5432,
+    5601,
+    5900,
+    6379,
+    9200,
+    11211,
+    27017,
+)
+_WORLD = frozenset({"0.0.0.0/0", "::/0"})
+
+
+def _items(node: Any) -> list[Any]:
+    """EC2's XML-born lists: ``{"items": [...]}``, sometimes a bare list."""
+    if isinstance(node, dict):
+        node = node.get("items")
+    return node if isinstance(node, list) else []
+
+
+def _port(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def world_open_admin_ports(record: Any, account: str | None) -> list[Any]:
+    found: list[str] = []
+    for perm in _items(_section(record, "requestParameters").get("ipPermissions")):
+        if not isinstance(perm, dict):
+            continue
+        cidrs = [r.get("cidrIp") for r in _items(perm.get("ipRanges")) if isinstance(r, dict)]
+        cidrs += [r.get("cidrIpv6") for r in _items(perm.get("ipv6Ranges")) if isinstance(r, dict)]
+        if not _WORLD.intersection(c for c in cidrs if isinstance(c, str)):
+            continue
+        if str(perm.get("ipProtocol")) == "-1":
+            found.append("all")
+            continue
+        low, high = _port(perm.get("fromPort")), _port(perm.get("toPort"))
+        if low is None or high is None:
+            continue
+        found.extend(str(p) for p in ADMIN_PORTS if low <= p <= high)
+    return list(dict.fromkeys(found))
+
+
+def patch_operations(record: Any, account: str | None) -> list[Any]:
+    params = _section(record, "requestParameters")
+    ops = params.get("patchOperations")
+    if ops is None:
+        nested = (v.get("patchOperations") for v in params.values() if isinstance(v, dict))
+        ops = next((o for o in nested if o is not None), None)
+    out: list[str] = []
+    for op in ops if isinstance(ops, list) else []:
+        if isinstance(op, dict):
+            value = op.get("value")
+            parts = (op.get("op"), op.get("path"), "" if value is None else value)
+            out.append(" ".join(str(p) for p in parts).rstrip())
+    return out
+
+
 RAW_ENRICHMENTS: dict[str, Callable[[Any, str | None], list[Any]]] = {
     "layer_accounts": layer_accounts,
     "foreign_layer": foreign_layer,
@@ -174,4 +321,10 @@ RAW_ENRICHMENTS: dict[str, Callable[[Any, str | None], list[Any]]] = {
     "foreign_trust": foreign_trust,
     "public_members": public_members,
     "public_grant": public_grant,
+    "request_accounts": request_accounts,
+    "foreign_request_account": foreign_request_account,
+    "policy_principals": policy_principals,
+    "foreign_policy_principal": foreign_policy_principal,
+    "world_open_admin_ports": world_open_admin_ports,
+    "patch_operations": patch_operations,
 }

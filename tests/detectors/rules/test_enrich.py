@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from detectors.rules.engine import match_rules
 from detectors.rules.enrich import (
+    foreign_policy_principal,
+    foreign_request_account,
+    patch_operations,
+    policy_principals,
     principal_is_human,
     public_grant,
     public_members,
+    request_accounts,
     trust_accounts,
+    world_open_admin_ports,
 )
 from tests.detectors.rules.rulekit import sigma
 from tests.factories import ACCOUNT, event, events
@@ -84,3 +92,102 @@ def test_public_members_falls_back_to_the_requested_policy_without_a_delta():
 
     assert public_members(record, None) == ["allUsers"]
     assert public_grant(hostile, None) == [False]
+
+
+FOREIGN = "999988887777"
+
+
+def test_request_accounts_reads_arns_at_any_depth_and_ecr_registry_ids():
+    record = {
+        "requestParameters": {
+            "rule": "nightly",
+            "targets": [
+                {"id": "1", "arn": f"arn:aws:lambda:eu-central-1:{ACCOUNT}:function:ok"},
+                {"id": "2", "arn": f"arn:aws:events:eu-central-1:{FOREIGN}:event-bus/x"},
+            ],
+            "replicationConfiguration": {
+                "rules": [{"destinations": [{"region": "eu-west-1", "registryId": ACCOUNT}]}]
+            },
+            "s3": "arn:aws:s3:::bucket-without-account",
+        }
+    }
+    assert request_accounts(record, ACCOUNT) == [ACCOUNT, FOREIGN]
+    assert foreign_request_account(record, ACCOUNT) == [True]
+
+
+def test_foreign_request_account_is_false_when_every_arn_is_the_events_own():
+    record = {
+        "requestParameters": {
+            "destinationArn": f"arn:aws:logs:eu-central-1:{ACCOUNT}:destination:siem",
+            "roleArn": f"arn:aws:iam::{ACCOUNT}:role/cwl-to-kinesis",
+        }
+    }
+    assert foreign_request_account(record, ACCOUNT) == [False]
+    assert foreign_request_account({"requestParameters": {}}, ACCOUNT) == [False]
+
+
+def test_policy_principals_leaves_out_a_wildcard_narrowed_by_a_condition():
+    doc = {
+        "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage"},
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": "ecr:BatchGetImage",
+                "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}},
+            },
+            {"Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{FOREIGN}:root"}},
+        ]
+    }
+    assert policy_principals({"requestParameters": {"policyText": doc}}, ACCOUNT) == ["*"]
+    doc["Statement"] = doc["Statement"][1:]
+    assert policy_principals({"requestParameters": {"policyText": doc}}, ACCOUNT) == []
+
+
+def test_foreign_policy_principal_reads_a_policy_given_as_json_text():
+    principals = [f"arn:aws:iam::{ACCOUNT}:root", f"arn:aws:iam::{FOREIGN}:role/puller"]
+    statement = {"Effect": "Allow", "Principal": {"AWS": principals}, "Action": "ecr:BatchGetImage"}
+    text = json.dumps({"Statement": [statement]})
+    record = {"requestParameters": {"policyText": text}}
+    assert policy_principals(record, ACCOUNT) == [ACCOUNT, FOREIGN]
+    assert foreign_policy_principal(record, ACCOUNT) == [True]
+    own = {"requestParameters": {"policy": text.replace(FOREIGN, ACCOUNT)}}
+    assert foreign_policy_principal(own, ACCOUNT) == [False]
+
+
+def _ingress(*permissions):
+    return {"requestParameters": {"groupId": "sg-1", "ipPermissions": {"items": list(permissions)}}}
+
+
+def _perm(low, high, cidrs=(), v6=(), proto="tcp"):
+    return {
+        "ipProtocol": proto,
+        "fromPort": low,
+        "toPort": high,
+        "ipRanges": {"items": [{"cidrIp": c} for c in cidrs]},
+        "ipv6Ranges": {"items": [{"cidrIpv6": c} for c in v6]},
+    }
+
+
+def test_world_open_admin_ports_reads_port_and_cidr_of_the_same_permission():
+    record = _ingress(_perm(443, 443, ["0.0.0.0/0"]), _perm(22, 22, ["10.0.0.0/8"]))
+    assert world_open_admin_ports(record, ACCOUNT) == []
+    record = _ingress(_perm(443, 443, ["0.0.0.0/0"]), _perm(3300, 3400, v6=["::/0"]))
+    assert world_open_admin_ports(record, ACCOUNT) == ["3306", "3389"]
+    record = _ingress(_perm(None, None, ["0.0.0.0/0"], proto="-1"))
+    assert world_open_admin_ports(record, ACCOUNT) == ["all"]
+
+
+def test_patch_operations_joins_op_path_and_value_at_top_level_or_one_level_down():
+    ops = [
+        {"op": "replace", "path": "/authorizationType", "value": "NONE"},
+        {"op": "remove", "path": "/accessLogSettings"},
+    ]
+    top = {"requestParameters": {"restApiId": "a1", "patchOperations": ops}}
+    nested = {
+        "requestParameters": {"restApiId": "a1", "updateMethodInput": {"patchOperations": ops}}
+    }
+    expected = ["replace /authorizationType NONE", "remove /accessLogSettings"]
+    assert patch_operations(top, ACCOUNT) == expected
+    assert patch_operations(nested, ACCOUNT) == expected
+    assert patch_operations({"requestParameters": {"restApiId": "a1"}}, ACCOUNT) == []
