@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         default=1024 * 1024 * 1024,
         description="a decompressed input file larger than this is rejected",
     )
+    retention_days: int = Field(
+        default=365,
+        ge=1,
+        description="the event retention window: a pushed record older than this is a reject",
+    )
     max_push_bytes: int = Field(
         default=32 * 1024 * 1024,
         description="a POST /v1/events body that decompresses to more than this is a 413",

@@ -307,6 +307,7 @@ def routine_activity(
             "read_only": [a != "Invoke" for a in action],
             "mfa": [None] * n_rows,
             "raw": ["{}"] * n_rows,
+            "origin": [None] * n_rows,
         }
     )
     return events_from_arrow(table.cast(EVENT_SCHEMA)).sort_values("time", ignore_index=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -302,8 +303,18 @@ def _decode_slice(
     if not parts:
         return None
     if len(parts) == 1:
-        return parts[0][0]
+        return _with_origin(parts[0][0], parts[0][1], pending)
     # Keep the blob's own order when providers or retries interleave.
     combined = pa.concat_tables([table for table, _ in parts])
-    order = pa.array([i for _, index in parts for i in index], pa.int64())
-    return combined.take(pc.sort_indices(order))
+    positions = [i for _, index in parts for i in index]
+    order = pc.sort_indices(pa.array(positions, pa.int64()))
+    return _with_origin(combined.take(order), sorted(positions), pending)
+
+
+def _with_origin(table: pa.Table, positions: list[int], pending: _Pending) -> pa.Table:
+    """Each row's ``origin``: the name of the blob its record came from (provenance)."""
+    blob = np.searchsorted(np.asarray(pending.bases), np.asarray(positions), side="right") - 1
+    names = pa.array(pending.sources, pa.string())
+    origin = pa.DictionaryArray.from_arrays(pa.array(blob, pa.int32()), names).cast(pa.string())
+    at = table.schema.get_field_index("origin")
+    return table.set_column(at, EVENT_SCHEMA.field("origin"), origin)

@@ -1,16 +1,28 @@
-"""``POST /v1/events`` (ingest keys only): any supported input format, one record or many."""
+"""``POST /v1/events`` (ingest keys only): any supported input format, one record or many.
+
+Each record is stored with ``origin`` ``push:<key id>``; a record outside the key's scopes
+makes the push a 403, one dated outside the window is a reject (``admit``).
+"""
 
 from __future__ import annotations
 
 import anyio
+import pyarrow as pa
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
-from pipelines.normalize import Batch, normalize_blob
+from pipelines.events import pushed_origin
+from pipelines.normalize import normalize_table
 from pipelines.parse.decompress import decompress
+from pipelines.rejects import Reject
 from pipelines.settings import Settings
 from service.api.deps import Ingest, State
 from service.api.errors import Problem
+from service.api.state import ApiState
+from service.db import utcnow
+from service.events.admit import outside_scopes, scope_detail, within_window
 from service.events.schemas import IngestResult, RejectOut
+from service.ingest.conflicts import store_conflicts
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -50,27 +62,42 @@ async def post_events(request: Request, state: State, key: Ingest) -> IngestResu
     body = await request.body()
     if not body:
         raise Problem(422, "empty body: send audit records", kind="validation")
+    origin = pushed_origin(key.id)
     # Parsing holds a few times the inflated body: at most ``push_slots`` pushes at once per
     # process, so a burst of large pushes queues instead of multiplying the peak.
-    batch, stored = await anyio.to_thread.run_sync(
-        _ingest, body, f"api:{key.name}", state.settings, limiter=state.push_slots
+    events, rejects = await anyio.to_thread.run_sync(
+        _normalize, body, origin, state.settings, limiter=state.push_slots
     )
-    state.metrics.ingest.labels("accepted").inc(len(batch.events))
-    state.metrics.ingest.labels("rejected").inc(len(batch.rejects))
-    rejects = [
-        RejectOut(source=r.source, index=r.index, reason=r.reason) for r in batch.rejects[:100]
-    ]
+    outside = outside_scopes(events, key)
+    if outside:
+        raise Problem(403, scope_detail(outside, key), kind="outside-scope")
+    events, dated = within_window(
+        events, origin, now=utcnow(), retention_days=state.settings.retention_days
+    )
+    rejects += dated
+    stored = await run_in_threadpool(_store, state, events)
+    state.metrics.ingest.labels("accepted").inc(events.num_rows)
+    state.metrics.ingest.labels("rejected").inc(len(rejects))
+    shown = [RejectOut(source=r.source, index=r.index, reason=r.reason) for r in rejects[:100]]
     return IngestResult(
-        accepted=len(batch.events), stored=stored, rejected=len(batch.rejects), rejects=rejects
+        accepted=events.num_rows, stored=stored, rejected=len(rejects), rejects=shown
     )
 
 
-def _ingest(body: bytes, source: str, settings: Settings) -> tuple[Batch, int]:
+def _normalize(body: bytes, origin: str, settings: Settings) -> tuple[pa.Table, list[Reject]]:
+    return normalize_table(inflate(body, settings), origin, settings=settings)
+
+
+def _store(state: ApiState, events: pa.Table) -> int:
     from pipelines.lake import EventLake
 
-    batch = normalize_blob(inflate(body, settings), source, settings=settings)
-    stored = EventLake(settings.lake_root).append(batch.events) if len(batch.events) else 0
-    return batch, stored
+    if not events.num_rows:
+        return 0
+    stored = EventLake(state.settings.lake_root).store(events)
+    if stored.conflicts:
+        with state.db.session() as session:
+            store_conflicts(session, stored.conflicts)
+    return stored.count
 
 
 def inflate(body: bytes, settings: Settings) -> bytes:

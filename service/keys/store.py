@@ -12,7 +12,7 @@ import hmac
 import re
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Literal, get_args
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from pipelines.events import PROVIDERS
 from service.db import utcnow
 from service.keys.models import ApiKeyRow
 from service.query import Order, Page, paginate
@@ -56,6 +57,31 @@ class KeyIdentity:
     id: str
     name: str
     role: str
+    scopes: tuple[str, ...] | None = None
+    """an ingest key's ``provider`` / ``provider:account`` scopes (None: any)"""
+
+    def admits(self, provider: str, account: str | None) -> bool:
+        """Whether a record of ``provider`` and ``account`` is within this key's scopes."""
+        if self.scopes is None:
+            return True
+        return provider in self.scopes or (
+            account is not None and f"{provider}:{account}" in self.scopes
+        )
+
+
+MAX_SCOPE_CHARS = 256
+
+
+def parse_scope(text: str) -> str:
+    """``provider`` or ``provider:account`` as given; ValueError for anything else."""
+    provider, sep, account = text.partition(":")
+    if provider not in PROVIDERS:
+        raise ValueError(f"scope {text!r}: the provider must be one of {', '.join(PROVIDERS)}")
+    if sep and (
+        not account or len(text) > MAX_SCOPE_CHARS or not account.isprintable() or " " in account
+    ):
+        raise ValueError(f"scope {text!r}: give provider:account, e.g. aws:123456789012")
+    return text
 
 
 @dataclass(frozen=True)
@@ -74,10 +100,20 @@ def hash_key(secret: bytes, key: str) -> str:
     return hmac.new(secret, key.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def create_key(session: Session, *, name: str, role: str, secret: bytes) -> CreatedKey:
-    """A new key; the clear text is in the result only."""
+def create_key(
+    session: Session,
+    *,
+    name: str,
+    role: str,
+    secret: bytes,
+    scopes: Sequence[str] | None = None,
+) -> CreatedKey:
+    """A new key (``scopes`` only for ingest keys); the clear text is in the result only."""
     if role not in ROLES:
         raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    if scopes and role != "ingest":
+        raise ValueError("only ingest keys take scopes")
+    kept = sorted({parse_scope(scope) for scope in scopes}) if scopes else None
     if not name.strip():
         raise ValueError("a key needs a name")
     if session.scalar(select(ApiKeyRow.id).where(ApiKeyRow.name == name)) is not None:
@@ -91,10 +127,16 @@ def create_key(session: Session, *, name: str, role: str, secret: bytes) -> Crea
         prefix=prefix,
         hash=hash_key(secret, key),
         created_at=utcnow(),
+        scopes=kept,
     )
     session.add(row)
     session.flush()
-    return CreatedKey(KeyIdentity(row.id, row.name, row.role), key)
+    return CreatedKey(identity_of(row), key)
+
+
+def identity_of(row: ApiKeyRow) -> KeyIdentity:
+    scopes = tuple(row.scopes) if row.scopes is not None else None
+    return KeyIdentity(row.id, row.name, row.role, scopes)
 
 
 def well_formed(presented: str) -> bool:
@@ -123,15 +165,16 @@ def authenticate(
         return None
     prefix = presented[len(KEY_PREFIX) : len(KEY_PREFIX) + _PREFIX_CHARS]
     row = session.execute(
-        select(ApiKeyRow.id, ApiKeyRow.name, ApiKeyRow.role, ApiKeyRow.hash).where(
-            ApiKeyRow.prefix == prefix, ApiKeyRow.revoked_at.is_(None)
-        )
+        select(
+            ApiKeyRow.id, ApiKeyRow.name, ApiKeyRow.role, ApiKeyRow.hash, ApiKeyRow.scopes
+        ).where(ApiKeyRow.prefix == prefix, ApiKeyRow.revoked_at.is_(None))
     ).one_or_none()
     if row is None:
         return None
     if not hmac.compare_digest(row.hash, digest or hash_key(secret, presented)):
         return None
-    return KeyIdentity(row.id, row.name, row.role)
+    scopes = tuple(row.scopes) if row.scopes is not None else None
+    return KeyIdentity(row.id, row.name, row.role, scopes)
 
 
 def touch_keys(session: Session, used: Mapping[str, datetime]) -> None:

@@ -37,7 +37,7 @@ def test_bad_records_are_rejected_and_the_rest_kept(api):
     result = api.client.post("/v1/events", content=body, headers=api.headers("ingest")).json()
     assert (result["accepted"], result["rejected"]) == (1, 1)
     [reject] = result["rejects"]
-    assert reject["source"].startswith("api:ingest-")
+    assert reject["source"].startswith("push:")
     assert reject["index"] == 1
     assert "time" in reject["reason"]
 
