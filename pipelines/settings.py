@@ -48,6 +48,16 @@ class Settings(BaseSettings):
         ge=1,
         description="the event retention window: a pushed record older than this is a reject",
     )
+    push_drain_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="how often the writer moves pushed records from the push log to the lake",
+    )
+    push_drain_records: int = Field(
+        default=10_000,
+        ge=1,
+        description="the writer moves pushed records at once when this many wait",
+    )
     max_push_bytes: int = Field(
         default=32 * 1024 * 1024,
         description="a POST /v1/events body that decompresses to more than this is a 413",

@@ -313,8 +313,12 @@ def _decode_slice(
 
 def _with_origin(table: pa.Table, positions: list[int], pending: _Pending) -> pa.Table:
     """Each row's ``origin``: the name of the blob its record came from (provenance)."""
-    blob = np.searchsorted(np.asarray(pending.bases), np.asarray(positions), side="right") - 1
-    names = pa.array(pending.sources, pa.string())
-    origin = pa.DictionaryArray.from_arrays(pa.array(blob, pa.int32()), names).cast(pa.string())
+    if len(pending.sources) == 1:  # one blob (a push, a file): no lookup per row
+        origin = pa.repeat(pa.scalar(pending.sources[0], pa.string()), table.num_rows)
+    else:
+        blob = np.searchsorted(np.asarray(pending.bases), np.asarray(positions), side="right")
+        names = pa.array(pending.sources, pa.string())
+        indices = pa.array(blob - 1, pa.int32())
+        origin = pa.DictionaryArray.from_arrays(indices, names).cast(pa.string())
     at = table.schema.get_field_index("origin")
     return table.set_column(at, EVENT_SCHEMA.field("origin"), origin)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -56,6 +56,27 @@ class Metrics:
             "functrail_ingest_records",
             "records pushed to POST /v1/events",
             ["outcome"],
+            registry=self.registry,
+        )
+        self.lake_records = Counter(
+            "functrail_lake_records",
+            "pushed records the writer moved to the lake: written, or dropped as repeats",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.conflicts = Counter(
+            "functrail_event_id_conflicts",
+            "records with a stored id and other content (event_id_conflict alerts)",
+            registry=self.registry,
+        )
+        self.push_lag = Gauge(
+            "functrail_push_lag_seconds",
+            "age of the oldest record of the last batch the writer stored",
+            registry=self.registry,
+        )
+        self.writer = Gauge(
+            "functrail_push_writer",
+            "1 in the process that holds the data folder's writer lease",
             registry=self.registry,
         )
         self.audit_refused = Counter(

@@ -1,7 +1,9 @@
 """``POST /v1/events`` (ingest keys only): any supported input format, one record or many.
 
 Each record is stored with ``origin`` ``push:<key id>``; a record outside the key's scopes
-makes the push a 403, one dated outside the window is a reject (``admit``).
+makes the push a 403, one dated outside the window is a reject (``admit``). The records are
+appended to the push log and the answer waits for its fsync: acknowledged means durable. The
+data folder's one writer moves them to the lake within about a second (docs/ingest-writer.md).
 """
 
 from __future__ import annotations
@@ -9,20 +11,18 @@ from __future__ import annotations
 import anyio
 import pyarrow as pa
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 
 from pipelines.events import pushed_origin
 from pipelines.normalize import normalize_table
 from pipelines.parse.decompress import decompress
+from pipelines.pushlog import PushLogError
 from pipelines.rejects import Reject
 from pipelines.settings import Settings
 from service.api.deps import Ingest, State
 from service.api.errors import Problem
-from service.api.state import ApiState
 from service.db import utcnow
 from service.events.admit import outside_scopes, scope_detail, within_window
 from service.events.schemas import IngestResult, RejectOut
-from service.ingest.conflicts import store_conflicts
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -75,29 +75,24 @@ async def post_events(request: Request, state: State, key: Ingest) -> IngestResu
         events, origin, now=utcnow(), retention_days=state.settings.retention_days
     )
     rejects += dated
-    stored = await run_in_threadpool(_store, state, events)
+    if events.num_rows:
+        try:
+            await state.pushlog.append_async(events)  # answered only once on disk
+        except PushLogError as exc:
+            raise Problem(
+                503, f"{exc}; nothing was stored, push again", headers={"Retry-After": "1"}
+            ) from None
+        state.drainer.appended(events.num_rows)
     state.metrics.ingest.labels("accepted").inc(events.num_rows)
     state.metrics.ingest.labels("rejected").inc(len(rejects))
     shown = [RejectOut(source=r.source, index=r.index, reason=r.reason) for r in rejects[:100]]
     return IngestResult(
-        accepted=events.num_rows, stored=stored, rejected=len(rejects), rejects=shown
+        accepted=events.num_rows, queued=events.num_rows, rejected=len(rejects), rejects=shown
     )
 
 
 def _normalize(body: bytes, origin: str, settings: Settings) -> tuple[pa.Table, list[Reject]]:
     return normalize_table(inflate(body, settings), origin, settings=settings)
-
-
-def _store(state: ApiState, events: pa.Table) -> int:
-    from pipelines.lake import EventLake
-
-    if not events.num_rows:
-        return 0
-    stored = EventLake(state.settings.lake_root).store(events)
-    if stored.conflicts:
-        with state.db.session() as session:
-            store_conflicts(session, stored.conflicts)
-    return stored.count
 
 
 def inflate(body: bytes, settings: Settings) -> bytes:

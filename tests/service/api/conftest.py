@@ -50,6 +50,10 @@ class Api:
             )
         return created.key
 
+    def drain(self) -> int:
+        """Move what was pushed into the lake now (the writer's next tick, without the wait)."""
+        return self.state.drainer.drain_now()
+
     def save(self, *alerts: Alert) -> None:
         with self.db.session() as session:
             save_alerts(session, alerts)
