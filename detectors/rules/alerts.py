@@ -129,7 +129,11 @@ def build_alerts(
                 dedup_key=key,
                 detector="rule",
                 rule_id=meta.rule_id,
-                title=render_title(meta.title_template or meta.title, ctx, first),
+                title=(
+                    render_title(meta.title_template, ctx, first)
+                    if meta.title_template
+                    else plain_text(meta.title, TITLE_LIMIT)
+                ),
                 severity=meta.severity,
                 score=meta.score,
                 provider=column("provider"),

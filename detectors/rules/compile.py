@@ -9,13 +9,13 @@ settles the undecided rows, for which the raw paths are extracted.
 
 from __future__ import annotations
 
-import ipaddress
+import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,6 +24,7 @@ from sigma.conditions import (
     ConditionFieldEqualsValueExpression,
     ConditionNOT,
     ConditionOR,
+    ConditionValueExpression,
 )
 from sigma.types import (
     SigmaBool,
@@ -31,104 +32,94 @@ from sigma.types import (
     SigmaCIDRExpression,
     SigmaCompareExpression,
     SigmaExists,
+    SigmaExpansion,
     SigmaFieldReference,
     SigmaNull,
     SigmaNumber,
     SigmaRegularExpression,
-    SigmaRegularExpressionFlag,
     SigmaString,
+    SigmaTimestampPart,
     SpecialChars,
 )
 
-from detectors.rules.context import BatchContext, Values, is_row_level
+from detectors.rules import fields, screen
+from detectors.rules.context import BatchContext, is_row_level
+from detectors.rules.matchers import (
+    COMPARE,
+    Mask,
+    UnsupportedRule,
+    cidr,
+    fieldref,
+    is_lone_wildcard,
+    like_pattern,
+    literal_text,
+    regex,
+    timestamp_part,
+    to_bool,
+)
+from pipelines.normalize.aws import strip_version
 
-Mask = np.ndarray
-
-
-class UnsupportedRule(ValueError):
-    """The rule uses a Sigma construct this engine does not evaluate (it is not loaded)."""
-
-
-def _to_bool(array: pa.Array | pa.ChunkedArray) -> Mask:
-    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _like_pattern(value: SigmaString) -> str:
-    out: list[str] = []
-    for part in value.s:
-        if part == SpecialChars.WILDCARD_MULTI:
-            out.append("%")
-        elif part == SpecialChars.WILDCARD_SINGLE:
-            out.append("_")
-        elif isinstance(part, str):
-            out.append(part.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"))
-        else:
-            raise UnsupportedRule(f"unsupported special part {part!r} in {value}")
-    return "".join(out)
+__all__ = ["Leaf", "Node", "UnsupportedRule", "compile_condition", "is_lone_wildcard", "scoped"]
 
 
-def _plain(value: SigmaString) -> str | None:
-    """The literal text when the value has no wildcards, else None."""
-    if all(isinstance(p, str) for p in value.s):
-        return "".join(p for p in value.s if isinstance(p, str))
-    return None
-
-
-def is_lone_wildcard(value: Any) -> bool:
-    """``field: '*'`` in Sigma means "any value", not a literal asterisk (a common slip)."""
-    return isinstance(value, SigmaString) and list(value.s) == [SpecialChars.WILDCARD_MULTI]
-
-
-_COMPARE = {
-    "LT": np.less,
-    "LTE": np.less_equal,
-    "GT": np.greater,
-    "GTE": np.greater_equal,
-}
+_VALUE_TYPES = (
+    SigmaString,
+    SigmaRegularExpression,
+    SigmaCIDRExpression,
+    SigmaNumber,
+    SigmaBool,
+    SigmaNull,
+    SigmaExists,
+    SigmaCompareExpression,
+    SigmaFieldReference,
+)
 
 
 @dataclass
 class Leaf:
-    """``field <value>``: one Sigma detection item value, as a vectorized predicate."""
+    """``field <value>``: one Sigma detection item value, as a vectorized predicate.
+
+    ``field`` is a name ``BatchContext`` reads (``fields.resolve`` of what the rule wrote);
+    ``written`` is the field as the rule wrote it, for lint and messages (None: a keyword).
+    """
 
     field: str
     value: Any
+    written: str | None = None
     key: str = ""
-    element: Callable[[Values], Mask] | None = None
     row_level: bool = False
     refs: tuple[str, ...] = ()
+    """Fields as the rule wrote them (this one and a ``fieldref`` target): for lint."""
+    reads: tuple[str, ...] = ()
+    """Names ``BatchContext`` reads for this leaf."""
+    screen: str | None = None
+    """A literal the raw text must hold for this leaf to match (``screen.literal_of``)."""
 
     def __post_init__(self) -> None:
-        self.key = f"{type(self.value).__name__}:{self.value!r}"
-        self.refs = (self.field,)
         v = self.value
+        part = v.timestamp_part.name if isinstance(v, SigmaTimestampPart) else ""
+        self.key = f"{type(v).__name__}{part}:{v!r}"
+        self.refs = () if self.written is None else (self.written,)
         if isinstance(v, SigmaFieldReference):
-            self.refs = (self.field, v.field)
-        elif not isinstance(
-            v,
-            SigmaString
-            | SigmaCasedString
-            | SigmaRegularExpression
-            | SigmaCIDRExpression
-            | SigmaNumber
-            | SigmaBool
-            | SigmaNull
-            | SigmaExists
-            | SigmaCompareExpression,
-        ):
+            self.refs = (*self.refs, v.field)
+        if not isinstance(v, _VALUE_TYPES):
             raise UnsupportedRule(
-                f"field {self.field!r}: unsupported value type {type(v).__name__}"
+                f"field {self.written or 'keywords'!r}: unsupported value type {type(v).__name__}"
             )
         if isinstance(v, SigmaString):
-            _like_pattern(v)  # fail at load time, not per batch
+            like_pattern(v)  # fail at load time, not per batch
         if isinstance(v, SigmaRegularExpression):
             try:
                 re.compile(v.regexp.to_plain())
             except re.error as exc:
                 raise UnsupportedRule(
-                    f"field {self.field!r}: bad regular expression: {exc}"
+                    f"field {self.written or 'keywords'!r}: bad regular expression: {exc}"
                 ) from None
-        self.row_level = any(is_row_level(f) for f in self.refs)
+        target = fields.resolve(v.field) if isinstance(v, SigmaFieldReference) else ()
+        self.reads = (self.field, *target)
+        self.row_level = any(is_row_level(f) for f in self.reads)
+        if screen.screened(self.field) and not isinstance(v, SigmaFieldReference):
+            self.screen = screen.literal_of(v)
 
     # -- evaluation ------------------------------------------------------------------------------
     def match(self, ctx: BatchContext, rows: np.ndarray | None) -> Mask:
@@ -149,110 +140,54 @@ class Leaf:
         if isinstance(v, SigmaNull):
             return ~values.present()
         if isinstance(v, SigmaFieldReference):
-            return _fieldref(values, ctx.values(v.field, rows), v.starts_with, v.ends_with)
-        return values.any_per_row(self._elements(ctx, values, rows))
+            return fieldref(values, ctx.values(v.field, rows), v.starts_with, v.ends_with)
+        if rows is None and not self.row_level:
+            # a column has few distinct values: match each once, then spread to the rows
+            codes, distinct = ctx.distinct(self.field)
+            per_value = np.append(self._elements(distinct.text), False)  # code -1: null
+            return values.any_per_row(per_value[codes])
+        return values.any_per_row(self._elements(values.text))
 
-    def _elements(self, ctx: BatchContext, values: Values, rows: np.ndarray | None) -> Mask:
+    def _elements(self, text: pa.Array) -> Mask:
         v = self.value
-        text = values.text
         if isinstance(v, SigmaCasedString):
-            plain = _plain(v)
+            plain = literal_text(v)
             if plain is not None:
-                return _to_bool(pc.equal(text, plain))
-            return _to_bool(pc.match_like(text, _like_pattern(v), ignore_case=False))
+                return to_bool(pc.equal(text, plain))
+            return to_bool(pc.match_like(text, like_pattern(v), ignore_case=False))
         if isinstance(v, SigmaString):
-            plain = _plain(v)
+            plain = literal_text(v)
             if plain is not None:
-                lower = (
-                    ctx.column_lower(self.field)
-                    if rows is None and values.owner is None
-                    else pc.utf8_lower(text)
-                )
-                return _to_bool(pc.equal(lower, plain.lower()))
-            return _to_bool(pc.match_like(text, _like_pattern(v), ignore_case=True))
+                return to_bool(pc.equal(pc.utf8_lower(text), plain.lower()))
+            return to_bool(pc.match_like(text, like_pattern(v), ignore_case=True))
         if isinstance(v, SigmaBool):
-            return _to_bool(pc.equal(pc.utf8_lower(text), "true" if v.boolean else "false"))
+            return to_bool(pc.equal(pc.utf8_lower(text), "true" if v.boolean else "false"))
+        if isinstance(v, SigmaTimestampPart):
+            return timestamp_part(text, v)
         if isinstance(v, SigmaNumber):
             numbers = pd.to_numeric(pd.Series(text.to_pylist(), dtype=object), errors="coerce")
             return np.asarray(numbers.to_numpy(dtype=float) == float(v.number), dtype=bool)
         if isinstance(v, SigmaCompareExpression):
             numbers = pd.to_numeric(pd.Series(text.to_pylist(), dtype=object), errors="coerce")
-            op = _COMPARE[v.op.name]
+            found = numbers.to_numpy(dtype=float)
             with np.errstate(invalid="ignore"):
-                return np.asarray(op(numbers.to_numpy(dtype=float), float(v.number.number)))
+                hit = COMPARE[v.op.name](found, float(v.number.number))
+            return np.asarray(hit & ~np.isnan(found), dtype=bool)
         if isinstance(v, SigmaRegularExpression):
-            return _regex(text, v)
+            return regex(text, v)
         if isinstance(v, SigmaCIDRExpression):
-            return _cidr(text, v)
+            return cidr(text, v)
         raise UnsupportedRule(f"unsupported value {v!r}")  # pragma: no cover - checked at load
-
-
-def _regex(text: pa.Array, v: SigmaRegularExpression) -> Mask:
-    pattern = v.regexp.to_plain()
-    flags = set(v.flags or ())
-    ignore_case = SigmaRegularExpressionFlag.IGNORECASE in flags
-    inline = ""
-    if SigmaRegularExpressionFlag.MULTILINE in flags:
-        inline += "m"
-    if SigmaRegularExpressionFlag.DOTALL in flags:
-        inline += "s"
-    full = f"(?{inline}){pattern}" if inline else pattern
-    try:
-        return _to_bool(pc.match_substring_regex(text, full, ignore_case=ignore_case))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        # RE2 refuses some Python syntax (lookarounds, backreferences): fall back to ``re``.
-        compiled = re.compile(full, re.IGNORECASE if ignore_case else 0)
-        series = pd.Series(text.to_pylist(), dtype=object)
-        return np.asarray(
-            [isinstance(s, str) and compiled.search(s) is not None for s in series], dtype=bool
-        )
-
-
-def _cidr(text: pa.Array, v: SigmaCIDRExpression) -> Mask:
-    network = v.network
-    codes, uniques = pd.factorize(pd.Series(text.to_pylist(), dtype=object))
-    inside = np.zeros(len(uniques) + 1, dtype=bool)
-    for i, address in enumerate(uniques):
-        try:
-            inside[i] = ipaddress.ip_address(str(address).strip()) in network
-        except ValueError:
-            inside[i] = False
-    return inside[codes]  # code -1 (null) indexes the trailing False
-
-
-def _fieldref(left: Values, right: Values, starts: bool, ends: bool) -> Mask:
-    """Field equals (or, with ``|contains`` / ``startswith`` / ``endswith``, holds) another
-    field's value, case-insensitively, any element against any element."""
-
-    def frame(values: Values) -> pd.DataFrame:
-        owner = np.arange(values.n) if values.owner is None else values.owner
-        text = pd.Series(pc.utf8_lower(values.text).to_pylist(), dtype=object)
-        return pd.DataFrame({"o": owner, "v": text}).dropna()
-
-    lhs, rhs = frame(left), frame(right)
-    out = np.zeros(left.n, dtype=bool)
-    if not starts and not ends:
-        joined = lhs.merge(rhs, on=["o", "v"])
-    else:
-        joined = lhs.merge(rhs, on="o", suffixes=("", "_ref"))
-        if starts and ends:
-            test = [r in v for v, r in zip(joined["v"], joined["v_ref"], strict=True)]
-        elif starts:
-            test = [v.startswith(r) for v, r in zip(joined["v"], joined["v_ref"], strict=True)]
-        else:
-            test = [v.endswith(r) for v, r in zip(joined["v"], joined["v_ref"], strict=True)]
-        joined = joined[np.asarray(test, dtype=bool)] if len(joined) else joined
-    out[joined["o"].to_numpy(dtype=np.int64)] = True
-    return out
 
 
 @dataclass
 class Node:
-    """AND / OR / NOT over children, or a leaf."""
+    """AND / OR / NOT over children, a leaf, or ``scope``: the rows of the rule's logsource."""
 
     op: str
     children: list[Node] = field(default_factory=list)
     leaf: Leaf | None = None
+    scope: fields.RowScope | None = None
 
     def leaves(self) -> list[Leaf]:
         if self.leaf is not None:
@@ -261,6 +196,9 @@ class Node:
 
     def bounds(self, ctx: BatchContext) -> tuple[Mask, Mask]:
         """(lower, upper) over the whole batch from columns alone; raw leaves are unknown."""
+        if self.scope is not None:
+            rows = ctx.rows_of(self.scope)
+            return rows, rows
         if self.leaf is not None:
             if self.leaf.row_level:
                 return np.zeros(ctx.n, dtype=bool), np.ones(ctx.n, dtype=bool)
@@ -282,8 +220,41 @@ class Node:
                 hi |= phi
         return lo, hi
 
+    def screen_bounds(self, ctx: BatchContext, rows: np.ndarray) -> tuple[Mask, Mask]:
+        """(lower, upper) over ``rows``, as ``bounds`` but a screened raw leaf is False where
+        the row's raw text lacks its literal (``screen``)."""
+        if self.scope is not None:
+            in_scope = ctx.rows_of(self.scope)[rows]
+            return in_scope, in_scope
+        if self.leaf is not None:
+            if not self.leaf.row_level:
+                hit = self.leaf.match(ctx, None)[rows]
+                return hit, hit
+            upper = (
+                ctx.raw_contains(self.leaf.screen, rows)
+                if self.leaf.screen is not None
+                else np.ones(len(rows), dtype=bool)
+            )
+            return np.zeros(len(rows), dtype=bool), upper
+        if self.op == "not":
+            lo, hi = self.children[0].screen_bounds(ctx, rows)
+            return ~hi, ~lo
+        parts = [child.screen_bounds(ctx, rows) for child in self.children]
+        lo, hi = parts[0][0].copy(), parts[0][1].copy()
+        for plo, phi in parts[1:]:
+            if self.op == "and":
+                lo &= plo
+                hi &= phi
+            else:
+                lo |= plo
+                hi |= phi
+        return lo, hi
+
     def evaluate(self, ctx: BatchContext, rows: np.ndarray | None) -> Mask:
         """Exact result over ``rows`` (None = the whole batch)."""
+        if self.scope is not None:
+            in_scope = ctx.rows_of(self.scope)
+            return in_scope if rows is None else in_scope[rows]
         if self.leaf is not None:
             return self.leaf.match(ctx, rows)
         if self.op == "not":
@@ -300,7 +271,8 @@ class Node:
 
 
 def compile_condition(tree: Any) -> Node:
-    """pySigma's parsed condition -> a Node tree (raises UnsupportedRule for keywords etc.)."""
+    """pySigma's parsed condition -> a Node tree (raises UnsupportedRule for what it cannot
+    evaluate, naming the construct)."""
     if isinstance(tree, ConditionAND):
         return Node("and", [compile_condition(arg) for arg in tree.args])
     if isinstance(tree, ConditionOR):
@@ -308,14 +280,79 @@ def compile_condition(tree: Any) -> Node:
     if isinstance(tree, ConditionNOT):
         return Node("not", [compile_condition(tree.args[0])])
     if isinstance(tree, ConditionFieldEqualsValueExpression):
-        return Node("leaf", leaf=Leaf(tree.field, tree.value))
-    raise UnsupportedRule(
-        f"unsupported condition element {type(tree).__name__} (keyword searches without a field"
-        " are not supported: name the field)"
-    )
+        return _field_item(str(tree.field), tree.value)
+    if isinstance(tree, ConditionValueExpression):
+        return _keyword(tree.value)
+    raise UnsupportedRule(f"unsupported condition element {type(tree).__name__}")
 
 
-def evaluate_rule(node: Node, ctx: BatchContext) -> tuple[Mask, np.ndarray]:
-    """Phase 1: (decided matches, undecided rows) from columns only."""
-    lo, hi = node.bounds(ctx)
-    return lo, np.flatnonzero(hi & ~lo)
+def _one_of(op: str, nodes: list[Node]) -> Node:
+    return nodes[0] if len(nodes) == 1 else Node(op, nodes)
+
+
+def _field_item(written: str, value: Any) -> Node:
+    """One ``field: value`` of the rule over every name the field reads (any of them matches;
+    for ``null`` / ``exists: false``, all of them are absent)."""
+    if isinstance(value, SigmaExpansion):  # base64offset, windash: any of the forms
+        return _one_of("or", [_field_item(written, v) for v in value.values])
+    values = [value]
+    if written == "eventName" and isinstance(value, SigmaString):
+        plain = literal_text(value)
+        stripped = strip_version(plain) if plain is not None else None
+        if plain is not None and stripped and stripped != plain:
+            values.append(type(value)(stripped))  # a rule naming one API version matches any
+    absent = isinstance(value, SigmaNull) or (isinstance(value, SigmaExists) and not value.exists)
+    leaves = [
+        Node("leaf", leaf=Leaf(read, v, written))
+        for v in values
+        for read in fields.resolve(written)
+    ]
+    return _one_of("and" if absent else "or", leaves)
+
+
+def _keyword(value: Any) -> Node:
+    """A Sigma keyword: a case-insensitive substring of the raw record's text (JSON as logged;
+    a keyword with characters JSON escapes also matches its escaped form)."""
+    if isinstance(value, SigmaExpansion):
+        return _one_of("or", [_keyword(v) for v in value.values])
+    if isinstance(value, SigmaNumber) and not isinstance(value, SigmaTimestampPart):
+        value = SigmaString(str(value.number))
+    if isinstance(value, SigmaRegularExpression):
+        return Node("leaf", leaf=Leaf(fields.KEYWORDS, value))
+    if not isinstance(value, SigmaString) or isinstance(value, SigmaCasedString):
+        raise UnsupportedRule(
+            f"keyword search with a {type(value).__name__} value: keywords are text searched"
+            " in the whole record (strings or |re)"
+        )
+    forms = [list(value.s)]
+    for escape in (_json_escaped, _ascii_escaped, _slash_escaped):
+        form = [escape(p) if isinstance(p, str) else p for p in value.s]
+        if form not in forms:
+            forms.append(form)
+    nodes = []
+    for parts in forms:
+        if not parts or parts[0] != SpecialChars.WILDCARD_MULTI:
+            parts = [SpecialChars.WILDCARD_MULTI, *parts]
+        if parts[-1] != SpecialChars.WILDCARD_MULTI:
+            parts = [*parts, SpecialChars.WILDCARD_MULTI]
+        pattern = SigmaString()
+        pattern.s = parts
+        nodes.append(Node("leaf", leaf=Leaf(fields.KEYWORDS, pattern)))
+    return _one_of("or", nodes)
+
+
+def _json_escaped(text: str) -> str:
+    return orjson.dumps(text).decode()[1:-1]
+
+
+def _ascii_escaped(text: str) -> str:
+    return json.dumps(text)[1:-1]  # non-ASCII as \\uXXXX, as some writers log it
+
+
+def _slash_escaped(text: str) -> str:
+    return _json_escaped(text).replace("/", "\\/")
+
+
+def scoped(scope: fields.RowScope | None, tree: Node) -> Node:
+    """The rule's tree over the rows its logsource names (all rows when ``scope`` is None)."""
+    return tree if scope is None else Node("and", [Node("scope", scope=scope), tree])

@@ -9,8 +9,9 @@ pay once.
 
 from __future__ import annotations
 
+import gc
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,91 +20,66 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from detectors.rules import enrich
+from detectors.rules import enrich, fields
+from detectors.rules.rawpaths import decoder_for, walk
+from detectors.rules.values import Values, nested_strings, to_text
 from pipelines.events import EVENT_COLUMNS, events_from_arrow, events_to_arrow
 
 RawFetch = Callable[[Sequence[str]], Mapping[str, "str | None"]]
 """Raw records by event id, for a batch read without ``raw`` (``scoring.partitions.RawFetcher``)."""
+
+UNICODE_ESCAPE = r"\\u"
+"""A raw text with a ``\\u`` escape, or any non-ASCII character, is never dropped by a screen
+(``screen``: case folding beyond ASCII, characters a writer chose to escape)."""
 
 COLUMN_FIELDS = frozenset(EVENT_COLUMNS) - {"raw"}
 """Fields a rule may name that are event-model columns (everything else is a raw path)."""
 
 
 def field_kind(name: str) -> str:
-    """``column``, ``column_enrichment``, ``raw_enrichment`` or ``raw`` (a dotted raw path)."""
+    """How a name ``resolve`` returned is read: ``column``, ``column_enrichment``, ``alias`` (a
+    column on one provider's rows), ``raw_enrichment``, ``derived`` (computed from the raw
+    record), ``keywords`` (the raw record's text) or ``raw`` (a dotted raw path)."""
     if name in COLUMN_FIELDS:
         return "column"
     if name in enrich.COLUMN_ENRICHMENTS:
         return "column_enrichment"
+    if name in fields.ALIASES:
+        return "alias"
     if name in enrich.RAW_ENRICHMENTS:
         return "raw_enrichment"
+    if name in fields.DERIVED:
+        return "derived"
+    if name == fields.KEYWORDS:
+        return "keywords"
     return "raw"
 
 
-def is_row_level(name: str) -> bool:
-    """True when the field needs the raw record (so it is only read for prefiltered rows)."""
-    return field_kind(name) in ("raw", "raw_enrichment")
+_ROW_LEVEL = frozenset({"raw", "raw_enrichment", "derived", "keywords"})
+_ENRICHMENT_COLUMNS = frozenset({"provider", "account", "principal", "principal_type", "session"})
 
 
-@dataclass(frozen=True, slots=True)
-class Values:
-    """A field's values over ``n`` rows, exploded: element ``i`` belongs to row ``owner[i]``.
-
-    ``owner`` is None when there is exactly one element per row (a column). ``text`` holds the
-    values as strings (bools as ``true``/``false``), null where the value is null.
-    """
-
-    n: int
-    owner: np.ndarray | None
-    text: pa.Array
-
-    def any_per_row(self, element_match: np.ndarray) -> np.ndarray:
-        """Reduce an element-level match to rows: a row matches if any of its elements does."""
-        if self.owner is None:
-            return element_match
-        out = np.zeros(self.n, dtype=bool)
-        out[self.owner[element_match]] = True
-        return out
-
-    def present(self) -> np.ndarray:
-        """Rows with at least one non-null value."""
-        valid = pc.is_valid(self.text).to_numpy(zero_copy_only=False)
-        return self.any_per_row(valid)
-
-
-def to_text(value: Any) -> str | None:
-    """A raw JSON leaf as the text Sigma compares against."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float):
-        return str(value)
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-
-
-def walk(record: Any, parts: list[str]) -> list[Any]:
-    """Leaves at a dotted path; a list on the way fans out (Sigma: any element may match)."""
-    current = [record]
-    for part in parts:
-        nxt: list[Any] = []
-        for node in current:
-            if isinstance(node, list):
-                nxt.extend(item[part] for item in node if isinstance(item, dict) and part in item)
-            elif isinstance(node, dict) and part in node:
-                nxt.append(node[part])
-        current = nxt
-        if not current:
-            return []
-    leaves: list[Any] = []
-    for node in current:
-        if isinstance(node, list):
-            leaves.extend(node)
+def columns_of(name: str) -> frozenset[str]:
+    """The event-model columns a field (as a rule writes it) is computed from, for callers that
+    keep only some columns of a batch (``windows``); a row-level field needs ``raw`` too."""
+    out: set[str] = set()
+    for read in fields.resolve(name):
+        kind = field_kind(read)
+        if kind == "column":
+            out.add(read)
+        elif kind == "alias":
+            out.update({*fields.ALIASES[read].columns, "provider", "principal"})
+        elif kind == "column_enrichment":
+            out.update(_ENRICHMENT_COLUMNS)
         else:
-            leaves.append(node)
-    return leaves
+            out.update({"raw", "account"})
+    return frozenset(out)
+
+
+def is_row_level(name: str) -> bool:
+    """True when the field (as a rule writes it) needs the raw record, so it is only read for
+    the rows a column-only prefilter let through."""
+    return any(field_kind(read) in _ROW_LEVEL for read in fields.resolve(name))
 
 
 class BatchContext:
@@ -123,8 +99,9 @@ class BatchContext:
         self.time_ns = self.table.column("time").cast(pa.int64()).to_numpy()
         """Event times as int64 microseconds since the epoch (cheap to sort and slice)."""
         self._text: dict[str, pa.Array] = {}
-        self._lower: dict[str, pa.Array] = {}
         self._records: dict[int, Any] = {}
+        self._partial: dict[int, tuple[frozenset[str], Any]] = {}
+        """Rows decoded for some raw paths only (``PathDecoder``): (those paths, the Structs)."""
         self._raw_fetch = raw_fetch
         self._raw: dict[int, str | None] = {}
         self._raw_values: dict[str, dict[int, list[Any]]] = {}
@@ -133,14 +110,28 @@ class BatchContext:
         """Row masks of evaluated rules by rule id, for correlations to build on."""
         self.pending: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         """Per rule id: (decided matches, undecided rows) between ``prepare`` and ``evaluate``."""
+        self._scopes: dict[str, np.ndarray] = {}
+        self._screens: dict[str, np.ndarray] = {}
+        self._lowered: tuple[pa.Array, np.ndarray] | None = None
+        self._lower_taken: tuple[bytes, pa.Array] | None = None
+        self._aliases: dict[str, Values] = {}
+        self._distinct: dict[str, tuple[np.ndarray, Values]] = {}
         self.memo: dict[tuple[str, str], np.ndarray] = {}
         """Full-frame leaf results keyed by (field, predicate key): rules share them."""
 
     # -- columns -----------------------------------------------------------------------------
     def column_text(self, name: str) -> pa.Array:
-        """A column (or column enrichment) over the whole batch, as strings."""
+        """A column, column enrichment or alias (its first column) over the whole batch, as
+        strings."""
         if name not in self._text:
-            if name in COLUMN_FIELDS:
+            alias = fields.ALIASES.get(name)
+            if alias is not None:
+                array = pc.if_else(
+                    pa.array(self.rows_of(alias.rows)),
+                    self.column_text(alias.columns[0]),
+                    pa.scalar(None, pa.string()),
+                )
+            elif name in COLUMN_FIELDS:
                 array = self.table.column(name)
             else:
                 array = pa.array(enrich.COLUMN_ENRICHMENTS[name](self.events), from_pandas=True)
@@ -153,45 +144,173 @@ class BatchContext:
             self._text[name] = array
         return self._text[name]
 
-    def column_lower(self, name: str) -> pa.Array:
-        if name not in self._lower:
-            self._lower[name] = pc.utf8_lower(self.column_text(name))
-        return self._lower[name]
+    def rows_of(self, scope: fields.RowScope) -> np.ndarray:
+        """Rows of one provider (``aws``, ``gcp``) or Cloud Audit Logs entries (``gcp_audit``:
+        the normalizer names a principal for every audit entry, ``anonymous`` at least, and
+        none for a request log)."""
+        mask = self._scopes.get(scope)
+        if mask is None:
+            provider = "aws" if scope == "aws" else "gcp"
+            mask = _to_mask(pc.equal(self.table.column("provider"), provider))
+            if scope == "gcp_audit":
+                mask &= _to_mask(pc.is_valid(self.table.column("principal")))
+            self._scopes[scope] = mask
+        return mask
 
-    # -- raw paths ---------------------------------------------------------------------------
+    def _alias_values(self, name: str) -> Values:
+        """An alias over the whole batch: its first column, and each further column where it
+        differs (``eventName``: the logged name, then the name without its API version)."""
+        cached = self._aliases.get(name)
+        if cached is None:
+            alias = fields.ALIASES[name]
+            first = self.column_text(name)
+            owners, texts = [np.arange(self.n)], [first]
+            for column in alias.columns[1:]:
+                other = self.column_text(column)
+                differs = _to_mask(pc.not_equal(first, other))  # null where either is null
+                rows = np.flatnonzero(differs)
+                owners.append(rows)
+                texts.append(other.take(pa.array(rows, pa.int64())))
+            if len(texts) == 1:
+                cached = Values(self.n, None, first)
+            else:
+                cached = Values(self.n, np.concatenate(owners), pa.concat_arrays(texts))
+            self._aliases[name] = cached
+        return cached
+
+    # -- raw text ------------------------------------------------------------------------------
+    @property
+    def can_screen(self) -> bool:
+        """Raw-text screens need the batch's ``raw`` column (not records fetched by id)."""
+        return self._raw_fetch is None
+
+    def raw_contains(self, literal: str, rows: np.ndarray) -> np.ndarray:
+        """Per row of ``rows``: may the raw text hold ``literal`` (lower-case ASCII)? False only
+        when it surely does not (``screen``); each row is searched once per literal."""
+        known = self._screens.get(literal)
+        if known is None:
+            known = self._screens[literal] = np.full(self.n, -1, dtype=np.int8)
+        todo = rows[known[rows] < 0]
+        if len(todo):
+            lower, unsure = self._raw_lower()
+            pattern = re.escape(literal)
+            if len(todo) > self.n // 4:  # one pass over the column beats a copy of most of it
+                known[:] = _to_mask(pc.match_substring_regex(lower, pattern)) | unsure
+            else:
+                found = pc.match_substring_regex(self._lower_rows(todo), pattern)
+                known[todo] = _to_mask(found) | unsure[todo]
+        return known[rows] == 1
+
+    def _lower_rows(self, rows: np.ndarray) -> pa.Array:
+        """The lowered raw text of ``rows``; the last set is kept, since a rule's leaves (and
+        the next rules of the same provider) search the same rows for several literals."""
+        key = rows.tobytes()
+        if self._lower_taken is None or self._lower_taken[0] != key:
+            taken = self._raw_lower()[0].take(pa.array(rows, pa.int64()))
+            self._lower_taken = (key, taken)
+        return self._lower_taken[1]
+
+    def _raw_lower(self) -> tuple[pa.Array, np.ndarray]:
+        """The raw column ASCII-lowered, and the rows no screen may drop (``screen``)."""
+        if self._lowered is None:
+            raw = self.table.column("raw")
+            raw = raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw
+            lower = pc.ascii_lower(raw)
+            unsure = _to_mask(pc.invert(pc.string_is_ascii(raw))) | _to_mask(
+                pc.match_substring_regex(raw, UNICODE_ESCAPE)
+            )
+            self._lowered = (lower, unsure)
+        return self._lowered
+
+    def distinct(self, name: str) -> tuple[np.ndarray, Values]:
+        """A column-level field's distinct values, and per element of ``values(name, None)``
+        the index of its value among them (-1 for null); computed once per batch."""
+        found = self._distinct.get(name)
+        if found is None:
+            encoded = pc.dictionary_encode(self.values(name, None).text)
+            codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+            uniques = encoded.dictionary
+            found = self._distinct[name] = (
+                np.asarray(codes, dtype=np.int64),
+                Values(len(uniques), None, uniques),
+            )
+        return found
+
     def want(self, fields: Iterable[str], rows: np.ndarray) -> None:
         """Declare that these row-level fields will be read for these rows (batched parsing)."""
         for name in fields:
             self._wanted.setdefault(name, set()).update(rows.tolist())
 
     def load(self) -> None:
-        """Parse the raw records and extract every wanted path, once for all rules."""
-        if self._wanted:
-            self.prefetch(np.fromiter(set().union(*self._wanted.values()), dtype=np.int64))
-        for name, rows in self._wanted.items():
-            self._extract(name, rows)
+        """Read every wanted field of the rows that want it, once for all rules.
+
+        Rows that only raw paths want are decoded for those paths alone (``PathDecoder``);
+        rows a raw enrichment wants are parsed whole, once.
+        """
+        if not self._wanted:
+            return
+        self.prefetch(np.fromiter(set().union(*self._wanted.values()), dtype=np.int64))
+        paths = {self._path_of(name) for name in self._wanted} - {None}
+        whole = set().union(
+            *(rows for name, rows in self._wanted.items() if self._path_of(name) is None)
+        )
+        collecting = gc.isenabled()
+        # Parsed records are many small objects; GC passes over them would cost more than the
+        # parsing itself (as in the normalizer, PERFORMANCE.md).
+        gc.disable()
+        try:
+            if paths:
+                self._decode_paths(frozenset(p for p in paths if p), whole)
+            for name, rows in self._wanted.items():
+                if name != fields.KEYWORDS:  # read straight from the raw text
+                    self._extract(name, rows)
+        finally:
+            if collecting:
+                gc.enable()
         self._wanted.clear()
 
+    @staticmethod
+    def _path_of(name: str) -> str | None:
+        """The raw path a wanted field reads (None: it needs the whole record or its text)."""
+        kind = field_kind(name)
+        if kind == "raw":
+            return name
+        if kind == "derived":
+            return fields.DERIVED[name].path
+        return None
+
+    def _decode_paths(self, paths: frozenset[str], whole: set[int]) -> None:
+        """Decode the wanted paths of the rows that need nothing else (and are not parsed)."""
+        rows = set().union(*(r for name, r in self._wanted.items() if self._path_of(name) in paths))
+        decoder = decoder_for(paths)
+        for r in rows - whole - self._records.keys() - self._partial.keys():
+            raw = self.raw_text(r)
+            decoded = decoder.decode(raw) if raw else None
+            if decoded is not None:
+                self._partial[r] = (paths, decoded)
+
     def prefetch(self, rows: np.ndarray) -> None:
-        """Fetch the raw records of these rows in one call (no-op when ``raw`` is in the batch)."""
-        if self._raw_fetch is None:
-            return
+        """Read the raw records of these rows in one call: from the batch's ``raw`` column (one
+        Arrow take, not a pandas lookup per row) or, without it, from ``raw_fetch``."""
         missing = [r for r in dict.fromkeys(rows.tolist()) if r not in self._raw]
         if not missing:
             return
-        ids = self.table.column("id").take(pa.array(missing, pa.int64())).to_pylist()
+        positions = pa.array(missing, pa.int64())
+        if self._raw_fetch is None:
+            texts = self.table.column("raw").take(positions).to_pylist()
+            self._raw.update(zip(missing, texts, strict=True))
+            return
+        ids = self.table.column("id").take(positions).to_pylist()
         found = self._raw_fetch(ids)
         for row, event_id in zip(missing, ids, strict=True):
             self._raw[row] = found.get(event_id)
 
     def raw_text(self, row: int) -> str | None:
         """A row's raw record as logged (JSON text)."""
-        if self._raw_fetch is None:
-            value = self.events["raw"].iat[row]
-            return value if isinstance(value, str) else None
         if row not in self._raw:
             self.prefetch(np.array([row]))
-        return self._raw[row]
+        value = self._raw[row]
+        return value if isinstance(value, str) else None
 
     def record(self, row: int) -> Any:
         """The parsed raw record of a row (cached; a record that does not parse reads as {})."""
@@ -215,11 +334,24 @@ class BatchContext:
             accounts: list[str | None] = self.column_text("account").to_pylist()
             for r in missing:
                 cache[r] = derive(self.record(r), accounts[r])
+        elif name in fields.DERIVED:
+            derived = fields.DERIVED[name]
+            parts = derived.path.split(".")
+            for r in missing:
+                cache[r] = derived.compute(walk(self._source(r, derived.path), parts))
         else:
             parts = name.split(".")
             for r in missing:
-                cache[r] = walk(self.record(r), parts)
+                cache[r] = walk(self._source(r, name), parts)
         return cache
+
+    def _source(self, row: int, path: str) -> Any:
+        """What to walk for ``path``: the row's path-only decoding when it has this path, else
+        the whole parsed record."""
+        partial = self._partial.get(row)
+        if partial is not None and path in partial[0]:
+            return partial[1]
+        return self.record(row)
 
     def raw_list(self, name: str, row: int) -> list[Any]:
         """The values of a row-level field for one row (for titles and tests)."""
@@ -227,13 +359,25 @@ class BatchContext:
 
     # -- any field over a subset of rows -------------------------------------------------------
     def values(self, name: str, rows: np.ndarray | None) -> Values:
-        """The field over ``rows`` (positions; None = whole batch), original case."""
-        if not is_row_level(name):
+        """The field (as a rule writes it) over ``rows`` (positions; None = whole batch),
+        original case; a field that reads several names has the elements of all of them."""
+        reads = fields.resolve(name)
+        return Values.union([self._read(read, rows) for read in reads])
+
+    def _read(self, name: str, rows: np.ndarray | None) -> Values:
+        kind = field_kind(name)
+        if kind == "alias" and len(fields.ALIASES[name].columns) > 1:
+            full = self._alias_values(name)
+            return full if rows is None else full.take(rows)
+        if kind in ("column", "column_enrichment", "alias"):
             text = self.column_text(name)
             if rows is not None:
                 text = text.take(pa.array(rows, pa.int64()))
             return Values(self.n if rows is None else len(rows), None, text)
         positions = np.arange(self.n) if rows is None else rows
+        if kind == "keywords":
+            raws = [self.raw_text(r) for r in positions.tolist()]
+            return Values(len(positions), None, pa.array(raws, pa.string()))
         cache = self._extract(name, positions.tolist())
         owner: list[int] = []
         texts: list[str | None] = []
@@ -241,14 +385,28 @@ class BatchContext:
             for v in cache[r]:
                 owner.append(i)
                 texts.append(to_text(v))
+                if isinstance(v, dict | list):  # a whole object: its strings match too
+                    for inner in nested_strings(v):
+                        owner.append(i)
+                        texts.append(inner)
         return Values(
             len(positions), np.asarray(owner, dtype=np.int64), pa.array(texts, pa.string())
         )
 
     def first_values(self, name: str, rows: np.ndarray) -> list[str | None]:
         """One text value per row (the first), for group-by keys, dedup keys and titles."""
-        if not is_row_level(name):
+        out: list[str | None] = [None] * len(rows)
+        for read in fields.resolve(name):
+            found = self._first(read, rows)
+            out = [a if a is not None else b for a, b in zip(out, found, strict=True)]
+        return out
+
+    def _first(self, name: str, rows: np.ndarray) -> list[str | None]:
+        kind = field_kind(name)
+        if kind in ("column", "column_enrichment", "alias"):
             return self.column_text(name).take(pa.array(rows, pa.int64())).to_pylist()
+        if kind == "keywords":
+            return [self.raw_text(r) for r in rows.tolist()]
         cache = self._extract(name, rows.tolist())
         out: list[str | None] = []
         for r in rows.tolist():
@@ -260,3 +418,7 @@ class BatchContext:
             else:
                 out.append(", ".join(t for t in map(to_text, vals) if t is not None))
         return out
+
+
+def _to_mask(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)

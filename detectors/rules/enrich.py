@@ -9,7 +9,10 @@ Two kinds, both usable in a rule's ``detection`` and title like any column:
 - ``principal_is_ci`` (column): principal or session name looks like a CI/deploy identity
   (ci, deploy, pipeline, github, gitlab, terraform, jenkins, codebuild, cloudbuild, ...);
 - ``principal_is_human`` (column): an IAM user, root, federated or SSO (``AWSReservedSSO_``)
-  identity on AWS or a ``user`` on GCP, and not CI-like;
+  identity on AWS or a ``user`` on GCP with an email or a workforce pool subject, and not CI-like;
+  a GCP workload federated through a workload identity pool
+  (``principal://.../workloadIdentityPools/...``), GKE Workload Identity (``...svc.id.goog[ns/sa]``)
+  or the raw IdP subject of an STS token exchange logs a subject, not an email, and is no person;
 - ``principal_account`` (column): the 12-digit account inside the principal ARN (AWS);
 - ``cross_account_principal`` (column): ``principal_account`` known and not ``account``;
 - ``layer_accounts`` (raw): accounts of the layer ARNs in the request/response ``layers``;
@@ -26,16 +29,45 @@ Two kinds, both usable in a rule's ``detection`` and title like any column:
 - ``foreign_request_account`` (raw): one of them is not the event's account (a log subscription,
   event target, invoke destination or replica in someone else's account);
 - ``policy_principals`` (raw): who the Allow statements of a resource policy in
-  ``requestParameters`` (``policyText`` or ``policy``, JSON text or object) admit: accounts, and
-  ``*`` for an unconditioned wildcard principal (a wildcard narrowed by a Condition, e.g. to the
-  organization, is not public and is left out);
+  ``requestParameters`` (``policyText``, ``policy``, S3 ``bucketPolicy`` or Secrets Manager
+  ``resourcePolicy``; JSON text or object) admit: accounts, and ``*`` for a wildcard principal that
+  no account-scoping condition narrows (``aws:PrincipalOrgID``, ``aws:PrincipalAccount``,
+  ``kms:CallerAccount``, ``aws:SourceArn``...; a wildcard narrowed that way is not public, and the
+  accounts such a condition names count as admitted);
 - ``foreign_policy_principal`` (raw): that policy admits ``*`` or another account;
 - ``world_open_admin_ports`` (raw): administration/database ports (or ``all``) that an
   AuthorizeSecurityGroupIngress rule opens to 0.0.0.0/0 or ::/0, read per permission so a port
   and a CIDR from two different permissions never combine;
 - ``patch_operations`` (raw): API Gateway ``patchOperations`` found in ``requestParameters`` (at
   the top or one level down), one ``"<op> <path> <value>"`` text each, so a rule can match an
-  operation's path and value together.
+  operation's path and value together;
+- ``policy_foreign_accounts`` (raw): the accounts of ``policy_principals`` other than the event's
+  (``*`` left out), for titles;
+- ``oidc_trust_unscoped`` (raw): a CreateRole / UpdateAssumeRolePolicy trust policy lets a web
+  identity provider's tokens assume the role without pinning the subject (no ``:sub`` condition,
+  or one starting with a wildcard such as ``repo:*``; Cognito: no ``:aud`` condition);
+- ``lifecycle_expires_all`` (raw): a PutBucketLifecycle configuration has an enabled rule with no
+  prefix, tag or size filter that expires current objects within 7 days (or at a fixed date);
+- ``granted_members`` / ``granted_roles`` (raw): members and roles a GCP SetIamPolicy added, read
+  the way ``public_members`` reads them (an ownership invite counts as ``roles/owner``);
+- ``external_members`` (raw): the granted ``user:`` / ``group:`` / ``domain:`` members outside the
+  organization: a consumer mail domain (gmail.com, ...), or another domain than a human caller's;
+- ``external_roles`` (raw): the roles granted to those members; ``external_grant`` (raw): any;
+- ``runtime_service_account`` (raw): the service account a deploy request runs code as (Cloud
+  Functions v1/v2, Cloud Run services and jobs v1/v2, Cloud Build, Compute instances, Cloud
+  Scheduler and Pub/Sub push tokens);
+- ``default_service_account`` (raw): that account is a default one (Compute Engine, App Engine,
+  legacy Cloud Build: Editor on the project unless the organization turned that off), or a
+  create request names none, so the platform runs it as its default;
+- ``org_policy_constraint`` (raw): the constraint an organization policy call is about, without
+  its prefix (``iam.disableServiceAccountKeyCreation``), from the v2 policy name
+  (``projects/P/policies/<c>``) or the v1 ``constraints/<c>``;
+- ``secret_name`` (raw): the Secret Manager secret a call is about, ``projects/P/secrets/S``,
+  without the ``/versions/N`` of version calls (so rotating one secret counts once);
+- ``long_term_key`` (raw): the call was signed with a long-lived key a person can copy: an AWS
+  access key ``AKIA...`` (an IAM user's or root's, not a role session's ``ASIA...``) or a Google
+  service-account key (``authenticationInfo.serviceAccountKeyName``: a downloaded JSON key,
+  where a workload on its attached identity logs none).
 """
 
 from __future__ import annotations
@@ -72,6 +104,17 @@ def _sso(text: pd.Series) -> pd.Series:
     return text.str.contains("AWSReservedSSO_", regex=False)
 
 
+_GCP_PERSON = r"(?:@|/workforcePools/)"
+_GCP_WORKLOAD_SUBJECT = r"(?:/workloadIdentityPools/|\.svc\.id\.goog\[)"
+
+
+def _gcp_person(text: pd.Series) -> pd.Series:
+    """A Google account's email or a workforce pool subject; not a workload's federated subject
+    nor the raw IdP subject an STS exchange logs (``repo:acme/app:ref:refs/heads/main``)."""
+    person = text.str.contains(_GCP_PERSON, regex=True)
+    return person & ~text.str.contains(_GCP_WORKLOAD_SUBJECT, regex=True)
+
+
 def principal_is_ci(events: pd.DataFrame) -> pd.Series:
     hit = _on_uniques(events["principal"], _ci) | _on_uniques(events["session"], _ci)
     return pd.Series(hit, index=events.index)
@@ -81,9 +124,10 @@ def principal_is_human(events: pd.DataFrame) -> pd.Series:
     ptype = events["principal_type"].astype("string")
     provider = events["provider"].astype("string")
     aws_human = ((provider == "aws") & ptype.isin(["user", "root", "federated"])).fillna(False)
-    gcp_human = ((provider == "gcp") & (ptype == "user")).fillna(False)
+    gcp_user = ((provider == "gcp") & (ptype == "user")).fillna(False).to_numpy(dtype=bool)
+    gcp_human = gcp_user & _on_uniques(events["principal"], _gcp_person)
     sso = _on_uniques(events["principal"], _sso)
-    human = aws_human.to_numpy(dtype=bool) | gcp_human.to_numpy(dtype=bool) | sso
+    human = aws_human.to_numpy(dtype=bool) | gcp_human | sso
     return pd.Series(human & ~principal_is_ci(events).to_numpy(dtype=bool), index=events.index)
 
 
@@ -163,20 +207,38 @@ def foreign_trust(record: Any, account: str | None) -> list[Any]:
 PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
 
 
-def public_members(record: Any, account: str | None) -> list[Any]:
+def _binding_adds(record: Any) -> list[tuple[Any, Any]]:
+    """(role, member) pairs a GCP IAM change added.
+
+    The policy delta when logged (one binding per entry, so action, role and member are read
+    together), else the bindings of the requested policy; an InsertProjectOwnershipInvite
+    (the console's invite of an outside user as owner) adds its ``request.member`` as owner.
+    """
     proto = _section(record, "protoPayload")
+    request = _section(proto, "request")
+    if isinstance(proto.get("methodName"), str) and proto["methodName"].endswith(
+        "InsertProjectOwnershipInvite"
+    ):
+        return [("roles/owner", request.get("member"))]
     deltas = _section(_section(proto, "serviceData"), "policyDelta").get("bindingDeltas")
-    found: list[Any] = []
-    if deltas is not None:  # what changed, one binding per entry: read action and member together
-        for delta in deltas if isinstance(deltas, list) else []:
-            if isinstance(delta, dict) and delta.get("action") == "ADD":
-                found.append(delta.get("member"))
-    else:
-        bindings = _section(_section(proto, "request"), "policy").get("bindings")
-        for binding in bindings if isinstance(bindings, list) else []:
-            members = binding.get("members") if isinstance(binding, dict) else None
-            found.extend(members if isinstance(members, list) else [])
-    return list(dict.fromkeys(m for m in found if isinstance(m, str) and m in PUBLIC_MEMBERS))
+    if deltas is not None:
+        return [
+            (delta.get("role"), delta.get("member"))
+            for delta in (deltas if isinstance(deltas, list) else [])
+            if isinstance(delta, dict) and delta.get("action") == "ADD"
+        ]
+    adds: list[tuple[Any, Any]] = []
+    bindings = _section(request, "policy").get("bindings")
+    for binding in bindings if isinstance(bindings, list) else []:
+        members = binding.get("members") if isinstance(binding, dict) else None
+        for member in members if isinstance(members, list) else []:
+            adds.append((binding.get("role"), member))
+    return adds
+
+
+def public_members(record: Any, account: str | None) -> list[Any]:
+    members = (m for _, m in _binding_adds(record))
+    return list(dict.fromkeys(m for m in members if isinstance(m, str) and m in PUBLIC_MEMBERS))
 
 
 def public_grant(record: Any, account: str | None) -> list[Any]:
@@ -210,33 +272,79 @@ def foreign_request_account(record: Any, account: str | None) -> list[Any]:
     return [any(a != account for a in request_accounts(record, account))]
 
 
-def _policy_document(params: dict[str, Any]) -> dict[str, Any] | None:
-    document = params.get("policyText") or params.get("policy")
-    if isinstance(document, str):
+_POLICY_KEYS = ("policyText", "policy", "bucketPolicy", "resourcePolicy")
+_ACCOUNT_SCOPING_KEYS = frozenset(
+    {
+        "aws:principalaccount",
+        "aws:principalorgid",
+        "aws:principalorgpaths",
+        "aws:principalarn",
+        "aws:sourceaccount",
+        "aws:sourcearn",
+        "aws:sourceowner",
+        "aws:sourcevpc",
+        "aws:sourcevpce",
+        "aws:sourceip",
+        "aws:userid",
+        "aws:username",
+        "kms:calleraccount",
+    }
+)
+"""Condition keys that narrow a ``*`` principal to known callers: such a statement is not public."""
+
+
+def _document(value: Any) -> dict[str, Any] | None:
+    """A policy document logged as a JSON string or as an object."""
+    if isinstance(value, str):
         try:
-            document = orjson.loads(document)
+            value = orjson.loads(value)
         except orjson.JSONDecodeError:
             return None
-    return document if isinstance(document, dict) else None
+    return value if isinstance(value, dict) else None
+
+
+def _statements(document: dict[str, Any] | None) -> list[dict[str, Any]]:
+    found = (document or {}).get("Statement") or []
+    return [st for st in (found if isinstance(found, list) else [found]) if isinstance(st, dict)]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _condition_entries(statement: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(lower-cased condition key, value) pairs of a statement, across its operators."""
+    condition = statement.get("Condition")
+    entries: list[tuple[str, Any]] = []
+    for block in (condition or {}).values() if isinstance(condition, dict) else []:
+        if isinstance(block, dict):
+            entries.extend((str(key).lower(), value) for key, value in block.items())
+    return entries
+
+
+def _policy_document(params: dict[str, Any]) -> dict[str, Any] | None:
+    # S3 logs the query-string marker ``policy: [""]`` beside the parsed ``bucketPolicy``
+    documents = (_document(params.get(key)) for key in _POLICY_KEYS)
+    return next((d for d in documents if d is not None), None)
 
 
 def policy_principals(record: Any, account: str | None) -> list[Any]:
-    document = _policy_document(_section(record, "requestParameters"))
-    if document is None:
-        return []
     found: list[str] = []
-    statements = document.get("Statement") or []
-    for st in statements if isinstance(statements, list) else [statements]:
-        if not isinstance(st, dict) or st.get("Effect") != "Allow":
+    for st in _statements(_policy_document(_section(record, "requestParameters"))):
+        if st.get("Effect") != "Allow":
             continue
         principal = st.get("Principal")
         aws = principal.get("AWS") if isinstance(principal, dict) else principal
-        for entry in aws if isinstance(aws, list) else [aws]:
-            if entry == "*":
-                if not st.get("Condition"):
-                    found.append("*")
-            elif isinstance(entry, str):
-                found.extend(_ACCOUNT_IN_TEXT.findall(entry))
+        entries = [e for e in _as_list(aws) if isinstance(e, str)]
+        if "*" in entries:
+            scoping = [v for k, v in _condition_entries(st) if k in _ACCOUNT_SCOPING_KEYS]
+            if not scoping:
+                found.append("*")
+            for value in scoping:
+                for text in _as_list(value):
+                    found.extend(_ACCOUNT_IN_TEXT.findall(str(text)))
+        for entry in entries:
+            found.extend(_ACCOUNT_IN_TEXT.findall(entry))
     return list(dict.fromkeys(found))
 
 
@@ -314,6 +422,231 @@ def patch_operations(record: Any, account: str | None) -> list[Any]:
     return out
 
 
+def policy_foreign_accounts(record: Any, account: str | None) -> list[Any]:
+    return [a for a in policy_principals(record, account) if a not in ("*", account)]
+
+
+_WEB_IDENTITY_ACTIONS = frozenset({"sts:assumerolewithwebidentity", "sts:*", "*"})
+_UNPINNED_SUBJECT = re.compile(r"^(?:[a-z_]+:)?[*?]", re.IGNORECASE)
+"""A subject admitting any repository or organization: ``*``, ``repo:*``, ``organization:*``."""
+
+
+def _web_identity_unscoped(statement: dict[str, Any]) -> bool:
+    principal = statement.get("Principal")
+    federated = principal.get("Federated") if isinstance(principal, dict) else None
+    providers = [p for p in _as_list(federated) if isinstance(p, str)]
+    actions = {str(a).lower() for a in _as_list(statement.get("Action"))}
+    if not providers or not actions & _WEB_IDENTITY_ACTIONS:
+        return False
+    conditions = _condition_entries(statement)
+    if any(p == "cognito-identity.amazonaws.com" for p in providers):
+        return not any(key.endswith(":aud") for key, _ in conditions)
+    subjects = [
+        str(text) for key, value in conditions if key.endswith(":sub") for text in _as_list(value)
+    ]
+    return not subjects or any(_UNPINNED_SUBJECT.match(s) for s in subjects)
+
+
+def oidc_trust_unscoped(record: Any, account: str | None) -> list[Any]:
+    params = _section(record, "requestParameters")
+    document = _document(params.get("assumeRolePolicyDocument") or params.get("policyDocument"))
+    allowed = [st for st in _statements(document) if st.get("Effect") == "Allow"]
+    return [any(_web_identity_unscoped(st) for st in allowed)]
+
+
+_SHORT_EXPIRY_DAYS = 7
+
+
+def _expires_everything_soon(rule: dict[str, Any]) -> bool:
+    if rule.get("Status") != "Enabled":
+        return False
+    narrowing = _as_list(rule.get("Prefix"))
+    filt = rule.get("Filter")
+    if isinstance(filt, dict):
+        narrowing += [filt.get(k) for k in ("Prefix", "Tag", "And")]
+        narrowing += [filt.get(k) for k in ("ObjectSizeGreaterThan", "ObjectSizeLessThan")]
+    if any(value not in (None, "") for value in narrowing):
+        return False
+    expiration = rule.get("Expiration")
+    if not isinstance(expiration, dict):
+        return False
+    if expiration.get("Date"):
+        return True
+    try:
+        return int(str(expiration.get("Days"))) <= _SHORT_EXPIRY_DAYS
+    except ValueError:
+        return False
+
+
+def lifecycle_expires_all(record: Any, account: str | None) -> list[Any]:
+    config = _section(_section(record, "requestParameters"), "LifecycleConfiguration")
+    rules = [r for r in _as_list(config.get("Rule")) if isinstance(r, dict)]
+    return [any(_expires_everything_soon(rule) for rule in rules)]
+
+
+def granted_members(record: Any, account: str | None) -> list[Any]:
+    return list(dict.fromkeys(m for _, m in _binding_adds(record) if isinstance(m, str)))
+
+
+def granted_roles(record: Any, account: str | None) -> list[Any]:
+    return list(dict.fromkeys(r for r, _ in _binding_adds(record) if isinstance(r, str)))
+
+
+CONSUMER_DOMAINS = frozenset(
+    [
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "yahoo.com",
+        "ymail.com",
+        "icloud.com",
+        "me.com",
+        "aol.com",
+        "proton.me",
+        "protonmail.com",
+        "gmx.com",
+        "gmx.de",
+        "mail.com",
+        "mail.ru",
+        "yandex.ru",
+        "yandex.com",
+        "qq.com",
+        "163.com",
+        "126.com",
+    ]
+)
+"""Personal mail domains: a Google account on one of them belongs to no organization."""
+
+_MEMBER_KINDS = ("user:", "group:", "domain:")
+
+
+def _domain(address: str) -> str:
+    return address.rsplit("@", 1)[-1].lower()
+
+
+def _caller_domain(record: Any) -> str | None:
+    """The domain of a person's email (service accounts and federated subjects have none)."""
+    email = _section(_section(record, "protoPayload"), "authenticationInfo").get("principalEmail")
+    if not isinstance(email, str) or "@" not in email or email.endswith(".gserviceaccount.com"):
+        return None
+    return _domain(email)
+
+
+def _external_adds(record: Any) -> list[tuple[Any, str]]:
+    """(role, member) of granted people, groups and domains outside the organization: on a
+    personal mail domain, or, when a person granted it, on another domain than theirs."""
+    caller = _caller_domain(record)
+    found = []
+    for role, member in _binding_adds(record):
+        if not isinstance(member, str) or not member.startswith(_MEMBER_KINDS):
+            continue
+        domain = _domain(member.split(":", 1)[1])
+        if domain in CONSUMER_DOMAINS or (caller is not None and domain != caller):
+            found.append((role, member))
+    return found
+
+
+def external_members(record: Any, account: str | None) -> list[Any]:
+    return list(dict.fromkeys(m for _, m in _external_adds(record)))
+
+
+def external_roles(record: Any, account: str | None) -> list[Any]:
+    return list(dict.fromkeys(r for r, _ in _external_adds(record) if isinstance(r, str)))
+
+
+def external_grant(record: Any, account: str | None) -> list[Any]:
+    return [bool(_external_adds(record))]
+
+
+def _walk(value: Any, *path: str) -> Any:
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+_RUNTIME_ACCOUNT_PATHS: tuple[tuple[str, ...], ...] = (
+    ("function", "serviceAccountEmail"),  # Cloud Functions v1
+    ("function", "serviceConfig", "serviceAccountEmail"),  # Cloud Functions v2
+    ("service", "spec", "template", "spec", "serviceAccountName"),  # Cloud Run v1 service
+    ("service", "template", "serviceAccount"),  # Cloud Run v2 service
+    ("job", "spec", "template", "spec", "template", "spec", "serviceAccountName"),  # Run v1 job
+    ("job", "template", "template", "serviceAccount"),  # Cloud Run v2 job
+    ("build", "serviceAccount"),  # Cloud Build
+    ("job", "httpTarget", "oidcToken", "serviceAccountEmail"),  # Cloud Scheduler
+    ("job", "httpTarget", "oauthToken", "serviceAccountEmail"),
+    ("subscription", "pushConfig", "oidcToken", "serviceAccountEmail"),  # Pub/Sub push
+    ("pushConfig", "oidcToken", "serviceAccountEmail"),
+)
+_DEFAULT_ACCOUNT = re.compile(
+    r"(?:-compute@developer\.gserviceaccount\.com|@appspot\.gserviceaccount\.com"
+    r"|@cloudbuild\.gserviceaccount\.com)$",
+    re.IGNORECASE,
+)
+_DEFAULTS_WHEN_UNSET = (
+    "CloudFunctionsService.CreateFunction",
+    "FunctionService.CreateFunction",
+    "Services.CreateService",
+    "Jobs.CreateJob",
+    "CloudBuild.CreateBuild",
+)
+"""Creates whose platform picks a default (Editor-holding unless disabled) account if none is
+named; an instance created without ``serviceAccounts`` has no account at all."""
+
+
+def runtime_service_account(record: Any, account: str | None) -> list[Any]:
+    request = _section(_section(record, "protoPayload"), "request")
+    found = [_walk(request, *path) for path in _RUNTIME_ACCOUNT_PATHS]
+    instance_accounts = request.get("serviceAccounts")  # Compute Engine instances
+    for entry in instance_accounts if isinstance(instance_accounts, list) else []:
+        found.append(entry.get("email") if isinstance(entry, dict) else None)
+    return list(dict.fromkeys(a for a in found if isinstance(a, str) and a))
+
+
+def default_service_account(record: Any, account: str | None) -> list[Any]:
+    accounts = runtime_service_account(record, account)
+    if accounts:
+        return [any(_DEFAULT_ACCOUNT.search(a) for a in accounts)]
+    method = _section(record, "protoPayload").get("methodName")
+    return [isinstance(method, str) and method.endswith(_DEFAULTS_WHEN_UNSET)]
+
+
+def org_policy_constraint(record: Any, account: str | None) -> list[Any]:
+    proto = _section(record, "protoPayload")
+    request = _section(proto, "request")
+    policy = _section(request, "policy")
+    names = (
+        policy.get("name"),
+        request.get("name"),
+        policy.get("constraint"),
+        request.get("constraint"),
+        proto.get("resourceName"),
+    )
+    for name in names:
+        if isinstance(name, str) and ("/policies/" in name or name.startswith("constraints/")):
+            return [name.rsplit("/", 1)[-1]]
+    return []
+
+
+_SECRET = re.compile(r"^(projects/[^/]+/secrets/[^/]+)")
+
+
+def secret_name(record: Any, account: str | None) -> list[Any]:
+    name = _section(record, "protoPayload").get("resourceName")
+    found = _SECRET.match(name) if isinstance(name, str) else None
+    return [found.group(1)] if found else []
+
+
+def long_term_key(record: Any, account: str | None) -> list[Any]:
+    key_id = _section(record, "userIdentity").get("accessKeyId")
+    if isinstance(key_id, str) and key_id.startswith("AKIA"):
+        return [True]
+    auth = _section(_section(record, "protoPayload"), "authenticationInfo")
+    return [bool(auth.get("serviceAccountKeyName"))]
+
+
 RAW_ENRICHMENTS: dict[str, Callable[[Any, str | None], list[Any]]] = {
     "layer_accounts": layer_accounts,
     "foreign_layer": foreign_layer,
@@ -321,10 +654,23 @@ RAW_ENRICHMENTS: dict[str, Callable[[Any, str | None], list[Any]]] = {
     "foreign_trust": foreign_trust,
     "public_members": public_members,
     "public_grant": public_grant,
+    "long_term_key": long_term_key,
     "request_accounts": request_accounts,
     "foreign_request_account": foreign_request_account,
     "policy_principals": policy_principals,
     "foreign_policy_principal": foreign_policy_principal,
     "world_open_admin_ports": world_open_admin_ports,
     "patch_operations": patch_operations,
+    "policy_foreign_accounts": policy_foreign_accounts,
+    "oidc_trust_unscoped": oidc_trust_unscoped,
+    "lifecycle_expires_all": lifecycle_expires_all,
+    "granted_members": granted_members,
+    "granted_roles": granted_roles,
+    "external_members": external_members,
+    "external_roles": external_roles,
+    "external_grant": external_grant,
+    "runtime_service_account": runtime_service_account,
+    "default_service_account": default_service_account,
+    "org_policy_constraint": org_policy_constraint,
+    "secret_name": secret_name,
 }

@@ -11,11 +11,12 @@ import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from typing import Literal
 
 import pandas as pd
 
 from detectors.rules.compile import is_lone_wildcard
-from detectors.rules.context import COLUMN_FIELDS, BatchContext
+from detectors.rules.context import BatchContext, is_row_level
 from detectors.rules.loader import Loaded
 from detectors.rules.model import Rule
 from detectors.rules.sigma_rules import SigmaDetectionRule
@@ -25,6 +26,12 @@ from pipelines.settings import Settings
 _RULE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$")
 _API_VERSION_SUFFIX = re.compile(r"\d{8}(v\d+)?$")
+_UNREADABLE = "unreadable field"
+
+
+Level = Literal["error", "warning"]
+LOAD = "-"
+"""The rule_id of a finding about a file (or rule) that did not load; the reason names it."""
 
 
 @dataclass(frozen=True)
@@ -32,25 +39,33 @@ class Finding:
     rule_id: str
     source: str
     message: str
+    level: Level = "error"
 
     def line(self) -> str:
-        return f"{self.source}: {self.rule_id}: {self.message}"
+        prefix = "" if self.level == "error" else "warning: "
+        rule = "" if self.rule_id == LOAD else f"{self.rule_id}: "
+        return f"{prefix}{self.source}: {rule}{self.message}"
 
 
 def lint_rules(loaded: Loaded, settings: Settings | None = None) -> list[Finding]:
-    """All findings over a set of loaded rules (load errors included)."""
-    findings = [Finding("-", e.source, e.reason) for e in loaded.errors]
-    names = Counter(rule.meta.rule_id for rule in loaded.rules)
+    """All findings over a set of loaded rules (load errors included).
+
+    The pack is held to its bar (ATT&CK, runbook, tests, fields present in the tests, names)
+    as errors; for a user's rule the same checks are warnings. What cannot load, or can never
+    match (an ``action`` value the normalizer never writes), is an error for every rule.
+    """
+    findings = [Finding(LOAD, e.source, e.reason) for e in loaded.errors]
     ids = Counter(rule.meta.sigma_id for rule in loaded.rules if rule.meta.sigma_id)
     for rule in loaded.rules:
         meta = rule.meta
         where = str(meta.source or f"python:{meta.rule_id}")
+        quality: Level = "error" if meta.builtin else "warning"
 
-        def add(message: str, rule_id: str = meta.rule_id, where: str = where) -> None:
-            findings.append(Finding(rule_id, where, message))
+        def add(
+            message: str, level: Level = quality, rule_id: str = meta.rule_id, where: str = where
+        ) -> None:
+            findings.append(Finding(rule_id, where, message, level))
 
-        if names[meta.rule_id] > 1:
-            add("rule name (rule_id) is not unique")
         if meta.sigma_id and ids[meta.sigma_id] > 1:
             add(f"Sigma id {meta.sigma_id} is not unique")
         if meta.kind != "python":
@@ -58,7 +73,7 @@ def lint_rules(loaded: Loaded, settings: Settings | None = None) -> list[Finding
                 uuid.UUID(str(meta.sigma_id))
             except ValueError:
                 add(f"Sigma id {meta.sigma_id!r} is not a UUID")
-        if not _RULE_ID.match(meta.rule_id):
+        if (meta.named or meta.builtin) and not _RULE_ID.match(meta.rule_id):
             add("rule name must be snake_case ([a-z][a-z0-9_]*)")
         if not any(_TECHNIQUE.match(tag) for tag in meta.tags):
             add("no ATT&CK technique tag (attack.tNNNN)")
@@ -69,33 +84,39 @@ def lint_rules(loaded: Loaded, settings: Settings | None = None) -> list[Finding
         if not meta.tests.negative:
             add("no negative test (functrail.tests.negative)")
         if isinstance(rule, SigmaDetectionRule):
-            for message in _value_findings(rule):
-                add(message)
+            for message, never_matches in _value_findings(rule):
+                add(message, "error" if never_matches else quality)
         for message in _missing_fields(rule, settings):
-            add(message)
+            add(message, "error" if message.startswith(_UNREADABLE) else quality)
     return findings
 
 
-def _value_findings(rule: SigmaDetectionRule) -> list[str]:
-    out: list[str] = []
+def _value_findings(rule: SigmaDetectionRule) -> list[tuple[str, bool]]:
+    """(message, the value can never match) per suspicious value."""
+    out: list[tuple[str, bool]] = []
     for leaf in rule.tree.leaves():
         if is_lone_wildcard(leaf.value):
             out.append(
-                f"{leaf.field}: '*' is a Sigma wildcard that matches any value; write '\\*' for a"
-                " literal asterisk (or use |exists)"
+                (
+                    f"{leaf.written}: '*' is a Sigma wildcard that matches any value; write '\\*'"
+                    " for a literal asterisk (or use |exists)",
+                    False,
+                )
             )
-        if leaf.field == "action":
+        if leaf.written == "action":
             text = str(leaf.value)
             if _API_VERSION_SUFFIX.search(text):
-                out.append(
+                message = (
                     f"action value {text!r} has an API-version suffix; `action` is stripped"
-                    " (match raw_action for the logged name)"
+                    " (match raw_action, or eventName, for the logged name)"
                 )
+                out.append((message, True))
             elif "." in text:
-                out.append(
-                    f"action value {text!r} is a fully qualified method name; `action` is its last"
-                    " segment (match raw_action for the logged name)"
+                message = (
+                    f"action value {text!r} is a fully qualified method name; `action` is its"
+                    " last segment (match raw_action for the logged name)"
                 )
+                out.append((message, True))
     return out
 
 
@@ -116,10 +137,10 @@ def _missing_fields(rule: Rule, settings: Settings | None) -> list[str]:
         try:
             present = bool(ctx.values(name, None).present().any())
         except Exception as exc:  # an enrichment crashing on test data is itself a finding
-            out.append(f"field {name!r} cannot be read: {type(exc).__name__}: {exc}")
+            out.append(f"{_UNREADABLE} {name!r} cannot be read: {type(exc).__name__}: {exc}")
             continue
         if not present:
-            kind = "column" if name in COLUMN_FIELDS else "raw path / enrichment"
+            kind = "raw path / enrichment" if is_row_level(name) else "column"
             out.append(
                 f"field {name!r} ({kind}) is absent from every test event: the rule may never fire"
             )

@@ -18,6 +18,7 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from detectors.rules.compile import UnsupportedRule
+from detectors.rules.log_types import declared_log_types, needs_data_events
 from detectors.rules.model import (
     DEFAULT_DEDUP,
     DEFAULT_SCORE,
@@ -31,6 +32,7 @@ from detectors.rules.registry import RuleRegistry
 from detectors.rules.sigma_rules import SigmaCorrelation, SigmaDetectionRule
 
 PACK_DIR = Path(__file__).resolve().parent / "pack"
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -61,12 +63,15 @@ def rule_files(folders: Iterable[Path]) -> list[Path]:
 
 
 def _meta(sigma: SigmaRule | SigmaCorrelationRule, source: Path, generate: bool) -> RuleMeta:
+    """A rule's metadata: the ``functrail:`` block when there is one, Sigma's own fields (and
+    defaults by ``level``) otherwise, so a SigmaHQ rule loads as it was published."""
     custom: dict[str, Any] = dict(sigma.custom_attributes or {})
     extra = custom.get("functrail") or {}
     if not isinstance(extra, dict):
         raise ValueError("the functrail: block must be a mapping")
-    if not sigma.name:
-        raise ValueError("rule has no `name` (the functrail rule_id)")
+    rule_id = str(sigma.name or sigma.id or "")
+    if not rule_id:
+        raise ValueError("rule has neither a `name` nor an `id` (one of them is its rule_id)")
     level = sigma.level.name.lower() if sigma.level else "medium"
     severity = LEVEL_SEVERITY.get(str(extra.get("severity") or level).lower())
     if severity is None:
@@ -75,8 +80,9 @@ def _meta(sigma: SigmaRule | SigmaCorrelationRule, source: Path, generate: bool)
     if not 0.0 <= score <= 1.0:
         raise ValueError(f"functrail.score {score} is outside 0..1")
     dedup = extra.get("dedup") or list(DEFAULT_DEDUP)
+    log_types = declared_log_types(extra.get("log_types"))
     return RuleMeta(
-        rule_id=str(sigma.name),
+        rule_id=rule_id,
         title=str(sigma.title),
         kind="correlation" if isinstance(sigma, SigmaCorrelationRule) else "sigma",
         severity=severity,
@@ -88,10 +94,18 @@ def _meta(sigma: SigmaRule | SigmaCorrelationRule, source: Path, generate: bool)
         description=str(sigma.description or "").strip(),
         sigma_id=str(sigma.id) if sigma.id else None,
         source=source,
-        requires_data_events=bool(extra.get("requires_data_events", False)),
+        requires_data_events=bool(extra.get("requires_data_events"))
+        or needs_data_events(log_types),
+        log_types=log_types,
         tests=RuleTests.from_block(extra.get("tests")),
         generate=generate,
+        builtin=source.resolve().is_relative_to(PACK_DIR),
+        named=bool(sigma.name),
     )
+
+
+def _rule_id(item: SigmaRule | SigmaCorrelationRule) -> str:
+    return str(item.name or item.id or getattr(item, "title", "?"))
 
 
 def load_file(path: Path) -> Loaded:
@@ -99,8 +113,10 @@ def load_file(path: Path) -> Loaded:
     where = str(path)
     try:
         text = path.read_text(encoding="utf-8")
-        list(yaml.safe_load_all(text))  # clear YAML errors before pySigma's
-        collection = SigmaCollection.from_yaml(text, collect_errors=True, resolve_references=False)
+        # parsed once, by libyaml when present (pySigma's from_yaml would parse it again in
+        # Python: YAML was 90% of the time to load the pack)
+        docs = list(yaml.load_all(text, Loader=_YAML_LOADER))
+        collection = SigmaCollection.from_dicts(docs, collect_errors=True, resolve_references=False)
     except (OSError, UnicodeDecodeError, yaml.YAMLError, SigmaError) as exc:
         return Loaded([], [LoadError(where, f"cannot parse: {exc}")])
     errors = [LoadError(where, str(e)) for e in collection.errors]
@@ -108,7 +124,7 @@ def load_file(path: Path) -> Loaded:
     for item in items:
         errors.extend(LoadError(where, str(e)) for e in getattr(item, "errors", []) or [])
     if errors:
-        return Loaded([], errors)
+        return Loaded([], list(dict.fromkeys(errors)))  # pySigma may report one error twice
     silenced: set[str] = set()
     for item in items:
         if isinstance(item, SigmaCorrelationRule) and not item.generate:
@@ -120,7 +136,8 @@ def load_file(path: Path) -> Loaded:
             if isinstance(item, SigmaRule):
                 generate = str(item.name) not in silenced and str(item.id) not in silenced
                 rule = SigmaDetectionRule.build(_meta(item, path, generate), item)
-                by_name[str(item.name)] = rule
+                if item.name:
+                    by_name[str(item.name)] = rule
                 if item.id:
                     by_name[str(item.id)] = rule
                 rules.append(rule)
@@ -138,32 +155,24 @@ def load_file(path: Path) -> Loaded:
                 correlation.fields()  # unsupported conditions fail at load time
                 rules.append(correlation)
         except (SigmaError, UnsupportedRule, ValueError, KeyError) as exc:
-            name = getattr(item, "name", None) or getattr(item, "title", "?")
-            errors.append(LoadError(where, f"rule {name}: {exc}"))
+            errors.append(LoadError(where, f"rule {_rule_id(item)}: {exc}"))
     return Loaded(rules, errors)
 
 
 def load_registry(
     folders: Iterable[Path] = (), enabled: Mapping[str, bool] | None = None
 ) -> tuple[RuleRegistry, list[LoadError]]:
-    """The pack plus user folders as a registry with the given enabled state (service, CLI).
-
-    A duplicate rule id across folders is reported as a load error and the later one skipped.
-    """
+    """The pack plus user folders as a registry with the given enabled state (service, CLI)."""
     loaded = load_rules(folders)
-    errors = list(loaded.errors)
-    unique: dict[str, Rule] = {}
-    for rule in loaded.rules:
-        if rule.meta.rule_id in unique:
-            where = str(rule.meta.source or rule.meta.rule_id)
-            errors.append(LoadError(where, f"duplicate rule id {rule.meta.rule_id!r} skipped"))
-            continue
-        unique[rule.meta.rule_id] = rule
-    return RuleRegistry(unique.values(), enabled), errors
+    return RuleRegistry(loaded.rules, enabled), loaded.errors
 
 
 def load_rules(folders: Iterable[Path] = (), *, builtin: bool = True) -> Loaded:
-    """The built-in pack and Python rules (unless ``builtin`` is False) plus user folders."""
+    """The built-in pack and Python rules (unless ``builtin`` is False) plus user folders.
+
+    Rule ids are unique: a rule whose id an earlier one (the pack first) already has is a load
+    error naming both files, and is not loaded.
+    """
     from detectors.rules.python import python_rules
 
     paths = [*([PACK_DIR] if builtin else []), *folders]
@@ -172,8 +181,28 @@ def load_rules(folders: Iterable[Path] = (), *, builtin: bool = True) -> Loaded:
     for folder in paths:
         if not folder.exists():
             errors.append(LoadError(str(folder), "no such rules folder"))
-    for path in rule_files(paths):
+    seen: dict[str, Rule] = {rule.meta.rule_id: rule for rule in rules}
+    unique: dict[Path, Path] = {}
+    for path in rule_files(paths):  # a folder given twice (--rules and the setting) loads once
+        unique.setdefault(path.resolve(), path)
+    for path in unique.values():
         loaded = load_file(path)
-        rules.extend(loaded.rules)
         errors.extend(loaded.errors)
+        for rule in loaded.rules:
+            first = seen.get(rule.meta.rule_id)
+            if first is not None:
+                errors.append(_duplicate(rule, first))
+                continue
+            seen[rule.meta.rule_id] = rule
+            rules.append(rule)
     return Loaded(rules, errors)
+
+
+def _duplicate(rule: Rule, first: Rule) -> LoadError:
+    where = first.meta.source or f"python:{first.meta.rule_id}"
+    owner = "a pack rule" if first.meta.builtin else "a rule"
+    return LoadError(
+        str(rule.meta.source),
+        f"rule {rule.meta.rule_id}: rule id {rule.meta.rule_id!r} is already {owner}'s, in"
+        f" {where}; not loaded (rename it: a user rule cannot replace a pack rule)",
+    )

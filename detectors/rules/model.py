@@ -84,9 +84,15 @@ class RuleMeta:
     sigma_id: str | None = None
     source: Path | None = None
     requires_data_events: bool = False
+    log_types: tuple[str, ...] = ()
+    """The audit log types the rule reads, when it names them (``detectors.rules.log_types``)."""
     tests: RuleTests = field(default_factory=RuleTests)
     generate: bool = True
     """False for a correlation's base rule: it feeds the correlation and raises nothing itself."""
+    builtin: bool = False
+    """Part of functrail's own pack (held to the pack's lint bar), not a rule a user brought."""
+    named: bool = True
+    """The rule has a ``name``; a user's Sigma rule without one is known by its Sigma ``id``."""
 
 
 def attack_tags(tags: list[str]) -> tuple[str, ...]:

@@ -15,8 +15,9 @@ from sigma.correlations import (
 )
 from sigma.rule import SigmaRule
 
-from detectors.rules.compile import Node, compile_condition
+from detectors.rules.compile import Node, compile_condition, scoped
 from detectors.rules.context import BatchContext, is_row_level
+from detectors.rules.logsource import scope_of
 from detectors.rules.model import Matches, RuleMeta
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.@-]+)\}")
@@ -24,6 +25,10 @@ PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.@-]+)\}")
 
 def template_fields(template: str | None) -> set[str]:
     return set(PLACEHOLDER.findall(template or ""))
+
+
+SCREEN_MIN_ROWS = 64
+"""Fewer undecided rows are decoded at once: a text search over them would not pay."""
 
 
 @dataclass
@@ -34,11 +39,18 @@ class SigmaDetectionRule:
     sigma: SigmaRule
     tree: Node
 
+    @property
+    def screened(self) -> bool:
+        return any(leaf.screen is not None for leaf in self.tree.leaves())
+
     @classmethod
     def build(cls, meta: RuleMeta, sigma: SigmaRule) -> SigmaDetectionRule:
+        """Compile the rule over the rows its ``logsource`` names (UnsupportedRule when the
+        logsource or a construct is one the engine cannot evaluate)."""
+        scope = scope_of(sigma.logsource)
         conditions = [compile_condition(c.parsed) for c in sigma.detection.parsed_condition]
         tree = conditions[0] if len(conditions) == 1 else Node("or", conditions)
-        return cls(meta, sigma, tree)
+        return cls(meta, sigma, scoped(scope, tree))
 
     def fields(self) -> frozenset[str]:
         refs = {ref for leaf in self.tree.leaves() for ref in leaf.refs}
@@ -47,9 +59,13 @@ class SigmaDetectionRule:
     def prepare(self, ctx: BatchContext) -> None:
         lo, hi = self.tree.bounds(ctx)
         undecided = np.flatnonzero(hi & ~lo)
+        if len(undecided) >= SCREEN_MIN_ROWS and self.screened and ctx.can_screen:
+            slo, shi = self.tree.screen_bounds(ctx, undecided)
+            lo[undecided[slo]] = True
+            undecided = undecided[shi & ~slo]
         ctx.pending[self.meta.rule_id] = (lo, undecided)
         if len(undecided):
-            raw = {ref for leaf in self.tree.leaves() if leaf.row_level for ref in leaf.refs}
+            raw = {read for leaf in self.tree.leaves() if leaf.row_level for read in leaf.reads}
             ctx.want({f for f in raw if is_row_level(f)}, undecided)
 
     def evaluate(self, ctx: BatchContext) -> Matches:

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sigma.correlations import SigmaCorrelationType
 
-from detectors.rules.context import BatchContext, is_row_level
+from detectors.rules.context import BatchContext, columns_of, is_row_level
 from detectors.rules.model import Rule
 from detectors.rules.sigma_rules import SigmaCorrelation, group_codes
 from pipelines.events import EVENT_COLUMNS, events_from_arrow
@@ -54,7 +54,9 @@ class SlicedCorrelations:
     def __init__(self, rules: Iterable[Rule], whole_by: str) -> None:
         self.rules = [r for r in rules if streams(r, whole_by)]
         self.span = max((_span(r) for r in self.rules), default=0)
-        self._fields = {"id", "time"}.union(*(r.fields() for r in self.rules))
+        self._fields = {"id", "time"}.union(
+            *(columns_of(name) for r in self.rules for name in r.fields())
+        )
         self._groups = set().union(
             *(r.group_by for r in self.rules if isinstance(r, SigmaCorrelation))
         )

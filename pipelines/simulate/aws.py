@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from pipelines.simulate.emit import Emit, aws_sink
 from pipelines.simulate.ids import aws_key_id, aws_time, uuid4
 from pipelines.simulate.org import Account, Function, User
 
@@ -81,6 +82,8 @@ LAMBDA_EVENT_NAMES = {
     "GetFunctionUrlConfig": "GetFunctionUrlConfig20211031",
     "PublishLayerVersion": "PublishLayerVersion20181031",
     "PutFunctionConcurrency": "PutFunctionConcurrency20171031",
+    "TagResource": "TagResource20170331v2",
+    "GetFunctionCodeSigningConfig": "GetFunctionCodeSigningConfig20200630",
 }
 GLOBAL_SOURCES = {"iam.amazonaws.com", "signin.amazonaws.com", "cloudfront.amazonaws.com"}
 
@@ -265,9 +268,62 @@ def record(
     rec["managementEvent"] = category == "Management"
     rec["recipientAccountId"] = account
     rec["eventCategory"] = category
-    if event_type == "AwsApiCall" and identity.get("type") not in ("AWSService", None):
+    # A call a service made on the caller's behalf (invokedBy) carries no TLS details of its own.
+    own_call = identity.get("type") not in ("AWSService", None) and "invokedBy" not in identity
+    if event_type == "AwsApiCall" and own_call:
         rec["tlsDetails"] = tls(source, region)
     return rec
+
+
+def call(
+    rng: random.Random,
+    t: int,
+    identity: Record,
+    account: str,
+    region: str,
+    source: str,
+    name: str,
+    ip: str,
+    ua: str,
+    params: Record | None,
+    response: Record | None = None,
+    *,
+    read_only: bool,
+    **kw: Any,
+) -> Emit:
+    """One API call as an ``Emit``: global services (IAM, sign-in) are logged in us-east-1."""
+    where = "us-east-1" if source in GLOBAL_SOURCES else region
+    rec = record(
+        rng,
+        t,
+        identity,
+        source,
+        name,
+        where,
+        ip,
+        ua,
+        params,
+        response,
+        account,
+        read_only=read_only,
+        **kw,
+    )
+    return Emit(t, aws_sink(account, where), rec)
+
+
+def via_service(identity: Record, service: str) -> Record:
+    """The caller's identity on a call a service made for it (KMS behind Secrets Manager, S3)."""
+    return {**identity, "invokedBy": service}
+
+
+def iam_date(t: int) -> str:
+    """How IAM and STS responses in CloudTrail write a date: ``Mar 2, 2026, 10:00:00 AM``."""
+    stamp = aws_time(t)
+    year, month, day = int(stamp[:4]), int(stamp[5:7]), int(stamp[8:10])
+    hour, minute, second = int(stamp[11:13]), stamp[14:16], stamp[17:19]
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    half = "AM" if hour < 12 else "PM"
+    return f"{months[month - 1]} {day}, {year}, {hour % 12 or 12}:{minute}:{second} {half}"
 
 
 def function_config(fn: Function, rng: random.Random, t: int, **changes: Any) -> Record:

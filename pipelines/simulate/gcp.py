@@ -76,7 +76,7 @@ def entry(
     principal: str,
     ip: str,
     ua: str,
-    permission: str,
+    permission: str | None,
     *,
     request: Entry | None = None,
     response: Entry | None = None,
@@ -85,13 +85,22 @@ def entry(
     delegation: list[Entry] | None = None,
     location: str | None = None,
     severity: str | None = None,
+    subject: str | None = None,
+    also_checked: list[tuple[str, str]] | None = None,
+    metadata: Entry | None = None,
 ) -> Entry:
-    """One LogEntry with an AuditLog payload; a non-zero ``status.code`` makes it an ERROR."""
+    """One LogEntry with an AuditLog payload; a non-zero ``status.code`` makes it an ERROR.
+
+    ``subject`` replaces ``principal`` for a federated identity (``principalSubject``, no email);
+    ``permission`` None logs no authorizationInfo (STS token exchange); ``also_checked`` adds
+    (resource, permission) pairs IAM checked too, such as ``iam.serviceAccounts.actAs`` on the
+    service account a deploy runs as.
+    """
     micros = rng.randrange(1_000_000)
     ts = gcp_time(t, micros)
     received = micros + 300_000 + rng.randrange(900_000)
     failed = bool(status and status.get("code"))
-    auth: Entry = {"principalEmail": principal}
+    auth: Entry = {"principalSubject": subject} if subject else {"principalEmail": principal}
     if delegation:
         auth["serviceAccountDelegationInfo"] = delegation
     payload: Entry = {
@@ -106,16 +115,14 @@ def entry(
         },
         "serviceName": service,
         "methodName": method,
-        "authorizationInfo": [
-            {
-                "resource": resource_name,
-                "permission": permission,
-                "granted": not failed,
-                "resourceAttributes": {},
-            }
-        ],
-        "resourceName": resource_name,
     }
+    if permission is not None:
+        checked = [(resource_name, permission), *(also_checked or [])]
+        payload["authorizationInfo"] = [
+            {"resource": r, "permission": p, "granted": not failed, "resourceAttributes": {}}
+            for r, p in checked
+        ]
+    payload["resourceName"] = resource_name
     if location:
         payload["resourceLocation"] = {"currentLocations": [location]}
     if request is not None:
@@ -124,6 +131,8 @@ def entry(
         payload["response"] = response
     if service_data is not None:
         payload["serviceData"] = service_data
+    if metadata is not None:
+        payload["metadata"] = metadata
     return {
         "insertId": insert_id(rng),
         "logName": log_name(project, log),

@@ -146,6 +146,11 @@ class GcpService:
     project: str
     region: str
 
+    @property
+    def sa(self) -> str:
+        """The service's own runtime service account (not the Compute Engine default)."""
+        return f"{self.name}-run@{self.project}.iam.gserviceaccount.com"
+
 
 @dataclass(frozen=True)
 class Project:

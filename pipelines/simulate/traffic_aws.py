@@ -1,8 +1,8 @@
-"""One day of ordinary AWS machine traffic: invocations, secret reads, AWS service events.
+"""One day of ordinary AWS traffic: invocations, secret reads, AWS services, CI and people.
 
 Bulk streams (invocations, secret reads) copy a per-function template and set only the fields
-that vary, which keeps generation near orjson's own speed; people and CI are few and built
-record by record.
+that vary, which keeps generation near orjson's own speed; the control plane (services acting,
+the platform pipeline, people's admin) is a few thousand records a day, built record by record.
 """
 
 from __future__ import annotations
@@ -11,10 +11,15 @@ import random
 from collections.abc import Iterator
 
 from pipelines.simulate import aws
+from pipelines.simulate import traffic_aws_services as services
+from pipelines.simulate import traffic_aws_watchers as watchers
 from pipelines.simulate.emit import Emit, aws_sink, rhythm_times
 from pipelines.simulate.ids import aws_key_id, aws_time, derive, derive_np
+from pipelines.simulate.infra import S3_FUNCTIONS, aws_infra
 from pipelines.simulate.org import Account, Function, Org
-from pipelines.simulate.traffic_aws_people import ci_deploys, developers
+from pipelines.simulate.traffic_aws_admin import routine_admin
+from pipelines.simulate.traffic_aws_people import Session, ci_deploys, developers
+from pipelines.simulate.traffic_aws_terraform import infra_traffic
 
 
 def invocations(seed: int, day_start: int, fn: Function, scale: float) -> list[Emit]:
@@ -195,6 +200,7 @@ def account_day(
     seed: int, org: Org, account: Account, day_start: int, scale: float
 ) -> Iterator[Emit]:
     """All ordinary traffic of one AWS account in one UTC day."""
+    infra = aws_infra(seed, account)
     for fn in account.functions:
         if fn.api_rate:
             yield from invocations(seed, day_start, fn, scale)
@@ -204,10 +210,22 @@ def account_day(
         if account.name == "staging" and fn is account.functions[0]:
             # A misconfigured function whose policy misses one secret: a steady AccessDenied.
             denied = account.functions[1].secrets[0]
-        yield from secret_reads(seed, day_start, fn, scale, denied=denied)
+        reads = secret_reads(seed, day_start, fn, scale, denied=denied)
+        yield from reads
+        yield from services.read_decrypts(seed, day_start, fn, infra, reads)
+        creds = services.ExecutionCredentials(seed, day_start, fn)
+        creds.adopt(reads)
+        if fn.name in S3_FUNCTIONS:
+            yield from services.s3_object_calls(seed, day_start, fn, infra, creds, scale)
+        yield from creds.assume_role_events()
     yield from ci_deploys(seed, day_start, org, account)
-    yield from developers(seed, day_start, org, account)
+    sessions: list[Session] = []
+    yield from developers(seed, day_start, org, account, sessions)
+    yield from routine_admin(seed, day_start, account, sessions)
+    yield from infra_traffic(seed, day_start, org, account)
     yield from service_events(seed, day_start, account)
+    yield from watchers.config_nightly_sweep(seed, day_start, infra)
+    yield from watchers.securityhub_checks(seed, day_start, infra)
 
 
 def aws_day(seed: int, org: Org, day_start: int, scale: float) -> Iterator[Emit]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 from pipelines.simulate import aws
 from pipelines.simulate.emit import Emit, aws_sink, is_weekend
 from pipelines.simulate.ids import aws_key_id, aws_time, derive, uuid4
-from pipelines.simulate.org import OFFICE_IPS, Account, Function, Org
+from pipelines.simulate.org import OFFICE_IPS, Account, Function, Org, User
 
 DEV_READS = (
     ("lambda.amazonaws.com", "ListFunctions", None),
@@ -27,8 +28,6 @@ def ci_deploys(seed: int, day_start: int, org: Org, account: Account) -> list[Em
     if is_weekend(day_start):
         return []
     rng = derive(seed, "ci", account.id, day_start)
-    sink = aws_sink(account.id, account.region)
-    provider = f"arn:aws:iam::{account.id}:oidc-provider/token.actions.githubusercontent.com"
     out = []
     for _ in range(rng.randint(1, 5)):
         t = day_start + rng.randint(7 * 3600, 17 * 3600)
@@ -37,59 +36,8 @@ def ci_deploys(seed: int, day_start: int, org: Org, account: Account) -> list[Em
         repo = rng.choice(org.repos)
         ip = rng.choice(org.ci_ips)
         key = aws_key_id(rng, "ASIA")
-        subject = f"repo:{repo}:ref:refs/heads/main"
-        role_arn = f"arn:aws:iam::{account.id}:role/ci-deploy"
-        out.append(
-            Emit(
-                t,
-                sink,
-                aws.record(
-                    rng,
-                    t,
-                    {
-                        "type": "WebIdentityUser",
-                        "principalId": f"{provider}:sts.amazonaws.com:{subject}",
-                        "userName": subject,
-                        "identityProvider": provider,
-                    },
-                    "sts.amazonaws.com",
-                    "AssumeRoleWithWebIdentity",
-                    account.region,
-                    ip,
-                    aws.CI_STS_UA,
-                    {"roleArn": role_arn, "roleSessionName": session, "durationSeconds": 3600},
-                    {
-                        "credentials": {
-                            "accessKeyId": key,
-                            "sessionToken": "IQoJb3JpZ2luX2VjEXAMPLE",
-                            "expiration": aws_time(t + 3600),
-                        },
-                        "subjectFromWebIdentityToken": subject,
-                        "assumedRoleUser": {
-                            "assumedRoleId": f"{account.ci_role_id}:{session}",
-                            "arn": f"arn:aws:sts::{account.id}:assumed-role/ci-deploy/{session}",
-                        },
-                        "provider": provider,
-                        "audience": "sts.amazonaws.com",
-                    },
-                    account.id,
-                    read_only=True,
-                    extra={"identityProviderConnectionVerificationMethod": "IAMTrustStore"},
-                    resources=[
-                        {"accountId": account.id, "type": "AWS::IAM::Role", "ARN": role_arn}
-                    ],
-                ),
-            )
-        )
-        ident = aws.assumed_role(
-            account.id,
-            "ci-deploy",
-            account.ci_role_id,
-            session,
-            key,
-            aws_time(t),
-            web_provider=provider,
-        )
+        out.append(web_identity_assume(rng, t, account, repo, ip, session, key))
+        ident = ci_identity(account, session, key, aws_time(t))
         for fn in rng.sample(account.functions, rng.randint(1, 3)):
             out.extend(
                 deploy_calls(
@@ -97,6 +45,70 @@ def ci_deploys(seed: int, day_start: int, org: Org, account: Account) -> list[Em
                 )
             )
     return out
+
+
+def github_provider(account: Account) -> str:
+    return f"arn:aws:iam::{account.id}:oidc-provider/token.actions.githubusercontent.com"
+
+
+def web_identity_assume(
+    rng: random.Random, t: int, account: Account, repo: str, ip: str, session: str, key: str
+) -> Emit:
+    """A GitHub Actions job exchanging its OIDC token for a ``ci-deploy`` session."""
+    provider = github_provider(account)
+    subject = f"repo:{repo}:ref:refs/heads/main"
+    role_arn = f"arn:aws:iam::{account.id}:role/ci-deploy"
+    return Emit(
+        t,
+        aws_sink(account.id, account.region),
+        aws.record(
+            rng,
+            t,
+            {
+                "type": "WebIdentityUser",
+                "principalId": f"{provider}:sts.amazonaws.com:{subject}",
+                "userName": subject,
+                "identityProvider": provider,
+            },
+            "sts.amazonaws.com",
+            "AssumeRoleWithWebIdentity",
+            account.region,
+            ip,
+            aws.CI_STS_UA,
+            {"roleArn": role_arn, "roleSessionName": session, "durationSeconds": 3600},
+            {
+                "credentials": {
+                    "accessKeyId": key,
+                    "sessionToken": "IQoJb3JpZ2luX2VjEXAMPLE",
+                    "expiration": aws_time(t + 3600),
+                },
+                "subjectFromWebIdentityToken": subject,
+                "assumedRoleUser": {
+                    "assumedRoleId": f"{account.ci_role_id}:{session}",
+                    "arn": f"arn:aws:sts::{account.id}:assumed-role/ci-deploy/{session}",
+                },
+                "provider": provider,
+                "audience": "sts.amazonaws.com",
+            },
+            account.id,
+            read_only=True,
+            extra={"identityProviderConnectionVerificationMethod": "IAMTrustStore"},
+            resources=[{"accountId": account.id, "type": "AWS::IAM::Role", "ARN": role_arn}],
+        ),
+    )
+
+
+def ci_identity(account: Account, session: str, key: str, created: str) -> dict[str, object]:
+    """The ``ci-deploy`` session a GitHub Actions job works as."""
+    return aws.assumed_role(
+        account.id,
+        "ci-deploy",
+        account.ci_role_id,
+        session,
+        key,
+        created,
+        web_provider=github_provider(account),
+    )
 
 
 def deploy_calls(
@@ -181,9 +193,27 @@ def deploy_calls(
     return calls
 
 
-def developers(seed: int, day_start: int, org: Org, account: Account) -> list[Emit]:
-    """People: IAM users signing in to the console with MFA and reading, SSO sessions reading."""
+@dataclass(frozen=True)
+class Session:
+    """A person at work in one account on one day: signed in at ``t`` from ``ip`` as
+    ``identity`` (an IAM user's console session, or an SSO permission-set session)."""
+
+    name: str
+    t: int
+    ip: str
+    identity: dict[str, object]
+    user: User | None = None
+
+
+def developers(
+    seed: int, day_start: int, org: Org, account: Account, sessions: list[Session] | None = None
+) -> list[Emit]:
+    """People: IAM users signing in to the console with MFA and reading, SSO sessions reading.
+
+    Who worked, when and from where is appended to ``sessions`` for their other habits.
+    """
     rng = derive(seed, "devs", account.id, day_start)
+    sessions = [] if sessions is None else sessions
     out: list[Emit] = []
     weekend = is_weekend(day_start)
     for user in account.users:
@@ -201,6 +231,8 @@ def developers(seed: int, day_start: int, org: Org, account: Account) -> list[Em
             )
         )
         console_key = aws_key_id(rng, "ASIA")
+        console = aws.iam_user(user, console=True, access_key=console_key, created=aws_time(t))
+        sessions.append(Session(user.name, t, ip, console, user))
         for _ in range(rng.randint(3, 25)):
             dt = rng.randint(30, 8 * 3600)
             from_console = rng.random() < 0.6
@@ -230,6 +262,7 @@ def developers(seed: int, day_start: int, org: Org, account: Account) -> list[Em
         t = day_start + rng.randint(7 * 3600, 16 * 3600)
         ident = aws.sso_role(account, session, aws_key_id(rng, "ASIA"), aws_time(t))
         ip = OFFICE_IPS[1]
+        sessions.append(Session(session, t, ip, ident))
         for _ in range(rng.randint(2, 12)):
             out.append(
                 read_call(

@@ -1,4 +1,5 @@
-"""One day of ordinary Google Cloud traffic: calls, secret access, CI deploys and people reading."""
+"""One day of ordinary Google Cloud traffic: calls, secret access, CI deploys with the token
+minting and builds around them, object and Pub/Sub traffic, people reading and their habits."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from collections.abc import Iterator
 from pipelines.simulate import gcp
 from pipelines.simulate.emit import Emit, gcp_sink, rhythm_times
 from pipelines.simulate.ids import derive, derive_np
+from pipelines.simulate.infra import gcp_infra
 from pipelines.simulate.org import GcpFunction, Org, Project
-from pipelines.simulate.traffic_gcp_people import ci_deploys, people
+from pipelines.simulate.traffic_gcp_admin import routine_admin
+from pipelines.simulate.traffic_gcp_control import control_day
+from pipelines.simulate.traffic_gcp_people import CiRun, Visit, ci_deploys, people
 
 ACTIVITY = gcp_sink("activity")
 DATA_ACCESS = gcp_sink("data_access")
@@ -125,5 +129,9 @@ def gcp_day(seed: int, org: Org, day_start: int, scale: float) -> Iterator[Emit]
                 yield from calls(seed, day_start, project, fn, scale)
             denied = "billing-export-key" if project is org.projects[-1] and i == 0 else None
             yield from secret_access(seed, day_start, project, fn, scale, denied=denied)
-        yield from ci_deploys(seed, day_start, org, project)
-        yield from people(seed, day_start, org, project)
+        runs: list[CiRun] = []
+        yield from ci_deploys(seed, day_start, org, project, runs)
+        visits: list[Visit] = []
+        yield from people(seed, day_start, org, project, visits)
+        yield from control_day(seed, day_start, gcp_infra(seed, project), runs, scale)
+        yield from routine_admin(seed, day_start, project, visits)

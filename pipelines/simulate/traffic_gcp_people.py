@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 from pipelines.simulate import gcp
 from pipelines.simulate.emit import Emit, gcp_sink, is_weekend
@@ -76,6 +77,7 @@ def update_function(
             ip,
             ua,
             "cloudfunctions.functions.update",
+            also_checked=[(f"projects/-/serviceAccounts/{fn.sa}", "iam.serviceAccounts.actAs")],
             request={"@type": request_type, "function": body, "updateMask": mask},
             response={
                 "@type": "type.googleapis.com/google.longrunning.Operation",
@@ -98,16 +100,26 @@ def update_service(
     *,
     v2: bool,
     delegation: list[dict[str, object]] | None = None,
+    service_account: str | None = None,
+    changes: dict[str, object] | None = None,
 ) -> Emit:
-    """A Cloud Run deploy: v2 UpdateService (deploy action) or v1 ReplaceService (gcloud)."""
+    """A Cloud Run deploy: v2 UpdateService (deploy action) or v1 ReplaceService (gcloud).
+
+    ``service_account`` is the identity the revision runs as (deploying it checks ``actAs``);
+    ``changes`` are set on the container (resources, env).
+    """
     image = f"{svc.region}-docker.pkg.dev/{project.id}/apps/{svc.name}:{hex_id(rng, 7)}"
     resource = gcp.run_resource(project.id, svc.region, svc.name)
+    container: dict[str, object] = {"image": image, **(changes or {})}
     if v2:
         name = f"projects/{project.id}/locations/{svc.region}/services/{svc.name}"
         method, ua = "google.cloud.run.v2.Services.UpdateService", gcp.CI_UA
+        template: dict[str, object] = {"containers": [container]}
+        if service_account:
+            template["serviceAccount"] = service_account
         request: dict[str, object] = {
             "@type": "type.googleapis.com/google.cloud.run.v2.UpdateServiceRequest",
-            "service": {"name": name, "template": {"containers": [{"image": image}]}},
+            "service": {"name": name, "template": template},
         }
         response: dict[str, object] = {
             "@type": "type.googleapis.com/google.longrunning.Operation",
@@ -119,6 +131,9 @@ def update_service(
             "google.cloud.run.v1.Services.ReplaceService",
             gcp.GCLOUD_UA.format(cmd="run.deploy", inv=hex_id(rng, 8)),
         )
+        spec: dict[str, object] = {"containers": [container]}
+        if service_account:
+            spec["serviceAccountName"] = service_account
         request = {
             "@type": "type.googleapis.com/google.cloud.run.v1.ReplaceServiceRequest",
             "name": name,
@@ -126,7 +141,7 @@ def update_service(
                 "apiVersion": "serving.knative.dev/v1",
                 "kind": "Service",
                 "metadata": {"name": svc.name, "namespace": project.number},
-                "spec": {"template": {"spec": {"containers": [{"image": image}]}}},
+                "spec": {"template": {"spec": spec}},
             },
         }
         response = {
@@ -151,6 +166,11 @@ def update_service(
             ip,
             ua,
             "run.services.update",
+            also_checked=[
+                (f"projects/-/serviceAccounts/{service_account}", "iam.serviceAccounts.actAs")
+            ]
+            if service_account
+            else None,
             request=request,
             response=response,
             delegation=delegation,
@@ -159,18 +179,37 @@ def update_service(
     )
 
 
-def ci_deploys(seed: int, day_start: int, org: Org, project: Project) -> list[Emit]:
-    """GitHub Actions deploying through Workload Identity Federation on weekday working hours."""
+@dataclass(frozen=True)
+class CiRun:
+    """One GitHub Actions deploy job: when it started, from where, for which repository, and
+    what it deployed (a function or a Cloud Run service)."""
+
+    t: int
+    ip: str
+    repo: str
+    target: GcpFunction | GcpService
+
+
+def ci_deploys(
+    seed: int, day_start: int, org: Org, project: Project, runs: list[CiRun] | None = None
+) -> list[Emit]:
+    """GitHub Actions deploying through Workload Identity Federation on weekday working hours.
+
+    Each job is appended to ``runs`` (the token exchange and builds around it are made there).
+    """
     if is_weekend(day_start):
         return []
     rng = derive(seed, "gcp-ci", project.id, day_start)
+    runs = [] if runs is None else runs
     out = []
     for _ in range(rng.randint(1, 4)):
         t = day_start + rng.randint(7 * 3600, 17 * 3600)
         ip = rng.choice(org.ci_ips)
-        delegation = gcp.wif_delegation(project.number, rng.choice(org.repos))
+        repo = rng.choice(org.repos)
+        delegation = gcp.wif_delegation(project.number, repo)
         if rng.random() < 0.5:
             fn = rng.choice(project.functions)
+            runs.append(CiRun(t, ip, repo, fn))
             out.append(read(rng, t, project, project.deployer, ip, gcp.CI_UA, fn=fn))
             out.append(
                 update_function(
@@ -186,9 +225,18 @@ def ci_deploys(seed: int, day_start: int, org: Org, project: Project) -> list[Em
             )
         else:
             svc = rng.choice(project.services)
+            runs.append(CiRun(t, ip, repo, svc))
             out.append(
                 update_service(
-                    rng, t, project, svc, project.deployer, ip, v2=True, delegation=delegation
+                    rng,
+                    t,
+                    project,
+                    svc,
+                    project.deployer,
+                    ip,
+                    v2=True,
+                    delegation=delegation,
+                    service_account=svc.sa,
                 )
             )
     return out
@@ -272,10 +320,26 @@ def read(
     )
 
 
-def people(seed: int, day_start: int, org: Org, project: Project) -> list[Emit]:
-    """Developers looking at functions and services from the console or gcloud."""
+@dataclass(frozen=True)
+class Visit:
+    """A person working in a project on one day: from ``t``, at ``ip``, with this agent."""
+
+    user: str
+    t: int
+    ip: str
+    console: bool
+
+
+def people(
+    seed: int, day_start: int, org: Org, project: Project, visits: list[Visit] | None = None
+) -> list[Emit]:
+    """Developers looking at functions and services from the console or gcloud.
+
+    Who came is appended to ``visits`` for their other habits.
+    """
     rng = derive(seed, "gcp-people", project.id, day_start)
     weekend = is_weekend(day_start)
+    visits = [] if visits is None else visits
     out = []
     for user in org.gcp_users:
         if rng.random() < (0.9 if weekend else 0.4):
@@ -287,6 +351,7 @@ def people(seed: int, day_start: int, org: Org, project: Project) -> list[Emit]:
             else f"{rng.choice(HOME_NETS)}{rng.randint(1, 254)}.7"
         )
         console = rng.random() < 0.5
+        visits.append(Visit(user, t, ip, console))
         ua = (
             gcp.CONSOLE_UA
             if console

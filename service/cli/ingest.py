@@ -22,7 +22,7 @@ from pipelines.settings import Settings
 from pipelines.sources import Source, UnknownSource, open_source
 from pipelines.sources.local import LocalSource
 from service.cli.app import CommandFailed, app, err, status_line
-from service.cli.normalize import printable
+from service.cli.normalize import printable, report_dropped
 
 SHOWN_REJECTS = 20
 DEFAULT_LOOKBACK = timedelta(days=1)
@@ -132,6 +132,7 @@ def _report(tally: IngestTally, settings: Settings) -> None:
     if len(tally.rejects) > SHOWN_REJECTS:
         err.print(f"... and {len(tally.rejects) - SHOWN_REJECTS} more rejects", highlight=False)
     where = write_rejects(tally.rejects, settings.rejects_dir, "ingest")
+    report_dropped(tally.dropped)
     for failure in tally.failed:
         err.print(f"failed: {printable(failure)}", markup=False, highlight=False, style="red")
     summary = f"{tally.blobs} blobs: {tally.line()}" + (f" (rejects in {where})" if where else "")

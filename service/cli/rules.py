@@ -34,6 +34,11 @@ class Format(StrEnum):
     table = "table"
 
 
+class CoverageFormat(StrEnum):
+    table = "table"
+    navigator = "navigator"
+
+
 def _say(text: str) -> None:
     err.print(printable(text), markup=False, highlight=False, soft_wrap=True)
 
@@ -70,6 +75,7 @@ def list_rules(
                 "generates_alerts": m.generate,
                 "requires_data_events": m.requires_data_events,
                 "sigma_id": m.sigma_id,
+                "origin": "pack" if m.builtin else "user",
                 "source": str(m.source) if m.source else None,
             }
             out.write(orjson.dumps(row) + b"\n")
@@ -108,6 +114,9 @@ def run_tests(
         _say(f"FAIL {error.line()}")
     for rule in sorted(selected, key=lambda r: r.meta.rule_id):
         result = run_rule_tests(rule, settings)
+        if result.ok and not result.checked:
+            _say(f"skip {rule.meta.rule_id} (a user rule with no test records)")
+            continue
         if result.ok:
             _say(f"ok   {rule.meta.rule_id} ({result.checked} checks)")
             continue
@@ -120,13 +129,62 @@ def run_tests(
 
 
 @rules_app.command("lint")
-def lint(rules: RulesOption = None) -> None:
-    """Check every rule: parses, fields present in its tests, ATT&CK tags, runbook, tests, ids."""
+def lint(
+    rules: RulesOption = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="user rules' warnings fail too (as the pack's do)")
+    ] = False,
+) -> None:
+    """Check every rule: loads, fields present in its tests, ATT&CK tags, runbook, tests, ids.
+
+    The pack's findings are errors; a user rule's missing runbook, tests or ATT&CK tag are
+    warnings (exit 0) unless --strict. A rule that cannot load is always an error (exit 1).
+    """
     settings = Settings()
     loaded = _load(rules, settings)
     findings = lint_rules(loaded, settings)
     for finding in findings:
         _say(finding.line())
-    _say(f"{len(loaded.rules)} rules, {len(findings)} findings")
-    if findings:
+    errors = sum(f.level == "error" for f in findings)
+    warnings = len(findings) - errors
+    _say(f"{len(loaded.rules)} rules, {errors} errors, {warnings} warnings")
+    if errors or (strict and warnings):
         raise typer.Exit(1)
+
+
+@rules_app.command("coverage")
+def coverage_command(
+    output: Annotated[
+        CoverageFormat,
+        typer.Option("--format", "-f", help="table, or an ATT&CK Navigator layer (JSON)"),
+    ] = CoverageFormat.table,
+    rules: RulesOption = None,
+) -> None:
+    """ATT&CK techniques the loaded rules (pack and user rules) raise alerts for, by tactic."""
+    from detectors.rules.coverage import by_tactic, coverage, navigator_layer
+
+    loaded = _load(rules, Settings())
+    for error in loaded.errors:
+        _say(f"rule not loaded: {error.line()}")
+    covered = coverage(loaded.rules)
+    alerting = [r for r in loaded.rules if r.meta.generate]
+    users = sum(not r.meta.builtin for r in alerting)
+    summary = (
+        f"{len(covered)} ATT&CK techniques covered by {len(alerting)} alerting rules"
+        f" ({len(alerting) - users} pack, {users} user)"
+    )
+    if output is CoverageFormat.navigator:
+        layer = navigator_layer(covered, name="functrail rules", description=summary)
+        sys.stdout.buffer.write(orjson.dumps(layer, option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.flush()
+        return
+    table = Table("tactic", "technique", "rules", title=summary)
+    for tactic, rows in by_tactic(covered).items():
+        for n, row in enumerate(rows):
+            table.add_row(
+                Text(tactic if n == 0 else ""),
+                Text(row.technique),
+                Text(printable(", ".join(row.rules))),
+                end_section=n == len(rows) - 1,
+            )
+    Console().print(table, markup=False, highlight=False)

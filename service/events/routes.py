@@ -92,7 +92,8 @@ async def post_events(request: Request, state: State, key: Ingest) -> IngestResu
 
 
 def _normalize(body: bytes, origin: str, settings: Settings) -> tuple[pa.Table, list[Reject]]:
-    return normalize_table(inflate(body, settings), origin, settings=settings)
+    done = normalize_table(inflate(body, settings), origin, settings=settings)
+    return done.table, done.rejects
 
 
 def inflate(body: bytes, settings: Settings) -> bytes:

@@ -15,11 +15,13 @@ router = APIRouter(tags=["rules"])
 
 
 def _rules(state: State) -> Any:
-    """The rule pack, loaded once per process (it does not change while serving)."""
+    """The pack and the user's rules (``rules_dir``), as the scoring job loads them: loaded
+    once per process (they do not change while serving)."""
     if "rules" not in state.cache:
         from detectors.rules.loader import load_rules
 
-        state.cache["rules"] = load_rules()
+        folder = state.settings.rules_dir
+        state.cache["rules"] = load_rules([folder] if folder else [])
     return state.cache["rules"]
 
 
@@ -35,6 +37,8 @@ def _out(rule: Any, enabled: bool) -> RuleOut:
         description=meta.description,
         runbook=meta.runbook,
         enabled=enabled,
+        origin="pack" if meta.builtin else "user",
+        sigma_id=meta.sigma_id,
     )
 
 
@@ -43,10 +47,7 @@ def list_rules(session: Session, state: State, _: Viewer) -> RulePage:
     loaded = _rules(state)
     states = rule_states(session)
     items = [_out(rule, states.get(rule.meta.rule_id, True)) for rule in loaded.rules]
-    errors = [
-        str(getattr(e, "path", "")) + ": " + str(getattr(e, "reason", e)) for e in loaded.errors
-    ]
-    return RulePage(items=items, load_errors=errors)
+    return RulePage(items=items, load_errors=[e.line() for e in loaded.errors])
 
 
 @router.patch("/v1/rules/{rule_id}", summary="enable or disable a rule (admin)")

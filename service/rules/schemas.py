@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +17,10 @@ class RuleOut(BaseModel):
     description: str
     runbook: str | None
     enabled: bool
+    origin: Literal["pack", "user"] = Field(
+        description="functrail's pack, or a rule from the user's rules folder"
+    )
+    sigma_id: str | None = None
 
 
 class RulePage(BaseModel):

@@ -23,6 +23,7 @@ from typing import Any
 
 from detectors.alert import SEVERITY_RANK
 from models.day_summaries import DaySummaries
+from pipelines.dropped import NO_DROPS, DroppedFields
 from pipelines.features import PrincipalHistory
 from pipelines.ingest import IngestTally, ingest_range
 from pipelines.lake import EventLake
@@ -57,6 +58,7 @@ class ScoreResult:
     ingested: int = 0
     duplicates: int = 0
     rejects: list[Reject] = field(default_factory=list)
+    dropped: DroppedFields = NO_DROPS
     partitions: int = 0
     alerts: int = 0
     by_severity: dict[str, int] = field(default_factory=dict)
@@ -75,6 +77,7 @@ class ScoreResult:
             "ingested": self.ingested,
             "duplicates": self.duplicates,
             "rejects": len(self.rejects),
+            "dropped_fields": self.dropped.as_dict(),
             "partitions": self.partitions,
             "alerts": self.alerts,
             "alerts_by_severity": self.by_severity,
@@ -228,6 +231,7 @@ def _take_ingest(result: ScoreResult, tally: IngestTally, settings: Settings) ->
     result.ingested = tally.new
     result.duplicates = tally.duplicates
     result.rejects = tally.rejects
+    result.dropped = tally.dropped
     result.failed_sources = tally.failed
     result.conflicts = tally.conflicts
     where = write_rejects(tally.rejects, settings.rejects_dir, "score")
@@ -236,7 +240,10 @@ def _take_ingest(result: ScoreResult, tally: IngestTally, settings: Settings) ->
 
 def _ingest_line(say: Progress) -> Callable[[IngestTally], None]:
     def report(tally: IngestTally) -> None:
-        say(f"ingest: {tally.blobs} blobs, {tally.new} new events, {len(tally.rejects)} rejected")
+        line = f"ingest: {tally.blobs} blobs, {tally.new} new events, {len(tally.rejects)} rejected"
+        if tally.dropped:
+            line += f", {tally.dropped.total} optional fields dropped"
+        say(line)
 
     return report
 

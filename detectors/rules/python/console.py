@@ -87,6 +87,7 @@ CONSOLE_LOGIN_FAILURE_BURST = PythonRule(
         rule_id="aws_console_login_after_failures",
         title="Console sign-in succeeded after repeated failures from the same IP",
         kind="python",
+        builtin=True,
         severity="high",
         score=0.8,
         tags=("T1110", "T1078.004", "attack.credential_access", "functrail.python"),

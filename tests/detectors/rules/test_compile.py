@@ -166,14 +166,11 @@ def test_not_of_raw_path_when_missing_is_true(tmp_path):
     assert hits(tmp_path, detection, *rows) == [0]
 
 
-def test_keyword_detection_is_refused_at_load(tmp_path):
-    import yaml
-
-    from detectors.rules.loader import load_file
-    from tests.detectors.rules.rulekit import rule_yaml
-
-    path = tmp_path / "kw.yml"
-    path.write_text(yaml.safe_dump(rule_yaml({"kw": ["evil"], "condition": "kw"})))
-    loaded = load_file(path)
-    assert loaded.rules == []
-    assert "keyword" in loaded.errors[0].reason
+def test_keyword_searches_the_raw_record_text_case_insensitively(tmp_path):
+    rows = [
+        event(raw={"requestParameters": {"note": "has Image-Policy.k8s.io/break-glass in it"}}),
+        event(raw={"requestParameters": {"note": "nothing"}}),
+    ]
+    assert hits(
+        tmp_path, {"kw": ["image-policy.k8s.io/break-glass"], "condition": "kw"}, *rows
+    ) == [0]

@@ -35,7 +35,7 @@ def test_raw_is_parsed_only_for_rows_that_pass_the_column_prefilter(tmp_path):
     ctx.load()
     mask = rule.evaluate(ctx)
     assert np.flatnonzero(mask).tolist() == [0]
-    assert set(ctx._records) == {0}
+    assert set(ctx._records) | set(ctx._partial) == {0}  # parsed or path-decoded
 
 
 def test_alert_carries_contract_fields_and_evidence(tmp_path):
@@ -149,7 +149,7 @@ def test_bad_raw_json_reads_as_missing_fields(tmp_path):
     assert run_rules(events(event(action="AddPermission", raw="{not json")), [rule]) == []
 
 
-def test_load_registry_skips_a_duplicate_rule_id_and_says_so(tmp_path):
+def test_user_rule_with_a_pack_rule_id_is_a_load_error_naming_both_files(tmp_path):
     import yaml
 
     from detectors.rules.loader import load_registry
@@ -164,4 +164,6 @@ def test_load_registry_skips_a_duplicate_rule_id_and_says_so(tmp_path):
     source = registry.get("aws_lambda_public_add_permission").meta.source
     assert source is not None
     assert source.name != "clash.yml"
-    assert any("duplicate rule id" in e.reason for e in errors)
+    [error] = [e for e in errors if "aws_lambda_public_add_permission" in e.reason]
+    assert error.source.endswith("clash.yml")
+    assert str(source) in error.reason  # the pack rule's file

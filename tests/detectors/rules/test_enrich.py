@@ -5,17 +5,31 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from detectors.rules.engine import match_rules
 from detectors.rules.enrich import (
+    default_service_account,
+    external_grant,
+    external_members,
+    external_roles,
     foreign_policy_principal,
     foreign_request_account,
+    granted_members,
+    granted_roles,
+    lifecycle_expires_all,
+    long_term_key,
+    oidc_trust_unscoped,
+    org_policy_constraint,
     patch_operations,
+    policy_foreign_accounts,
     policy_principals,
     principal_is_human,
     public_grant,
     public_members,
     request_accounts,
+    runtime_service_account,
+    secret_name,
     trust_accounts,
     world_open_admin_ports,
 )
@@ -23,6 +37,7 @@ from tests.detectors.rules.rulekit import sigma
 from tests.factories import ACCOUNT, event, events
 
 LAYER = "arn:aws:lambda:eu-central-1:{}:layer:utils:3"
+GITHUB_OIDC = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
 
 
 def test_foreign_layer_compares_layer_account_with_event_account(tmp_path):
@@ -92,6 +107,129 @@ def test_public_members_falls_back_to_the_requested_policy_without_a_delta():
 
     assert public_members(record, None) == ["allUsers"]
     assert public_grant(hostile, None) == [False]
+
+
+def _policy(*statements, key="policy", as_text=True):
+    document = {"Version": "2012-10-17", "Statement": list(statements)}
+    return {"requestParameters": {key: json.dumps(document) if as_text else document}}
+
+
+def test_policy_principals_reads_kms_secrets_and_s3_policies():
+    foreign = {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}}
+    everyone = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}
+
+    assert policy_principals(_policy(foreign), ACCOUNT) == ["999988887777"]
+    assert policy_principals(_policy(everyone, key="resourcePolicy"), ACCOUNT) == ["*"]
+    bucket = _policy(everyone, foreign, key="bucketPolicy", as_text=False)
+    bucket["requestParameters"]["policy"] = [""]  # S3's query-string marker beside the policy
+    assert policy_principals(bucket, ACCOUNT) == ["*", "999988887777"]
+    assert policy_foreign_accounts(bucket, ACCOUNT) == ["999988887777"]
+
+
+def test_a_star_principal_narrowed_by_an_account_condition_is_not_public():
+    own_account = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": "kms:Decrypt",
+        "Condition": {"StringEquals": {"kms:CallerAccount": ACCOUNT, "kms:ViaService": "x"}},
+    }
+    org_only = {**own_account, "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc"}}}
+    transport_only = {**own_account, "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
+    other_account = {
+        **own_account,
+        "Condition": {"StringEquals": {"aws:PrincipalAccount": ["999988887777"]}},
+    }
+
+    assert policy_principals(_policy(own_account), ACCOUNT) == [ACCOUNT]
+    assert foreign_policy_principal(_policy(own_account), ACCOUNT) == [False]
+    assert policy_principals(_policy(org_only), ACCOUNT) == []
+    assert policy_principals(_policy(transport_only), ACCOUNT) == ["*"]
+    assert policy_foreign_accounts(_policy(other_account), ACCOUNT) == ["999988887777"]
+    assert foreign_policy_principal(_policy(other_account), ACCOUNT) == [True]
+
+
+def test_policy_principals_ignores_deny_statements_services_and_broken_documents():
+    deny_all = {"Effect": "Deny", "Principal": "*", "Action": "*"}
+    service = {"Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"}}
+
+    assert policy_principals(_policy(deny_all, service), ACCOUNT) == []
+    assert policy_principals({"requestParameters": {"policy": "{not json"}}, ACCOUNT) == []
+    assert policy_principals({"requestParameters": None}, ACCOUNT) == []
+
+
+def _web_identity_trust(condition=None, provider=GITHUB_OIDC):
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Federated": provider},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+    }
+    if condition is not None:
+        statement["Condition"] = condition
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    return {"requestParameters": {"roleName": "deploy", "assumeRolePolicyDocument": doc}}
+
+
+def test_oidc_trust_unscoped_when_the_subject_is_missing_or_starts_with_a_wildcard():
+    aud = {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}
+    any_repo = {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:*"}}
+    pinned = {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/app:*"}}
+    mixed = {"StringLike": {"token.actions.githubusercontent.com:sub": ["repo:acme/a:*", "*"]}}
+
+    assert oidc_trust_unscoped(_web_identity_trust(), ACCOUNT) == [True]
+    assert oidc_trust_unscoped(_web_identity_trust(aud), ACCOUNT) == [True]
+    assert oidc_trust_unscoped(_web_identity_trust(any_repo), ACCOUNT) == [True]
+    assert oidc_trust_unscoped(_web_identity_trust(mixed), ACCOUNT) == [True]
+    assert oidc_trust_unscoped(_web_identity_trust(pinned), ACCOUNT) == [False]
+
+
+def test_oidc_trust_unscoped_reads_cognito_audience_and_ignores_other_trusts():
+    cognito = "cognito-identity.amazonaws.com"
+    pool = {"StringEquals": {"cognito-identity.amazonaws.com:aud": "eu-west-1:1234"}}
+    service = {
+        "requestParameters": {
+            "policyDocument": json.dumps(
+                {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ]
+                }
+            )
+        }
+    }
+
+    assert oidc_trust_unscoped(_web_identity_trust(provider=cognito), ACCOUNT) == [True]
+    assert oidc_trust_unscoped(_web_identity_trust(pool, provider=cognito), ACCOUNT) == [False]
+    assert oidc_trust_unscoped(service, ACCOUNT) == [False]
+
+
+def _lifecycle(*rules):
+    config = {"Rule": rules[0] if len(rules) == 1 else list(rules)}
+    return {"requestParameters": {"bucketName": "b", "LifecycleConfiguration": config}}
+
+
+def test_lifecycle_expires_all_needs_an_enabled_unfiltered_short_expiration():
+    everything = {"ID": "x", "Status": "Enabled", "Filter": "", "Expiration": {"Days": 1}}
+    legacy_prefix = {"ID": "x", "Status": "Enabled", "Prefix": "", "Expiration": {"Days": "3"}}
+    dated = {"ID": "x", "Status": "Enabled", "Filter": {}, "Expiration": {"Date": "2026-01-01"}}
+    tmp_only = {**everything, "Filter": {"Prefix": "tmp/"}}
+    tagged = {**everything, "Filter": {"Tag": {"Key": "scratch", "Value": "1"}}}
+    disabled = {**everything, "Status": "Disabled"}
+    archive = {**everything, "Expiration": {"Days": 730}}
+    noncurrent = {
+        "ID": "x",
+        "Status": "Enabled",
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+    }
+
+    for hit in (everything, legacy_prefix, dated):
+        assert lifecycle_expires_all(_lifecycle(hit), ACCOUNT) == [True], hit
+    for miss in (tmp_only, tagged, disabled, archive, noncurrent):
+        assert lifecycle_expires_all(_lifecycle(miss), ACCOUNT) == [False], miss
+    assert lifecycle_expires_all(_lifecycle(tmp_only, everything), ACCOUNT) == [True]
 
 
 FOREIGN = "999988887777"
@@ -191,3 +329,203 @@ def test_patch_operations_joins_op_path_and_value_at_top_level_or_one_level_down
     assert patch_operations(top, ACCOUNT) == expected
     assert patch_operations(nested, ACCOUNT) == expected
     assert patch_operations({"requestParameters": {"restApiId": "a1"}}, ACCOUNT) == []
+
+
+def test_principal_is_human_excludes_gcp_workload_subjects():
+    wif = (
+        "principal://iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/"
+        "partners/subject/app-7"
+    )
+    workforce = "principal://iam.googleapis.com/locations/global/workforcePools/staff/subject/kim"
+    rows = events(
+        event(provider="gcp", principal_type="user", principal=wif),
+        event(provider="gcp", principal_type="user", principal="shop.svc.id.goog[prod/api]"),
+        event(
+            provider="gcp", principal_type="user", principal="repo:acme/shop:ref:refs/heads/main"
+        ),
+        event(provider="gcp", principal_type="user", principal=workforce),
+        event(provider="gcp", principal_type="user", principal="kim@example.org"),
+    )
+    assert principal_is_human(rows).tolist() == [False, False, False, True, True]
+
+
+def _granted_by(caller, deltas):
+    record = _set_iam_policy(deltas)
+    record["protoPayload"]["authenticationInfo"] = {"principalEmail": caller}
+    return record
+
+
+def test_granted_members_and_roles_read_added_bindings_only():
+    record = _set_iam_policy(
+        [
+            {"action": "REMOVE", "role": "roles/owner", "member": "user:old@acme.io"},
+            {"action": "ADD", "role": "roles/viewer", "member": "user:new@acme.io"},
+        ]
+    )
+    assert granted_members(record, None) == ["user:new@acme.io"]
+    assert granted_roles(record, None) == ["roles/viewer"]
+
+
+def test_external_members_are_personal_domains_or_another_domain_than_the_granting_person():
+    by_person = _granted_by(
+        "kim@acme.io",
+        [
+            {"action": "ADD", "role": "roles/editor", "member": "user:eve@gmail.com"},
+            {"action": "ADD", "role": "roles/viewer", "member": "group:ops@partner.example"},
+            {"action": "ADD", "role": "roles/viewer", "member": "user:sam@acme.io"},
+            {
+                "action": "ADD",
+                "role": "roles/viewer",
+                "member": "serviceAccount:x@p.iam.gserviceaccount.com",
+            },
+            {"action": "REMOVE", "role": "roles/owner", "member": "user:mallory@gmail.com"},
+        ],
+    )
+    by_pipeline = _granted_by(
+        "terraform@acme-prod.iam.gserviceaccount.com",
+        [
+            {"action": "ADD", "role": "roles/viewer", "member": "group:ops@partner.example"},
+            {"action": "ADD", "role": "roles/owner", "member": "user:eve@googlemail.com"},
+        ],
+    )
+
+    assert external_members(by_person, None) == ["user:eve@gmail.com", "group:ops@partner.example"]
+    assert external_roles(by_person, None) == ["roles/editor", "roles/viewer"]
+    assert external_members(by_pipeline, None) == ["user:eve@googlemail.com"]
+    assert external_grant(_granted_by("kim@acme.io", []), None) == [False]
+
+
+def test_ownership_invite_counts_as_an_owner_grant_of_its_member():
+    invite = {
+        "protoPayload": {
+            "methodName": "InsertProjectOwnershipInvite",
+            "authenticationInfo": {"principalEmail": "kim@acme.io"},
+            "request": {"member": "user:eve@gmail.com", "projectId": "shop-prod"},
+        }
+    }
+    assert external_roles(invite, None) == ["roles/owner"]
+    assert external_members(invite, None) == ["user:eve@gmail.com"]
+
+
+def _deploy(method, request):
+    return {"protoPayload": {"methodName": method, "request": request}}
+
+
+def test_runtime_service_account_reads_each_deploy_request_shape():
+    sa = "fn@shop-prod.iam.gserviceaccount.com"
+    shapes = [
+        (
+            "google.cloud.functions.v1.CloudFunctionsService.CreateFunction",
+            {"function": {"serviceAccountEmail": sa}},
+        ),
+        (
+            "google.cloud.functions.v2.FunctionService.CreateFunction",
+            {"function": {"serviceConfig": {"serviceAccountEmail": sa}}},
+        ),
+        (
+            "google.cloud.run.v1.Services.CreateService",
+            {"service": {"spec": {"template": {"spec": {"serviceAccountName": sa}}}}},
+        ),
+        (
+            "google.cloud.run.v2.Services.CreateService",
+            {"service": {"template": {"serviceAccount": sa}}},
+        ),
+        (
+            "google.cloud.run.v2.Jobs.CreateJob",
+            {"job": {"template": {"template": {"serviceAccount": sa}}}},
+        ),
+        ("google.devtools.cloudbuild.v1.CloudBuild.CreateBuild", {"build": {"serviceAccount": sa}}),
+        ("v1.compute.instances.insert", {"serviceAccounts": [{"email": sa, "scopes": []}]}),
+        (
+            "google.cloud.scheduler.v1.CloudScheduler.CreateJob",
+            {"job": {"httpTarget": {"oidcToken": {"serviceAccountEmail": sa}}}},
+        ),
+    ]
+    for method, request in shapes:
+        assert runtime_service_account(_deploy(method, request), None) == [sa], method
+
+
+def test_default_service_account_is_a_default_account_or_none_named_on_a_create():
+    compute_default = "123456789012-compute@developer.gserviceaccount.com"
+    named = _deploy(
+        "google.cloud.run.v2.Services.CreateService",
+        {"service": {"template": {"serviceAccount": compute_default}}},
+    )
+    unnamed = _deploy("google.cloud.functions.v2.FunctionService.CreateFunction", {"function": {}})
+    own = _deploy(
+        "google.cloud.run.v2.Services.CreateService",
+        {"service": {"template": {"serviceAccount": "api@shop-prod.iam.gserviceaccount.com"}}},
+    )
+    unnamed_update = _deploy("google.cloud.run.v2.Services.UpdateService", {"service": {}})
+    unnamed_scheduler = _deploy("google.cloud.scheduler.v1.CloudScheduler.CreateJob", {"job": {}})
+
+    assert default_service_account(named, None) == [True]
+    assert default_service_account(unnamed, None) == [True]
+    assert default_service_account(own, None) == [False]
+    assert default_service_account(unnamed_update, None) == [False]
+    assert default_service_account(unnamed_scheduler, None) == [False]
+
+
+def test_org_policy_constraint_reads_v2_policy_names_and_v1_constraints():
+    v2_update = {
+        "protoPayload": {
+            "request": {"policy": {"name": "projects/123/policies/iam.allowedPolicyMemberDomains"}}
+        }
+    }
+    v2_delete = {"protoPayload": {"request": {"name": "folders/9/policies/compute.requireOsLogin"}}}
+    v1_clear = {
+        "protoPayload": {
+            "resourceName": "projects/shop-prod",
+            "request": {"constraint": "constraints/storage.publicAccessPrevention"},
+        }
+    }
+    assert org_policy_constraint(v2_update, None) == ["iam.allowedPolicyMemberDomains"]
+    assert org_policy_constraint(v2_delete, None) == ["compute.requireOsLogin"]
+    assert org_policy_constraint(v1_clear, None) == ["storage.publicAccessPrevention"]
+    assert org_policy_constraint({"protoPayload": {"resourceName": "projects/p"}}, None) == []
+
+
+def test_secret_name_drops_the_version_of_version_calls():
+    def call(name):
+        return {"protoPayload": {"resourceName": name}}
+
+    assert secret_name(call("projects/123/secrets/stripe-key/versions/7"), None) == [
+        "projects/123/secrets/stripe-key"
+    ]
+    assert secret_name(call("projects/123/secrets/stripe-key"), None) == [
+        "projects/123/secrets/stripe-key"
+    ]
+    assert secret_name(call("projects/123/topics/orders"), None) == []
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        ({"userIdentity": {"type": "IAMUser", "accessKeyId": "AKIAIOSFODNN7EXAMPLE"}}, [True]),
+        ({"userIdentity": {"type": "AssumedRole", "accessKeyId": "ASIAEXAMPLE"}}, [False]),
+        ({"userIdentity": {"type": "AWSService"}}, [False]),
+        (
+            {
+                "protoPayload": {
+                    "authenticationInfo": {
+                        "principalEmail": "ci@p.iam.gserviceaccount.com",
+                        "serviceAccountKeyName": "//iam.googleapis.com/projects/p/serviceAccounts/"
+                        "ci@p.iam.gserviceaccount.com/keys/0123abcd",
+                    }
+                }
+            },
+            [True],
+        ),
+        (
+            {
+                "protoPayload": {
+                    "authenticationInfo": {"principalEmail": "fn@p.iam.gserviceaccount.com"}
+                }
+            },
+            [False],
+        ),
+        ({"userIdentity": "AKIA-in-a-string"}, [False]),
+    ],
+)
+def test_long_term_key_is_an_aws_akia_key_or_a_google_service_account_key(record, expected):
+    assert long_term_key(record, "111122223333") == expected

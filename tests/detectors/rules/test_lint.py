@@ -85,5 +85,56 @@ def test_duplicate_names_and_unparsable_files_are_flagged(tmp_path):
     )
     (tmp_path / "c.yml").write_text("title: [unclosed\n")
     messages = [f.message for f in lint_rules(load_rules([tmp_path], builtin=False))]
-    assert any("not unique" in m for m in messages)
+    assert any("is already a rule's, in" in m and "a.yml" in m for m in messages)
     assert any("parse" in m for m in messages)
+
+
+def levels(tmp_path, doc, *, pack: bool = False):
+    """{message: level} of one rule's findings, as a user rule or as a pack rule."""
+    import detectors.rules.loader as loader
+
+    (tmp_path / "r.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    if pack:  # the pack is whatever lies under PACK_DIR
+        original = loader.PACK_DIR
+        loader.PACK_DIR = tmp_path
+        try:
+            loaded = load_rules([tmp_path], builtin=False)
+        finally:
+            loader.PACK_DIR = original
+    else:
+        loaded = load_rules([tmp_path], builtin=False)
+    return {f.message: f.level for f in lint_rules(loaded)}
+
+
+def bare_rule():
+    doc = rule_yaml({"s": {"action": "AddPermission"}, "condition": "s"}, tags=["attack.x"])
+    doc["functrail"] = {}
+    return doc
+
+
+def test_user_rule_without_tests_runbook_or_technique_only_warns(tmp_path):
+    found = levels(tmp_path, bare_rule())
+    assert len(found) == 4
+    assert set(found.values()) == {"warning"}
+
+
+def test_pack_rule_without_tests_runbook_or_technique_is_an_error(tmp_path):
+    found = levels(tmp_path, bare_rule(), pack=True)
+    assert len(found) == 4
+    assert set(found.values()) == {"error"}
+
+
+def test_user_rule_without_a_name_is_not_asked_for_a_snake_case_name(tmp_path):
+    doc = bare_rule()
+    del doc["name"]
+    assert not any("snake_case" in m for m in levels(tmp_path, doc))
+    doc["name"] = "Not-Snake"
+    assert levels(tmp_path, doc)["rule name must be snake_case ([a-z][a-z0-9_]*)"] == "warning"
+
+
+def test_a_value_that_can_never_match_is_an_error_for_a_user_rule_too(tmp_path):
+    doc = bare_rule()
+    doc["detection"] = {"s": {"action": "AddPermission20150331v2"}, "condition": "s"}
+    found = levels(tmp_path, doc)
+    [suffix] = [m for m in found if "API-version suffix" in m]
+    assert found[suffix] == "error"

@@ -83,7 +83,7 @@ def test_malformed_single_document_is_one_reject_naming_the_file():
     ("fields", "field"),
     [
         ({"eventTime": 1700000000}, "eventTime"),
-        ({"userIdentity": "root"}, "userIdentity"),
+        ({"eventSource": {"name": "lambda"}}, "eventSource"),
         ({"eventID": None}, "eventID"),
         ({"eventName": ["Invoke"]}, "eventName"),
     ],

@@ -116,7 +116,10 @@ def test_log_entries_have_the_cloud_audit_log_shape(sim):
         assert payload["@type"] == "type.googleapis.com/google.cloud.audit.AuditLog"
         assert entry["logName"].startswith("projects/")
         assert entry["resource"]["labels"]["project_id"] in entry["logName"]
-        assert payload["authenticationInfo"]["principalEmail"]
+        auth = payload["authenticationInfo"]
+        assert auth.get("principalEmail") or auth["principalSubject"].startswith(
+            ("repo:", "principal://iam.googleapis.com/projects/")
+        )
         assert {"callerIp", "callerSuppliedUserAgent"} <= payload["requestMetadata"].keys()
         assert entry["receiveTimestamp"] >= entry["timestamp"]
     methods = {e["protoPayload"]["methodName"] for e in entries}

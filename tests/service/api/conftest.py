@@ -59,7 +59,10 @@ class Api:
             save_alerts(session, alerts)
 
 
-def make_api(fresh_database: tuple[Database, Path], limits: ApiLimits | None = None) -> Api:
+def make_api(
+    fresh_database: tuple[Database, Path], limits: ApiLimits | None = None, **settings_: Any
+) -> Api:
+    """An app over the database; ``settings_`` override Settings fields (``rules_dir``...)."""
     db, home = fresh_database
     settings = Settings(
         home=home,
@@ -67,7 +70,7 @@ def make_api(fresh_database: tuple[Database, Path], limits: ApiLimits | None = N
         lake=str(home / "lake"),
         models=home / "models",
         # The factories' records are dated 2026-03-02: a window that still takes them in 2030.
-        retention_days=36_500,
+        **({"retention_days": 36_500} | settings_),
     )
     limits = limits or ApiLimits(max_body_bytes=64 * 1024, rate_per_second=1000, burst=1000)
     app = create_app(settings, database=db, limits=limits)

@@ -75,3 +75,15 @@ def test_table_format_escapes_terminal_control_characters(tmp_path, settings):
 
 def test_printable_escapes_control_characters():
     assert printable("a\x1b[31mb\nc") == "a\\x1b[31mb\\x0ac"
+
+
+def test_dropped_optional_fields_are_counted_on_stderr_and_the_record_printed(tmp_path, settings):
+    record = cloudtrail_record(requestParameters='{"functionName": "billing"}')
+    (tmp_path / "a.json").write_bytes(cloudtrail_file(record, cloudtrail_record()))
+    result = run("--format", "jsonl", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    rows = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert rows[0]["raw"] == record
+    assert rows[0]["resource"] is None
+    assert "dropped requestParameters from 1 record (Expected `object | null`" in result.stderr
+    assert "2 events, 0 rejected, 1 optional fields dropped" in result.stderr

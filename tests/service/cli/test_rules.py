@@ -69,3 +69,83 @@ def test_lint_flags_the_suffixed_action(settings, tmp_path):
     assert "my_broken_rule: action value 'AddPermission20150331v2' has an API-version suffix" in (
         result.stderr
     )
+
+
+USER_RULE = """\
+title: S3 Browser creating users
+id: 8e4f0a6b-1f2c-4d3e-9a5b-6c7d8e9f0a1b
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection:
+    eventSource: iam.amazonaws.com
+    eventName: CreateUser
+    userAgent|contains: S3 Browser
+  condition: selection
+level: high
+"""
+
+
+def test_lint_warns_about_a_user_rule_without_runbook_or_tests_and_exits_0(settings, tmp_path):
+    (tmp_path / "user.yml").write_text(USER_RULE)
+    result = run("rules", "lint", "--rules", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "warning: " in result.stderr
+    assert "no functrail.runbook" in result.stderr
+    assert "0 errors" in result.stderr
+
+
+def test_lint_strict_fails_on_user_rule_warnings(settings, tmp_path):
+    (tmp_path / "user.yml").write_text(USER_RULE)
+    assert run("rules", "lint", "--strict", "--rules", str(tmp_path)).exit_code == 1
+
+
+def test_lint_fails_on_a_rule_that_cannot_load_and_names_it(settings, tmp_path):
+    (tmp_path / "user.yml").write_text(USER_RULE)
+    (tmp_path / "windows.yml").write_text(
+        USER_RULE.replace("8e4f0a6b", "9e4f0a6b").replace(
+            "{product: aws, service: cloudtrail}", "{product: windows, category: process_creation}"
+        )
+    )
+    result = run("rules", "lint", "--rules", str(tmp_path))
+    assert result.exit_code == 1
+    assert "windows.yml: rule 9e4f0a6b-1f2c-4d3e-9a5b-6c7d8e9f0a1b: logsource" in result.stderr
+    assert "1 errors" in result.stderr
+    listed = run("rules", "list", "--format", "jsonl", "--rules", str(tmp_path))
+    ids = {orjson.loads(line)["rule_id"] for line in listed.stdout.splitlines()}
+    assert "8e4f0a6b-1f2c-4d3e-9a5b-6c7d8e9f0a1b" in ids  # the other rule still loads
+
+
+def test_coverage_table_lists_pack_and_user_rules_by_tactic(settings, tmp_path):
+    (tmp_path / "user.yml").write_text(
+        USER_RULE.replace(
+            "level: high", "tags: [attack.persistence, attack.t1136.003]\nlevel: high"
+        )
+    )
+    result = run("rules", "coverage", "--rules", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "persistence" in result.stdout
+    assert "T1136.003" in result.stdout
+    assert "8e4f0a6b-1f2c-4d3e-9a5b-6c7d8e9f0a1b" in result.stdout
+    assert "aws_lambda_public_add_permission" in result.stdout
+    assert "1 user)" in result.stdout
+
+
+def test_coverage_navigator_prints_a_layer(settings, tmp_path):
+    from tests.detectors.rules.test_coverage import check_layer
+
+    (tmp_path / "user.yml").write_text(
+        USER_RULE.replace("level: high", "tags: [attack.t1136.003]\nlevel: high")
+    )
+    result = run("rules", "coverage", "--format", "navigator", "--rules", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    layer = orjson.loads(result.stdout)
+    check_layer(layer)
+    ids = {t["techniqueID"] for t in layer["techniques"]}
+    assert {"T1136.003", "T1190"} <= ids
+
+
+def test_rules_test_skips_a_user_rule_without_test_records(settings, tmp_path):
+    (tmp_path / "user.yml").write_text(USER_RULE)
+    result = run("rules", "test", "--rules", str(tmp_path), "8e4f0a6b-1f2c-4d3e-9a5b-6c7d8e9f0a1b")
+    assert result.exit_code == 0, result.output
+    assert "skip 8e4f0a6b-1f2c-4d3e-9a5b-6c7d8e9f0a1b" in result.stderr
