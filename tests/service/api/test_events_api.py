@@ -69,3 +69,33 @@ def test_a_push_inflating_within_the_limit_is_taken(api):
     api.state.settings.max_push_bytes = 2 * 1024 * 1024
     result = api.client.post("/v1/events", content=body, headers=api.headers("ingest")).json()
     assert result["accepted"] == 400
+
+
+def test_a_push_neither_reads_nor_writes_the_lake(fresh_database, monkeypatch):
+    """Review finding M2: each push built a lake, read every id of the day and wrote a file,
+    so pushes slowed as the day grew. Now a push only appends to the log (the writer, not
+    running here, stores later), whatever the day already holds."""
+    from pipelines.lake import EventLake as Lake
+    from service.api.limits import ApiLimits
+    from tests.service.api.conftest import make_api
+
+    limits = ApiLimits(max_body_bytes=10 * 1024 * 1024, rate_per_second=1000, burst=1000)
+    api = make_api(fresh_database, limits)  # no lifespan: no writer thread
+    day = [cloudtrail_record() for _ in range(2000)]
+    assert (
+        api.client.post(
+            "/v1/events", content=cloudtrail_file(*day), headers=api.headers("ingest")
+        ).json()["queued"]
+        == 2000
+    )
+    assert api.drain() == 2000  # a full day's worth already stored
+
+    touched: list[str] = []
+    for name in ("store", "read", "_index", "dataset"):
+        real = getattr(Lake, name)
+        monkeypatch.setattr(Lake, name, lambda *a, _n=name, _r=real, **k: touched.append(_n))
+    pushed = api.client.post(
+        "/v1/events", content=cloudtrail_file(cloudtrail_record()), headers=api.headers("ingest")
+    )
+    assert pushed.json()["queued"] == 1
+    assert touched == []
