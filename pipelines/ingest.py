@@ -24,6 +24,7 @@ from pipelines.events import EVENT_SCHEMA
 from pipelines.lake import EventLake
 from pipelines.memory import release_freed
 from pipelines.normalize import normalize_table
+from pipelines.provenance import Conflict
 from pipelines.rejects import Reject
 from pipelines.runner import LocalRunner, Runner
 from pipelines.settings import Settings
@@ -42,7 +43,8 @@ of Arrow); at 8 MiB a task was up to ~150k events held while it was appended."""
 @dataclass
 class IngestTally:
     """What ingestion did: blobs read, events new to the lake, duplicates, rejects, optional
-    fields dropped from kept records, failures."""
+    fields dropped from kept records, failures, and conflicts (one id, two contents: the
+    caller raises their alerts)."""
 
     blobs: int = 0
     new: int = 0
@@ -50,6 +52,7 @@ class IngestTally:
     rejects: list[Reject] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     dropped: DroppedFields = NO_DROPS
+    conflicts: list[Conflict] = field(default_factory=list)
 
     def line(self) -> str:
         line = f"{self.new} events new, {self.duplicates} duplicates, {len(self.rejects)} rejected"
@@ -281,9 +284,10 @@ def _ingest_chunks(
     def flush() -> None:
         nonlocal blobs, tables, pending
         if tables:
-            new = lake.append_table(pa.concat_tables(tables))
-            tally.new += new
-            tally.duplicates += pending - new
+            stored = lake.store(pa.concat_tables(tables))
+            tally.new += stored.count
+            tally.duplicates += pending - stored.count
+            tally.conflicts.extend(stored.conflicts)
         for blob in blobs:
             mark_done(source, blob)  # only after its events are durably in the lake
         tally.blobs += len(blobs)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,7 +26,7 @@ from pipelines.events import EVENT_SCHEMA, empty_events, events_from_arrow
 from pipelines.normalize import aws, gcp
 from pipelines.normalize.decode import Decoded, Raw, kept_row
 from pipelines.parse import Split, classify, split_blob
-from pipelines.rejects import Reject, snippet_of
+from pipelines.rejects import Reject, snippet_of, unreadable
 from pipelines.settings import Settings
 from pipelines.sources.base import Blob
 
@@ -75,8 +76,7 @@ def normalize_table(data: bytes, source: str, *, settings: Settings | None = Non
     try:
         return _normalize(data, source, settings)
     except Exception as exc:
-        reason = f"internal error while normalizing ({type(exc).__name__}: {exc})"
-        return TableBatch(EVENT_SCHEMA.empty_table(), [Reject(source, None, reason)])
+        return TableBatch(EVENT_SCHEMA.empty_table(), [unreadable(source, exc)])
     finally:
         if collecting:
             gc.enable()
@@ -127,8 +127,7 @@ def _finish(pending: _Pending, settings: Settings) -> Batch:
             try:
                 done = _decode(single)
             except Exception as exc:
-                reason = f"internal error while normalizing ({type(exc).__name__}: {exc})"
-                done = TableBatch(EVENT_SCHEMA.empty_table(), [Reject(split.source, None, reason)])
+                done = TableBatch(EVENT_SCHEMA.empty_table(), [unreadable(split.source, exc)])
             tables.append(done.table)
             rejects.extend(done.rejects)
             drops.append(done.dropped)
@@ -334,8 +333,22 @@ def _decode_slice(
     if not parts:
         return None
     if len(parts) == 1:
-        return parts[0][0]
+        return _with_origin(parts[0][0], parts[0][1], pending)
     # Keep the blob's own order when providers or retries interleave.
     combined = pa.concat_tables([table for table, _ in parts])
-    order = pa.array([i for _, index in parts for i in index], pa.int64())
-    return combined.take(pc.sort_indices(order))
+    positions = [i for _, index in parts for i in index]
+    order = pc.sort_indices(pa.array(positions, pa.int64()))
+    return _with_origin(combined.take(order), sorted(positions), pending)
+
+
+def _with_origin(table: pa.Table, positions: list[int], pending: _Pending) -> pa.Table:
+    """Each row's ``origin``: the name of the blob its record came from (provenance)."""
+    if len(pending.sources) == 1:  # one blob (a push, a file): no lookup per row
+        origin = pa.repeat(pa.scalar(pending.sources[0], pa.string()), table.num_rows)
+    else:
+        blob = np.searchsorted(np.asarray(pending.bases), np.asarray(positions), side="right")
+        names = pa.array(pending.sources, pa.string())
+        indices = pa.array(blob - 1, pa.int32())
+        origin = pa.DictionaryArray.from_arrays(indices, names).cast(pa.string())
+    at = table.schema.get_field_index("origin")
+    return table.set_column(at, EVENT_SCHEMA.field("origin"), origin)

@@ -101,8 +101,29 @@ def ingest(
             on_progress=show,
         )
     _report(tally, settings)
+    if tally.conflicts:
+        _raise_conflicts(tally, settings)
     if tally.failed:
         raise CommandFailed(f"{len(tally.failed)} source(s) failed: " + "; ".join(tally.failed))
+
+
+def _raise_conflicts(tally: IngestTally, settings: Settings) -> None:
+    """Store an ``event_id_conflict`` alert for each conflict (and queue its webhooks)."""
+    from service.db import open_database
+    from service.ingest.conflicts import store_conflicts
+
+    db = open_database(settings)
+    try:
+        with db.session() as session:
+            store_conflicts(session, tally.conflicts)
+    finally:
+        db.dispose()
+    err.print(
+        f"{len(tally.conflicts)} event id(s) arrived with two different contents: "
+        "event_id_conflict alerts stored",
+        highlight=False,
+        style="yellow",
+    )
 
 
 def _report(tally: IngestTally, settings: Settings) -> None:

@@ -12,7 +12,7 @@ from tests.factories import cloudtrail_file, cloudtrail_record, json_lines, log_
 EVENT_FIELDS = [
     "id", "time", "provider", "account", "region", "service", "action", "raw_action", "category",
     "principal", "principal_type", "session", "source_ip", "user_agent", "resource", "outcome",
-    "error_code", "read_only", "mfa", "raw",
+    "error_code", "read_only", "mfa", "raw", "origin",
 ]  # fmt: skip
 
 
@@ -37,6 +37,7 @@ def test_jsonl_prints_one_event_per_line_with_exactly_the_event_fields(inputs, s
     rows = [orjson.loads(line) for line in result.stdout.splitlines()]
     assert [list(row) for row in rows] == [EVENT_FIELDS, EVENT_FIELDS]
     assert rows[0]["action"] == "AddPermission"
+    assert rows[0]["origin"] == str(inputs / "aws.json.gz")
     assert rows[0]["time"].endswith("Z")
     assert isinstance(rows[0]["raw"], dict)
 
