@@ -37,7 +37,7 @@ PAGE = 7
 def page_statement(flt: AlertFilter, cursor: str) -> Select[Any]:
     """The statement ``paginate`` runs for the page after ``cursor``."""
     base: Select[Any] = select(*LIST_COLUMNS)
-    stmt = flt.apply(base).where(_after(ALERT_ORDER, decode_cursor(cursor, len(ALERT_ORDER))))
+    stmt = flt.apply(base).where(_after(ALERT_ORDER, decode_cursor(cursor, ALERT_ORDER)))
     return stmt.order_by(*(o.column.desc() for o in ALERT_ORDER)).limit(51)
 
 

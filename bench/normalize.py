@@ -1,6 +1,6 @@
 """Normalize benchmark: file -> event DataFrame, against merely decompressing and parsing.
 
-    python bench/normalize.py [--files 20] [--records 2000] [--repeat 3]
+    python bench/normalize.py [--files 20] [--records 2000] [--repeat 3] [--mistyped 0.001]
 
 Writes N gzip CloudTrail files of realistic records (a small generator below: Lambda, IAM,
 STS, Secrets Manager, sign-in; IAM users, assumed roles, services; ~1.4 kB per record), then
@@ -15,6 +15,10 @@ as the code.
   normalize      pipelines.normalize.normalize_blob, all the way to the event DataFrame
   normalize_chunks  pipelines.normalize.normalize_chunks: small blobs decoded together, one
                  DataFrame per 100k events (what matters for many small files: --records 50)
+
+``--mistyped F`` writes that fraction of records with ``requestParameters`` as a JSON string
+(as some exporters do): the typed decode fails on them and the normalizer keeps them without
+the field, so the run times the tolerant path (the parse floors read them like any record).
 """
 
 from __future__ import annotations
@@ -124,11 +128,24 @@ def record(rng: random.Random, second: int) -> dict[str, object]:
     }
 
 
-def write_files(folder: Path, files: int, records: int, seed: int = 7) -> list[Path]:
+def mistype(rng: random.Random, rec: dict[str, object], fraction: float) -> dict[str, object]:
+    """``requestParameters`` as a JSON string, for ``fraction`` of the records."""
+    if fraction and rng.random() < fraction:
+        rec["requestParameters"] = json.dumps(rec["requestParameters"])
+    return rec
+
+
+def write_files(
+    folder: Path, files: int, records: int, seed: int = 7, mistyped: float = 0.0
+) -> list[Path]:
     rng = random.Random(seed)
     paths = []
     for n in range(files):
-        body = {"Records": [record(rng, n * records + i) for i in range(records)]}
+        body = {
+            "Records": [
+                mistype(rng, record(rng, n * records + i), mistyped) for i in range(records)
+            ]
+        }
         path = folder / f"{n:04d}_CloudTrail_eu-central-1.json.gz"
         path.write_bytes(gzip.compress(json.dumps(body, separators=(",", ":")).encode(), 6))
         paths.append(path)
@@ -184,6 +201,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=20)
     parser.add_argument("--records", type=int, default=2000, help="records per file")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--mistyped", type=float, default=0.0, help="fraction of records with a mistyped field"
+    )
     parser.add_argument("--method", choices=METHODS, help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -192,9 +212,11 @@ def main() -> None:
         print(json.dumps(run_method(args.method, paths, args.repeat)))
         return
     with tempfile.TemporaryDirectory(prefix="functrail-bench-") as folder:
-        paths = write_files(Path(folder), args.files, args.records)
+        paths = write_files(Path(folder), args.files, args.records, mistyped=args.mistyped)
         size = sum(p.stat().st_size for p in paths)
         flags = f"--files {args.files} --records {args.records} --repeat {args.repeat}"
+        if args.mistyped:
+            flags += f" --mistyped {args.mistyped}"
         print(f"command: python bench/normalize.py {flags}")
         total = args.files * args.records
         print(f"{args.files} gzip CloudTrail files, {total} records, {size / 2**20:.1f} MiB gzip")

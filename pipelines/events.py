@@ -50,9 +50,19 @@ EVENT_SCHEMA: Final = pa.schema(
         pa.field("mfa", pa.bool_()),
         # The whole record as logged (JSON text): evidence, and the fields rules read from it.
         pa.field("raw", pa.string()),
+        # Provenance (DESIGN.md): the source URI and object it was pulled from, or
+        # ``push:<key id>`` for POST /v1/events. Null in lake files written before it existed.
+        pa.field("origin", pa.string()),
     ]
 )
 EVENT_COLUMNS: Final = tuple(EVENT_SCHEMA.names)
+PUSH_ORIGIN: Final = "push:"
+"""The origin prefix of pushed records (``push:<key id>``): anything else was pulled."""
+
+
+def pushed_origin(key_id: str) -> str:
+    """The origin of a record pushed with the ingest key ``key_id``."""
+    return f"{PUSH_ORIGIN}{key_id}"
 
 
 def empty_events() -> pd.DataFrame:

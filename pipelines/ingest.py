@@ -19,10 +19,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
+from pipelines.dropped import NO_DROPS, DroppedFields
 from pipelines.events import EVENT_SCHEMA
 from pipelines.lake import EventLake
 from pipelines.memory import release_freed
 from pipelines.normalize import normalize_table
+from pipelines.provenance import Conflict
 from pipelines.rejects import Reject
 from pipelines.runner import LocalRunner, Runner
 from pipelines.settings import Settings
@@ -40,16 +42,23 @@ of Arrow); at 8 MiB a task was up to ~150k events held while it was appended."""
 
 @dataclass
 class IngestTally:
-    """What ingestion did: blobs read, events new to the lake, duplicates, rejects, failures."""
+    """What ingestion did: blobs read, events new to the lake, duplicates, rejects, optional
+    fields dropped from kept records, failures, and conflicts (one id, two contents: the
+    caller raises their alerts)."""
 
     blobs: int = 0
     new: int = 0
     duplicates: int = 0
     rejects: list[Reject] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    dropped: DroppedFields = NO_DROPS
+    conflicts: list[Conflict] = field(default_factory=list)
 
     def line(self) -> str:
-        return f"{self.new} events new, {self.duplicates} duplicates, {len(self.rejects)} rejected"
+        line = f"{self.new} events new, {self.duplicates} duplicates, {len(self.rejects)} rejected"
+        if self.dropped:
+            line += f", {self.dropped.total} optional fields dropped"
+        return line
 
 
 @dataclass
@@ -61,6 +70,7 @@ class Normalized:
     events: pa.Table
     rejects: list[Reject]
     fetched: bool = True
+    dropped: DroppedFields = NO_DROPS
 
 
 def normalize_ref(
@@ -75,11 +85,11 @@ def normalize_ref(
         data = ref.fetch()
     except BlobRejected as exc:
         return Normalized(EVENT_SCHEMA.empty_table(), [Reject(ref.name, None, str(exc))], False)
-    events, rejects = normalize_table(data, ref.name, settings=settings)
+    events, rejects, dropped = normalize_table(data, ref.name, settings=settings)
     del data
     if clip:
         events = within(events, start, end)
-    return Normalized(events, rejects)
+    return Normalized(events, rejects, dropped=dropped)
 
 
 @dataclass
@@ -89,6 +99,7 @@ class BlobOutcome:
     rows: int
     rejects: list[Reject]
     fetched: bool
+    dropped: DroppedFields = NO_DROPS
 
 
 @dataclass
@@ -151,7 +162,7 @@ def normalize_refs(
 ) -> NormalizedChunk:
     """``normalize_ref`` over a few blobs: the task a runner maps; ``staging`` when remote."""
     done = [normalize_ref(ref, settings=settings, start=start, end=end, clip=clip) for ref in refs]
-    outcomes = [BlobOutcome(d.events.num_rows, d.rejects, d.fetched) for d in done]
+    outcomes = [BlobOutcome(d.events.num_rows, d.rejects, d.fetched, d.dropped) for d in done]
     events = pa.concat_tables([d.events for d in done])
     if staging is None:
         return NormalizedChunk(outcomes, events=events)
@@ -273,9 +284,10 @@ def _ingest_chunks(
     def flush() -> None:
         nonlocal blobs, tables, pending
         if tables:
-            new = lake.append_table(pa.concat_tables(tables))
-            tally.new += new
-            tally.duplicates += pending - new
+            stored = lake.store(pa.concat_tables(tables))
+            tally.new += stored.count
+            tally.duplicates += pending - stored.count
+            tally.conflicts.extend(stored.conflicts)
         for blob in blobs:
             mark_done(source, blob)  # only after its events are durably in the lake
         tally.blobs += len(blobs)
@@ -294,6 +306,7 @@ def _ingest_chunks(
         offset = 0
         for ref, done in zip(drawn.pop(index), chunk.outcomes, strict=True):
             tally.rejects.extend(done.rejects)
+            tally.dropped += done.dropped
             if done.fetched:
                 blobs.append(ref)
             if done.rows:

@@ -4,26 +4,33 @@ Layout: ``<root>/provider=aws/date=2026-03-02/part-<uuid>.parquet`` (zstd). ``pr
 ``date`` live in the path only. Rows in a file are sorted by (account, principal, time) in row
 groups of ``ROW_GROUP_ROWS``, so the min/max statistics of a row group let a reader of one
 account, or of a range of its principals, skip the rest (``service.scoring.partitions``).
-Appends drop events whose id the touched partitions already hold, so re-ingesting a file, or
-the same event from LookupEvents and S3, stores it once. Every file appears whole: local
-writes go to a dot-file that readers ignore and are renamed; S3 objects only become visible
-when their upload completes. A crash between compaction's write and its deletes leaves
-duplicates on disk, never lost events, so reads drop repeated ids too.
+Every file appears whole: local writes go to a dot-file that readers ignore and are renamed;
+S3 objects only become visible when their upload completes.
 
-One writer per lake at a time (the ingest or score job); readers may run alongside. An
-``EventLake`` keeps an ``IdIndex`` of each partition it has appended to (128-bit hashes of the
-ids, 16 bytes an event: a 10M-event day is 160 MB, where the ids as strings were ~600 MB and
-every append rebuilt a hash table of all of them), so appends cost the size of the batch, not
-of the lake; append in batches of thousands of events, not per file.
+Storing follows ``pipelines.provenance``: a repeat of a stored record is dropped (re-ingesting a
+file, or one event from LookupEvents and S3, stores it once), a pulled record is never hidden
+by a pushed one, and two records with one id and different content are reported as conflicts.
+Each file also holds a ``digest`` of every record (lake-internal; the event model's readers
+never select it), so a new writer learns what a partition holds from ids and digests alone.
+
+Writers: any number of processes, one at a time. ``store`` and the compactions hold an
+``flock`` on ``<root>/_writer.lock`` (local lakes; an ``s3://`` lake needs one writing host),
+and before deciding anything a writer reads the ids of the files another wrote since it last
+looked, so its ``IdIndex`` of a partition is never stale. Appends cost the size of the batch,
+not of the lake; the indexes of the ``MAX_PARTITIONS`` partitions touched last are kept.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import threading
 import uuid
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -34,90 +41,38 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from pipelines.events import EVENT_COLUMNS, EVENT_SCHEMA, empty_events, events_from_arrow
+from pipelines.lake_files import TMP_PREFIX, write_whole
+from pipelines.lake_index import IdIndex, PartitionIndex
+from pipelines.private import private_dir
+from pipelines.provenance import (
+    Conflict,
+    Stored,
+    digests,
+    first_of_each_id,
+    is_pushed,
+    one_per_id,
+    same_content,
+)
 
 PARTITIONING: Final = pa.schema([("provider", pa.string()), ("date", pa.date32())])
-FILE_SCHEMA: Final = pa.schema([f for f in EVENT_SCHEMA if f.name != "provider"])
-"""What each Parquet file holds: the event schema less the ``provider`` path column."""
+FILE_SCHEMA: Final = pa.schema(
+    [*(f for f in EVENT_SCHEMA if f.name != "provider"), pa.field("digest", pa.uint64())]
+)
+"""What each Parquet file holds: the event schema less the ``provider`` path column, plus the
+lake's own ``digest`` of each record (null in files written before it existed)."""
 DATASET_SCHEMA: Final = pa.schema([*FILE_SCHEMA, *PARTITIONING])
-FILE_ORDER: Final = (("account", "ascending"), ("principal", "ascending"), ("time", "ascending"))
-"""Row order inside a file: one account's (and one principal's) rows share few row groups."""
-ROW_GROUP_ROWS: Final = 8192
-"""Small enough that reading one account of a 50k-event file skips most of it."""
-_TMP_PREFIX: Final = "."
-_HASH_KEYS: Final = ("functrail-lake-1", "functrail-lake-2")
-MAX_RUN: Final = 1 << 21
-"""Ids in one sorted run of an ``IdIndex`` (32 MB): bounds what a merge holds; a 10M-event
-day is five full runs, each searched once per append."""
-
-
-class IdIndex:
-    """The ids one lake partition holds, as two independent 64-bit hashes each, in sorted runs.
-
-    Why hashes: the duplicate check of a 10M-event day must stay a small fraction of the 2 GB
-    budget. Two 64-bit SipHashes make a false "already stored" (a new event dropped) about as
-    likely as two random UUIDs colliding (~n^2 / 2^129, 1e-25 for 10M ids). Runs merge like a
-    binary counter up to ``MAX_RUN`` ids, so adding a batch never rebuilds the day, and a probe
-    is one sorted search per run (a few runs of ``MAX_RUN`` plus a logarithmic tail).
-    """
-
-    def __init__(self) -> None:
-        self._runs: list[tuple[np.ndarray, np.ndarray]] = []
-
-    def __len__(self) -> int:
-        return sum(len(first) for first, _ in self._runs)
-
-    @staticmethod
-    def hashes(ids: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-        """The two hashes of each id (uint64 arrays)."""
-        values = ids.to_numpy(zero_copy_only=False)
-        return tuple(  # type: ignore[return-value]
-            pd.util.hash_array(values, hash_key=key, categorize=False) for key in _HASH_KEYS
-        )
-
-    def contains(self, hashed: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        """A bool per id: already in the index.
-
-        The batch is searched in sorted order (one argsort of the batch): neighbouring probes
-        then touch neighbouring parts of a run, ~5x faster than random probes into a run of
-        millions, which matters once a day is several capped runs.
-        """
-        first, second = hashed
-        order = np.argsort(first, kind="stable")
-        first, second = first[order], second[order]
-        found = np.zeros(len(first), dtype=bool)
-        for run_first, run_second in self._runs:
-            left = np.searchsorted(run_first, first, side="left")
-            at = np.minimum(left, len(run_first) - 1)
-            hit = run_first[at] == first
-            found |= hit & (run_second[at] == second)
-            # A 64-bit collision inside the run: the same first hash on several rows.
-            tied = np.flatnonzero(hit & (at + 1 < len(run_first)))
-            tied = tied[run_first[np.minimum(at[tied] + 1, len(run_first) - 1)] == first[tied]]
-            for i in tied:
-                right = np.searchsorted(run_first, first[i], side="right")
-                found[i] |= bool((run_second[left[i] : right] == second[i]).any())
-        out = np.empty_like(found)
-        out[order] = found
-        return out
-
-    def add(self, hashed: tuple[np.ndarray, np.ndarray]) -> None:
-        """Add ids (hashes from ``hashes``) not already present.
-
-        Runs merge like a binary counter up to ``MAX_RUN`` ids: merging two runs holds both
-        and the result at once, so an uncapped last merge of a 10M-event day held ~40 bytes an
-        event (400 MB) for a moment; capped, the transient stays ~40 bytes x ``MAX_RUN``.
-        """
-        first, second = hashed
-        if not len(first):
-            return
-        order = np.argsort(first, kind="stable")
-        self._runs.append((first[order], second[order]))
-        while len(self._runs) > 1:
-            earlier, later = len(self._runs[-2][0]), len(self._runs[-1][0])
-            if earlier > 2 * later or earlier + later > MAX_RUN:
-                break
-            b, a = self._runs.pop(), self._runs.pop()
-            self._runs.append(_merge_runs(a, b))
+LOCK_FILE: Final = "_writer.lock"
+CONFLICTS_DIR: Final = "_conflicts"
+"""Pushed records a different pulled record with their id superseded, kept for forensics
+(readers skip ``_`` names)."""
+MAX_PARTITIONS: Final = 8
+"""Partition indexes kept per lake object (LRU): a long-running writer must not keep every
+day it ever touched (24 bytes an event each)."""
+SMALL_FILE_BYTES: Final = 4 * 1024 * 1024
+SMALL_FILES: Final = 32
+"""``compact_small`` merges a partition's files under ``SMALL_FILE_BYTES`` once there are
+this many: a writer storing every second (pushes, micro-batches) keeps a day at ~one file per
+4 MiB plus at most this many small ones."""
 
 
 class EventLake:
@@ -133,8 +88,8 @@ class EventLake:
         else:
             self.fs, self.root = pafs.LocalFileSystem(), os.path.abspath(root)
         self._local = isinstance(self.fs, pafs.LocalFileSystem)
-        # Ids per partition, read once per process: appends stay O(batch), not O(lake).
-        self._known: dict[tuple[str, date], IdIndex] = {}
+        self._known: OrderedDict[tuple[str, date], PartitionIndex] = OrderedDict()
+        self._thread_lock = threading.Lock()
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -142,68 +97,192 @@ class EventLake:
         """Store the events not already in the lake; returns how many were new."""
         if not len(events):
             return 0
-        return self.append_table(_events_table(events))
+        return self.store(_events_table(events)).count
 
     def append_table(self, events: pa.Table) -> int:
         """``append`` for an Arrow table with EVENT_SCHEMA (``normalize_table`` output)."""
+        return self.store(events).count
+
+    def store(self, events: pa.Table) -> Stored:
+        """Store what is new of ``events`` (EVENT_SCHEMA) under the provenance rules: the rows
+        written, how many were repeats, and the conflicts found (``pipelines.provenance``)."""
         if not events.num_rows:
-            return 0
-        table = _dedup(events.select(list(EVENT_COLUMNS)).cast(EVENT_SCHEMA))
-        days = pc.cast(table["time"], pa.date32())
-        table = table.append_column("date", days)
-        written = 0
-        keys = table.select(["provider", "date"]).group_by(["provider", "date"]).aggregate([])
-        for provider, day in zip(
-            keys["provider"].to_pylist(), keys["date"].to_pylist(), strict=True
-        ):
-            if keys.num_rows == 1:  # the usual batch: one partition, no copy of it
-                part = table
-            else:
-                mask = pc.and_(pc.equal(table["provider"], provider), pc.equal(table["date"], day))
-                part = table.filter(mask)
-            known = self._ids(provider, day)
-            hashed = IdIndex.hashes(part["id"])
-            seen = known.contains(hashed)
-            if seen.any():
-                fresh = ~seen
-                part = part.filter(pa.array(fresh))
-                hashed = (hashed[0][fresh], hashed[1][fresh])
-            if part.num_rows:
-                self._write(provider, day, part.drop_columns(["provider", "date"]))
-                known.add(hashed)
-                written += part.num_rows
-        return written
+            return Stored(EVENT_SCHEMA.empty_table())
+        table = events.select(list(EVENT_COLUMNS)).cast(EVENT_SCHEMA)
+        table, conflicts, duplicates = first_of_each_id(table)
+        table = table.append_column("digest", pa.array(digests(table["raw"]), pa.uint64()))
+        table = table.append_column("date", pc.cast(table["time"], pa.date32()))
+        written: list[pa.Table] = []
+        with self._writing():
+            groups = table.select(["provider", "date"]).group_by(["provider", "date"])
+            keys = groups.aggregate([])
+            for provider, day in zip(
+                keys["provider"].to_pylist(), keys["date"].to_pylist(), strict=True
+            ):
+                if keys.num_rows == 1:  # the usual batch: one partition, no copy of it
+                    part = table
+                else:
+                    mask = pc.and_(
+                        pc.equal(table["provider"], provider), pc.equal(table["date"], day)
+                    )
+                    part = table.filter(mask)
+                new, found, dropped = self._store_partition(provider, day, part)
+                written.append(new)
+                conflicts.extend(found)
+                duplicates += dropped
+        out = pa.concat_tables(written).select(list(EVENT_COLUMNS)) if written else None
+        return Stored(out if out is not None else EVENT_SCHEMA.empty_table(), duplicates, conflicts)
+
+    def _store_partition(
+        self, provider: str, day: date, part: pa.Table
+    ) -> tuple[pa.Table, list[Conflict], int]:
+        """Store one partition's rows (under the writer lock): written, conflicts, dropped."""
+        index = self._index(provider, day)
+        hashed = IdIndex.hashes(part["id"])
+        digest = part["digest"].to_numpy()
+        pushed = is_pushed(part["origin"])
+        pulled_found, pulled_digest = index.pulled.lookup(hashed)
+        pushed_found, pushed_digest = index.pushed.lookup(hashed)
+        # A stored twin with another digest: the same record written otherwise, or a conflict.
+        vs_pulled = pulled_found & (pulled_digest != digest)
+        vs_pushed = ~pulled_found & pushed_found & (pushed_digest != digest)
+        conflicts: list[Conflict] = []
+        superseded: list[str] = []
+        if (vs_pulled | vs_pushed).any():
+            ids = part["id"].to_pylist()
+            candidates = np.flatnonzero(vs_pulled | vs_pushed)
+            rows = part.take(pa.array(candidates)).to_pylist()
+            twins = self._stored_twins(provider, day, [ids[i] for i in candidates])
+            for i, row in zip(candidates, rows, strict=True):
+                twin = twins.get((ids[i], bool(vs_pushed[i])))
+                if twin is not None and same_content(twin["raw"], row["raw"]):
+                    vs_pulled[i] = vs_pushed[i] = False
+                    continue
+                incoming = _record(row, provider)
+                stored = _record(twin, provider) if twin is not None else None
+                if vs_pushed[i] and not pushed[i]:  # a pull supersedes a different push
+                    superseded.append(ids[i])
+                    if stored is not None:
+                        conflicts.append(Conflict(provider, ids[i], incoming, stored))
+                elif stored is not None:
+                    conflicts.append(Conflict(provider, ids[i], stored, incoming))
+        keep = (~pulled_found & ~pushed_found) | (~pushed & vs_pushed)
+        if superseded:
+            self._set_aside(provider, day, superseded)  # before the pulls: never both visible
+        new = part if keep.all() else part.filter(pa.array(keep))
+        if new.num_rows:
+            self._write(provider, day, new.drop_columns(["provider", "date"]))
+            index.add((hashed[0][keep], hashed[1][keep]), digest[keep], pushed[keep])
+        return new, conflicts, int(part.num_rows - new.num_rows)
 
     def compact(self) -> int:
         """Rewrite each partition of several files as one (ids deduplicated); returns partitions."""
         compacted = 0
-        for provider, day in self.days():
-            files = self._files(provider, day)
-            if len(files) < 2:
-                continue
-            table = ds.dataset(files, schema=FILE_SCHEMA, filesystem=self.fs).to_table()
-            self._write(provider, day, _dedup(table))
-            for path in files:
-                self.fs.delete_file(path)
-            compacted += 1
+        with self._writing():
+            for provider, day in self.days():
+                files = self._files(provider, day)
+                if len(files) < 2:
+                    continue
+                self._merge(provider, day, files)
+                compacted += 1
         return compacted
 
-    def _write(self, provider: str, day: date, table: pa.Table) -> None:
-        folder = self._partition(provider, day)
-        self.fs.create_dir(folder, recursive=True)
-        final = f"{folder}/part-{uuid.uuid4().hex}.parquet"
-        if not self._local:
-            # An S3 object is invisible until its (multipart) upload completes: already atomic.
-            _write_sorted(table, final, self.fs)
-            return
-        temp = f"{folder}/{_TMP_PREFIX}{uuid.uuid4().hex}.tmp"
-        try:
-            _write_sorted(table, temp, self.fs)
-            self.fs.move(temp, final)
-        except BaseException:
-            if self.fs.get_file_info(temp).type != pafs.FileType.NotFound:
-                self.fs.delete_file(temp)
-            raise
+    def compact_small(self, provider: str, day: date) -> bool:
+        """Merge the partition's small files once ``SMALL_FILES`` of them gathered; True if it
+        did. Costs the small files, never the day: what frequent writers call after storing."""
+        with self._writing():
+            small = [
+                info.path
+                for info in self._file_infos(self._partition(provider, day))
+                if info.size is not None and info.size < SMALL_FILE_BYTES
+            ]
+            if len(small) < SMALL_FILES:
+                return False
+            self._merge(provider, day, sorted(small))
+            return True
+
+    def _merge(self, provider: str, day: date, files: list[str]) -> None:
+        table = ds.dataset(files, schema=FILE_SCHEMA, filesystem=self.fs).to_table()
+        written = self._write(provider, day, one_per_id(table))
+        for path in files:
+            self.fs.delete_file(path)
+        index = self._known.get((provider, day))
+        if index is not None:
+            index.files.difference_update(files)
+            index.files.add(written)
+
+    def _set_aside(self, provider: str, day: date, ids: list[str]) -> None:
+        """Move the pushed rows with ``ids`` out of the partition into ``_conflicts/``.
+
+        Each file holding one is replaced in place (the same name, atomically), so readers see
+        the file with or without them, never a copy beside it.
+        """
+        wanted = pa.array(sorted(set(ids)), pa.string())
+        for path in self._files(provider, day):
+            probe = pq.read_table(path, columns=["id", "origin"], filesystem=self.fs)
+            hit = pc.and_(
+                pc.is_in(probe["id"], value_set=wanted), pa.array(is_pushed(probe["origin"]))
+            )
+            if not pc.any(hit).as_py():
+                continue
+            table = pq.read_table(path, schema=FILE_SCHEMA, filesystem=self.fs)
+            aside = f"{self.root}/{CONFLICTS_DIR}/provider={provider}/date={day.isoformat()}"
+            self._write_file(aside, f"part-{uuid.uuid4().hex}.parquet", table.filter(hit))
+            rest = table.filter(pc.invert(hit))
+            if rest.num_rows:
+                self._write_file(self._partition(provider, day), path.rsplit("/", 1)[1], rest)
+            else:
+                self.fs.delete_file(path)
+
+    def _stored_twins(
+        self, provider: str, day: date, ids: list[str]
+    ) -> dict[tuple[str, bool], dict[str, Any]]:
+        """The stored rows with ``ids``, by (id, pushed)."""
+        files = self._files(provider, day)
+        if not files:
+            return {}
+        dataset = ds.dataset(files, schema=FILE_SCHEMA, filesystem=self.fs)
+        found = dataset.to_table(filter=ds.field("id").isin(list(dict.fromkeys(ids))))
+        pushed = is_pushed(found["origin"])
+        return {
+            (row["id"], bool(flag)): row
+            for row, flag in zip(found.to_pylist(), pushed, strict=True)
+        }
+
+    def _write(self, provider: str, day: date, table: pa.Table) -> str:
+        """A new file of ``table`` in the partition; returns its path."""
+        return self._write_file(
+            self._partition(provider, day), f"part-{uuid.uuid4().hex}.parquet", table
+        )
+
+    def _write_file(self, folder: str, name: str, table: pa.Table) -> str:
+        """``table`` as ``folder/name``, whole or not at all (replacing a file of that name)."""
+        digest = pa.array(digests(table["raw"]), pa.uint64())
+        if "digest" in table.column_names:
+            table = table.set_column(
+                table.schema.get_field_index("digest"), FILE_SCHEMA.field("digest"), digest
+            )
+        else:
+            table = table.append_column(FILE_SCHEMA.field("digest"), digest)
+        if self._local:  # audit records: the owner's only (0700 folders, 0600 files)
+            private_dir(self.root)
+            private_dir(folder)
+        return write_whole(self.fs, folder, name, table.cast(FILE_SCHEMA), local=self._local)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The lake's writer lock: this process's threads, then every process (flock)."""
+        with self._thread_lock:
+            if not self._local:
+                yield
+                return
+            private_dir(self.root)
+            fd = os.open(f"{self.root}/{LOCK_FILE}", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # closing releases the flock
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -277,7 +356,7 @@ class EventLake:
             format="parquet",
             filesystem=self.fs,
             partitioning=ds.partitioning(PARTITIONING, flavor="hive"),
-            ignore_prefixes=[_TMP_PREFIX, "_"],
+            ignore_prefixes=[TMP_PREFIX, "_"],
         )
 
     def _partition(self, provider: str, day: date) -> str:
@@ -287,14 +366,17 @@ class EventLake:
         return self._files_in(self._partition(provider, day))
 
     def _files_in(self, folder: str) -> list[str]:
+        return sorted(info.path for info in self._file_infos(folder))
+
+    def _file_infos(self, folder: str) -> list[pafs.FileInfo]:
         selector = pafs.FileSelector(folder, allow_not_found=True)
-        return sorted(
-            info.path
+        return [
+            info
             for info in self.fs.get_file_info(selector)
             if info.type == pafs.FileType.File
             and info.base_name.endswith(".parquet")
-            and not info.base_name.startswith((_TMP_PREFIX, "_"))
-        )
+            and not info.base_name.startswith((TMP_PREFIX, "_"))
+        ]
 
     def _children(self, folder: str) -> list[str]:
         selector = pafs.FileSelector(folder, allow_not_found=True)
@@ -304,61 +386,31 @@ class EventLake:
             if info.type == pafs.FileType.Directory
         )
 
-    def _ids(self, provider: str, day: date) -> IdIndex:
+    def _index(self, provider: str, day: date) -> PartitionIndex:
+        """The partition's index, first brought up to date with files written since (by
+        another process, or before this object existed): call under the writer lock."""
         key = (provider, day)
-        if key not in self._known:
-            index = IdIndex()
-            files = self._files(provider, day)
-            if files:  # one batch at a time: the index, not the ids, is what stays
-                dataset = ds.dataset(files, schema=FILE_SCHEMA, filesystem=self.fs)
-                for batch in dataset.to_batches(columns=["id"]):
-                    hashed = IdIndex.hashes(batch.column(0))
-                    fresh = ~index.contains(hashed)
-                    index.add((hashed[0][fresh], hashed[1][fresh]))
-            self._known[key] = index
-        return self._known[key]
+        index = self._known.pop(key, None) or PartitionIndex()
+        self._known[key] = index
+        while len(self._known) > MAX_PARTITIONS:
+            self._known.popitem(last=False)
+        files = set(self._files(provider, day))
+        unseen = sorted(files - index.files)
+        if unseen:  # one batch at a time: the index, not the ids, is what stays
+            dataset = ds.dataset(unseen, schema=FILE_SCHEMA, filesystem=self.fs)
+            for batch in dataset.to_batches(columns=["id", "digest", "origin"]):
+                # A file from before digests has none: 0, "unknown", makes a repeat of one of
+                # its records compare with the stored record itself (slower, still right).
+                digest = pc.fill_null(batch.column(1), 0).to_numpy(zero_copy_only=False)
+                hashed = IdIndex.hashes(batch.column(0))
+                index.add(hashed, digest.astype(np.uint64), is_pushed(batch.column(2)))
+        index.files = files
+        return index
 
 
-def _write_sorted(table: pa.Table, path: str, fs: pafs.FileSystem) -> None:
-    """``table`` as zstd Parquet in ``FILE_ORDER``, one row group at a time: the sorted copy
-    of the batch is never whole, only the sort order (8 bytes a row) and one group."""
-    order = pc.sort_indices(table, sort_keys=list(FILE_ORDER)).to_numpy().astype(np.int64)
-    batches = table.to_batches()  # zero-copy pieces: take on a chunked table concatenates
-    starts = np.cumsum([0] + [batch.num_rows for batch in batches], dtype=np.int64)
-    with pq.ParquetWriter(path, FILE_SCHEMA, filesystem=fs, compression="zstd") as writer:
-        for first in range(0, table.num_rows, ROW_GROUP_ROWS):
-            group = _take_rows(batches, starts, order[first : first + ROW_GROUP_ROWS])
-            writer.write_table(group.cast(FILE_SCHEMA), row_group_size=ROW_GROUP_ROWS)
-
-
-def _take_rows(batches: list[pa.RecordBatch], starts: np.ndarray, rows: np.ndarray) -> pa.Table:
-    """The rows at table positions ``rows`` (in that order) of the batches starting at
-    ``starts``. ``Table.take`` would first concatenate every chunked column whole (the raw
-    JSON of the batch, ~100 MB at a flush); this takes from each batch what it holds."""
-    which = np.searchsorted(starts, rows, side="right") - 1
-    by_batch = np.argsort(which, kind="stable")
-    pieces = []
-    for b in np.unique(which):
-        local = rows[by_batch][which[by_batch] == b] - starts[b]
-        pieces.append(batches[b].take(pa.array(local)))
-    back = np.empty_like(by_batch)
-    back[by_batch] = np.arange(len(by_batch))
-    return pa.Table.from_batches(pieces).take(pa.array(back))
-
-
-def _merge_runs(
-    a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Two runs sorted by first hash as one, by placing each element at its merged position:
-    no sort, and the extra memory is the output plus two position arrays, not four copies."""
-    at_a = np.arange(len(a[0])) + np.searchsorted(b[0], a[0], side="left")
-    at_b = np.arange(len(b[0])) + np.searchsorted(a[0], b[0], side="right")
-    merged = []
-    for i in range(2):
-        out = np.empty(len(a[i]) + len(b[i]), dtype=a[i].dtype)
-        out[at_a], out[at_b] = a[i], b[i]
-        merged.append(out)
-    return merged[0], merged[1]
+def _record(row: dict[str, Any], provider: str) -> dict[str, Any]:
+    """An event record (the event model's fields) from a stored or incoming row."""
+    return {name: (provider if name == "provider" else row.get(name)) for name in EVENT_COLUMNS}
 
 
 def _events_table(events: pd.DataFrame) -> pa.Table:
@@ -367,19 +419,6 @@ def _events_table(events: pd.DataFrame) -> pa.Table:
         raise ValueError(f"events lack column(s) {missing}: not an event batch")
     table = pa.Table.from_pandas(events[list(EVENT_COLUMNS)], preserve_index=False)
     return table.cast(EVENT_SCHEMA)
-
-
-def _dedup(table: pa.Table) -> pa.Table:
-    """First row of each id (ids are unique per provider, so provider joins the key if present)."""
-    keys = ["provider", "id"] if "provider" in table.column_names else ["id"]
-    if table.num_rows < 2:
-        return table
-    numbered = table.append_column("__row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
-    first = numbered.group_by(keys, use_threads=False).aggregate([("__row", "min")])
-    if first.num_rows == table.num_rows:
-        return table
-    rows = first["__row_min"]
-    return table.take(pc.take(rows, pc.sort_indices(rows)))
 
 
 def _range_filter(start: datetime | None, end: datetime | None) -> ds.Expression | None:
@@ -413,7 +452,7 @@ def _with_keys(columns: Sequence[str]) -> list[str]:
 
 
 def _to_events(table: pa.Table, columns: list[str] | None) -> pd.DataFrame:
-    table = _by_time(_dedup(table))
+    table = _by_time(one_per_id(table))
     if columns is None or len(columns) == len(EVENT_COLUMNS):
         return events_from_arrow(table)
     schema = pa.schema([EVENT_SCHEMA.field(name) for name in columns])

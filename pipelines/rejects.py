@@ -6,11 +6,15 @@ and why, so an operator can find the record and fix or replay it.
 
 from __future__ import annotations
 
+import logging
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+
+log = logging.getLogger("functrail.rejects")
 
 REJECT_SNIPPET_BYTES = 512
 """How much of a rejected record is kept beside the reason: enough to find it, never 50 MB."""
@@ -34,6 +38,23 @@ def snippet_of(data: bytes | str) -> str:
     """A bounded, printable excerpt of a bad record."""
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     return text[:REJECT_SNIPPET_BYTES]
+
+
+def unreadable(source: str, exc: BaseException) -> Reject:
+    """The reject of a blob whose reading failed in our own code, in plain words.
+
+    A reason reaches whoever pushed the input (the API answers it): an internal exception's
+    text (``RecursionError: maximum recursion depth exceeded ...``) says nothing useful to
+    them and something about us to an attacker. The details go to the log, under a reference
+    the reason carries.
+    """
+    if isinstance(exc, RecursionError):
+        return Reject(source, None, "the input nests deeper than the parser allows")
+    if isinstance(exc, MemoryError):
+        return Reject(source, None, "the input is too large to parse")
+    ref = uuid.uuid4().hex[:12]
+    log.warning("input %s could not be normalized (reference %s)", source, ref, exc_info=exc)
+    return Reject(source, None, f"the input could not be read (reference {ref} in the log)")
 
 
 def write_rejects(rejects: list[Reject], folder: Path, run_name: str) -> Path | None:

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None, description="key that encrypts stored secrets (webhook signing secrets)"
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token GET /metrics requires (unset: /metrics answers anyone)",
+    )
     rules_dir: Path | None = Field(
         default=None, description="a folder of extra Sigma rules, loaded beside the built-in pack"
     )
@@ -38,6 +42,25 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(
         default=1024 * 1024 * 1024,
         description="a decompressed input file larger than this is rejected",
+    )
+    retention_days: int = Field(
+        default=365,
+        ge=1,
+        description="the event retention window: a pushed record older than this is a reject",
+    )
+    push_drain_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="how often the writer moves pushed records from the push log to the lake",
+    )
+    push_drain_records: int = Field(
+        default=10_000,
+        ge=1,
+        description="the writer moves pushed records at once when this many wait",
+    )
+    max_push_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        description="a POST /v1/events body that decompresses to more than this is a 413",
     )
 
     score_schedule: str | None = Field(

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from pipelines.private import create_private, private_dir
 from pipelines.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -113,7 +114,9 @@ def make_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Engine
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # 0600 before SQLite opens it: its -wal and -shm files then take the same mode.
+            private_dir(Path(parsed.database).parent, narrow=False)
+            create_private(parsed.database)
         connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -209,7 +212,12 @@ class Database:
 def open_database(
     settings: Settings, *, migrate: bool = True, schema: str | None = None
 ) -> Database:
-    """Connect to ``settings.database`` and bring its schema to the newest revision."""
+    """Connect to ``settings.database`` and bring its schema to the newest revision.
+
+    The data folder is narrowed to 0700 on the way: what is in it (the SQLite database, the
+    lake, secrets) is then out of other users' reach whatever the files' own modes.
+    """
+    private_dir(settings.home)
     engine = make_engine(settings.database, schema=schema)
     if schema and engine.dialect.name == "postgresql":
         if not _IDENTIFIER.fullmatch(schema):

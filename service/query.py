@@ -3,6 +3,11 @@
 Lists are ordered by a few columns (newest first) and cut with a keyset cursor: the sort
 values of the last item, base64url-encoded JSON. Unlike OFFSET, a keyset page costs the same
 at row 1M as at row 10 and does not shift when new rows arrive at the head.
+
+A cursor comes back from the caller, so it is validated strictly against the list's order
+before it reaches SQL: each value must have its column's type (a time: aware, 1970-2100; a
+string: no NUL; an integer: 64-bit), or it is a ``BadCursor`` (422). Unchecked, ``[1, "x"]``
+on a time column, a zone-less time or ``1e308`` were 500s that logged SQL and bound values.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from typing import Any, Generic, TypeVar
 import orjson
 from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.types import TypeDecorator
+
+from service.fields import bounded_utc
 
 T = TypeVar("T")
 
@@ -64,7 +72,7 @@ def paginate(
     ``stmt`` selects one ORM entity (items are the objects) or columns that include the order
     columns (items are Rows: cheaper when a hot list needs no ORM objects).
     """
-    after = decode_cursor(cursor, len(order)) if cursor else None
+    after = decode_cursor(cursor, order) if cursor else None
     paged = page_statement(stmt, order, after=after is not None)
     result = session.execute(paged, page_params(order, limit, after))
     return next_page(list(result.scalars() if _selects_entity(stmt) else result), order, limit)
@@ -144,24 +152,46 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(tagged)).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, width: int) -> list[Any]:
-    """The sort values inside a cursor; BadCursor for anything this service did not make."""
+def decode_cursor(cursor: str, order: Sequence[Order]) -> list[Any]:
+    """The sort values inside a cursor, typed as ``order``'s columns; BadCursor for anything
+    this service could not have handed out for that list."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = orjson.loads(raw)
     except (binascii.Error, ValueError, orjson.JSONDecodeError):
         raise BadCursor("cursor is not one this service handed out") from None
-    if not isinstance(values, list) or len(values) != width:
+    if not isinstance(values, list) or len(values) != len(order):
         raise BadCursor("cursor does not fit this list")
-    out: list[Any] = []
-    for value in values:
-        if isinstance(value, dict):
-            try:
-                out.append(datetime.fromisoformat(value["t"]))
-            except (KeyError, TypeError, ValueError):
-                raise BadCursor("cursor holds a bad time") from None
-        elif isinstance(value, str | int | float) and not isinstance(value, bool):
-            out.append(value)
-        else:
+    return [_typed(o.column, value) for o, value in zip(order, values, strict=True)]
+
+
+_INT64 = 1 << 63
+MAX_CURSOR_TEXT = 512
+
+
+def _typed(column: InstrumentedAttribute[Any], value: Any) -> Any:
+    """``value`` as the Python type of ``column``; BadCursor when it cannot be one."""
+    stored = column.type
+    kind = (stored.impl if isinstance(stored, TypeDecorator) else stored).python_type
+    if kind is datetime:
+        if not isinstance(value, dict) or not isinstance(value.get("t"), str):
+            raise BadCursor("cursor holds a bad time")
+        try:
+            moment = datetime.fromisoformat(value["t"])
+        except ValueError:
+            raise BadCursor("cursor holds a bad time") from None
+        if moment.tzinfo is None:
+            raise BadCursor("cursor holds a time without its zone")
+        try:
+            return bounded_utc(moment)
+        except ValueError:
+            raise BadCursor("cursor holds a time outside 1970-2100") from None
+    if kind is str and isinstance(value, str):
+        if len(value) > MAX_CURSOR_TEXT or "\x00" in value:
             raise BadCursor("cursor holds a bad value")
-    return out
+        return value
+    if kind is int and isinstance(value, int) and not isinstance(value, bool):
+        if not -_INT64 <= value < _INT64:
+            raise BadCursor("cursor holds a bad value")
+        return value
+    raise BadCursor("cursor holds a bad value")

@@ -318,6 +318,21 @@ def routine_activity(
             "read_only": [a != "Invoke" for a in action],
             "mfa": [None] * n_rows,
             "raw": ["{}"] * n_rows,
+            "origin": [None] * n_rows,
         }
     )
     return events_from_arrow(table.cast(EVENT_SCHEMA)).sort_values("time", ignore_index=True)
+
+
+def gzip_bomb(inflated_bytes: int) -> bytes:
+    """A gzip that inflates to ``inflated_bytes`` of JSON-looking whitespace (~1000:1): what a
+    decompression bomb sends. Built in 1 MiB steps, never held whole."""
+    import zlib
+
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)
+    parts = [packer.compress(b'{"Records":[')]
+    step = b" " * (1 << 20)
+    for _ in range(inflated_bytes // len(step)):
+        parts.append(packer.compress(step))
+    parts += [packer.compress(b"]}"), packer.flush()]
+    return b"".join(parts)

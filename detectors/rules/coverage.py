@@ -1,13 +1,14 @@
 """ATT&CK coverage of the loaded rules: which techniques raise an alert, by which rules.
 
-A rule covers the techniques of its ``attack.tNNNN`` tags, under the tactics of its
-``attack.<tactic>`` tags (the pack writes ``attack.privilege_escalation``, SigmaHQ
-``attack.privilege-escalation``; both are read). Only rules that raise alerts count: a
-correlation's base rule covers nothing on its own, its correlation does.
+A rule covers the techniques of its ``attack.tNNNN`` tags. Techniques are grouped under the
+tactics ATT&CK itself maps them to (``detectors/rules/attack.py``), not under the rule's own
+tactic tags: those are the author's reading and disagree between packs. A technique ATT&CK does
+not know (a typo, a revoked or deprecated id) is listed apart, so it is seen. Only rules that
+raise alerts count: a correlation's base rule covers nothing on its own, its correlation does.
 
 ``navigator_layer`` writes an ATT&CK Navigator layer (format 4.5). Its techniques carry no
-``tactic``: the rules' tactic tags cannot be checked here against ATT&CK's technique-to-tactic
-map, and Navigator shows a technique without one under every tactic it belongs to.
+``tactic``: Navigator then shows each under every tactic ATT&CK gives it, which is the map used
+here.
 """
 
 from __future__ import annotations
@@ -16,31 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from detectors.rules.attack import TACTICS, attack
 from detectors.rules.model import Rule
 
-TACTICS: Final = (
-    "reconnaissance",
-    "resource-development",
-    "initial-access",
-    "execution",
-    "persistence",
-    "privilege-escalation",
-    "defense-evasion",
-    "stealth",
-    "defense-impairment",
-    "credential-access",
-    "discovery",
-    "lateral-movement",
-    "collection",
-    "command-and-control",
-    "exfiltration",
-    "impact",
-)
-"""Enterprise tactics by their ATT&CK short names, in matrix order (v18 splits Defense
-Evasion into Stealth and Defense Impairment; older tags still say defense-evasion)."""
-NO_TACTIC: Final = "(no tactic tag)"
-
-ATTACK_VERSION: Final = "18"
+UNKNOWN: Final = "(not in the ATT&CK map)"
 NAVIGATOR_VERSION: Final = "5.2.0"
 LAYER_VERSION: Final = "4.5"
 GRADIENT: Final = ("#ffe766", "#8ec843")
@@ -51,18 +31,11 @@ class Covered:
     """One technique and the rules that raise alerts for it."""
 
     technique: str
+    name: str
+    """ATT&CK's name (``Account Manipulation: Additional Cloud Credentials``); empty if unknown."""
     tactics: tuple[str, ...]
     rules: tuple[str, ...]
     titles: tuple[str, ...]
-
-
-def tactic_of(tag: str) -> str | None:
-    """``attack.privilege_escalation`` / ``attack.Privilege-Escalation`` -> its short name."""
-    low = tag.lower()
-    if not low.startswith("attack."):
-        return None
-    name = low[len("attack.") :].replace("_", "-")
-    return name if name in TACTICS else None
 
 
 def is_technique(tag: str) -> bool:
@@ -78,25 +51,25 @@ def is_technique(tag: str) -> bool:
 
 def coverage(rules: Iterable[Rule]) -> list[Covered]:
     """Every technique the alerting rules are tagged with, in technique order."""
-    found: dict[str, tuple[set[str], dict[str, str]]] = {}
+    found: dict[str, dict[str, str]] = {}
     for rule in rules:
         meta = rule.meta
         if not meta.generate:
             continue
-        tactics = {t for t in map(tactic_of, meta.tags) if t}
         for tag in meta.tags:
             if is_technique(tag):
-                seen_tactics, seen_rules = found.setdefault(tag, (set(), {}))
-                seen_tactics.update(tactics)
-                seen_rules[meta.rule_id] = meta.title
+                found.setdefault(tag, {})[meta.rule_id] = meta.title
+    known = attack()
     out = []
     for technique in sorted(found):
-        tactics, by_rule = found[technique]
+        by_rule = found[technique]
         ids = tuple(sorted(by_rule))
+        entry = known.get(technique)
         out.append(
             Covered(
                 technique,
-                tuple(t for t in TACTICS if t in tactics),
+                known.name(technique),
+                entry.tactics if entry else (),
                 ids,
                 tuple(by_rule[i] for i in ids),
             )
@@ -105,14 +78,16 @@ def coverage(rules: Iterable[Rule]) -> list[Covered]:
 
 
 def by_tactic(covered: list[Covered]) -> dict[str, list[Covered]]:
-    """Techniques grouped under each tactic their rules name, in matrix order."""
+    """Techniques grouped under each tactic ATT&CK gives them, in matrix order; unknown ids
+    last."""
     groups: dict[str, list[Covered]] = {}
-    for tactic in (*TACTICS, NO_TACTIC):
-        rows = [
-            c for c in covered if tactic in c.tactics or (tactic == NO_TACTIC and not c.tactics)
-        ]
+    for tactic in TACTICS:
+        rows = [c for c in covered if tactic in c.tactics]
         if rows:
             groups[tactic] = rows
+    unknown = [c for c in covered if not c.tactics]
+    if unknown:
+        groups[UNKNOWN] = unknown
     return groups
 
 
@@ -126,7 +101,7 @@ def navigator_layer(covered: list[Covered], *, name: str, description: str) -> d
     return {
         "name": name,
         "versions": {
-            "attack": ATTACK_VERSION,
+            "attack": attack().version.split(".")[0],
             "navigator": NAVIGATOR_VERSION,
             "layer": LAYER_VERSION,
         },
@@ -139,7 +114,7 @@ def navigator_layer(covered: list[Covered], *, name: str, description: str) -> d
             {
                 "techniqueID": c.technique,
                 "score": len(c.rules),
-                "comment": ", ".join(c.rules),
+                "comment": (f"{c.name}: " if c.name else "") + ", ".join(c.rules),
                 "enabled": True,
                 "metadata": [
                     {"name": "rule", "value": f"{rule_id}: {title}"}

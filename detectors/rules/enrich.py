@@ -63,7 +63,11 @@ Two kinds, both usable in a rule's ``detection`` and title like any column:
   its prefix (``iam.disableServiceAccountKeyCreation``), from the v2 policy name
   (``projects/P/policies/<c>``) or the v1 ``constraints/<c>``;
 - ``secret_name`` (raw): the Secret Manager secret a call is about, ``projects/P/secrets/S``,
-  without the ``/versions/N`` of version calls (so rotating one secret counts once).
+  without the ``/versions/N`` of version calls (so rotating one secret counts once);
+- ``long_term_key`` (raw): the call was signed with a long-lived key a person can copy: an AWS
+  access key ``AKIA...`` (an IAM user's or root's, not a role session's ``ASIA...``) or a Google
+  service-account key (``authenticationInfo.serviceAccountKeyName``: a downloaded JSON key,
+  where a workload on its attached identity logs none).
 """
 
 from __future__ import annotations
@@ -635,6 +639,14 @@ def secret_name(record: Any, account: str | None) -> list[Any]:
     return [found.group(1)] if found else []
 
 
+def long_term_key(record: Any, account: str | None) -> list[Any]:
+    key_id = _section(record, "userIdentity").get("accessKeyId")
+    if isinstance(key_id, str) and key_id.startswith("AKIA"):
+        return [True]
+    auth = _section(_section(record, "protoPayload"), "authenticationInfo")
+    return [bool(auth.get("serviceAccountKeyName"))]
+
+
 RAW_ENRICHMENTS: dict[str, Callable[[Any, str | None], list[Any]]] = {
     "layer_accounts": layer_accounts,
     "foreign_layer": foreign_layer,
@@ -642,6 +654,7 @@ RAW_ENRICHMENTS: dict[str, Callable[[Any, str | None], list[Any]]] = {
     "foreign_trust": foreign_trust,
     "public_members": public_members,
     "public_grant": public_grant,
+    "long_term_key": long_term_key,
     "request_accounts": request_accounts,
     "foreign_request_account": foreign_request_account,
     "policy_principals": policy_principals,

@@ -15,6 +15,7 @@ from typing import Literal
 
 import pandas as pd
 
+from detectors.rules.attack import attack
 from detectors.rules.compile import is_lone_wildcard
 from detectors.rules.context import BatchContext, is_row_level
 from detectors.rules.loader import Loaded
@@ -56,6 +57,7 @@ def lint_rules(loaded: Loaded, settings: Settings | None = None) -> list[Finding
     """
     findings = [Finding(LOAD, e.source, e.reason) for e in loaded.errors]
     ids = Counter(rule.meta.sigma_id for rule in loaded.rules if rule.meta.sigma_id)
+    known = attack()
     for rule in loaded.rules:
         meta = rule.meta
         where = str(meta.source or f"python:{meta.rule_id}")
@@ -77,6 +79,12 @@ def lint_rules(loaded: Loaded, settings: Settings | None = None) -> list[Finding
             add("rule name must be snake_case ([a-z][a-z0-9_]*)")
         if not any(_TECHNIQUE.match(tag) for tag in meta.tags):
             add("no ATT&CK technique tag (attack.tNNNN)")
+        for tag in meta.tags:
+            if _TECHNIQUE.match(tag) and known.get(tag) is None:
+                add(
+                    f"{tag} is not in ATT&CK {known.version}, the map functrail ships (a typo, a"
+                    " revoked or deprecated technique, or one from a newer release)"
+                )
         if not meta.runbook:
             add("no functrail.runbook")
         if not meta.tests.has_positive:

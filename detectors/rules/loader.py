@@ -18,6 +18,7 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from detectors.rules.compile import UnsupportedRule
+from detectors.rules.log_types import declared_log_types, needs_data_events
 from detectors.rules.model import (
     DEFAULT_DEDUP,
     DEFAULT_SCORE,
@@ -79,6 +80,7 @@ def _meta(sigma: SigmaRule | SigmaCorrelationRule, source: Path, generate: bool)
     if not 0.0 <= score <= 1.0:
         raise ValueError(f"functrail.score {score} is outside 0..1")
     dedup = extra.get("dedup") or list(DEFAULT_DEDUP)
+    log_types = declared_log_types(extra.get("log_types"))
     return RuleMeta(
         rule_id=rule_id,
         title=str(sigma.title),
@@ -92,7 +94,9 @@ def _meta(sigma: SigmaRule | SigmaCorrelationRule, source: Path, generate: bool)
         description=str(sigma.description or "").strip(),
         sigma_id=str(sigma.id) if sigma.id else None,
         source=source,
-        requires_data_events=bool(extra.get("requires_data_events", False)),
+        requires_data_events=bool(extra.get("requires_data_events"))
+        or needs_data_events(log_types),
+        log_types=log_types,
         tests=RuleTests.from_block(extra.get("tests")),
         generate=generate,
         builtin=source.resolve().is_relative_to(PACK_DIR),

@@ -84,6 +84,8 @@ class RuleMeta:
     sigma_id: str | None = None
     source: Path | None = None
     requires_data_events: bool = False
+    log_types: tuple[str, ...] = ()
+    """The audit log types the rule reads, when it names them (``detectors.rules.log_types``)."""
     tests: RuleTests = field(default_factory=RuleTests)
     generate: bool = True
     """False for a correlation's base rule: it feeds the correlation and raises nothing itself."""

@@ -73,7 +73,7 @@ def _regex_runs(pattern: str) -> list[str]:
     """Runs of literal characters at the top level of a regular expression: every match holds
     them (a top-level alternation has none)."""
     try:
-        from re import _parser  # type: ignore[attr-defined]
+        from re import _parser
 
         parsed = _parser.parse(pattern)
     except Exception:  # an unexpected pattern form: no screen, never a wrong one

@@ -3,6 +3,8 @@
 ``normalize_blob`` is the function every ingestion path calls (CLI, sources, the HTTP push
 endpoint). It never raises for bad input: what cannot be read becomes a Reject naming the
 blob, the record index and the reason, and everything else in the blob still comes through.
+A record whose optional field is mistyped is kept without that field, counted in
+``Batch.dropped`` by field and reason.
 """
 
 from __future__ import annotations
@@ -12,22 +14,25 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.dropped import NO_DROPS, DroppedFields, total_of
 from pipelines.events import EVENT_SCHEMA, empty_events, events_from_arrow
 from pipelines.normalize import aws, gcp
-from pipelines.normalize.decode import Raw
+from pipelines.normalize.decode import Decoded, Raw, kept_row
 from pipelines.parse import Split, classify, split_blob
-from pipelines.rejects import Reject, snippet_of
+from pipelines.rejects import Reject, snippet_of, unreadable
 from pipelines.settings import Settings
 from pipelines.sources.base import Blob
 
 __all__ = [
     "Batch",
+    "TableBatch",
     "concat_batches",
     "filter_time",
     "normalize_blob",
@@ -40,21 +45,29 @@ _TIME_REASON = "time field (eventTime / timestamp) is not an ISO 8601 time"
 
 
 class Batch(NamedTuple):
-    """Normalized events (exactly EVENT_COLUMNS) and the records that were rejected."""
+    """Normalized events (exactly EVENT_COLUMNS), the records that were rejected, and the
+    optional fields left out of records that were kept."""
 
     events: pd.DataFrame
     rejects: list[Reject]
+    dropped: DroppedFields = NO_DROPS
+
+
+class TableBatch(NamedTuple):
+    """``Batch`` as an Arrow table (EVENT_SCHEMA): what ``normalize_table`` returns."""
+
+    table: pa.Table
+    rejects: list[Reject]
+    dropped: DroppedFields = NO_DROPS
 
 
 def normalize_blob(data: bytes, source: str, *, settings: Settings | None = None) -> Batch:
     """Detect format by content (gzip or not), parse, normalize. Never raises for bad input."""
-    table, rejects = normalize_table(data, source, settings=settings)
-    return Batch(events_from_arrow(table) if table.num_rows else empty_events(), rejects)
+    table, rejects, dropped = normalize_table(data, source, settings=settings)
+    return Batch(events_from_arrow(table) if table.num_rows else empty_events(), rejects, dropped)
 
 
-def normalize_table(
-    data: bytes, source: str, *, settings: Settings | None = None
-) -> tuple[pa.Table, list[Reject]]:
+def normalize_table(data: bytes, source: str, *, settings: Settings | None = None) -> TableBatch:
     """``normalize_blob`` stopping at Arrow (EVENT_SCHEMA): for Parquet writers and merging."""
     settings = settings or Settings()
     collecting = gc.isenabled()
@@ -63,8 +76,7 @@ def normalize_table(
     try:
         return _normalize(data, source, settings)
     except Exception as exc:
-        reason = f"internal error while normalizing ({type(exc).__name__}: {exc})"
-        return EVENT_SCHEMA.empty_table(), [Reject(source, None, reason)]
+        return TableBatch(EVENT_SCHEMA.empty_table(), [unreadable(source, exc)])
     finally:
         if collecting:
             gc.enable()
@@ -102,35 +114,34 @@ def _finish(pending: _Pending, settings: Settings) -> Batch:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        table, rejects = _decode(pending)
-        return Batch(events_from_arrow(table) if table.num_rows else empty_events(), rejects)
+        table, rejects, dropped = _decode(pending)
+        events = events_from_arrow(table) if table.num_rows else empty_events()
+        return Batch(events, rejects, dropped)
     except Exception:
         tables: list[pa.Table] = []
         rejects = []
+        drops: list[DroppedFields] = []
         for split in pending.splits:
             single = _Pending()
             single.add(split)
             try:
-                table, blob_rejects = _decode(single)
+                done = _decode(single)
             except Exception as exc:
-                reason = f"internal error while normalizing ({type(exc).__name__}: {exc})"
-                table, blob_rejects = (
-                    EVENT_SCHEMA.empty_table(),
-                    [Reject(split.source, None, reason)],
-                )
-            tables.append(table)
-            rejects.extend(blob_rejects)
-        return _merge(tables, rejects)
+                done = TableBatch(EVENT_SCHEMA.empty_table(), [unreadable(split.source, exc)])
+            tables.append(done.table)
+            rejects.extend(done.rejects)
+            drops.append(done.dropped)
+        return _merge(tables, rejects, total_of(drops))
     finally:
         if collecting:
             gc.enable()
 
 
-def _merge(tables: list[pa.Table], rejects: list[Reject]) -> Batch:
+def _merge(tables: list[pa.Table], rejects: list[Reject], dropped: DroppedFields) -> Batch:
     if not tables:
-        return Batch(empty_events(), rejects)
+        return Batch(empty_events(), rejects, dropped)
     combined = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-    return Batch(events_from_arrow(_dedup_table(combined)), rejects)
+    return Batch(events_from_arrow(_dedup_table(combined)), rejects, dropped)
 
 
 def _dedup_table(table: pa.Table) -> pa.Table:
@@ -143,17 +154,20 @@ def _dedup_table(table: pa.Table) -> pa.Table:
 
 
 def concat_batches(batches: Iterable[Batch]) -> Batch:
-    """One batch from many: events deduplicated by id (first occurrence kept), rejects joined."""
+    """One batch from many: events deduplicated by id (first occurrence kept), rejects joined,
+    dropped fields summed."""
     frames: list[pd.DataFrame] = []
     rejects: list[Reject] = []
+    drops: list[DroppedFields] = []
     for batch in batches:
         if len(batch.events):
             frames.append(batch.events)
         rejects.extend(batch.rejects)
+        drops.append(batch.dropped)
     if not frames:
-        return Batch(empty_events(), rejects)
+        return Batch(empty_events(), rejects, total_of(drops))
     events = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    return Batch(_dedup(events), rejects)
+    return Batch(_dedup(events), rejects, total_of(drops))
 
 
 def filter_time(events: pd.DataFrame, start: datetime, end: datetime) -> pd.DataFrame:
@@ -170,7 +184,7 @@ def _dedup(events: pd.DataFrame) -> pd.DataFrame:
     return events.reset_index(drop=True)
 
 
-def _normalize(data: bytes, source: str, settings: Settings) -> tuple[pa.Table, list[Reject]]:
+def _normalize(data: bytes, source: str, settings: Settings) -> TableBatch:
     pending = _Pending()
     pending.add(_split(data, source, settings))
     return _decode(pending)
@@ -231,30 +245,37 @@ file decoded whole peaked ~300 MB over the process; slices keep that to a fracti
 typed decode call still serves thousands of records."""
 
 
-def _decode(pending: _Pending) -> tuple[pa.Table, list[Reject]]:
+def _decode(pending: _Pending) -> TableBatch:
     """Decode and normalize all pending records, ``DECODE_RECORDS`` positions at a time;
     rejects sorted by blob, then record."""
     keyed: list[tuple[float, Reject]] = []
     for base, split in zip(pending.bases, pending.splits, strict=True):
         keyed.extend((base + (r.index if r.index is not None else -0.5), r) for r in split.rejects)
     tables: list[pa.Table] = []
+    drops: list[tuple[str, str]] = []
     for low in range(0, pending.size, DECODE_RECORDS):
-        table = _decode_slice(pending, low, low + DECODE_RECORDS, keyed)
+        table = _decode_slice(pending, low, low + DECODE_RECORDS, keyed, drops)
         if table is not None:
             tables.append(table)
     keyed.sort(key=lambda pair: pair[0])
     rejects = [r for _, r in keyed]
+    dropped = DroppedFields.of(drops) if drops else NO_DROPS
     if not tables:
-        return EVENT_SCHEMA.empty_table(), rejects
+        return TableBatch(EVENT_SCHEMA.empty_table(), rejects, dropped)
     combined = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-    return _dedup_table(combined), rejects
+    return TableBatch(_dedup_table(combined), rejects, dropped)
 
 
 def _decode_slice(
-    pending: _Pending, low: int, high: int, keyed: list[tuple[float, Reject]]
+    pending: _Pending,
+    low: int,
+    high: int,
+    keyed: list[tuple[float, Reject]],
+    drops: list[tuple[str, str]],
 ) -> pa.Table | None:
     """The records at positions ``[low, high)`` as one table in position order (None if none
-    decoded); their rejects are added to ``keyed``. Positions ascend in each provider's list."""
+    decoded); their rejects are added to ``keyed``, the (field, reason) of each field a kept
+    record was decoded without to ``drops``. Positions ascend in each provider's list."""
     aws_from, aws_to = bisect_left(pending.aws_index, low), bisect_left(pending.aws_index, high)
     gcp_from, gcp_to = bisect_left(pending.gcp_index, low), bisect_left(pending.gcp_index, high)
     parts: list[tuple[pa.Table, list[int]]] = []
@@ -264,7 +285,12 @@ def _decode_slice(
         snippet = snippet_of(bytes(memoryview(raw)[:512])) if raw is not None else ""
         keyed.append((position, Reject(source, index, reason, snippet)))
 
-    def add(table: pa.Table, index: list[int], bad_time: list[int]) -> None:
+    def add(table: pa.Table, decoded: Decoded[Any], bad_time: list[int]) -> None:
+        index = decoded.index
+        late = set(bad_time)
+        for position, lost in decoded.dropped.items():
+            if position not in late and kept_row(decoded, position) is not None:
+                drops.extend(lost)
         if bad_time:
             valid = pc.is_valid(table["time"])
             table = table.filter(valid)
@@ -300,15 +326,29 @@ def _decode_slice(
     for decoded_aws in (first_aws, second_aws):
         if decoded_aws.records:
             table, bad = aws.table(decoded_aws)
-            add(table, decoded_aws.index, bad)
+            add(table, decoded_aws, bad)
     if entries.records:
         table, bad = gcp.table(entries)
-        add(table, entries.index, bad)
+        add(table, entries, bad)
     if not parts:
         return None
     if len(parts) == 1:
-        return parts[0][0]
+        return _with_origin(parts[0][0], parts[0][1], pending)
     # Keep the blob's own order when providers or retries interleave.
     combined = pa.concat_tables([table for table, _ in parts])
-    order = pa.array([i for _, index in parts for i in index], pa.int64())
-    return combined.take(pc.sort_indices(order))
+    positions = [i for _, index in parts for i in index]
+    order = pc.sort_indices(pa.array(positions, pa.int64()))
+    return _with_origin(combined.take(order), sorted(positions), pending)
+
+
+def _with_origin(table: pa.Table, positions: list[int], pending: _Pending) -> pa.Table:
+    """Each row's ``origin``: the name of the blob its record came from (provenance)."""
+    if len(pending.sources) == 1:  # one blob (a push, a file): no lookup per row
+        origin = pa.repeat(pa.scalar(pending.sources[0], pa.string()), table.num_rows)
+    else:
+        blob = np.searchsorted(np.asarray(pending.bases), np.asarray(positions), side="right")
+        names = pa.array(pending.sources, pa.string())
+        indices = pa.array(blob - 1, pa.int32())
+        origin = pa.DictionaryArray.from_arrays(indices, names).cast(pa.string())
+    at = table.schema.get_field_index("origin")
+    return table.set_column(at, EVENT_SCHEMA.field("origin"), origin)

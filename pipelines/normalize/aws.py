@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from msgspec.structs import astuple
 
 from pipelines.normalize import columns as col
-from pipelines.normalize.decode import Decoded, Raw, decode_all
+from pipelines.normalize.decode import Decoded, Raw, decode_all, rows_dropping
 from pipelines.parse.schema import (
     AdditionalEventData,
     AwsRecord,
@@ -28,6 +28,16 @@ from pipelines.parse.schema import (
 
 ONE: Final = msgspec.json.Decoder(AwsRecord)
 MANY: Final = msgspec.json.Decoder(list[AwsRecord])
+REQUIRED: Final = frozenset({"eventID", "eventTime", "eventSource", "eventName"})
+"""What an event cannot exist without: a record mistyped in any other field is kept without it."""
+IDENTITY: Final = (
+    *(f"userIdentity.{key}" for key in UserIdentity.__struct_fields__ if key != "sessionContext"),
+    "userIdentity.sessionContext.sessionIssuer",
+)
+"""The fields ``principal_of`` reads: a record decoded without one has no principal (null,
+never ``anonymous``); one without only its MFA attribute keeps it."""
+ERROR: Final = ("errorCode",)
+"""A record decoded without its error code has an unknown outcome: null, never ``success``."""
 _LAMBDA_VERSION: Final = re.compile(r"\d{8}(v\d+)?$")
 """Lambda's API-version suffix: ``UpdateFunctionCode20150331v2``, ``GetFunction20150331``."""
 
@@ -53,7 +63,7 @@ def strip_version(event_name: str | None) -> str | None:
 
 
 def decode(raws: list[Raw], index: list[int]) -> Decoded[AwsRecord]:
-    return decode_all(ONE, MANY, raws, index)
+    return decode_all(ONE, MANY, raws, index, REQUIRED)
 
 
 def principal_of(ident: UserIdentity | None, event_source: str) -> tuple[str, str, str | None]:
@@ -135,7 +145,11 @@ def table(decoded: Decoded[AwsRecord]) -> tuple[pa.Table, list[int]]:
         ids, times_text, sources, names, regions, ips, agents, errors, logged_read_only,
         recipients, idents, params, resources, extras, responses,
     ) = zip(*map(astuple, records), strict=True)  # fmt: skip
-    who = [principal_of(ident, source) for ident, source in zip(idents, sources, strict=True)]
+    who: list[tuple[str | None, str | None, str | None]] = [
+        principal_of(ident, source) for ident, source in zip(idents, sources, strict=True)
+    ]
+    for row in rows_dropping(decoded, IDENTITY):
+        who[row] = (None, None, None)
     principal, principal_type, session = zip(*who, strict=True)
     resource = [resource_of(p, r) for p, r in zip(params, resources, strict=True)]
 
@@ -151,6 +165,11 @@ def table(decoded: Decoded[AwsRecord]) -> tuple[pa.Table, list[int]]:
             mask[console_failed] = True
             failed = pc.or_(failed, pa.array(mask))
     outcome = pc.if_else(failed, "failure", "success")
+    unknown = rows_dropping(decoded, ERROR)
+    if unknown:
+        mask = np.zeros(n, dtype=bool)
+        mask[unknown] = True
+        outcome = pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), outcome)
     account = pa.array(recipients, pa.string())
     if account.null_count:
         fallback = pa.array([i.accountId if i is not None else None for i in idents], pa.string())

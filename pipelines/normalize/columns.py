@@ -72,7 +72,9 @@ def table(columns: dict[str, pa.Array | Sequence[Any]], times: pa.Array) -> pa.T
     """One Arrow table in the event schema from finished columns."""
     arrays = []
     for name in EVENT_SCHEMA.names:
-        column = times if name == "time" else columns[name]
+        column = times if name == "time" else columns.get(name)
         type_ = EVENT_SCHEMA.field(name).type
+        if column is None:  # origin: set by the caller, who knows the blob
+            column = pa.nulls(len(times), type_)
         arrays.append(column if isinstance(column, pa.Array) else pa.array(column, type_))
     return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)

@@ -2,12 +2,15 @@
 
 The fast path joins a blob's records into one JSON array and decodes it with a typed msgspec
 decoder (one C call for thousands of records). If any record is mistyped the call fails as a
-whole, so it is repeated per record and only the bad ones come back as failures, with
-msgspec's message naming the field (``Expected `str`, got `int` - at `$.eventTime```).
+whole, so it is repeated per record. A record whose mistyped field is optional is decoded again
+without it (``tolerate``): kept, with the field named in ``Decoded.dropped``. Only a record
+missing a required field, or with one mistyped, comes back as a failure, with msgspec's message
+naming the field (``Expected `str`, got `int` - at `$.eventTime```).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Final, Generic, TypeVar
 
@@ -20,6 +23,10 @@ T = TypeVar("T")
 _RAW_LIST: Final = msgspec.json.Decoder(list[msgspec.Raw])
 _WHITESPACE: Final = (b"\n", b'": ', b'", "', b"\r", b"\t", b"{ ", b"[ ")
 """Signs of pretty-printed input (compact CloudTrail files show none of them)."""
+_AT: Final = re.compile(r"^(?P<reason>.*?) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
+"""msgspec's ``<reason> - at `$.a.b[0].c``` (no ``at`` when the record itself is at fault)."""
+_MAX_DROPS: Final = 16
+"""Fields one record may lose before it is rejected instead (the schemas read fewer)."""
 
 Raw = bytes | msgspec.Raw
 
@@ -32,7 +39,17 @@ class Decoded(Generic[T]):
     raws: list[Raw] = field(default_factory=list)
     index: list[int] = field(default_factory=list)
     failures: list[tuple[int, Raw, str]] = field(default_factory=list)
+    dropped: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    """Record index -> (field path, reason) of each optional field it was decoded without."""
     _raw_column: pa.Array | None = None
+    _rows: dict[int, int] | None = None
+
+    def rows(self) -> dict[int, int]:
+        """Record index -> row in ``records`` (built once, only asked for when fields were
+        dropped: retried records make ``index`` not ascending)."""
+        if self._rows is None:
+            self._rows = {position: row for row, position in enumerate(self.index)}
+        return self._rows
 
     def raw_column(self) -> pa.Array:
         """The raw records as an Arrow string column (the cast checks they are valid UTF-8)."""
@@ -62,11 +79,19 @@ def decode_all(
     many: msgspec.json.Decoder[list[T]],
     raws: list[Raw],
     index: list[int],
+    required: frozenset[str] = frozenset(),
 ) -> Decoded[T]:
     """Decode ``raws`` with ``many`` at once, falling back to ``one`` per record on any error.
 
+    A record that fails on a field other than the ``required`` ones (field paths) is decoded
+    again without that field (``tolerate``, ~7 us a record). The fallback costs little more than
+    the batch call (msgspec decodes 2,000 CloudTrail records in 2.4 ms at once, 2.8 ms one by
+    one); decoding the runs between failing records in batch measured slower (7.4 vs 4.8 ms
+    with 1% of them mistyped), each failure re-reading what precedes it.
+
     Raw records are re-emitted compact (no insignificant whitespace) when the input was
-    pretty-printed, so ``raw`` is the same text however the file was laid out.
+    pretty-printed, so ``raw`` is the same text however the file was laid out; a tolerated
+    record's ``raw`` is the record as logged, never the edited copy.
     """
     if not raws:
         return Decoded()
@@ -94,7 +119,7 @@ def decode_all(
         try:
             record = one.decode(raw)
         except msgspec.ValidationError as exc:
-            out.failures.append((position, raw, str(exc)))
+            _tolerated(out, one, _compact(raw) if pretty else raw, position, str(exc), required)
             continue
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             out.failures.append((position, raw, f"malformed JSON: {exc}"))
@@ -105,6 +130,88 @@ def decode_all(
     return _utf8_checked(out)
 
 
+def _tolerated(
+    out: Decoded[T],
+    one: msgspec.json.Decoder[T],
+    raw: Raw,
+    position: int,
+    error: str,
+    required: frozenset[str],
+) -> None:
+    """Add a record the typed decode refused: kept without its mistyped fields, or a failure."""
+    kept = tolerate(one, raw, error, required)
+    if isinstance(kept, str):
+        out.failures.append((position, raw, kept))
+        return
+    record, drops = kept
+    out.records.append(record)
+    out.raws.append(raw)
+    out.index.append(position)
+    out.dropped[position] = drops
+
+
+def tolerate(
+    one: msgspec.json.Decoder[T], raw: Raw, error: str, required: frozenset[str]
+) -> tuple[T, list[tuple[str, str]]] | str:
+    """The record decoded without the optional fields it is mistyped in, and what it lost
+    (field path, msgspec's reason); or the reason it must be rejected.
+
+    Each pass nulls the field msgspec named (up to its first list index or map key:
+    ``resources[0].ARN`` drops ``resources``) in a generic copy and decodes that copy again,
+    so a record with two bad fields loses both. Costs only records that fail the typed decode.
+    """
+    try:
+        document = msgspec.json.decode(raw)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        return f"malformed JSON: {exc}"
+    drops: list[tuple[str, str]] = []
+    while True:
+        found = _AT.match(error)
+        path = found["path"].split("[", 1)[0].lstrip(".") if found else ""
+        if not path or path in required or len(drops) >= _MAX_DROPS:
+            return error
+        if not _set_null(document, path.split(".")):
+            return error
+        drops.append((path, found["reason"] if found else error))
+        try:
+            return one.decode(msgspec.json.encode(document)), drops
+        except msgspec.ValidationError as exc:
+            error = str(exc)
+
+
+def _set_null(document: object, keys: list[str]) -> bool:
+    """Set ``document[k1][k2]...`` to null; False when the path is not there (nothing done)."""
+    node = document
+    for key in keys[:-1]:
+        node = node.get(key) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or keys[-1] not in node:
+        return False
+    node[keys[-1]] = None
+    return True
+
+
+def rows_dropping(decoded: Decoded[T], fields: tuple[str, ...]) -> list[int]:
+    """Rows (positions in ``decoded.records``) of records decoded without one of ``fields``:
+    the field itself, a part of it, or an object holding it was dropped. The provider tables
+    null the columns such a field decides."""
+    rows: list[int] = []
+    for position, drops in decoded.dropped.items():
+        if any(_overlaps(name, f) for name, _ in drops for f in fields):
+            row = kept_row(decoded, position)
+            if row is not None:
+                rows.append(row)
+    return sorted(rows)
+
+
+def kept_row(decoded: Decoded[T], position: int) -> int | None:
+    """The row of the record at ``position`` among the kept ones (None: it was not kept)."""
+    return decoded.rows().get(position)
+
+
+def _overlaps(dropped: str, wanted: str) -> bool:
+    return dropped == wanted or dropped.startswith(wanted + ".") or wanted.startswith(dropped + ".")
+
+
 def _utf8_checked(decoded: Decoded[T]) -> Decoded[T]:
     """Move records that are not valid UTF-8 (hidden in parts msgspec skipped) to failures."""
     try:
@@ -113,7 +220,7 @@ def _utf8_checked(decoded: Decoded[T]) -> Decoded[T]:
         pass
     else:
         return decoded
-    out: Decoded[T] = Decoded(failures=decoded.failures)
+    out: Decoded[T] = Decoded(failures=decoded.failures, dropped=decoded.dropped)
     for record, raw, position in zip(decoded.records, decoded.raws, decoded.index, strict=True):
         try:
             bytes(raw).decode("utf-8")

@@ -18,11 +18,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.normalize import columns as col
-from pipelines.normalize.decode import Decoded, Raw, decode_all
+from pipelines.normalize.decode import Decoded, Raw, decode_all, rows_dropping
 from pipelines.parse.schema import LogEntry
 
 ONE: Final = msgspec.json.Decoder(LogEntry)
 MANY: Final = msgspec.json.Decoder(list[LogEntry])
+REQUIRED: Final = frozenset({"insertId", "timestamp", "protoPayload", "httpRequest"})
+"""An entry's id and time, and the payload that says what happened (an audit record or an
+HTTP request): mistyped anywhere else, the entry is kept without that field."""
+IDENTITY: Final = (
+    "protoPayload.authenticationInfo.principalEmail",
+    "protoPayload.authenticationInfo.principalSubject",
+)
+"""An entry decoded without its caller has no principal: null, never ``anonymous``."""
+STATUS: Final = ("protoPayload.status.code", "httpRequest.status")
+"""An entry decoded without its status has an unknown outcome: null, never ``success``."""
 
 GRPC_CODES: Final = {
     1: "CANCELLED",
@@ -99,10 +109,10 @@ def is_request_log(entry: LogEntry) -> bool:
 def decode(raws: list[Raw], index: list[int]) -> Decoded[LogEntry]:
     """Decode entries; an entry that is neither an audit entry nor a serverless request log
     becomes a failure."""
-    decoded = decode_all(ONE, MANY, raws, index)
+    decoded = decode_all(ONE, MANY, raws, index, REQUIRED)
     if all(entry.protoPayload is not None for entry in decoded.records):
         return decoded
-    kept: Decoded[LogEntry] = Decoded(failures=decoded.failures)
+    kept: Decoded[LogEntry] = Decoded(failures=decoded.failures, dropped=decoded.dropped)
     for entry, raw, position in zip(decoded.records, decoded.raws, decoded.index, strict=True):
         if entry.protoPayload is None and not is_request_log(entry):
             kept.failures.append(
@@ -178,7 +188,7 @@ def table(decoded: Decoded[LogEntry]) -> tuple[pa.Table, list[int]]:
     principal_type: list[str | None] = []
     source_ip: list[str | None] = []
     user_agent: list[str | None] = []
-    outcome: list[str] = []
+    outcome: list[str | None] = []
     error_code: list[str | None] = []
     requests: list[int] = []
     for i, (entry, proto) in enumerate(zip(entries, payloads, strict=True)):
@@ -213,6 +223,10 @@ def table(decoded: Decoded[LogEntry]) -> tuple[pa.Table, list[int]]:
             outcome.append("success")
             error_code.append(None)
 
+    for row in rows_dropping(decoded, IDENTITY):
+        principal[row] = principal_type[row] = None
+    for row in rows_dropping(decoded, STATUS):
+        outcome[row] = error_code[row] = None
     raw_action, service, resource = _api_columns(entries)
     action = col.map_distinct(raw_action, action_of, pa.string())
     if requests:

@@ -84,6 +84,16 @@ ATTACKS: dict[str, Attack] = {
     "access-denied-burst": Attack(
         "rule", "40+ AccessDenied across many APIs from one principal", idn.access_denied_burst
     ),
+    "denied-few-apis": Attack(
+        "rule",
+        "~30 AccessDenied over 6 APIs in minutes from a leaked user key",
+        idn.denied_few_apis,
+    ),
+    "denied-resource-sweep": Attack(
+        "rule",
+        "a function role's stolen key refused GetFunction on 25+ functions in seconds",
+        idn.denied_resource_sweep,
+    ),
     "admin-policy-attached": Attack(
         "rule", "AttachUserPolicy/AttachRolePolicy AdministratorAccess", idn.admin_policy_attached
     ),

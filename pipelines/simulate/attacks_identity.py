@@ -372,3 +372,91 @@ def admin_policy_attached(ctx: AttackContext) -> Injection:
         user.arn,
         f"{user.name}'s key attached AdministratorAccess to {what}",
     )
+
+
+DENIED_FEW_APIS = (
+    ("secretsmanager.amazonaws.com", "GetSecretValue", "AccessDeniedException", "secretId"),
+    ("lambda.amazonaws.com", "GetFunction20150331v2", "AccessDeniedException", "functionName"),
+    ("ssm.amazonaws.com", "GetParameter", "AccessDeniedException", "name"),
+    ("s3.amazonaws.com", "GetBucketPolicy", "AccessDenied", "bucketName"),
+    ("iam.amazonaws.com", "GetRole", "AccessDenied", "roleName"),
+    ("kms.amazonaws.com", "Decrypt", "AccessDeniedException", None),
+)
+"""What a leaked developer key keeps trying when it is after secrets and code."""
+
+
+def denied_few_apis(ctx: AttackContext) -> Injection:
+    """A leaked developer key refused ~30 times over the same six APIs within minutes: too few
+    APIs for a recon sweep, too many refusals for a typo."""
+    user, ident, ip, ua = stolen_user(ctx)
+    names = [fn.name for fn in ctx.prod.functions]
+    t = ctx.when()
+    emits = []
+    for n in range(ctx.rng.randint(28, 36)):
+        t += ctx.rng.randint(5, 14)
+        source, name, code, key = DENIED_FEW_APIS[n % len(DENIED_FEW_APIS)]
+        action = f"{source.split('.')[0]}:{name.rstrip('0123456789v')}"
+        message = f"User: {user.arn} is not authorized to perform: {action}"
+        params = {key: f"prod/{ctx.rng.choice(names)}"} if key else None
+        emits.append(
+            ctx.call(
+                t,
+                ident,
+                ctx.prod,
+                source,
+                name,
+                ip,
+                ua,
+                params,
+                read_only=True,
+                error=(code, message),
+            )
+        )
+    return Injection(
+        emits,
+        "aws",
+        ctx.prod.id,
+        user.arn,
+        f"{len(emits)} AccessDenied over {len(DENIED_FEW_APIS)} APIs from {ip}",
+    )
+
+
+def denied_resource_sweep(ctx: AttackContext) -> Injection:
+    """A function's execution-role credentials, lifted from its environment, used from outside
+    to walk function names with GetFunction: refused on 25+ functions within seconds."""
+    fn = target_function(ctx)
+    ip, ua = ctx.attacker()
+    t = ctx.when()
+    ident = aws.exec_role(fn, aws_key_id(ctx.rng, "AROA"), ctx.session_key(), aws_time(t - 600))
+    guesses = ["api", "auth", "billing", "checkout", "admin", "backup", "export", "payments"]
+    stages = ["prod", "staging", "dev", "internal"]
+    names = sorted({f"{g}-{s}" for g in guesses for s in stages})
+    ctx.rng.shuffle(names)
+    emits = []
+    for name in names[: ctx.rng.randint(26, 32)]:
+        t += ctx.rng.choice((0, 0, 1))
+        message = (
+            f"User: {ident['arn']} is not authorized to perform: lambda:GetFunction on resource: "
+            f"arn:aws:lambda:{fn.region}:{fn.account}:function:{name}"
+        )
+        emits.append(
+            ctx.call(
+                t,
+                ident,
+                ctx.prod,
+                "lambda.amazonaws.com",
+                "GetFunction20150331v2",
+                ip,
+                ua,
+                {"functionName": name},
+                read_only=True,
+                error=("AccessDeniedException", message),
+            )
+        )
+    return Injection(
+        emits,
+        "aws",
+        ctx.prod.id,
+        fn.role_arn,
+        f"{fn.name}'s role refused GetFunction on {len(emits)} functions from {ip}",
+    )

@@ -1,8 +1,10 @@
 """Where audit records come from: local files, S3 trails, LookupEvents, Cloud Logging.
 
 ``open_source`` is the one place a source URI becomes a ``Source``: its scheme picks the
-class. ``?endpoint=URL`` on a cloud URI points it at another endpoint (a test server, a VPC
-endpoint); it is not part of the checkpoint's identity.
+class. Options are query parameters: ``?endpoint=URL`` on a cloud URI points it at another
+endpoint (a test server, a VPC endpoint) and is not part of the checkpoint's identity;
+``?services=a.googleapis.com,b.googleapis.com`` on a ``gcp-logging://`` URI pulls the audit
+entries of those services only (the default is every service) and is part of it.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ def open_source(uri: str, settings: Settings, *, full: bool = False) -> Source:
 
         path = uri[len("file://") :] if scheme == "file" else uri
         return LocalSource([path], settings=settings)
-    base, endpoint = _split_endpoint(uri)
+    base, options = _split_options(uri, scheme)
+    endpoint = options.get("endpoint")
     try:
         if scheme == "s3":
             from pipelines.sources.s3 import S3Source
@@ -56,9 +59,16 @@ def open_source(uri: str, settings: Settings, *, full: bool = False) -> Source:
 
             return LookupEventsSource(base, settings, full=full, endpoint_url=endpoint)
         if scheme == "gcp-logging":
-            from pipelines.sources.gcp_logging import GcpLoggingSource
+            from pipelines.sources.gcp_logging import GcpLoggingSource, parse_services
 
-            return GcpLoggingSource(base, settings, full=full, endpoint_url=endpoint)
+            services = options.get("services")
+            return GcpLoggingSource(
+                base,
+                settings,
+                full=full,
+                endpoint_url=endpoint,
+                services=parse_services(services) if services else None,
+            )
     except ValueError as exc:
         raise UnknownSource(str(exc)) from exc
     raise UnknownSource(
@@ -67,15 +77,21 @@ def open_source(uri: str, settings: Settings, *, full: bool = False) -> Source:
     )
 
 
-def _split_endpoint(uri: str) -> tuple[str, str | None]:
+OPTIONS = {"s3": {"endpoint"}, "cloudtrail": {"endpoint"}, "gcp-logging": {"endpoint", "services"}}
+"""The query parameters each cloud scheme takes."""
+
+
+def _split_options(uri: str, scheme: str) -> tuple[str, dict[str, str]]:
+    """The URI without its query, and its options (the last value of each)."""
     parts = urlsplit(uri)
     if not parts.query:
-        return uri, None
+        return uri, {}
     query = parse_qs(parts.query)
-    unknown = set(query) - {"endpoint"}
+    unknown = set(query) - OPTIONS.get(scheme, set())
     if unknown:
         raise UnknownSource(f"unknown source option(s) {sorted(unknown)} in {uri!r}")
-    endpoint = query["endpoint"][-1]
-    if not endpoint.startswith(("http://", "https://")):
+    options = {name: values[-1] for name, values in query.items()}
+    endpoint = options.get("endpoint")
+    if endpoint is not None and not endpoint.startswith(("http://", "https://")):
         raise UnknownSource(f"endpoint must be an http(s) URL in {uri!r}")
-    return uri.split("?", 1)[0], endpoint
+    return uri.split("?", 1)[0], options

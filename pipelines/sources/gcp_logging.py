@@ -1,10 +1,14 @@
 """Google Cloud audit and request logs through the Cloud Logging API (``gcp-logging://PROJECT``).
 
-The filter asks only for the four audit logs of the serverless-relevant services, and for the
-Cloud Run request log (every HTTP request to a Cloud Run service or a 2nd gen Cloud Function:
-the only record of who invoked what, since invocations write no audit entry unless data access
-logging is on), by time, oldest first, so the checkpoint can be a position: the timestamp of
-the last stored entry.
+The filter asks for every entry of the project's four Cloud Audit Logs (Admin Activity, Data
+Access, System Event, Policy Denied), whatever the service: the control plane around a function
+is IAM, iamcredentials, STS, Storage, Cloud Build, Compute, Service Usage as much as Functions
+and Run, and a rule can only see what was pulled. ``?services=a.googleapis.com,b...`` on the URI
+narrows the audit entries to those services. It also asks for the Cloud Run request log (every
+HTTP request to a Cloud Run service or a 2nd gen Cloud Function: the only record of who invoked
+what, since invocations write no audit entry unless data access logging is on), whatever the
+allow-list. Entries come by time, oldest first, so the checkpoint can be a position: the
+timestamp of the last stored entry.
 Entries can reach Logging a little late, and several can share a timestamp, so a resumed run
 re-reads ``overlap`` before that position and skips the insertIds the checkpoint remembers
 for that stretch; only entries it has not stored come through.
@@ -12,10 +16,11 @@ for that stretch; only entries it has not stored come through.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from google.auth.credentials import AnonymousCredentials
@@ -28,14 +33,22 @@ from pipelines.sources.resumable import as_utc
 
 AUDIT_LOGS = ("activity", "data_access", "system_event", "policy")
 REQUEST_LOG = "run.googleapis.com%2Frequests"
-SERVICES = (
-    "cloudfunctions.googleapis.com",
-    "run.googleapis.com",
-    "iam.googleapis.com",
-    "secretmanager.googleapis.com",
-    "logging.googleapis.com",
-    "cloudresourcemanager.googleapis.com",
-)
+PROJECT_ID: Final = re.compile(r"^[a-z][a-z0-9.:-]*[a-z0-9]$")
+"""A project id (``my-proj``, domain-scoped ``example.com:my-proj``): it goes into the filter."""
+SERVICE_NAME: Final = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$")
+"""An API service name (``iamcredentials.googleapis.com``): it goes inside quotes in a filter,
+so nothing else may pass."""
+
+
+def parse_services(value: str) -> tuple[str, ...]:
+    """``a.googleapis.com,b.googleapis.com`` -> names, sorted and unique; ValueError otherwise."""
+    names = sorted({part.strip() for part in value.split(",") if part.strip()})
+    bad = [name for name in names if not SERVICE_NAME.match(name)]
+    if bad or not names:
+        raise ValueError(
+            f"services must be API service names such as iam.googleapis.com, got {value!r}"
+        )
+    return tuple(names)
 
 
 def rfc3339(moment: datetime) -> str:
@@ -44,19 +57,20 @@ def rfc3339(moment: datetime) -> str:
 
 
 def log_filter(
-    project: str, start: datetime, end: datetime, services: Sequence[str] = SERVICES
+    project: str, start: datetime, end: datetime, services: Sequence[str] | None = None
 ) -> str:
-    """The Logging query for ``[start, end)``: the audit entries of ``services`` and the Cloud
-    Run request log. Fully parenthesized: in this query language OR binds tighter than AND."""
-    logs = " OR ".join(
-        f'"projects/{project}/logs/cloudaudit.googleapis.com%2F{log}"' for log in AUDIT_LOGS
-    )
+    """The Logging query for ``[start, end)``: every audit entry (of ``services`` only, when
+    given) and the Cloud Run request log. Fully parenthesized: in this query language OR binds
+    tighter than AND."""
+    logs = f'"projects/{project}/logs'
+    audit_logs = [f'{logs}/cloudaudit.googleapis.com%2F{log}"' for log in AUDIT_LOGS]
+    request_log = f'{logs}/{REQUEST_LOG}"'
+    span = f'timestamp>="{rfc3339(start)}" AND timestamp<"{rfc3339(end)}"'
+    if not services:
+        return f"logName=({' OR '.join([*audit_logs, request_log])}) AND {span}"
     names = " OR ".join(f'"{service}"' for service in services)
-    audit = f"(logName=({logs}) AND protoPayload.serviceName=({names}))"
-    requests = f'logName=("projects/{project}/logs/{REQUEST_LOG}")'
-    return (
-        f'({audit} OR {requests}) AND timestamp>="{rfc3339(start)}" AND timestamp<"{rfc3339(end)}"'
-    )
+    audit = f"(logName=({' OR '.join(audit_logs)}) AND protoPayload.serviceName=({names}))"
+    return f"({audit} OR logName=({request_log})) AND {span}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,21 +93,28 @@ class GcpLoggingSource:
         endpoint_url: str | None = None,
         page_size: int = 1000,
         batch_size: int = 1000,
-        services: Sequence[str] = SERVICES,
+        services: Sequence[str] | None = None,
         overlap: timedelta = timedelta(minutes=5),
         client: Client | None = None,
     ) -> None:
-        """With ``endpoint_url`` (a test or private endpoint) the client sends no credentials."""
+        """With ``endpoint_url`` (a test or private endpoint) the client sends no credentials.
+
+        ``services``: the audit entries of these services only (None: all). A narrowed source
+        keeps its own checkpoint (the URI with ``?services=...``), so widening it later reads
+        the range again instead of resuming past what it never asked for.
+        """
         if not uri.startswith("gcp-logging://"):
             raise ValueError(f"not a gcp-logging:// URI: {uri}")
         project = uri[len("gcp-logging://") :].strip("/")
         if not project or "/" in project:
             raise ValueError(f"gcp-logging URI needs exactly one project id: {uri}")
-        self.uri = uri
+        if not PROJECT_ID.match(project):
+            raise ValueError(f"not a Google Cloud project id: {project!r}")
+        self.services = parse_services(",".join(services)) if services else None
+        self.uri = f"{uri}?services={','.join(self.services)}" if self.services else uri
         self.project = project
         self.page_size = page_size
         self.batch_size = batch_size
-        self.services = tuple(services)
         self.overlap = overlap
         if client is None:
             options: dict[str, Any] = {}
@@ -104,7 +125,7 @@ class GcpLoggingSource:
                 }
             client = Client(project=project, _use_grpc=False, **options)
         self.client = client
-        self.checkpoint = Checkpoint(settings.checkpoints_dir, uri, ignore_saved=full)
+        self.checkpoint = Checkpoint(settings.checkpoints_dir, self.uri, ignore_saved=full)
         self._pending: dict[str, _Position] = {}
         self.last_filter: str | None = None
 

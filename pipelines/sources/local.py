@@ -142,5 +142,5 @@ class LocalSource:
 
     def batches(self, start: datetime, end: datetime) -> Iterator[Batch]:
         """Normalized batches holding only events in ``[start, end)``; small files are merged."""
-        for events, rejects in normalize_chunks(self.blobs(start, end), settings=self.settings):
-            yield Batch(filter_time(events, start, end), rejects)
+        for batch in normalize_chunks(self.blobs(start, end), settings=self.settings):
+            yield batch._replace(events=filter_time(batch.events, start, end))

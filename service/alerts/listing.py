@@ -212,7 +212,7 @@ def list_sql(
     dialect: Dialect, flt: AlertFilter, limit: int, cursor: str | None, *, keys_only: bool = False
 ) -> tuple[ListSql, Sequence[Any] | dict[str, Any]]:
     """The SQL of one list page (every column, or ``KEY_COLUMNS``) and its driver values."""
-    after = decode_cursor(cursor, len(ALERT_ORDER)) if cursor else None
+    after = decode_cursor(cursor, ALERT_ORDER) if cursor else None
     values = flt.params()
     sql = _list_sql(dialect, tuple(values), after is not None, keys_only)
     values.update(page_params(ALERT_ORDER, limit, after))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, SmallInteger, String
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, SafeText, UTCDateTime, utcnow
@@ -53,6 +53,18 @@ class AlertRow(Base):
         Index("ix_alerts_rule_last_seen_id", "rule_id", *_LIST_ORDER),
         Index("ix_alerts_detector_last_seen_id", "detector", *_LIST_ORDER),
     )
+
+
+class AlertCountRow(Base):
+    """How many stored alerts have each (severity, status): kept by the writers in the
+    transaction of each change (``service.alerts.counts``), so ``/metrics`` reads ~20 rows
+    instead of grouping every alert per scrape (~1 s at 1M alerts)."""
+
+    __tablename__ = "alert_counts"
+
+    severity: Mapped[str] = mapped_column(String(16), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class TriageRow(Base):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Query
@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from detectors.alert import Severity, Status
 from service.alerts.queries import AlertFilter
 from service.alerts.store import StoredAlert
+from service.fields import ApiTime, RequestBody
 from service.query import MAX_LIMIT
 
 
@@ -35,7 +36,7 @@ class AlertDetail(StoredAlert):
     history: list[TriageOut] = Field(default_factory=list)
 
 
-class AlertPatch(BaseModel):
+class AlertPatch(RequestBody):
     """What an analyst changes; fields left out stay as they are (``assignee: null`` unassigns)."""
 
     model_config = ConfigDict(
@@ -63,12 +64,6 @@ class AlertEvents(BaseModel):
     missing: list[str] = Field(description="evidence ids not (or no longer) in the lake")
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
 class AlertQuery(BaseModel):
     """The alert filters as query parameters (shared by the list and the summary).
 
@@ -84,8 +79,8 @@ class AlertQuery(BaseModel):
     account: str | None = Field(default=None, max_length=2048)
     principal: str | None = Field(default=None, max_length=2048)
     resource: str | None = Field(default=None, max_length=2048)
-    since: datetime | None = Field(default=None, description="last_seen at or after (UTC)")
-    until: datetime | None = Field(default=None, description="last_seen before (UTC)")
+    since: ApiTime | None = Field(default=None, description="last_seen at or after (UTC)")
+    until: ApiTime | None = Field(default=None, description="last_seen before (UTC)")
     q: str | None = Field(
         default=None, max_length=200, description="text in title/principal/resource/rule"
     )
@@ -104,7 +99,7 @@ async def alert_filter(query: Annotated[AlertQuery, Query()]) -> AlertFilter:
 
 
 def to_filter(query: AlertQuery) -> AlertFilter:
-    """The ``AlertFilter`` of a query (times without a zone are taken as UTC)."""
+    """The ``AlertFilter`` of a query (times are UTC already: ``ApiTime``)."""
     return AlertFilter(
         severity=query.severity,
         status=query.status,
@@ -114,7 +109,7 @@ def to_filter(query: AlertQuery) -> AlertFilter:
         account=query.account,
         principal=query.principal,
         resource=query.resource,
-        since=_utc(query.since),
-        until=_utc(query.until),
+        since=query.since,
+        until=query.until,
         q=query.q,
     )

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from detectors.alert import EVIDENCE_SAMPLE_LIMIT, SEVERITY_RANK, Alert
+from service.alerts import counts as _counts  # noqa: F401  (keeps alert_counts on every flush)
 from service.alerts.models import AlertRow
 from service.db import utcnow
 from service.suppressions.store import ActiveSuppression, active_suppressions

@@ -9,20 +9,23 @@ import anyio
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 
+from pipelines.private import private_dir
 from pipelines.settings import Settings
+from pipelines.writer import push_log
 from service.alerts.routes import router as alerts_router
 from service.api import errors, health
 from service.api.direct import DirectPaths
 from service.api.limits import ApiLimits
 from service.api.metrics import Metrics
 from service.api.middleware import BodyTooLarge, Guard
-from service.api.ratelimit import RateLimiter
+from service.api.ratelimit import BUCKETS_FILE, RateLimiter
 from service.api.state import ApiState
 from service.async_reads import AsyncReads
 from service.audit.writer import AuditWriter
 from service.console.routes import router as console_router
 from service.db import Database, open_database
 from service.events.routes import router as events_router
+from service.ingest.drainer import PushDrainer
 from service.jobs.routes import router as jobs_router
 from service.keys.cache import KeyCache
 from service.keys.store import server_secret
@@ -49,15 +52,25 @@ def create_app(
     db = database or open_database(settings)
     limits = limits or ApiLimits()
 
+    private_dir(settings.home)
     audit = AuditWriter(db)
+    limiter = RateLimiter(limits.rate_per_second, limits.burst, path=settings.home / BUCKETS_FILE)
     reads = AsyncReads(db) if db.engine.dialect.name == "postgresql" else None
+
+    metrics = Metrics(db)
+    pushlog = push_log(settings)
+    drainer = PushDrainer(settings, db, pushlog, metrics)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        drainer.start()
         yield
+        await anyio.to_thread.run_sync(pushlog.close)  # after the last push: its segment ends
+        await anyio.to_thread.run_sync(drainer.stop)  # a last drain, if this one writes
         await anyio.to_thread.run_sync(audit.close)  # after the last request: flush its rows
         if reads is not None:
             await reads.close()
+        limiter.close()
         if owns_db:
             db.dispose()
 
@@ -74,10 +87,12 @@ def create_app(
         db=db,
         key_secret=server_secret(settings.home),
         limits=limits,
-        limiter=RateLimiter(limits.rate_per_second, limits.burst),
-        metrics=Metrics(db),
+        limiter=limiter,
+        metrics=metrics,
         audit=audit,
         keys=KeyCache(),
+        pushlog=pushlog,
+        drainer=drainer,
         reads=reads,
     )
     errors.install(app)

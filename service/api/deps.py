@@ -17,7 +17,14 @@ from starlette.concurrency import run_in_threadpool
 from service.api.errors import Problem
 from service.api.ratelimit import retry_after
 from service.api.state import ApiState
-from service.keys.store import READ_RANK, KeyIdentity, authenticate, hash_key, well_formed
+from service.keys.store import (
+    READ_RANK,
+    KeyIdentity,
+    authenticate,
+    hash_key,
+    public_prefix,
+    well_formed,
+)
 
 bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer ft_...`")
 
@@ -56,6 +63,7 @@ async def current_key(
             401, "an API key is required: Authorization: Bearer ft_...", headers=challenge
         )
     presented = credentials.credentials
+    request.state.key_prefix = public_prefix(presented)  # audited, also when refused
     identity = None
     if well_formed(presented):
         digest = hash_key(state.key_secret, presented)

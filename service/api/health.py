@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+import hmac
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Response, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 
 from service.api.deps import State
 from service.api.errors import Problem
 
 router = APIRouter(tags=["health"])
+metrics_bearer = HTTPBearer(
+    auto_error=False, description="FUNCTRAIL_METRICS_TOKEN, when the operator set one"
+)
 
 
 @router.get("/healthz", summary="the process is up")
@@ -28,7 +33,20 @@ def readyz(state: State) -> dict[str, Any]:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-def metrics(state: State) -> Response:
+def metrics(
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(metrics_bearer)],
+) -> Response:
+    """With ``FUNCTRAIL_METRICS_TOKEN`` set, only a scraper presenting it is answered."""
+    token = state.settings.metrics_token
+    if token is not None:
+        presented = credentials.credentials if credentials is not None else ""
+        if not hmac.compare_digest(presented.encode(), token.get_secret_value().encode()):
+            raise Problem(
+                401,
+                "/metrics needs the token of FUNCTRAIL_METRICS_TOKEN",
+                headers={"WWW-Authenticate": 'Bearer realm="functrail-metrics"'},
+            )
     return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")
 
 

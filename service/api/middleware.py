@@ -139,7 +139,8 @@ def _account(api: ApiState, scope: Scope, status: int, seconds: float, audited: 
     api.metrics.latency.labels(template).observe(seconds)
     if not audited:
         return
-    key = scope.get("state", {}).get("key")
+    state = scope.get("state", {})
+    key = state.get("key")
     client = scope.get("client")
     api.audit.submit(
         AuditEntry(
@@ -150,5 +151,6 @@ def _account(api: ApiState, scope: Scope, status: int, seconds: float, audited: 
             client_ip=client[0] if client else None,
             key_id=getattr(key, "id", None),
             role=getattr(key, "role", None),
+            key_prefix=state.get("key_prefix"),
         )
     )

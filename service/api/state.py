@@ -1,5 +1,5 @@
 """What the app holds for its lifetime: settings, database, key secret and key cache, limits,
-counters, and the audit writer."""
+counters, the audit writer, and the push log with its writer."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import anyio
 
+from pipelines.pushlog import PushLog
 from pipelines.settings import Settings
 from service.alerts.listing import RenderedAlerts
 from service.api.limits import ApiLimits
@@ -16,6 +17,7 @@ from service.api.ratelimit import RateLimiter
 from service.async_reads import AsyncReads
 from service.audit.writer import AuditWriter
 from service.db import Database
+from service.ingest.drainer import PushDrainer
 from service.keys.cache import KeyCache
 
 
@@ -29,6 +31,10 @@ class ApiState:
     metrics: Metrics
     audit: AuditWriter
     keys: KeyCache
+    pushlog: PushLog
+    """where POST /v1/events appends (durable before it answers)"""
+    drainer: PushDrainer
+    """moves pushed records to the lake while this process holds the writer lease"""
     reads: AsyncReads | None = None
     """PostgreSQL: the hot list's connections on the event loop (None on SQLite)"""
     rendered: RenderedAlerts = field(default_factory=RenderedAlerts)
@@ -36,6 +42,8 @@ class ApiState:
     db_slots: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(4))
     """threads the hot list may hold at once: within the engine's pool (5), so no connection
     is opened per request, and few enough that 50 clients queue instead of thrashing"""
+    push_slots: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(2))
+    """pushes decompressed and parsed at once in this process: bounds their memory together"""
     lake_slots: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(2))
     """event searches scanning the lake at once: each holds row groups in memory, and two
     already keep both cores busy"""

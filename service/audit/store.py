@@ -38,6 +38,7 @@ class AuditEntry:
     client_ip: str | None
     key_id: str | None = None
     role: str | None = None
+    key_prefix: str | None = None
     at: datetime = field(default_factory=utcnow)
     """when the call was answered (not when its row was written)"""
 
@@ -61,6 +62,7 @@ def _row(entry: AuditEntry) -> dict[str, Any]:
     return {
         "at": entry.at,
         "key_id": entry.key_id,
+        "key_prefix": entry.key_prefix,
         "role": entry.role,
         "method": entry.method[:16],
         "route": entry.route,

@@ -5,12 +5,18 @@ from __future__ import annotations
 import os
 import sys
 
+from pipelines.private import private_umask
 from service.cli import commands  # noqa: F401  (command modules register on ``app``)
 from service.cli.app import CommandFailed, app, err
 
 
 def main() -> None:
-    """Run the CLI; failures print one line (no traceback unless FUNCTRAIL_DEBUG=1) and exit 1."""
+    """Run the CLI; failures print one line (no traceback unless FUNCTRAIL_DEBUG=1) and exit 1.
+
+    Everything a command writes (database, lake, checkpoints, rejects, models, secrets) is the
+    owner's alone: files 0600, folders 0700.
+    """
+    private_umask()
     try:
         app(standalone_mode=True)
     except CommandFailed as exc:

@@ -26,7 +26,7 @@ from pipelines.rejects import Reject, write_rejects
 from pipelines.settings import Settings
 from pipelines.sources.local import PathNotFound, iter_local_blobs, resolve_paths
 from service.cli.app import CommandFailed, app, err
-from service.cli.normalize import printable
+from service.cli.normalize import dropped_summary, printable, report_dropped
 
 DETECTORS = ("rules", "anomaly")
 
@@ -68,9 +68,10 @@ def read_events(paths: list[str], settings: Settings) -> Batch:
     for batch in normalize_chunks(blobs, settings=settings):
         for reject in batch.rejects:
             note(reject)
-        batches.append(Batch(batch.events, []))
+        batches.append(batch._replace(rejects=[]))
     combined = concat_batches(batches)
-    return Batch(combined.events, rejects)
+    report_dropped(combined.dropped)
+    return combined._replace(rejects=rejects)
 
 
 def anomaly_alerts(events: pd.DataFrame, settings: Settings, model: str | None) -> list[Alert]:
@@ -130,7 +131,10 @@ def detect(
     else:
         print_alert_table(alerts)
     where = write_rejects(batch.rejects, settings.rejects_dir, "detect")
-    summary = f"{len(events)} events, {len(batch.rejects)} rejected, {len(alerts)} alerts"
+    summary = (
+        f"{len(events)} events, {len(batch.rejects)} rejected{dropped_summary(batch.dropped)}, "
+        f"{len(alerts)} alerts"
+    )
     _say(summary + (f" (rejects in {where})" if where else ""))
 
 

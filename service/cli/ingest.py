@@ -22,7 +22,7 @@ from pipelines.settings import Settings
 from pipelines.sources import Source, UnknownSource, open_source
 from pipelines.sources.local import LocalSource
 from service.cli.app import CommandFailed, app, err, status_line
-from service.cli.normalize import printable
+from service.cli.normalize import printable, report_dropped
 
 SHOWN_REJECTS = 20
 DEFAULT_LOOKBACK = timedelta(days=1)
@@ -101,8 +101,29 @@ def ingest(
             on_progress=show,
         )
     _report(tally, settings)
+    if tally.conflicts:
+        _raise_conflicts(tally, settings)
     if tally.failed:
         raise CommandFailed(f"{len(tally.failed)} source(s) failed: " + "; ".join(tally.failed))
+
+
+def _raise_conflicts(tally: IngestTally, settings: Settings) -> None:
+    """Store an ``event_id_conflict`` alert for each conflict (and queue its webhooks)."""
+    from service.db import open_database
+    from service.ingest.conflicts import store_conflicts
+
+    db = open_database(settings)
+    try:
+        with db.session() as session:
+            store_conflicts(session, tally.conflicts)
+    finally:
+        db.dispose()
+    err.print(
+        f"{len(tally.conflicts)} event id(s) arrived with two different contents: "
+        "event_id_conflict alerts stored",
+        highlight=False,
+        style="yellow",
+    )
 
 
 def _report(tally: IngestTally, settings: Settings) -> None:
@@ -111,6 +132,7 @@ def _report(tally: IngestTally, settings: Settings) -> None:
     if len(tally.rejects) > SHOWN_REJECTS:
         err.print(f"... and {len(tally.rejects) - SHOWN_REJECTS} more rejects", highlight=False)
     where = write_rejects(tally.rejects, settings.rejects_dir, "ingest")
+    report_dropped(tally.dropped)
     for failure in tally.failed:
         err.print(f"failed: {printable(failure)}", markup=False, highlight=False, style="red")
     summary = f"{tally.blobs} blobs: {tally.line()}" + (f" (rejects in {where})" if where else "")

@@ -39,6 +39,14 @@ def create(
         Role, typer.Option("--role", help="viewer < analyst < admin; ingest posts events only")
     ],
     name: Annotated[str, typer.Option("--name", help="a unique name (shows in the audit log)")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            help="ingest keys: a provider (aws, gcp) or provider:account the key may push for; "
+            "repeat it (a push with a record outside is a 403). Default: any.",
+        ),
+    ] = None,
 ) -> None:
     """Create a key and print it once, alone on stdout (it is stored only as a hash)."""
     settings = Settings()
@@ -46,7 +54,11 @@ def create(
     try:
         with db.session() as session:
             created = create_key(
-                session, name=name, role=role.value, secret=server_secret(settings.home)
+                session,
+                name=name,
+                role=role.value,
+                secret=server_secret(settings.home),
+                scopes=scope,
             )
     except DuplicateKeyName:
         raise CommandFailed(f"a key named {name!r} exists already") from None
@@ -55,8 +67,10 @@ def create(
     finally:
         db.dispose()
     typer.echo(created.key)
+    scoped = f", scoped to {', '.join(created.identity.scopes)}" if created.identity.scopes else ""
     err.print(
-        f"created {role.value} key {name!r} (id {created.identity.id}); it is shown only this once",
+        f"created {role.value} key {name!r} (id {created.identity.id}{scoped}); "
+        "it is shown only this once",
         soft_wrap=True,
         markup=False,
         highlight=False,
@@ -67,7 +81,7 @@ def create(
 def list_() -> None:
     """List keys (never the keys themselves): name, role, created, last used, revoked."""
     db = open_database(Settings())
-    table = Table("id", "name", "role", "created", "last used", "revoked")
+    table = Table("id", "name", "role", "scopes", "created", "last used", "revoked")
     try:
         with db.session() as session:
             cursor: str | None = None
@@ -78,6 +92,7 @@ def list_() -> None:
                         row.id,
                         Text(row.name),
                         row.role,
+                        Text(" ".join(row.scopes or [])),
                         _when(row.created_at),
                         _when(row.last_used_at),
                         _when(row.revoked_at),

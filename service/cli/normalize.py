@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
+from pipelines.dropped import NO_DROPS, DroppedFields
 from pipelines.events import event_records
 from pipelines.normalize import normalize_chunks
 from pipelines.rejects import Reject, write_rejects
@@ -57,6 +58,7 @@ def normalize(
     except PathNotFound as exc:
         raise CommandFailed(str(exc)) from None
     rejects: list[Reject] = []
+    dropped: DroppedFields = NO_DROPS
     seen: set[str] = set()
     shown: list[pd.DataFrame] = []
     count = 0
@@ -83,11 +85,12 @@ def normalize(
 
         blobs = iter_local_blobs([str(f) for f in files], settings=settings, on_reject=note)
         # Small files are merged before the DataFrame is built (its fixed cost dominates them).
-        for events, blob_rejects in normalize_chunks(
+        for events, blob_rejects, blob_dropped in normalize_chunks(
             counted(blobs), settings=settings, min_rows=_CHUNK_ROWS
         ):
             for reject in blob_rejects:
                 note(reject)
+            dropped += blob_dropped
             ids = events["id"].tolist()
             fresh = [i not in seen for i in ids]
             if not all(fresh):
@@ -101,8 +104,21 @@ def normalize(
     if fmt is Format.table:
         _print_table(shown)
     where = write_rejects(rejects, settings.rejects_dir, "normalize")
-    summary = f"{count} events, {len(rejects)} rejected"
+    report_dropped(dropped)
+    summary = f"{count} events, {len(rejects)} rejected" + dropped_summary(dropped)
     err.print(summary + (f" (see {where})" if where else ""), markup=False, highlight=False)
+
+
+def report_dropped(dropped: DroppedFields) -> None:
+    """One stderr line per (field, reason) left out of kept records (field names are the
+    normalizer's own, reasons msgspec's: no record text reaches the terminal)."""
+    for line in dropped.lines():
+        err.print(printable(line), markup=False, highlight=False, soft_wrap=True)
+
+
+def dropped_summary(dropped: DroppedFields) -> str:
+    """``, N optional fields dropped`` for a summary line; empty when none were."""
+    return f", {dropped.total} optional fields dropped" if dropped else ""
 
 
 def _write_jsonl(events: pd.DataFrame) -> None:

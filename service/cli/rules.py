@@ -178,12 +178,13 @@ def coverage_command(
         sys.stdout.buffer.write(orjson.dumps(layer, option=orjson.OPT_INDENT_2) + b"\n")
         sys.stdout.flush()
         return
-    table = Table("tactic", "technique", "rules", title=summary)
+    table = Table("tactic", "technique", "name", "rules", title=summary)
     for tactic, rows in by_tactic(covered).items():
         for n, row in enumerate(rows):
             table.add_row(
                 Text(tactic if n == 0 else ""),
                 Text(row.technique),
+                Text(row.name),
                 Text(printable(", ".join(row.rules))),
                 end_section=n == len(rows) - 1,
             )

@@ -18,7 +18,7 @@ from pipelines.runner import DaskRunner, LocalRunner, Runner
 from pipelines.settings import Settings
 from pipelines.sources import UnknownSource
 from service.cli.app import CommandFailed, app, err, status_line
-from service.cli.normalize import printable
+from service.cli.normalize import dropped_summary, printable, report_dropped
 from service.db import open_database
 from service.scoring.job import ScoreFailed, ScoreResult, score_day
 from service.scoring.lock import ScoreLocked, score_lock
@@ -130,13 +130,15 @@ def _report(result: ScoreResult) -> None:
         err.print(printable(reject.line()), markup=False, highlight=False, soft_wrap=True)
     if len(result.rejects) > SHOWN_REJECTS:
         err.print(f"... and {len(result.rejects) - SHOWN_REJECTS} more rejects", highlight=False)
+    report_dropped(result.dropped)
     for note in result.notes:
         err.print(printable(note), markup=False, highlight=False, soft_wrap=True)
     severities = ", ".join(f"{n} {s}" for s, n in result.by_severity.items()) or "none"
     seconds = sum(result.timings.values())
     line = (
         f"{result.day}: {result.events} events ({result.ingested} new, {len(result.rejects)} "
-        f"rejected), {result.partitions} partitions, {result.alerts} alerts ({severities}), "
+        f"rejected{dropped_summary(result.dropped)}), {result.partitions} partitions, "
+        f"{result.alerts} alerts ({severities}), "
         f"{result.deliveries} deliveries queued, job run {result.run_id}, {seconds:.1f}s"
     )
     if result.rejects_file:

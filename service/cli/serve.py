@@ -26,7 +26,7 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[
-        int, typer.Option(min=1, max=64, help="API processes (the rate limit is per process)")
+        int, typer.Option(min=1, max=64, help="API processes (they share the rate limit)")
     ] = 1,
     access_log: Annotated[
         bool,
@@ -40,12 +40,10 @@ def serve(
     import uvicorn
 
     from service.api.workers import run_workers
-    from service.db import open_database
     from service.scheduling import start_scheduler
 
     settings = Settings()
-    if workers > 1:
-        open_database(settings).dispose()  # migrate once, before the workers start
+    _prepare(settings)  # migrate once, before any worker starts
     scheduler = start_scheduler(settings)  # here, not in the app: once, not once per worker
     if scheduler is not None:
         atexit.register(scheduler.stop)
@@ -85,6 +83,32 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     gc.collect()
     gc.freeze()
     return application
+
+
+def _prepare(settings: Settings) -> None:
+    """Migrate, re-encrypt legacy webhook secrets, and warn about a key kept with the data."""
+    from service.db import open_database
+    from service.webhooks.secrets import key_beside_data
+    from service.webhooks.store import rewrap_secrets
+
+    db = open_database(settings)
+    try:
+        with db.session() as session:
+            rewrapped = rewrap_secrets(session, settings)
+    finally:
+        db.dispose()
+    if rewrapped:
+        err.print(f"re-encrypted the secrets of {rewrapped} webhook(s) with a salted scrypt key")
+    beside = key_beside_data(settings)
+    if beside is not None:
+        err.print(
+            f"warning: webhook secrets are encrypted with {beside}, in the same folder as the "
+            "database: a copy of that folder decrypts them. Set FUNCTRAIL_SECRET_KEY from a "
+            "secret store instead (docs/security-model.md).",
+            markup=False,
+            highlight=False,
+            style="yellow",
+        )
 
 
 def _where(settings: Settings) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from service.fields import ApiTime
 from service.query import MAX_LIMIT
 
 
@@ -18,25 +19,14 @@ class RejectOut(BaseModel):
 
 
 class IngestResult(BaseModel):
-    accepted: int = Field(description="records normalized")
-    stored: int = Field(description="of those, new to the lake (repeats are deduplicated by id)")
+    accepted: int = Field(description="records normalized and inside the key's scope and window")
+    queued: int = Field(
+        description="of those, written to the durable push log (all of them: the answer waits "
+        "for the fsync); the writer stores them in the lake within about a second, dropping "
+        "repeats of a stored id and raising event_id_conflict for a different record"
+    )
     rejected: int
     rejects: list[RejectOut] = Field(description="the first 100 rejects, with their reasons")
-
-
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-
-
-def bounded_utc(moment: datetime) -> datetime:
-    """``moment`` in UTC (no zone: taken as UTC); ValueError outside 1970-2100."""
-    try:
-        utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("time must be between 1970 and 2100 (UTC)") from None
-    if not EARLIEST <= utc < LATEST:
-        raise ValueError("time must be between 1970 and 2100 (UTC)")
-    return utc
 
 
 def _network(text: str) -> str:
@@ -48,7 +38,6 @@ def _network(text: str) -> str:
     return text.strip()
 
 
-ApiTime = Annotated[datetime, AfterValidator(bounded_utc)]
 Network = Annotated[str, Field(max_length=64), AfterValidator(_network)]
 Text = Annotated[str, Field(max_length=2048)]
 
@@ -109,6 +98,10 @@ class EventItem(BaseModel):
     read_only: bool | None
     mfa: bool | None
     raw: dict[str, object] | None = Field(default=None, description="with include_raw=true")
+    origin: str | None = Field(
+        description="provenance: the source it was pulled from, or push:<key id>; null for "
+        "events stored before origins were kept"
+    )
 
 
 class EventSearchPage(BaseModel):

@@ -19,7 +19,8 @@ import pyarrow as pa
 from pipelines.events import PROVIDERS
 from pipelines.lake import EventLake
 from pipelines.search import MAX_SPAN, EventFilter, EventPage, Position, search_events
-from service.events.schemas import EARLIEST, LATEST, EventQuery
+from service.events.schemas import EventQuery
+from service.fields import EARLIEST, LATEST
 from service.query import BadCursor
 
 DEFAULT_WINDOW: Final = timedelta(hours=24)

@@ -1,8 +1,11 @@
 """Verified keys kept in memory for a few seconds, so a request's auth needs no database trip.
 
 Entries are keyed by the HMAC of the presented key (never the key itself) and live ``ttl``
-seconds: a key revoked in the database stops working within ``ttl`` in every API process.
-Only successful checks are cached, so a key created a moment ago is never refused from here.
+seconds (1 s) from the moment their store lookup *began*: the lookup saw the database as of
+then, so a key revoked at time R is refused by every API process from R + ``ttl`` on, however
+long a lookup took (measured from its end, a slow lookup stretched the window; the review saw a
+revoked key accepted ~1.6 s later). Only successful checks are cached, so a key created a
+moment ago is never refused from here.
 
 A key in use is checked again in the background before its entry expires, at a point drawn
 between ``refresh_between`` of the TTL: under load every key was first checked in the same
@@ -26,7 +29,7 @@ from service.keys.store import KeyIdentity
 
 log = logging.getLogger("functrail.keys")
 
-DEFAULT_TTL_SECONDS = 5.0
+DEFAULT_TTL_SECONDS = 1.0
 DEFAULT_MAX_KEYS = 10_000
 DEFAULT_REFRESH_BETWEEN = (0.5, 0.8)
 
@@ -78,9 +81,10 @@ class KeyCache:
         entry = self._live(digest)
         return None if entry is None else entry.identity
 
-    def put(self, digest: str, identity: KeyIdentity) -> None:
-        """Remember a check that passed; the oldest entry goes when the map is full."""
-        now = self.clock()
+    def put(self, digest: str, identity: KeyIdentity, *, checked_at: float | None = None) -> None:
+        """Remember a check that passed (begun at ``checked_at``, default now); the oldest
+        entry goes when the map is full."""
+        now = self.clock() if checked_at is None else checked_at
         low, high = self.refresh_between
         entry = _Entry(identity, now + self.ttl * random.uniform(low, high), now + self.ttl)
         with self._lock:
@@ -106,11 +110,12 @@ class KeyCache:
 
     def _check(self, digest: str, lookup: Lookup) -> asyncio.Future[KeyIdentity | None]:
         async def check() -> KeyIdentity | None:
+            began = self.clock()
             identity = await lookup()
             if identity is None:
                 self.drop(digest)
             else:
-                self.put(digest, identity)
+                self.put(digest, identity, checked_at=began)
             return identity
 
         task = asyncio.ensure_future(check())

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
+import re
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,9 +21,11 @@ from typing import Literal, get_args
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from pipelines.events import PROVIDERS
 from service.db import utcnow
 from service.keys.models import ApiKeyRow
 from service.query import Order, Page, paginate
+from service.secretfile import read_or_create
 
 Role = Literal["viewer", "analyst", "admin", "ingest"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -35,6 +37,7 @@ MAX_KEY_CHARS = 200
 """longer presented keys are refused unread (a real key is ~60 characters)"""
 SECRET_FILE = "api-keys.secret"  # noqa: S105  (a file name, not a secret)
 _PREFIX_CHARS = 12
+_HEX = re.compile(f"[0-9a-f]{{{_PREFIX_CHARS}}}")
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 """last_used is written at most this often per key (by the audit writer), not per request."""
 
@@ -54,6 +57,31 @@ class KeyIdentity:
     id: str
     name: str
     role: str
+    scopes: tuple[str, ...] | None = None
+    """an ingest key's ``provider`` / ``provider:account`` scopes (None: any)"""
+
+    def admits(self, provider: str, account: str | None) -> bool:
+        """Whether a record of ``provider`` and ``account`` is within this key's scopes."""
+        if self.scopes is None:
+            return True
+        return provider in self.scopes or (
+            account is not None and f"{provider}:{account}" in self.scopes
+        )
+
+
+MAX_SCOPE_CHARS = 256
+
+
+def parse_scope(text: str) -> str:
+    """``provider`` or ``provider:account`` as given; ValueError for anything else."""
+    provider, sep, account = text.partition(":")
+    if provider not in PROVIDERS:
+        raise ValueError(f"scope {text!r}: the provider must be one of {', '.join(PROVIDERS)}")
+    if sep and (
+        not account or len(text) > MAX_SCOPE_CHARS or not account.isprintable() or " " in account
+    ):
+        raise ValueError(f"scope {text!r}: give provider:account, e.g. aws:123456789012")
+    return text
 
 
 @dataclass(frozen=True)
@@ -64,31 +92,28 @@ class CreatedKey:
 
 
 def server_secret(home: Path) -> bytes:
-    """The HMAC secret, created 0600 on first use (atomically, if several start at once)."""
-    path = home / SECRET_FILE
-    home.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        data = path.read_bytes()
-        if len(data) < 32:
-            raise RuntimeError(
-                f"{path} is shorter than 32 bytes; restore it or delete it and re-create keys"
-            ) from None
-        return data
-    with os.fdopen(fd, "wb") as out:
-        out.write(secrets.token_bytes(32))
-    return path.read_bytes()
+    """The HMAC secret, created 0600 on first use (whole, whichever process comes first)."""
+    return read_or_create(home / SECRET_FILE, lambda: secrets.token_bytes(32))
 
 
 def hash_key(secret: bytes, key: str) -> str:
     return hmac.new(secret, key.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def create_key(session: Session, *, name: str, role: str, secret: bytes) -> CreatedKey:
-    """A new key; the clear text is in the result only."""
+def create_key(
+    session: Session,
+    *,
+    name: str,
+    role: str,
+    secret: bytes,
+    scopes: Sequence[str] | None = None,
+) -> CreatedKey:
+    """A new key (``scopes`` only for ingest keys); the clear text is in the result only."""
     if role not in ROLES:
         raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    if scopes and role != "ingest":
+        raise ValueError("only ingest keys take scopes")
+    kept = sorted({parse_scope(scope) for scope in scopes}) if scopes else None
     if not name.strip():
         raise ValueError("a key needs a name")
     if session.scalar(select(ApiKeyRow.id).where(ApiKeyRow.name == name)) is not None:
@@ -102,15 +127,30 @@ def create_key(session: Session, *, name: str, role: str, secret: bytes) -> Crea
         prefix=prefix,
         hash=hash_key(secret, key),
         created_at=utcnow(),
+        scopes=kept,
     )
     session.add(row)
     session.flush()
-    return CreatedKey(KeyIdentity(row.id, row.name, row.role), key)
+    return CreatedKey(identity_of(row), key)
+
+
+def identity_of(row: ApiKeyRow) -> KeyIdentity:
+    scopes = tuple(row.scopes) if row.scopes is not None else None
+    return KeyIdentity(row.id, row.name, row.role, scopes)
 
 
 def well_formed(presented: str) -> bool:
     """Looks like one of our keys; anything else is refused unread (and never hashed)."""
     return presented.startswith(KEY_PREFIX) and len(presented) <= MAX_KEY_CHARS
+
+
+def public_prefix(presented: str) -> str | None:
+    """``ft_<12 hex>`` of a presented key that has our shape (what the audit log keeps of a
+    refused key); None for anything else, which is not worth keeping and may be hostile."""
+    prefix = presented[: len(KEY_PREFIX) + _PREFIX_CHARS]
+    if well_formed(presented) and _HEX.fullmatch(prefix[len(KEY_PREFIX) :]):
+        return prefix
+    return None
 
 
 def authenticate(
@@ -125,15 +165,16 @@ def authenticate(
         return None
     prefix = presented[len(KEY_PREFIX) : len(KEY_PREFIX) + _PREFIX_CHARS]
     row = session.execute(
-        select(ApiKeyRow.id, ApiKeyRow.name, ApiKeyRow.role, ApiKeyRow.hash).where(
-            ApiKeyRow.prefix == prefix, ApiKeyRow.revoked_at.is_(None)
-        )
+        select(
+            ApiKeyRow.id, ApiKeyRow.name, ApiKeyRow.role, ApiKeyRow.hash, ApiKeyRow.scopes
+        ).where(ApiKeyRow.prefix == prefix, ApiKeyRow.revoked_at.is_(None))
     ).one_or_none()
     if row is None:
         return None
     if not hmac.compare_digest(row.hash, digest or hash_key(secret, presented)):
         return None
-    return KeyIdentity(row.id, row.name, row.role)
+    scopes = tuple(row.scopes) if row.scopes is not None else None
+    return KeyIdentity(row.id, row.name, row.role, scopes)
 
 
 def touch_keys(session: Session, used: Mapping[str, datetime]) -> None:

@@ -23,14 +23,17 @@ from typing import Any
 
 from detectors.alert import SEVERITY_RANK
 from models.day_summaries import DaySummaries
+from pipelines.dropped import NO_DROPS, DroppedFields
 from pipelines.features import PrincipalHistory
 from pipelines.ingest import IngestTally, ingest_range
 from pipelines.lake import EventLake
+from pipelines.provenance import Conflict
 from pipelines.rejects import Reject, write_rejects
 from pipelines.runner import LocalRunner, Runner
 from pipelines.settings import Settings
 from service.alerts.store import save_alerts
 from service.db import Database
+from service.ingest.conflicts import conflict_alerts
 from service.jobs.store import JobStatus, finish_job_run, record_job_run
 from service.rules.store import rule_states
 from service.scoring.day import detect_day
@@ -55,6 +58,7 @@ class ScoreResult:
     ingested: int = 0
     duplicates: int = 0
     rejects: list[Reject] = field(default_factory=list)
+    dropped: DroppedFields = NO_DROPS
     partitions: int = 0
     alerts: int = 0
     by_severity: dict[str, int] = field(default_factory=dict)
@@ -64,6 +68,8 @@ class ScoreResult:
     failed_sources: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     rejects_file: str | None = None
+    conflicts: list[Conflict] = field(default_factory=list)
+    """records of one id with two contents met while ingesting: stored as alerts with the day's"""
 
     def counts(self) -> dict[str, Any]:
         return {
@@ -71,6 +77,7 @@ class ScoreResult:
             "ingested": self.ingested,
             "duplicates": self.duplicates,
             "rejects": len(self.rejects),
+            "dropped_fields": self.dropped.as_dict(),
             "partitions": self.partitions,
             "alerts": self.alerts,
             "alerts_by_severity": self.by_severity,
@@ -183,7 +190,7 @@ def _run(
         enabled=enabled,
         on_part=lambda done, total: say(f"{result.day}: detected {done}/{total} partitions"),
     )
-    results, alerts = day.results, day.alerts
+    results, alerts = day.results, [*day.alerts, *conflict_alerts(result.conflicts)]
     result.partitions = len(day.parts)
     for done_part in results:
         result.events += done_part.events
@@ -224,14 +231,19 @@ def _take_ingest(result: ScoreResult, tally: IngestTally, settings: Settings) ->
     result.ingested = tally.new
     result.duplicates = tally.duplicates
     result.rejects = tally.rejects
+    result.dropped = tally.dropped
     result.failed_sources = tally.failed
+    result.conflicts = tally.conflicts
     where = write_rejects(tally.rejects, settings.rejects_dir, "score")
     result.rejects_file = str(where) if where else None
 
 
 def _ingest_line(say: Progress) -> Callable[[IngestTally], None]:
     def report(tally: IngestTally) -> None:
-        say(f"ingest: {tally.blobs} blobs, {tally.new} new events, {len(tally.rejects)} rejected")
+        line = f"ingest: {tally.blobs} blobs, {tally.new} new events, {len(tally.rejects)} rejected"
+        if tally.dropped:
+            line += f", {tally.dropped.total} optional fields dropped"
+        say(line)
 
     return report
 

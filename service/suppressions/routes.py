@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -27,10 +26,6 @@ from service.suppressions.store import (
 router = APIRouter(prefix="/v1/suppressions", tags=["suppressions"])
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
-
-
 @router.get("", summary="suppressions, newest first")
 def list_(
     session: Session,
@@ -46,7 +41,7 @@ def list_(
 
 @router.post("", status_code=201, summary="suppress matching new alerts (kept, as `suppressed`)")
 def create(session: Session, key: Analyst, body: SuppressionIn) -> SuppressionOut:
-    spec = SuppressionSpec(**body.model_dump() | {"expires_at": _utc(body.expires_at)})
+    spec = SuppressionSpec(**body.model_dump())
     try:
         row = create_suppression(session, spec, creator=key.name)
     except ValueError as exc:
@@ -70,7 +65,7 @@ def patch(
     if "reason" in changes and body.reason is not None:
         row.reason = body.reason
     if "expires_at" in changes:
-        row.expires_at = _utc(body.expires_at)
+        row.expires_at = body.expires_at
     session.flush()
     out = SuppressionOut.model_validate(row)
     session.commit()

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from service.fields import ApiTime, RequestBody
+
 _EXAMPLE: dict[str, JsonValue] = {
     "rule_id": "aws_root_account_usage",
     "source_cidr": "203.0.113.0/24",
@@ -14,7 +16,7 @@ _EXAMPLE: dict[str, JsonValue] = {
 }
 
 
-class SuppressionIn(BaseModel):
+class SuppressionIn(RequestBody):
     """Every criterion given must match; at least one is required."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
@@ -24,14 +26,14 @@ class SuppressionIn(BaseModel):
     resource: str | None = Field(default=None, max_length=2048)
     source_cidr: str | None = Field(default=None, max_length=64, description="address or CIDR")
     reason: str = Field(min_length=1, max_length=2000)
-    expires_at: datetime | None = None
+    expires_at: ApiTime | None = None
 
 
-class SuppressionPatch(BaseModel):
+class SuppressionPatch(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     reason: str | None = Field(default=None, min_length=1, max_length=2000)
-    expires_at: datetime | None = None
+    expires_at: ApiTime | None = None
 
 
 class SuppressionOut(BaseModel):

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.db import Base, UTCDateTime
+from service.db import Base, SafeText, UTCDateTime
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a bigint identity.
 SeqId = BigInteger().with_variant(Integer(), "sqlite")
@@ -45,7 +45,7 @@ class Subscription(Base):
     __tablename__ = "webhook_subscriptions"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    url: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(SafeText)
     format: Mapped[str] = mapped_column(String(16))
     min_severity: Mapped[str] = mapped_column(String(16), default="info")
     detectors: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
@@ -91,7 +91,7 @@ class Delivery(Base):
     retry_base: Mapped[int] = mapped_column(Integer, default=0)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(SafeText, nullable=True)
 
 
 class Attempt(Base):
@@ -106,7 +106,7 @@ class Attempt(Base):
     number: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(SafeText, nullable=True)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     dispatcher: Mapped[str | None] = mapped_column(String(64), nullable=True)
 

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from detectors.alert import Severity
+from service.fields import RequestBody
 
 FormatName = Literal["generic", "slack", "pagerduty", "ocsf"]
 DeliveryStatus = Literal["pending", "delivering", "delivered", "dead"]
@@ -22,7 +23,7 @@ _EXAMPLE: dict[str, JsonValue] = {
 }
 
 
-class WebhookIn(BaseModel):
+class WebhookIn(RequestBody):
     """A new subscription; every filter given must match (lists match any of their values)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})

@@ -1,15 +1,22 @@
 """Webhook signing secrets at rest: AES-GCM under the service key, or a reference to a vault.
 
-A stored value is either ``v1:<base64 nonce+ciphertext>`` (encrypted with a key derived from
-``Settings.secret_key``, bound to the subscription id so rows cannot be swapped), or a
-reference read at delivery time: ``aws-sm://NAME`` (AWS Secrets Manager) or
+A stored value is either ``v2:<salt>:<nonce+ciphertext>`` (base64; AES-GCM under a key that
+scrypt derives from ``FUNCTRAIL_SECRET_KEY``, or from the key file when it is unset, with the
+salt stored beside it; bound to the subscription id so rows cannot be swapped), or a reference
+read at delivery time: ``aws-sm://NAME`` (AWS Secrets Manager) or
 ``gcp-sm://projects/P/secrets/S/versions/V`` (Google Secret Manager). Secrets never appear in
 logs, reprs or error messages.
+
+``v1:`` values (AES key = SHA-256 of the passphrase, no salt: a stolen database was one fast
+hash away from a guessed passphrase) still decrypt; ``rewrap`` re-encrypts them as ``v2``
+(``functrail serve`` runs it at start). Derived keys are cached per (material, salt): one
+scrypt (~0.2 s) per process and salt, not per delivery.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 import secrets as pysecrets
@@ -19,11 +26,18 @@ from typing import Any
 import httpx
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy.engine import make_url
 
 from pipelines.settings import Settings
+from service.secretfile import read_or_create
 
-_PREFIX = "v1:"
+_LEGACY = "v1:"
+_PREFIX = "v2:"
 _KEY_FILE = "secret.key"
+SALT_BYTES = 16
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+"""scrypt cost: 32 MiB and ~0.2 s a derivation on this machine kind (OWASP's minimum is
+N=2^17 at r=8 for passwords users pick; a service passphrase is derived once per process)."""
 AWS_PREFIX = "aws-sm://"
 GCP_PREFIX = "gcp-sm://"
 
@@ -37,18 +51,51 @@ def new_secret() -> str:
     return "whsec_" + pysecrets.token_urlsafe(32)
 
 
-def _master_key(settings: Settings) -> bytes:
-    """The AES key: from FUNCTRAIL_SECRET_KEY, else a 0600 key file created in the data folder."""
+def key_file(settings: Settings) -> Path | None:
+    """The key file that stands in for ``FUNCTRAIL_SECRET_KEY`` (None when that is set)."""
+    return None if settings.secret_key is not None else Path(settings.home) / _KEY_FILE
+
+
+def key_beside_data(settings: Settings) -> Path | None:
+    """The key file, when it sits in the folder that also holds the SQLite database: a copy of
+    that folder (a backup, a stolen disk image) then decrypts every webhook secret."""
+    path = key_file(settings)
+    url = make_url(settings.database)
+    if path is None or url.get_backend_name() != "sqlite" or not url.database:
+        return None
+    database = Path(url.database).resolve()
+    home = Path(settings.home).resolve()
+    return path if database.is_relative_to(home) else None
+
+
+def _material(settings: Settings) -> bytes:
+    """What the AES key is derived from: the passphrase, else a 0600 key file in the home."""
     if settings.secret_key is not None:
-        material = settings.secret_key.get_secret_value().encode()
-    else:
-        path = Path(settings.home) / _KEY_FILE
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(pysecrets.token_urlsafe(32))
-        material = path.read_text().strip().encode()
+        return settings.secret_key.get_secret_value().encode()
+    path = Path(settings.home) / _KEY_FILE
+    return read_or_create(path, lambda: pysecrets.token_urlsafe(32).encode()).strip()
+
+
+@functools.lru_cache(maxsize=32)
+def _derived(material: bytes, salt: bytes) -> bytes:
+    return hashlib.scrypt(
+        material,
+        salt=salt,
+        n=SCRYPT_N,
+        r=SCRYPT_R,
+        p=SCRYPT_P,
+        maxmem=4 * 128 * SCRYPT_R * SCRYPT_N,
+        dklen=32,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _salt() -> bytes:
+    """This process's salt for what it encrypts (each value stores its own)."""
+    return os.urandom(SALT_BYTES)
+
+
+def _legacy_key(material: bytes) -> bytes:
     return hashlib.sha256(b"functrail-webhook-secrets\x00" + material).digest()
 
 
@@ -59,23 +106,43 @@ def is_reference(stored: str) -> bool:
 
 def encrypt(settings: Settings, plaintext: str, *, context: str) -> str:
     """Encrypt ``plaintext`` for storage; ``context`` (the subscription id) is authenticated."""
-    nonce = os.urandom(12)
-    sealed = AESGCM(_master_key(settings)).encrypt(nonce, plaintext.encode(), context.encode())
-    return _PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
+    salt, nonce = _salt(), os.urandom(12)
+    key = _derived(_material(settings), salt)
+    sealed = AESGCM(key).encrypt(nonce, plaintext.encode(), context.encode())
+    return f"{_PREFIX}{_b64(salt)}:{_b64(nonce + sealed)}"
 
 
 def decrypt(settings: Settings, stored: str, *, context: str) -> str:
-    """The plaintext of an ``encrypt`` result; SecretError if the key or context is wrong."""
-    if not stored.startswith(_PREFIX):
-        raise SecretError(f"stored secret of subscription {context} has an unknown format")
-    blob = base64.urlsafe_b64decode(stored[len(_PREFIX) :])
+    """The plaintext of an ``encrypt`` result (or a legacy ``v1:`` one); SecretError if the
+    key or context is wrong."""
+    material = _material(settings)
     try:
-        plain = AESGCM(_master_key(settings)).decrypt(blob[:12], blob[12:], context.encode())
+        if stored.startswith(_PREFIX):
+            salt_text, _, blob_text = stored[len(_PREFIX) :].partition(":")
+            key, blob = _derived(material, _unb64(salt_text)), _unb64(blob_text)
+        elif stored.startswith(_LEGACY):
+            key, blob = _legacy_key(material), _unb64(stored[len(_LEGACY) :])
+        else:
+            raise SecretError(f"stored secret of subscription {context} has an unknown format")
+        plain = AESGCM(key).decrypt(blob[:12], blob[12:], context.encode())
         return plain.decode()
-    except InvalidTag:
+    except (InvalidTag, ValueError):
         raise SecretError(
             f"stored secret of subscription {context} does not decrypt with this key"
         ) from None
+
+
+def is_legacy(stored: str | None) -> bool:
+    """True for a ``v1:`` value, which ``rewrap`` turns into ``v2``."""
+    return stored is not None and stored.startswith(_LEGACY)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text.encode())
 
 
 def resolve(

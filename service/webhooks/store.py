@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from detectors.alert import SEVERITIES, SEVERITY_RANK, Alert
@@ -131,6 +131,24 @@ def routing_key(settings: Settings, sub: Subscription) -> str | None:
     if not sub.routing_key:
         return None
     return secrets.decrypt(settings, sub.routing_key, context=f"{sub.id}:routing_key")
+
+
+def rewrap_secrets(session: Session, settings: Settings) -> int:
+    """Re-encrypt legacy ``v1:`` secrets and routing keys as ``v2`` (salted scrypt); returns
+    how many subscriptions changed. Idempotent; flushes, does not commit."""
+    legacy = or_(Subscription.secret.like("v1:%"), Subscription.routing_key.like("v1:%"))
+    changed = 0
+    for sub in session.scalars(select(Subscription).where(legacy)):
+        if secrets.is_legacy(sub.secret):
+            plain = secrets.decrypt(settings, sub.secret, context=sub.id)
+            sub.secret = secrets.encrypt(settings, plain, context=sub.id)
+        if secrets.is_legacy(sub.routing_key):
+            context = f"{sub.id}:routing_key"
+            plain = secrets.decrypt(settings, sub.routing_key or "", context=context)
+            sub.routing_key = secrets.encrypt(settings, plain, context=context)
+        changed += 1
+    session.flush()
+    return changed
 
 
 def matches(sub: Subscription, alert: Alert) -> bool:

@@ -10,7 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.events import EVENT_COLUMNS, EVENT_SCHEMA, events_to_arrow
-from pipelines.lake import ROW_GROUP_ROWS, EventLake, IdIndex, _merge_runs
+from pipelines.lake import EventLake
+from pipelines.lake_files import ROW_GROUP_ROWS
+from pipelines.lake_index import IdIndex, _merge_runs
 from tests.factories import event, events
 
 MARCH_2 = datetime(2026, 3, 2, 10, tzinfo=UTC)
@@ -239,21 +241,24 @@ def test_merging_two_id_runs_keeps_every_pair_sorted_by_first_hash() -> None:
     first_b = np.array([0, 4, 10], dtype=np.uint64)
     second_a = np.array([11, 12, 13, 14], dtype=np.uint64)
     second_b = np.array([20, 21, 22], dtype=np.uint64)
-    merged = _merge_runs((first_a, second_a), (first_b, second_b))
+    digest_a = second_a + 100
+    digest_b = second_b + 100
+    merged = _merge_runs((first_a, second_a, digest_a), (first_b, second_b, digest_b))
     assert merged[0].tolist() == [0, 1, 4, 4, 4, 9, 10]
     assert merged[1].tolist() == [20, 11, 12, 13, 21, 14, 22]
+    assert (merged[2] == merged[1] + 100).all()  # each digest stays with its id
 
 
 def test_id_runs_stop_merging_at_the_cap_and_still_know_every_id(monkeypatch) -> None:
     """A merge holds both runs and the result: capped runs bound that moment's memory."""
-    import pipelines.lake as lake_module
+    import pipelines.lake_index as index_module
 
-    monkeypatch.setattr(lake_module, "MAX_RUN", 100)
+    monkeypatch.setattr(index_module, "MAX_RUN", 100)
     index = IdIndex()
     batches = [pa.array([f"id-{b}-{i}" for i in range(30)]) for b in range(20)]
     for batch in batches:
         index.add(IdIndex.hashes(batch))
-    assert max(len(first) for first, _ in index._runs) <= 100
+    assert max(len(run[0]) for run in index._runs) <= 100
     assert len(index) == 600
     assert index.contains(IdIndex.hashes(pa.concat_arrays(batches))).all()
     assert not index.contains(IdIndex.hashes(pa.array(["id-20-0", "id-0-30"]))).any()
@@ -276,7 +281,13 @@ def test_append_writes_a_batch_of_many_chunks_without_a_whole_sorted_copy(lake) 
     stays a fraction of the batch (``sort_by``, or ``take`` on a chunked table, copies it)."""
     rng = np.random.default_rng(0)
     rows = [
-        event(account=f"a{rng.integers(3)}", principal=f"p{rng.integers(5)}", raw="x" * 600)
+        event(
+            account=f"a{rng.integers(3)}",
+            principal=f"p{rng.integers(5)}",
+            raw="x" * 600,
+            time=MARCH_2,  # one partition, wherever the factories' clock stands (a batch across
+            # midnight is filtered into two copies, which is not what this measures)
+        )
         for _ in range(6000)
     ]
     one = events_to_arrow(events(*rows))

@@ -10,7 +10,8 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.lake import ROW_GROUP_ROWS, EventLake
+from pipelines.lake import EventLake
+from pipelines.lake_files import ROW_GROUP_ROWS
 from pipelines.search import EventFilter, Position, search_events
 from pipelines.search import files as files_module
 from pipelines.search.scan import FIRST_WAVE

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from detectors.rules.coverage import by_tactic, coverage, navigator_layer, tactic_of
+from detectors.rules.attack import TACTICS, attack
+from detectors.rules.coverage import UNKNOWN, by_tactic, coverage, navigator_layer
 from detectors.rules.loader import load_rules
 from tests.detectors.rules.rulekit import load_docs, rule_yaml
 
@@ -41,29 +42,36 @@ def check_layer(layer: dict[str, Any]) -> None:
         assert _HEX.match(item["color"])
 
 
-def test_tactic_tags_in_either_spelling():
-    assert tactic_of("attack.privilege_escalation") == "privilege-escalation"
-    assert tactic_of("attack.Privilege-Escalation") == "privilege-escalation"
-    assert tactic_of("attack.t1078") is None
-    assert tactic_of("functrail.serverless") is None
+def test_the_attack_map_names_techniques_and_their_tactics():
+    known = attack()
+    assert known.version.startswith("18")
+    assert known.name("T1098.001") == "Account Manipulation: Additional Cloud Credentials"
+    manipulation, cloud_logs = known.get("t1098"), known.get("T1562.008")
+    assert manipulation is not None
+    assert manipulation.tactics == ("persistence", "privilege-escalation")
+    assert cloud_logs is not None
+    assert cloud_logs.tactics == ("defense-evasion",)
+    assert known.get("T9999") is None
+    assert all(set(t.tactics) <= set(TACTICS) and t.tactics for t in known.techniques.values())
 
 
-def test_rules_are_grouped_by_technique_and_tactic(tmp_path):
+def test_techniques_are_grouped_under_attacks_tactics_not_the_rules_tags(tmp_path):
     docs = [
         rule_yaml({"s": {"action": "A"}, "condition": "s"},
-                  tags=["attack.persistence", "attack.t1098.001"]),
+                  tags=["attack.initial_access", "attack.t1098.001"]),
         rule_yaml({"s": {"action": "B"}, "condition": "s"},
-                  tags=["attack.privilege-escalation", "attack.persistence", "attack.t1098.001"]),
-        rule_yaml({"s": {"action": "C"}, "condition": "s"}, tags=["attack.t1190"]),
+                  tags=["attack.persistence", "attack.t1098.001"]),
+        rule_yaml({"s": {"action": "C"}, "condition": "s"}, tags=["attack.t9999"]),
     ]  # fmt: skip
     rules = load_docs(tmp_path, *docs)
     covered = coverage(rules)
-    assert [c.technique for c in covered] == ["T1098.001", "T1190"]
+    assert [c.technique for c in covered] == ["T1098.001", "T9999"]
     assert covered[0].rules == tuple(sorted(r.meta.rule_id for r in rules[:2]))
     assert covered[0].tactics == ("persistence", "privilege-escalation")
+    assert covered[0].name == "Account Manipulation: Additional Cloud Credentials"
     groups = by_tactic(covered)
-    assert list(groups) == ["persistence", "privilege-escalation", "(no tactic tag)"]
-    assert [c.technique for c in groups["(no tactic tag)"]] == ["T1190"]
+    assert list(groups) == ["persistence", "privilege-escalation", UNKNOWN]
+    assert [c.technique for c in groups[UNKNOWN]] == ["T9999"]
 
 
 def test_a_correlation_base_rule_covers_nothing_on_its_own(tmp_path):
@@ -94,6 +102,7 @@ def test_navigator_layer_of_the_pack_and_a_user_rule(tmp_path):
     check_layer(layer)
     by_id = {t["techniqueID"]: t for t in layer["techniques"]}
     assert by_id["T9999"]["comment"] == doc["name"]
+    assert by_id["T1190"]["comment"].startswith("Exploit Public-Facing Application: ")
     assert by_id["T9999"]["score"] == 1
     assert by_id["T1190"]["score"] >= 2  # several pack rules cover public exposure
     assert layer["gradient"]["maxValue"] == max(t["score"] for t in layer["techniques"])

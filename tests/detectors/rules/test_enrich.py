@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from detectors.rules.engine import match_rules
 from detectors.rules.enrich import (
@@ -17,6 +18,7 @@ from detectors.rules.enrich import (
     granted_members,
     granted_roles,
     lifecycle_expires_all,
+    long_term_key,
     oidc_trust_unscoped,
     org_policy_constraint,
     patch_operations,
@@ -494,3 +496,36 @@ def test_secret_name_drops_the_version_of_version_calls():
         "projects/123/secrets/stripe-key"
     ]
     assert secret_name(call("projects/123/topics/orders"), None) == []
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        ({"userIdentity": {"type": "IAMUser", "accessKeyId": "AKIAIOSFODNN7EXAMPLE"}}, [True]),
+        ({"userIdentity": {"type": "AssumedRole", "accessKeyId": "ASIAEXAMPLE"}}, [False]),
+        ({"userIdentity": {"type": "AWSService"}}, [False]),
+        (
+            {
+                "protoPayload": {
+                    "authenticationInfo": {
+                        "principalEmail": "ci@p.iam.gserviceaccount.com",
+                        "serviceAccountKeyName": "//iam.googleapis.com/projects/p/serviceAccounts/"
+                        "ci@p.iam.gserviceaccount.com/keys/0123abcd",
+                    }
+                }
+            },
+            [True],
+        ),
+        (
+            {
+                "protoPayload": {
+                    "authenticationInfo": {"principalEmail": "fn@p.iam.gserviceaccount.com"}
+                }
+            },
+            [False],
+        ),
+        ({"userIdentity": "AKIA-in-a-string"}, [False]),
+    ],
+)
+def test_long_term_key_is_an_aws_akia_key_or_a_google_service_account_key(record, expected):
+    assert long_term_key(record, "111122223333") == expected

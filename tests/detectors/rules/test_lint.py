@@ -138,3 +138,16 @@ def test_a_value_that_can_never_match_is_an_error_for_a_user_rule_too(tmp_path):
     found = levels(tmp_path, doc)
     [suffix] = [m for m in found if "API-version suffix" in m]
     assert found[suffix] == "error"
+
+
+def test_a_technique_attack_does_not_know_is_a_pack_error_and_a_user_warning(tmp_path):
+    from detectors.rules.lint import lint_rules
+    from detectors.rules.loader import Loaded
+    from tests.detectors.rules.rulekit import load_docs, rule_yaml
+
+    doc = rule_yaml({"s": {"action": "A"}, "condition": "s"}, tags=["attack.t1098", "attack.t9999"])
+    rules = load_docs(tmp_path, doc)
+    findings = [f for f in lint_rules(Loaded(rules, [])) if "T9999" in f.message]
+    assert len(findings) == 1
+    assert findings[0].level == ("error" if rules[0].meta.builtin else "warning")
+    assert not [f for f in lint_rules(Loaded(rules, [])) if "T1098 " in f.message]

@@ -66,4 +66,6 @@ def test_screen_decides_a_negated_leaf_without_decoding(tmp_path):
     )  # fmt: skip
     batch = _batch(orjson.dumps({"requestParameters": {"roleName": "kaput-role"}}).decode())
     _, found = match_rules(batch, [rule])
-    assert np.flatnonzero(~found[rule.meta.rule_id]).tolist() == [80]
+    mask = found[rule.meta.rule_id]
+    assert isinstance(mask, np.ndarray)
+    assert np.flatnonzero(~mask).tolist() == [80]

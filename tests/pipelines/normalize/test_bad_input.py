@@ -83,7 +83,7 @@ def test_malformed_single_document_is_one_reject_naming_the_file():
     ("fields", "field"),
     [
         ({"eventTime": 1700000000}, "eventTime"),
-        ({"userIdentity": "root"}, "userIdentity"),
+        ({"eventSource": {"name": "lambda"}}, "eventSource"),
         ({"eventID": None}, "eventID"),
         ({"eventName": ["Invoke"]}, "eventName"),
     ],
@@ -233,3 +233,27 @@ def test_corrupted_and_truncated_golden_files_never_break_the_normalizer():
             for variant in variants:
                 batch = normalize_blob(variant, path.name)
                 assert not [r for r in batch.rejects if "internal error" in r.reason], variant[:200]
+
+
+def test_a_record_nested_too_deep_is_a_reject_in_plain_words():
+    record = orjson.dumps(cloudtrail_record())[:-1]
+    deep = b'{"Records":[' + record + b',"requestParameters":' + b"[" * 100_000
+    deep += b"]" * 100_000 + b"}]}"
+    batch = normalize_blob(deep, "deep.json")
+    [reject] = batch.rejects
+    assert reject.reason == "the input nests deeper than the parser allows"
+
+
+def test_an_internal_failure_is_a_reject_with_a_reference_not_the_exception(monkeypatch, caplog):
+    import pipelines.normalize as normalize
+
+    def broken(*args, **kwargs):
+        raise KeyError("secret internals")
+
+    monkeypatch.setattr(normalize, "_normalize", broken)
+    [reject] = normalize_blob(b"{}", "x.json").rejects
+    assert "KeyError" not in reject.reason
+    assert "secret internals" not in reject.reason
+    ref = reject.reason.split("reference ")[1].split(" ")[0]
+    assert ref in caplog.text
+    assert "secret internals" in caplog.text

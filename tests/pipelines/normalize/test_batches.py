@@ -76,12 +76,12 @@ def test_normalize_chunks_yields_once_min_rows_is_reached():
 
 
 def test_normalize_table_stops_at_arrow_in_the_event_schema():
-    table, rejects = normalize_table(cloudtrail_file(cloudtrail_record()), "a.json")
+    table, rejects, _ = normalize_table(cloudtrail_file(cloudtrail_record()), "a.json")
     assert (table.schema, table.num_rows, rejects) == (EVENT_SCHEMA, 1, [])
 
 
 def test_events_from_arrow_matches_pandas_own_arrow_conversion():
-    table, _ = normalize_table(json_lines(cloudtrail_record(), log_entry()), "mixed.jsonl")
+    table, _, _ = normalize_table(json_lines(cloudtrail_record(), log_entry()), "mixed.jsonl")
     fast = events_from_arrow(table)
     reference = table.to_pandas(types_mapper=pd.ArrowDtype)
     assert fast.equals(reference)
@@ -134,7 +134,7 @@ def test_a_blob_is_decoded_a_slice_of_records_at_a_time(monkeypatch):
     monkeypatch.setattr(aws, "decode", counting(aws.decode))
     monkeypatch.setattr(gcp, "decode", counting(gcp.decode))
     monkeypatch.setattr(normalize, "DECODE_RECORDS", 3)
-    table, _ = normalize_table(cloudtrail_file(*[cloudtrail_record() for _ in range(10)]), "a")
+    table, _, _ = normalize_table(cloudtrail_file(*[cloudtrail_record() for _ in range(10)]), "a")
     assert table.num_rows == 10
     assert max(seen) == 3
 
@@ -147,9 +147,9 @@ def test_slices_give_the_blobs_events_and_rejects_in_record_order(monkeypatch):
         lines += [cloudtrail_record(), log_entry()]
         lines += [cloudtrail_record(eventTime="x")] if n % 3 == 0 else []
     data = json_lines(*lines[:5]) + b"{broken\n" + json_lines(*lines[5:])
-    whole, whole_rejects = normalize_table(data, "mixed.jsonl")
+    whole, whole_rejects, _ = normalize_table(data, "mixed.jsonl")
     monkeypatch.setattr(normalize, "DECODE_RECORDS", 2)
-    sliced, sliced_rejects = normalize_table(data, "mixed.jsonl")
+    sliced, sliced_rejects, _ = normalize_table(data, "mixed.jsonl")
     assert sliced.equals(whole)
     assert sliced["provider"].to_pylist()[:4] == ["aws", "gcp", "aws", "gcp"]
     assert sliced_rejects == whole_rejects

@@ -208,7 +208,7 @@ def test_request_log_status_becomes_outcome_and_error_code(status, code):
     assert (None if pd.isna(event.error_code) else event.error_code) == code
 
 
-def test_request_logs_of_other_resources_and_bad_status_are_rejected_by_name():
+def test_request_logs_of_other_resources_are_rejected_and_a_bad_status_is_an_unknown_outcome():
     balancer = request_log(resource={"type": "http_load_balancer", "labels": {}})
     wrong_type = request_log()
     wrong_type["httpRequest"]["status"] = "two hundred"
@@ -216,7 +216,13 @@ def test_request_logs_of_other_resources_and_bad_status_are_rejected_by_name():
     hostile["httpRequest"]["userAgent"] = "<script>alert(1)</script>\x1b[2J"
     batch = normalize_blob(json_lines(balancer, wrong_type, hostile), "sink.jsonl")
 
-    assert [r.index for r in batch.rejects] == [0, 1]
+    assert [r.index for r in batch.rejects] == [0]
     assert "request log" in batch.rejects[0].reason
-    assert "httpRequest.status" in batch.rejects[1].reason
-    assert batch.events.iloc[0].user_agent == "<script>alert(1)</script>\x1b[2J"
+    unread, served = batch.events.iloc[0], batch.events.iloc[1]
+    assert (unread.action, pd.isna(unread.outcome), pd.isna(unread.error_code)) == (
+        "Invoke",
+        True,
+        True,
+    )
+    assert [name for name, _ in batch.dropped.counts] == ["httpRequest.status"]
+    assert served.user_agent == "<script>alert(1)</script>\x1b[2J"

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from pipelines.normalize import concat_batches, normalize_blob
-from pipelines.sources import mark_done
+from pipelines.sources import UnknownSource, mark_done, open_source
 from pipelines.sources.gcp_logging import GcpLoggingSource, log_filter
 from tests.factories import log_entry, request_log
 from tests.fakes.gcp_logging_server import GcpLoggingServer
@@ -29,6 +29,12 @@ def source(settings, server, **kw) -> GcpLoggingSource:
     return GcpLoggingSource(f"gcp-logging://{PROJECT}", settings, endpoint_url=server.url, **kw)
 
 
+def source_for(settings, **kw) -> GcpLoggingSource:
+    return GcpLoggingSource(
+        f"gcp-logging://{PROJECT}", settings, endpoint_url="http://127.0.0.1:9", **kw
+    )
+
+
 def drain(src, start=START, end=END):
     blobs = list(src.blobs(start, end))
     for blob in blobs:
@@ -40,7 +46,20 @@ def ids_of(blobs) -> list[str]:
     return [orjson.loads(line)["insertId"] for b in blobs for line in b.data.splitlines()]
 
 
-def test_filter_names_the_four_audit_logs_the_services_the_request_log_and_the_range():
+def test_filter_asks_for_every_audit_entry_and_the_request_log_by_default():
+    query = log_filter(PROJECT, START, END)
+    assert query == (
+        'logName=("projects/demo-proj/logs/cloudaudit.googleapis.com%2Factivity"'
+        ' OR "projects/demo-proj/logs/cloudaudit.googleapis.com%2Fdata_access"'
+        ' OR "projects/demo-proj/logs/cloudaudit.googleapis.com%2Fsystem_event"'
+        ' OR "projects/demo-proj/logs/cloudaudit.googleapis.com%2Fpolicy"'
+        ' OR "projects/demo-proj/logs/run.googleapis.com%2Frequests")'
+        ' AND timestamp>="2026-03-02T00:00:00.000000Z" AND timestamp<"2026-03-03T00:00:00.000000Z"'
+    )
+    assert "serviceName" not in query
+
+
+def test_filter_with_an_allow_list_names_the_four_audit_logs_the_services_and_the_request_log():
     query = log_filter(PROJECT, START, END, ["run.googleapis.com", "iam.googleapis.com"])
     assert query == (
         '((logName=("projects/demo-proj/logs/cloudaudit.googleapis.com%2Factivity"'
@@ -77,16 +96,111 @@ def test_pages_are_followed_and_batched_into_json_line_blobs_that_normalize(sett
     assert set(batch.events["provider"]) == {"gcp"}
 
 
+def control_plane(seconds: float) -> list[dict]:
+    """Audit entries of services around a function that the old six-service filter left out."""
+    data_access = f"projects/{PROJECT}/logs/cloudaudit.googleapis.com%2Fdata_access"
+    calls = [
+        ("iamcredentials.googleapis.com", "GenerateAccessToken", data_access),
+        ("storage.googleapis.com", "storage.objects.get", data_access),
+        ("cloudbuild.googleapis.com", "google.devtools.cloudbuild.v1.CloudBuild.CreateBuild", None),
+        ("compute.googleapis.com", "v1.compute.instances.setMetadata", None),
+        (
+            "serviceusage.googleapis.com",
+            "google.api.serviceusage.v1.ServiceUsage.EnableService",
+            None,
+        ),
+        ("sts.googleapis.com", "google.identity.sts.v1.SecurityTokenService.ExchangeToken", None),
+    ]
+    entries = []
+    for n, (service, method, log) in enumerate(calls):
+        found = entry(seconds + n)
+        found["protoPayload"] = {
+            **found["protoPayload"],
+            "serviceName": service,
+            "methodName": method,
+        }
+        if log:
+            found["logName"] = log
+        entries.append(found)
+    return entries
+
+
 @pytest.mark.integration
-def test_entries_outside_the_range_or_of_other_services_are_not_returned(settings):
-    inside = entry(1)
-    other_service = entry(2)
-    payload = {**inside["protoPayload"], "serviceName": "compute.googleapis.com"}
-    other_service["protoPayload"] = payload
+def test_every_audit_service_comes_through_by_default(settings):
+    around = control_plane(1)
     late = log_entry(timestamp="2026-03-03T00:00:00.000000Z")
-    with GcpLoggingServer([inside, other_service, late]) as server:
+    syslog = entry(20, logName=f"projects/{PROJECT}/logs/syslog")
+    with GcpLoggingServer([*around, late, syslog]) as server:
+        blobs = drain(source(settings, server))
+    assert ids_of(blobs) == [e["insertId"] for e in around]
+    batch = concat_batches(normalize_blob(b.data, b.name) for b in blobs)
+    assert set(batch.events["service"]) >= {
+        "iamcredentials.googleapis.com",
+        "storage.googleapis.com",
+        "sts.googleapis.com",
+    }
+
+
+@pytest.mark.integration
+def test_service_allow_list_on_the_uri_is_sent_in_the_filter_and_honoured(settings):
+    around = control_plane(1)
+    served = request_log(timestamp=stamp(30))
+    with GcpLoggingServer([*around, served]) as server:
+        uri = (
+            f"gcp-logging://{PROJECT}?services=iamcredentials.googleapis.com,"
+            f"storage.googleapis.com&endpoint={server.url}"
+        )
+        blobs = drain(open_source(uri, settings), START, END)
+    sent = server.requests[0]["filter"]
+    assert (
+        'protoPayload.serviceName=("iamcredentials.googleapis.com" OR "storage.googleapis.com")'
+        in sent
+    )
+    kept = {
+        orjson.loads(line)["protoPayload"]["serviceName"]
+        for b in blobs
+        for line in b.data.splitlines()
+        if b'"protoPayload"' in line
+    }
+    assert kept == {"iamcredentials.googleapis.com", "storage.googleapis.com"}
+    assert served["insertId"] in ids_of(blobs)  # invocations whatever the allow-list
+
+
+@pytest.mark.integration
+def test_entries_outside_the_range_are_not_returned(settings):
+    inside = entry(1)
+    late = log_entry(timestamp="2026-03-03T00:00:00.000000Z")
+    with GcpLoggingServer([inside, late]) as server:
         blobs = drain(source(settings, server))
     assert ids_of(blobs) == [inside["insertId"]]
+
+
+def test_a_narrowed_source_keeps_its_own_checkpoint(settings):
+    every = source_for(settings)
+    narrowed = source_for(settings, services=["storage.googleapis.com", "iam.googleapis.com"])
+    assert narrowed.uri == (
+        f"gcp-logging://{PROJECT}?services=iam.googleapis.com,storage.googleapis.com"
+    )
+    assert every.checkpoint.path != narrowed.checkpoint.path
+
+
+@pytest.mark.parametrize(
+    "services",
+    ['iam.googleapis.com") OR logName:("x', "IAM", "iam.googleapis.com,storage\\", ",", "a b.com"],
+)
+def test_allow_list_takes_only_service_names(settings, services):
+    with pytest.raises(UnknownSource):
+        open_source(f"gcp-logging://{PROJECT}?services={services}", settings)
+
+
+def test_other_schemes_do_not_take_a_service_allow_list(settings):
+    with pytest.raises(UnknownSource, match="services"):
+        open_source("cloudtrail://eu-central-1?services=iam.googleapis.com", settings)
+
+
+def test_project_id_is_checked_before_it_goes_into_a_filter(settings):
+    with pytest.raises(UnknownSource, match="project id"):
+        open_source('gcp-logging://demo"proj', settings)
 
 
 @pytest.mark.integration

@@ -77,7 +77,7 @@ def test_blobs_are_the_stored_log_files_and_normalize(settings, s3_bucket):
     record = cloudtrail_record(eventName="AddPermission20150331v2")
     put_log(client, bucket, log_key(A1, "us-east-1", "2026/03/02", "0100"), record)
     [blob] = source(settings, client, bucket).blobs(DAY, NEXT_DAY)
-    events, rejects = normalize_blob(blob.data, blob.name)
+    events, rejects, _ = normalize_blob(blob.data, blob.name)
     assert rejects == []
     assert events["id"].tolist() == [record["eventID"]]
 

@@ -129,3 +129,20 @@ def test_every_api_call_is_audited(api):
     assert rows[0].query == "status=open&q=%27x"
     assert rows[0].client_ip
     assert rows[1].key_id is None
+
+
+def test_a_refused_key_is_audited_with_its_prefix(api):
+    good = api.new_key("viewer", name="leaked")
+    with api.db.session() as session:
+        revoke_key(session, "leaked")
+    api.client.get("/v1/alerts", headers={"Authorization": f"Bearer {good}"})
+    api.client.get("/v1/alerts", headers={"Authorization": "Bearer ft_0123456789ab_wrong"})
+    api.client.get("/v1/alerts", headers={"Authorization": "Bearer <script>"})
+    assert api.state.audit.flush()
+    with api.db.session() as session:
+        rows = list(session.scalars(select(AuditRow).order_by(AuditRow.id)))
+    assert [(r.status_code, r.key_prefix) for r in rows] == [
+        (401, good[:15]),
+        (401, "ft_0123456789ab"),
+        (401, None),  # not our shape: nothing of it is kept
+    ]

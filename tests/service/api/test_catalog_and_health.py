@@ -69,3 +69,37 @@ def test_job_runs_are_listed_newest_first(api):
     assert [(j["id"], j["status"]) for j in items] == [(second, "failed"), (first, "succeeded")]
     assert items[1]["counts"] == {"alerts": 3}
     assert items[0]["error"] == "lake unreachable"
+
+
+def test_a_metrics_scrape_reads_the_counters_not_the_alerts(api):
+    from sqlalchemy import event
+
+    api.save(alert(severity="low"), alert(severity="low"))
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(api.db.engine, "before_cursor_execute", seen)
+    try:
+        text = api.client.get("/metrics").text
+    finally:
+        event.remove(api.db.engine, "before_cursor_execute", seen)
+    assert 'functrail_alerts{severity="low",status="open"} 2.0' in text
+    assert statements
+    assert not [s for s in statements if " alerts" in s.replace("alert_counts", "")]
+
+
+def test_metrics_answer_only_the_configured_token(fresh_database):
+    from pydantic import SecretStr
+
+    from tests.service.api.conftest import make_api
+
+    api = make_api(fresh_database)
+    api.state.settings.metrics_token = SecretStr("scrape-me")
+    with api.client:
+        assert_problem(api.client.get("/metrics"), 401)
+        wrong = {"Authorization": "Bearer nope"}
+        assert_problem(api.client.get("/metrics", headers=wrong), 401)
+        right = {"Authorization": "Bearer scrape-me"}
+        assert "functrail_http_requests_total" in api.client.get("/metrics", headers=right).text

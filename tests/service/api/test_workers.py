@@ -161,3 +161,52 @@ def test_each_worker_listens_on_its_own_socket_and_connections_spread(settings):
     assert proc.returncode == 0
     assert log.count(b"Finished server process") == 2
     assert b"Traceback" not in log
+
+
+@pytest.mark.integration
+def test_revocation_reaches_every_worker_within_a_second(settings):
+    """Review finding L4: a revoked key was accepted ~1.6 s later by another worker."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    runner = CliRunner()
+    key = runner.invoke(app, ["keys", "create", "--role", "viewer", "--name", "r"]).stdout.strip()
+    port = free_port()
+    serve = [sys.executable, "-c", "from service.cli import main; main()", "serve"]
+    proc = subprocess.Popen(
+        [*serve, "--port", str(port), "--workers", "2"],
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    headers = {"Authorization": f"Bearer {key}"}
+    clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}") for _ in range(20)]
+    try:
+        for _ in range(120):
+            if len(_sockets_by_process(_children(proc.pid), port)["LISTEN"]) == 2:
+                break
+            time.sleep(0.5)
+        workers = list(_sockets_by_process(_children(proc.pid), port)["LISTEN"])
+        for client in clients:  # every worker has checked (and cached) the key
+            assert client.get("/v1/alerts", headers=headers).status_code == 200
+        spread = _sockets_by_process(workers, port)["ESTABLISHED"]
+        assert len([pid for pid in workers if spread[pid]]) == 2, spread
+
+        assert runner.invoke(app, ["keys", "revoke", "r"]).exit_code == 0
+        revoked = time.monotonic()
+
+        def hammer(client: httpx.Client) -> list[tuple[float, int]]:
+            seen = []
+            while (sent := time.monotonic()) < revoked + 2.5:
+                seen.append((sent - revoked, client.get("/v1/alerts", headers=headers).status_code))
+            return seen
+
+        with ThreadPoolExecutor(len(clients)) as pool:
+            answers = [a for seen in pool.map(hammer, clients) for a in seen]
+    finally:
+        for client in clients:
+            client.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    late = [(round(at, 3), code) for at, code in answers if at >= 1.0 and code != 401]
+    assert late == []
+    assert len([1 for at, _ in answers if at >= 1.0]) > 20

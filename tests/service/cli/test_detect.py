@@ -92,3 +92,13 @@ def test_broken_user_rule_is_reported_and_the_rest_run(inputs, settings, tmp_pat
 def test_missing_path_fails_with_exit_1(settings, tmp_path):
     result = run("detect", "-d", "rules", str(tmp_path / "nope"))
     assert result.exit_code == 1
+
+
+def test_dropped_optional_fields_are_reported_beside_rejects(tmp_path, settings):
+    entry = log_entry()
+    entry["protoPayload"]["requestMetadata"] = "198.51.100.3"
+    (tmp_path / "sink.jsonl").write_bytes(json_lines(entry, log_entry()))
+    result = run("detect", "--detectors", "rules", "--format", "jsonl", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "dropped protoPayload.requestMetadata from 1 record" in result.stderr
+    assert "2 events, 0 rejected, 1 optional fields dropped, 0 alerts" in result.stderr

@@ -144,3 +144,13 @@ def test_many_small_files_become_one_parquet_file_per_partition(tmp_path, settin
     assert "30 blobs: 30 events new" in result.stderr
     lake_files = list(Path(settings.lake_root).rglob("*.parquet"))
     assert len(lake_files) == 1
+
+
+def test_dropped_optional_fields_are_counted_and_the_records_stored(tmp_path, settings):
+    records = [cloudtrail_record(resources=["arn:aws:lambda:x"]), cloudtrail_record()]
+    (tmp_path / "a.json").write_bytes(cloudtrail_file(*records))
+    result = run(str(tmp_path / "a.json"))
+    assert result.exit_code == 0, result.output
+    assert "2 events new, 0 duplicates, 0 rejected, 1 optional fields dropped" in result.stderr
+    assert "dropped resources from 1 record" in result.stderr
+    assert len(EventLake(settings.lake_root).read()) == 2

@@ -12,7 +12,7 @@ from tests.factories import cloudtrail_file, cloudtrail_record, json_lines, log_
 EVENT_FIELDS = [
     "id", "time", "provider", "account", "region", "service", "action", "raw_action", "category",
     "principal", "principal_type", "session", "source_ip", "user_agent", "resource", "outcome",
-    "error_code", "read_only", "mfa", "raw",
+    "error_code", "read_only", "mfa", "raw", "origin",
 ]  # fmt: skip
 
 
@@ -37,6 +37,7 @@ def test_jsonl_prints_one_event_per_line_with_exactly_the_event_fields(inputs, s
     rows = [orjson.loads(line) for line in result.stdout.splitlines()]
     assert [list(row) for row in rows] == [EVENT_FIELDS, EVENT_FIELDS]
     assert rows[0]["action"] == "AddPermission"
+    assert rows[0]["origin"] == str(inputs / "aws.json.gz")
     assert rows[0]["time"].endswith("Z")
     assert isinstance(rows[0]["raw"], dict)
 
@@ -74,3 +75,15 @@ def test_table_format_escapes_terminal_control_characters(tmp_path, settings):
 
 def test_printable_escapes_control_characters():
     assert printable("a\x1b[31mb\nc") == "a\\x1b[31mb\\x0ac"
+
+
+def test_dropped_optional_fields_are_counted_on_stderr_and_the_record_printed(tmp_path, settings):
+    record = cloudtrail_record(requestParameters='{"functionName": "billing"}')
+    (tmp_path / "a.json").write_bytes(cloudtrail_file(record, cloudtrail_record()))
+    result = run("--format", "jsonl", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    rows = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert rows[0]["raw"] == record
+    assert rows[0]["resource"] is None
+    assert "dropped requestParameters from 1 record (Expected `object | null`" in result.stderr
+    assert "2 events, 0 rejected, 1 optional fields dropped" in result.stderr

@@ -121,8 +121,12 @@ def test_coverage_table_lists_pack_and_user_rules_by_tactic(settings, tmp_path):
             "level: high", "tags: [attack.persistence, attack.t1136.003]\nlevel: high"
         )
     )
-    result = run("rules", "coverage", "--rules", str(tmp_path))
+    wide = CliRunner().invoke(
+        app, ["rules", "coverage", "--rules", str(tmp_path)], env={"COLUMNS": "240"}
+    )
+    result = wide
     assert result.exit_code == 0, result.output
+    assert "Create Account: Cloud Account" in result.stdout
     assert "persistence" in result.stdout
     assert "T1136.003" in result.stdout
     assert "8e4f0a6b-1f2c-4d3e-9a5b-6c7d8e9f0a1b" in result.stdout

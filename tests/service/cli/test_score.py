@@ -38,6 +38,18 @@ def test_a_day_is_scored_stored_and_summarized(day_files: Path, settings: Settin
     assert "aws_lambda_public_add_permission" in listed.stdout
 
 
+def test_dropped_optional_fields_are_in_the_summary(tmp_path: Path, settings: Settings) -> None:
+    records = [cloudtrail_record(requestParameters="billing"), cloudtrail_record()]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "trail.json").write_bytes(cloudtrail_file(*records))
+    result = run("--date", "2026-03-02", str(tmp_path / "in"))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(
+        "2026-03-02: 2 events (2 new, 0 rejected, 1 optional fields dropped)"
+    )
+    assert "dropped requestParameters from 1 record" in result.stderr
+
+
 def test_second_score_of_a_day_changes_nothing(day_files: Path, settings: Settings) -> None:
     run("--date", "2026-03-02", str(day_files))
     again = run("--date", "2026-03-02", str(day_files))

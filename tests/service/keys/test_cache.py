@@ -166,3 +166,22 @@ def test_a_check_left_pending_by_a_finished_loop_is_not_awaited_on_a_new_one():
     loop.close()  # stopped with the check still pending, its callbacks never run
     assert asyncio.run(asyncio.wait_for(cache.identify("d", lookup("d")), 5)) == ONE
     assert calls == ["d"]
+
+
+def test_an_entry_lives_ttl_from_the_start_of_its_lookup_not_its_end():
+    now = [100.0]
+    cache = KeyCache(ttl=1.0, clock=lambda: now[0])
+
+    async def slow_lookup() -> KeyIdentity | None:
+        now[0] += 0.7  # the store answered 0.7 s after it was asked
+        return ONE
+
+    assert asyncio.run(cache.identify("d", slow_lookup)) == ONE
+    now[0] = 100.99
+    assert cache.get("d") == ONE
+    now[0] = 101.0  # 1 s after the lookup began, though only 0.3 s after it ended
+    assert cache.get("d") is None
+
+
+def test_the_default_ttl_is_one_second():
+    assert KeyCache().ttl == 1.0

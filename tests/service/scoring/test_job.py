@@ -17,6 +17,7 @@ from service.scoring.job import ScoreFailed, day_range, score_day
 from service.webhooks import store
 from service.webhooks.models import Delivery
 from service.webhooks.store import NewSubscription
+from tests.factories import cloudtrail_file, cloudtrail_record
 from tests.service.scoring.conftest import DAY
 
 
@@ -106,6 +107,20 @@ def test_job_run_records_counts_and_severities(
         assert row.counts["events"] == result.events
         assert sum(row.counts["alerts_by_severity"].values()) == result.alerts
         assert set(row.counts["seconds"]) == {"ingest", "detect", "store"}
+
+
+def test_job_run_counts_dropped_fields_by_field_and_reason(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    records = [cloudtrail_record(resources=["arn:aws:lambda:x"]), cloudtrail_record()]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "trail.json").write_bytes(cloudtrail_file(*records))
+    result = score_day(DAY, [str(tmp_path / "in")], settings, db)
+    assert result.events == 2
+    with db.session() as session:
+        row = session.get(JobRunRow, result.run_id)
+        assert row is not None
+        assert row.counts["dropped_fields"] == {"resources": {"Expected `object`, got `str`": 1}}
 
 
 def test_missing_source_fails_the_run_with_why(

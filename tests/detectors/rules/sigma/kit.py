@@ -10,6 +10,7 @@ import itertools
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from detectors.rules.engine import match_rules
@@ -57,6 +58,7 @@ def matched_ids(rule: Rule, *records: dict[str, Any]) -> set[str]:
     events = normalized(*records)
     _, matches = match_rules(events, [rule])
     mask = matches[rule.meta.rule_id]
+    assert isinstance(mask, np.ndarray), "a detection rule matches rows, not groups"
     return set(events["id"][mask].tolist())
 
 

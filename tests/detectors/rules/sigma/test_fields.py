@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import orjson
 
 from detectors.rules.engine import match_rules
@@ -108,7 +109,9 @@ def test_column_backed_fields_are_decided_without_reading_raw(tmp_path):
         return {}
 
     _, found = match_rules(events.assign(raw=None), [rule], raw_fetch=fetch)
-    assert found[rule.meta.rule_id].tolist() == [True, False]
+    mask = found[rule.meta.rule_id]
+    assert isinstance(mask, np.ndarray)
+    assert mask.tolist() == [True, False]
     assert fetched == []  # every field was a column: no raw record was needed
 
 

@@ -145,8 +145,6 @@ def test_correlation_by_id_groups_by_a_raw_field(tmp_path):
     assert not loaded.errors
     base, burst = loaded.rules
     assert not base.meta.generate  # a base rule raises nothing on its own (Sigma's default)
-    denied = [
-        cloudtrail_record(errorCode="AccessDenied", eventName=f"List{i}") for i in range(20)
-    ]
+    denied = [cloudtrail_record(errorCode="AccessDenied", eventName=f"List{i}") for i in range(20)]
     alerts = run_rules(normalized(*denied, cloudtrail_record()), loaded.rules)
     assert [(a.rule_id, a.count) for a in alerts] == [(burst.meta.rule_id, 20)]
