@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -168,7 +169,7 @@ def test_ids_repeated_on_disk_are_returned_once(lake, tmp_path):
 def test_a_filter_on_the_sorted_principal_reads_only_its_row_groups(lake, monkeypatch):
     # one file of several row groups, sorted by principal: one principal sits in one group
     n = ROW_GROUP_ROWS * 3
-    rows = [hour_event(principal=f"p{i * 3 // n}", time=BASE_TIME) for i in range(n)]
+    rows = many(n, lambda i: {"principal": f"p{i * 3 // n}"})
     lake.append(events(*rows))
     [path] = lake.files("aws", BASE_TIME.date())
     assert pq.ParquetFile(path).metadata.num_row_groups == 3
@@ -188,14 +189,13 @@ def test_time_is_read_only_for_row_groups_where_a_filter_matched(lake, monkeypat
     # a user-agent substring cannot be pruned by statistics: every group's user agents are
     # read, but only the group holding a match has its times read
     n = ROW_GROUP_ROWS * 3
-    rows = [
-        hour_event(
-            principal=f"p{i * 3 // n}",
-            user_agent="rare-tool/1" if i == n - 1 else "aws-cli",
-            time=BASE_TIME,  # the factories' clock moves a second an event: stay in the day
-        )
-        for i in range(n)
-    ]
+    rows = many(
+        n,
+        lambda i: {
+            "principal": f"p{i * 3 // n}",
+            "user_agent": "rare-tool/1" if i == n - 1 else "aws-cli",
+        },
+    )
     lake.append(events(*rows))
     reads = spy_reads(monkeypatch)
     page = search_events(lake, window(user_agent="RARE-TOOL"), limit=5)
@@ -247,6 +247,14 @@ def test_an_empty_lake_gives_an_empty_last_page(lake):
     page = search_events(lake, window(action="Invoke"), limit=10)
     assert page.events.num_rows == 0
     assert page.next is None
+
+
+def many(n: int, fields: Callable[[int], dict[str, Any]]) -> list[dict[str, Any]]:
+    """``n`` events at BASE_TIME from one factory call: the factories' clock, shared by the
+    whole session, moves one second per call, and 24k calls would carry later tests' events
+    past midnight."""
+    template = hour_event(time=BASE_TIME)
+    return [{**template, "id": f"many-{i:06d}", **fields(i)} for i in range(n)]
 
 
 def spy_reads(monkeypatch) -> list[tuple[str, int, list[str]]]:
