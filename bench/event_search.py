@@ -171,7 +171,7 @@ def run_duckdb(
 
 def run_pandas(
     files: list[str], window: tuple[datetime, datetime], params: dict[str, str]
-) -> list[str]:
+) -> list[str] | None:
     import ipaddress
 
     import pandas as pd
