@@ -7,9 +7,9 @@ of the trailing window before it, which may have come in an earlier micro-batch 
 CloudTrail delivers up to ~15 minutes late, in a later one. So the stream carries, by event
 time, the rows those rules can read (their base rules' matches, their ``candidates``) of the
 last window plus ``lateness`` behind the newest event seen, and runs the windowed rules over
-them together with the batch's. Memory stays bounded: only rows a windowed rule reads, only of
-the longest window plus the lateness, and at most ``max_rows`` of them. An alert none of whose
-rows is new to the stream was raised by an earlier batch and is left out.
+them together with the batch's. Memory stays bounded: only rows a windowed rule reads, each for
+its rule's window plus the lateness, and at most ``max_rows`` of them. An alert none of whose
+rows is in the batch was raised by an earlier batch and is left out.
 
 A window whose rows all reach the stream sees what the day's batch sees, so it fires with the
 same rows, first row and alert id; ``save_alerts`` folds the rest by dedup key.
@@ -108,10 +108,12 @@ class StreamRules:
     ) -> tuple[tuple[pa.Table, np.ndarray], set[str]]:
         """The carry with the batch's rows that a windowed rule reads (``spans > 0``) added, one
         row per id (a repeat keeps the carried one), each with the time it may be let go; and
-        the ids that are new."""
+        the ids of the batch's rows among them (a repeat included: after a crash the batch may
+        hold rows stored, warmed into the carry, and never detected)."""
         keep = spans > 0
         rows = ctx.table.filter(pa.array(keep))
         until = ctx.time_ns[keep] + spans[keep]
+        fresh = set(rows.column("id").to_pylist())
         carry, carry_until = self._carry, self._until
         if carry is not None and carry.num_rows:
             known = pc.fill_null(pc.is_in(rows.column("id"), value_set=carry.column("id")), False)
@@ -119,7 +121,6 @@ class StreamRules:
             rows, until = rows.filter(pa.array(new)), until[new]
         first = _first_per_id(rows)
         rows, until = rows.take(pa.array(first, pa.int64())), until[first]
-        fresh = set(rows.column("id").to_pylist())
         if carry is not None and carry.num_rows:
             rows = pa.concat_tables([carry, rows])
             until = np.concatenate([carry_until, until])
