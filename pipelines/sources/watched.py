@@ -12,6 +12,7 @@ dot are skipped) needs no settle.
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -20,8 +21,10 @@ from pathlib import Path
 
 from pipelines.checkpoints import Checkpoint
 from pipelines.settings import Settings
-from pipelines.sources.base import BlobRef
+from pipelines.sources.base import Blob, BlobRef, fetch_blobs
 from pipelines.sources.local import LocalFile
+
+log = logging.getLogger(__name__)
 
 _GLOB_CHARS = frozenset("*?[")
 
@@ -29,9 +32,7 @@ _GLOB_CHARS = frozenset("*?[")
 class WatchedFiles:
     """Files under ``patterns`` not stored yet, as references; checkpointed by the caller."""
 
-    def __init__(
-        self, patterns: Sequence[str], settings: Settings, *, settle: float = 0.0
-    ) -> None:
+    def __init__(self, patterns: Sequence[str], settings: Settings, *, settle: float = 0.0) -> None:
         self.patterns = [str(Path(p).absolute()) for p in patterns]
         self.settings = settings
         self.settle = settle
@@ -61,6 +62,10 @@ class WatchedFiles:
             found.append((stat.st_mtime_ns, path, stat.st_size))
         for _mtime, path, size in sorted(found):
             yield LocalFile(path, path, self.settings.max_file_bytes, size)
+
+    def blobs(self, start: datetime, end: datetime) -> Iterator[Blob]:
+        """``refs`` fetched (a file refused at fetch is logged and left for the next poll)."""
+        return fetch_blobs(self.refs(start, end), lambda r: log.warning("%s", r.line()))
 
     def arrived(self, ref: BlobRef) -> float | None:
         """When the file landed (its modification time, seconds since the epoch)."""

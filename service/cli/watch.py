@@ -84,7 +84,9 @@ def watch(
     dispatcher = _dispatcher(settings, db) if dispatch else None
 
     def stop(signum: int, _frame: Any) -> None:
-        err.print(f"{signal.Signals(signum).name}: stopping after the batch in hand", highlight=False)
+        err.print(
+            f"{signal.Signals(signum).name}: stopping after the batch in hand", highlight=False
+        )
         watcher.stopping.set()
 
     signal.signal(signal.SIGTERM, stop)

@@ -207,7 +207,9 @@ class BatchRunner:
         report.polled.append(one.uri)
         return Polled(one, [r for r, _ in found], [a for _, a in found])
 
-    def _normalize(self, polled: list[Polled], report: BatchReport) -> tuple[list[pa.Table], list[Reject]]:
+    def _normalize(
+        self, polled: list[Polled], report: BatchReport
+    ) -> tuple[list[pa.Table], list[Reject]]:
         tables: list[pa.Table] = []
         rejects: list[Reject] = []
         start, end = _ALL

@@ -31,7 +31,8 @@ CHECKPOINTED_LOOKBACK = timedelta(days=90)
 class WatchInput(Protocol):
     """One watched source."""
 
-    uri: str
+    @property
+    def uri(self) -> str: ...
 
     def poll(self) -> list[tuple[BlobRef, float]]:
         """New blobs and when each arrived (seconds since the epoch), not yet let go."""
