@@ -20,7 +20,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from pipelines.settings import Settings
-from pipelines.sources import BlobRef, Source, blob_refs, mark_done, open_source
+from pipelines.sources import (
+    BlobRef,
+    Source,
+    UnknownSource,
+    blob_refs,
+    mark_done,
+    open_source,
+)
 
 FIRST_LOOKBACK = timedelta(hours=1)
 """How far back an API source with no checkpoint starts (``functrail ingest`` fills history)."""
@@ -91,7 +98,10 @@ def open_input(uri: str, settings: Settings, *, settle: float = 0.0) -> WatchInp
     if scheme == "sqs":
         from pipelines.sources.sqs import open_sqs
 
-        return SourceInput(open_sqs(uri, settings), _unbounded)
+        try:
+            return SourceInput(open_sqs(uri, settings), _unbounded)
+        except ValueError as exc:
+            raise UnknownSource(str(exc)) from exc
     source = open_source(uri, settings)
     if scheme == "s3":
         return SourceInput(source, _trail_days)
