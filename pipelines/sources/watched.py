@@ -36,8 +36,9 @@ class WatchedFiles:
         self.patterns = [str(Path(p).absolute()) for p in patterns]
         self.settings = settings
         self.settle = settle
-        self.uri = "watch:" + " ".join(self.patterns)
-        self.checkpoint = Checkpoint(settings.checkpoints_dir, self.uri)
+        self.uri = " ".join(self.patterns)
+        # its own checkpoint name: ``functrail ingest`` of the same path keeps none
+        self.checkpoint = Checkpoint(settings.checkpoints_dir, f"watch:{self.uri}")
         self._listed: dict[str, tuple[int, int]] = {}
         """path -> (size, mtime_ns) of every file seen by the last listing"""
 

@@ -76,7 +76,9 @@ class Watcher:
         self._lock = threading.Lock()
         self._warm = False
         self._thread: threading.Thread | None = None
-        self.started = time.time()
+        self.holding_since: float | None = None
+        """when this process took the writer lease (staleness counts from then)"""
+        self.last_batch: BatchReport | None = None
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -112,8 +114,11 @@ class Watcher:
                 raise RuntimeError(f"another process holds the writer lease {self.lease.path}")
             if not self._warm:
                 self._warm_up()
+            if self.holding_since is None:
+                self.holding_since = time.time()
             report = self.runner.run()
             self._record(report)
+            self.last_batch = report
         if self.on_batch is not None:
             self.on_batch(report)
         return report
@@ -134,13 +139,18 @@ class Watcher:
     # -- state -----------------------------------------------------------------------------------
 
     def stale(self, now: float | None = None) -> list[str]:
-        """Inputs not polled successfully for ``STALE_INTERVALS`` intervals (at least 60 s)."""
+        """Inputs not polled successfully for ``STALE_INTERVALS`` intervals (at least 60 s).
+
+        A watcher waiting for the lease another process holds (``serve --workers N``: one
+        watches, the others stand by) has none: the holder reports its own."""
+        if not self.lease.held:
+            return []
         now = time.time() if now is None else now
         limit = max(60.0, STALE_INTERVALS * self.interval)
         return [
             uri
             for uri, status in self.status.items()
-            if now - (status.last_ok or self.started) > limit
+            if now - (status.last_ok or self.holding_since or now) > limit
         ]
 
     def _record(self, report: BatchReport) -> None:
