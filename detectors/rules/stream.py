@@ -38,6 +38,9 @@ LATENESS = timedelta(minutes=15)
 """How late a record may come and still meet the rows of its window (CloudTrail: ~15 min)."""
 MAX_CARRIED = 200_000
 """Carried rows at most: past it the oldest go (a burst of base rows must not exhaust memory)."""
+MAX_CHUNKS = 16
+"""The carry is made whole again past this many pieces (one per batch, else every later
+operation on it walks them all)."""
 
 
 def window_of(rule: Rule) -> timedelta | None:
@@ -137,13 +140,17 @@ class StreamRules:
         if self._watermark is not None and len(until):
             lateness = int(self.lateness / timedelta(microseconds=1))
             alive = until + lateness >= self._watermark
-            rows, until = rows.filter(pa.array(alive)), until[alive]
+            if not alive.all():
+                rows, until = rows.filter(pa.array(alive)), until[alive]
         if len(until) > self.max_rows:
-            order = np.argsort(rows.column("time").cast(pa.int64()).to_numpy(), kind="stable")
-            newest_rows = np.sort(order[len(order) - self.max_rows :])
-            self.evicted += len(until) - self.max_rows
-            rows, until = rows.take(pa.array(newest_rows, pa.int64())), until[newest_rows]
-        self._carry, self._until = rows.combine_chunks(), until
+            times = rows.column("time").cast(pa.int64()).to_numpy()
+            cut = len(times) - self.max_rows
+            newest = np.flatnonzero(times >= np.partition(times, cut)[cut])[-self.max_rows :]
+            self.evicted += len(until) - len(newest)
+            rows, until = rows.take(pa.array(newest, pa.int64())), until[newest]
+        if rows.column("id").num_chunks > MAX_CHUNKS:
+            rows = rows.combine_chunks()
+        self._carry, self._until = rows, until
 
 
 def _missing_bases(windowed: list[Rule], present: list[Rule]) -> list[Rule]:
