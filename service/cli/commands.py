@@ -16,5 +16,6 @@ from service.cli import (  # noqa: F401  (imported for their registration on the
     serve,
     simulate,
     train,
+    watch,
     webhooks,
 )
