@@ -63,6 +63,29 @@ class Settings(BaseSettings):
         description="a POST /v1/events body that decompresses to more than this is a 413",
     )
 
+    coverage_baseline_days: int = Field(
+        default=14,
+        ge=1,
+        le=60,
+        description="coverage compares the last 24 h with the days before: this many",
+    )
+    coverage_silent_hours: float = Field(
+        default=6.0,
+        gt=0,
+        description="an account (or log type) that usually sends events is silent after this "
+        "many hours without one (longer for a sparse one: five of its usual gaps)",
+    )
+    coverage_min_daily: float = Field(
+        default=24.0,
+        gt=0,
+        description="coverage judges accounts and log types with at least this many events a day",
+    )
+    coverage_source_failures: int = Field(
+        default=3,
+        ge=1,
+        description="a source that failed this many pulls in a row is a coverage finding",
+    )
+
     score_schedule: str | None = Field(
         default=None,
         pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",

@@ -30,6 +30,8 @@ class SourceHealth:
     last_error: str | None = None
     last_failure: str | None = None
     last_success: str | None = None
+    failing_since: str | None = None
+    """The first failure after the last success (ISO 8601 Z)."""
 
 
 def health_dir(settings: Settings) -> Path:
@@ -46,8 +48,9 @@ def record_attempt(
     if error is None:
         new = SourceHealth(uri, 0, have.last_error, have.last_failure, moment)
     else:
+        since = have.failing_since if have.failures else moment
         new = SourceHealth(
-            uri, have.failures + 1, error[:MAX_ERROR_CHARS], moment, have.last_success
+            uri, have.failures + 1, error[:MAX_ERROR_CHARS], moment, have.last_success, since
         )
     _write(folder, folder / checkpoint_name(uri), new)
     return new
@@ -75,6 +78,7 @@ def _read(path: Path) -> SourceHealth | None:
         last_error=data.get("last_error"),
         last_failure=data.get("last_failure"),
         last_success=data.get("last_success"),
+        failing_since=data.get("failing_since"),
     )
 
 

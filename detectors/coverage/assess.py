@@ -1,0 +1,323 @@
+"""Is each account still sending what it used to? The coverage self-check, from the lake's counts.
+
+Detectors see only what was logged and pulled: an account that goes quiet, or a log type that
+stops (Lambda data events after an event-selector change, Data Access logs after an
+``auditConfigs`` change), makes every rule that needs it say nothing. Here the last 24 hours of
+each (provider, account) are compared with the days before, from the per-hour counts the lake's
+writers keep (``pipelines.lake_counts``); nothing scans events.
+
+A gap counts only for what usually sends (``min_daily`` events a day or more) and only when it
+is longer than ``silent_hours`` and five of its usual gaps between events (a sparse log type is
+quiet for hours by chance: at one event an hour, five empty hours in a row happen ~0.7% of the
+time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Final, Literal
+
+import pandas as pd
+import pyarrow as pa
+
+from detectors.rules.log_types import rule_log_types
+from detectors.rules.model import Rule
+from pipelines.lake import EventLake
+from pipelines.lake_counts import UNKNOWN
+from pipelines.settings import Settings
+from pipelines.source_health import SourceHealth, source_health
+
+Status = Literal["ok", "silent", "degraded"]
+FindingKind = Literal["silent", "log_type_stopped", "volume_drop"]
+DAY: Final = timedelta(days=1)
+USUAL_GAPS: Final = 5
+DROP_RATIO: Final = 0.1
+"""Fewer events in 24 h than this share of the usual day is a volume drop."""
+LOG_TYPE_TITLES: Final = {
+    "management": "CloudTrail management events",
+    "lambda_data": "Lambda data events",
+    "s3_data": "S3 data events",
+    "activity": "Admin Activity audit logs",
+    "data_access": "Data Access audit logs",
+    "system_event": "System Event audit logs",
+    "policy": "Policy Denied audit logs",
+    "request": "Cloud Run / Cloud Functions request logs",
+}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a gap or a drop is a finding (``FUNCTRAIL_COVERAGE_*``)."""
+
+    baseline_days: int = 14
+    silent_hours: float = 6.0
+    min_daily: float = 24.0
+    source_failures: int = 3
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Thresholds:
+        return cls(
+            settings.coverage_baseline_days,
+            settings.coverage_silent_hours,
+            settings.coverage_min_daily,
+            settings.coverage_source_failures,
+        )
+
+
+@dataclass(frozen=True)
+class LogTypeSeen:
+    """One log type an account sent in the window."""
+
+    name: str
+    last_event: datetime
+    events_24h: int
+    baseline_per_day: float
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason an account is not ``ok``: what stopped (``log_type``: None for the whole
+    account), since when, and the reason in words."""
+
+    kind: FindingKind
+    log_type: str | None
+    since: datetime
+    hours: float
+    events_24h: int
+    baseline_per_day: float
+    reason: str
+
+
+@dataclass
+class CoverageItem:
+    """What one (provider, account) sent: the ``GET /v1/coverage`` item."""
+
+    provider: str
+    account: str
+    last_event: datetime
+    events_24h: int
+    baseline_per_day: float
+    log_types: list[LogTypeSeen]
+    findings: list[Finding] = field(default_factory=list)
+    rules_without_data: list[str] = field(default_factory=list)
+    """Rules that read only data-event logs none of which this account sent in 24 h."""
+
+    @property
+    def status(self) -> Status:
+        if any(f.kind == "silent" for f in self.findings):
+            return "silent"
+        return "degraded" if self.findings else "ok"
+
+    @property
+    def reasons(self) -> list[str]:
+        return [f.reason for f in self.findings]
+
+
+@dataclass
+class CoverageReport:
+    """Every account's coverage at ``at``, and the sources that keep failing."""
+
+    at: datetime
+    items: list[CoverageItem]
+    failing_sources: list[SourceHealth]
+
+
+def assess(
+    lake: EventLake,
+    at: datetime,
+    thresholds: Thresholds,
+    *,
+    sources: Sequence[SourceHealth] = (),
+    data_rules: Mapping[str, Sequence[str]] | None = None,
+) -> CoverageReport:
+    """Coverage as of ``at`` from the lake's counts; ``data_rules``: the rules that read only
+    data-event logs, by id, with those log types (``data_event_rules``)."""
+    at = at.astimezone(UTC)
+    counts = hourly_counts(lake, at - DAY - thresholds.baseline_days * DAY, at)
+    items = assess_counts(counts, at, thresholds, data_rules or {})
+    failing = [s for s in sources if s.failures >= thresholds.source_failures]
+    return CoverageReport(at, items, failing)
+
+
+def assess_settings(
+    lake: EventLake,
+    settings: Settings,
+    at: datetime,
+    data_rules: Mapping[str, Sequence[str]] | None = None,
+) -> CoverageReport:
+    """``assess`` with the settings' thresholds and the data folder's source records."""
+    return assess(
+        lake,
+        at,
+        Thresholds.from_settings(settings),
+        sources=source_health(settings),
+        data_rules=data_rules,
+    )
+
+
+def hourly_counts(lake: EventLake, start: datetime, end: datetime) -> pd.DataFrame:
+    """The counts of the partitions of days ``start`` .. ``end`` as one frame: ``provider``,
+    ``account``, ``log_type``, ``hour`` (its start), ``n``, ``last``; hours before ``start``
+    or from ``end`` on left out."""
+    tables: list[pa.Table] = []
+    for provider in lake.providers():
+        day = start.date()
+        while day <= end.date():
+            found = lake.partition_counts(provider, day)
+            if found is not None and found.num_rows:
+                hours = pd.Timestamp(day, tz=UTC) + pd.to_timedelta(
+                    found["hour"].to_numpy().astype("int64"), unit="h"
+                )
+                frame = found.to_pandas()
+                frame["hour"] = hours
+                frame["provider"] = provider
+                tables.append(frame)
+            day += DAY
+    if not tables:
+        return pd.DataFrame(
+            {
+                "provider": pd.Series(dtype=str),
+                "account": pd.Series(dtype=str),
+                "log_type": pd.Series(dtype=str),
+                "hour": pd.Series(dtype="datetime64[us, UTC]"),
+                "n": pd.Series(dtype="int64"),
+                "last": pd.Series(dtype="datetime64[us, UTC]"),
+            }
+        )
+    frame = pd.concat(tables, ignore_index=True)
+    keep = (frame["hour"] >= pd.Timestamp(start).floor("h")) & (frame["hour"] < pd.Timestamp(end))
+    return frame[keep]
+
+
+def assess_counts(
+    counts: pd.DataFrame,
+    at: datetime,
+    thresholds: Thresholds,
+    data_rules: Mapping[str, Sequence[str]],
+) -> list[CoverageItem]:
+    """One item per (provider, account) of ``counts``, busiest first."""
+    recent_from = pd.Timestamp(at - DAY)
+    items: list[CoverageItem] = []
+    for (provider, account), rows in counts.groupby(["provider", "account"], sort=True):
+        recent = rows["hour"] >= recent_from
+        baseline = _per_day(rows[~recent], recent_from, thresholds.baseline_days)
+        last = _moment(rows["last"].max())
+        n_24h = int(rows.loc[recent, "n"].sum())
+        seen: list[LogTypeSeen] = []
+        for name, typed in rows.groupby("log_type", sort=True):
+            if name == UNKNOWN:
+                continue
+            typed_recent = typed["hour"] >= recent_from
+            seen.append(
+                LogTypeSeen(
+                    name=str(name),
+                    last_event=_moment(typed["last"].max()),
+                    events_24h=int(typed.loc[typed_recent, "n"].sum()),
+                    baseline_per_day=_per_day(
+                        typed[~typed_recent], recent_from, thresholds.baseline_days
+                    ),
+                )
+            )
+        item = CoverageItem(str(provider), str(account), last, n_24h, baseline, seen)
+        item.findings = _findings(item, at, thresholds)
+        item.rules_without_data = _blind_rules(item, data_rules)
+        items.append(item)
+    items.sort(key=lambda i: (-i.baseline_per_day, i.provider, i.account))
+    return items
+
+
+def _per_day(rows: pd.DataFrame, until: pd.Timestamp, days: int) -> float:
+    """Events a day over the baseline rows, counted from the first hour seen (an account that
+    began sending three days ago has three days of baseline, not fourteen)."""
+    if rows.empty:
+        return 0.0
+    span = (until - rows["hour"].min()) / pd.Timedelta(days=1)
+    return round(float(rows["n"].sum()) / min(max(span, 1.0), float(days)), 1)
+
+
+def _moment(value: object) -> datetime:
+    return pd.Timestamp(value).to_pydatetime().astimezone(UTC)  # type: ignore[arg-type]
+
+
+def _quiet_for(
+    last: datetime, at: datetime, per_day: float, thresholds: Thresholds
+) -> float | None:
+    """Hours without events when that is a gap worth a finding, else None."""
+    if per_day < thresholds.min_daily:
+        return None
+    hours = (at - last).total_seconds() / 3600
+    limit = max(thresholds.silent_hours, USUAL_GAPS * 24 / per_day)
+    return hours if hours >= limit else None
+
+
+def _findings(item: CoverageItem, at: datetime, thresholds: Thresholds) -> list[Finding]:
+    usual = item.baseline_per_day
+    quiet = _quiet_for(item.last_event, at, usual, thresholds)
+    if quiet is not None:
+        reason = (
+            f"no events for {quiet:.0f} h (usually ~{usual:,.0f} a day); "
+            f"last at {_iso(item.last_event)}"
+        )
+        return [Finding("silent", None, item.last_event, quiet, item.events_24h, usual, reason)]
+    found: list[Finding] = []
+    for seen in item.log_types:
+        hours = _quiet_for(seen.last_event, at, seen.baseline_per_day, thresholds)
+        if hours is None:
+            continue
+        title = LOG_TYPE_TITLES.get(seen.name, seen.name)
+        reason = (
+            f"{seen.name}: no {title} for {hours:.0f} h (usually ~{seen.baseline_per_day:,.0f} "
+            f"a day); last at {_iso(seen.last_event)}"
+        )
+        found.append(
+            Finding(
+                "log_type_stopped",
+                seen.name,
+                seen.last_event,
+                hours,
+                seen.events_24h,
+                seen.baseline_per_day,
+                reason,
+            )
+        )
+    if not found and usual >= thresholds.min_daily and item.events_24h < DROP_RATIO * usual:
+        share = 100 * item.events_24h / usual
+        reason = (
+            f"{item.events_24h:,} events in the last 24 h, {share:.0f}% of the usual "
+            f"~{usual:,.0f} a day"
+        )
+        hours = (at - item.last_event).total_seconds() / 3600
+        found.append(Finding("volume_drop", None, at - DAY, hours, item.events_24h, usual, reason))
+    return found
+
+
+def _blind_rules(item: CoverageItem, data_rules: Mapping[str, Sequence[str]]) -> list[str]:
+    sent = {seen.name for seen in item.log_types if seen.events_24h}
+    return sorted(
+        rule_id
+        for rule_id, types in data_rules.items()
+        if types
+        and all(_cloud(t) == item.provider for t in types)
+        and not any(t in sent for t in types)
+    )
+
+
+def data_event_rules(rules: Sequence[Rule]) -> dict[str, tuple[str, ...]]:
+    """The alerting rules that cannot fire without data-event logs, with the log types they
+    read (``requires_data_events``)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for rule in rules:
+        meta = rule.meta
+        if meta.generate and meta.requires_data_events:
+            out[meta.rule_id] = rule_log_types(meta)
+    return out
+
+
+def _cloud(log_type: str) -> str:
+    return "aws" if log_type in {"management", "lambda_data", "s3_data", "other_data"} else "gcp"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
