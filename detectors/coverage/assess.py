@@ -6,10 +6,10 @@ stops (Lambda data events after an event-selector change, Data Access logs after
 each (provider, account) are compared with the days before, from the per-hour counts the lake's
 writers keep (``pipelines.lake_counts``); nothing scans events.
 
-A gap counts only for what usually sends (``min_daily`` events a day or more) and only when it
-is longer than ``silent_hours`` and five of its usual gaps between events (a sparse log type is
-quiet for hours by chance: at one event an hour, five empty hours in a row happen ~0.7% of the
-time).
+A gap counts only for what usually sends (``min_daily`` events a day or more), only when it is
+longer than ``silent_hours``, and only when at least five events usually come in the hours of
+the day it spans (from the account's average per UTC hour of the day): a people-only account
+is quiet every night, a sparse log type for hours by chance, and neither is a finding.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -32,7 +33,10 @@ from pipelines.source_health import SourceHealth, source_health
 Status = Literal["ok", "silent", "degraded"]
 FindingKind = Literal["silent", "log_type_stopped", "volume_drop"]
 DAY: Final = timedelta(days=1)
-USUAL_GAPS: Final = 5
+HOUR: Final = timedelta(hours=1)
+EXPECTED_MISSING: Final = 5.0
+"""A gap is a finding when at least this many events usually come in its hours: with none
+seen, chance alone explains it less than once in 150 (Poisson: e^-5)."""
 DROP_RATIO: Final = 0.1
 """Fewer events in 24 h than this share of the usual day is a volume drop."""
 LOG_TYPE_TITLES: Final = {
@@ -202,74 +206,108 @@ def assess_counts(
     items: list[CoverageItem] = []
     for (provider, account), rows in counts.groupby(["provider", "account"], sort=True):
         recent = rows["hour"] >= recent_from
-        baseline = _per_day(rows[~recent], recent_from, thresholds.baseline_days)
-        last = _moment(rows["last"].max())
-        n_24h = int(rows.loc[recent, "n"].sum())
+        usual: dict[str | None, Usual] = {
+            None: _usual(rows[~recent], recent_from, thresholds.baseline_days)
+        }
         seen: list[LogTypeSeen] = []
         for name, typed in rows.groupby("log_type", sort=True):
             if name == UNKNOWN:
                 continue
             typed_recent = typed["hour"] >= recent_from
+            usual[str(name)] = _usual(typed[~typed_recent], recent_from, thresholds.baseline_days)
             seen.append(
                 LogTypeSeen(
                     name=str(name),
                     last_event=_moment(typed["last"].max()),
                     events_24h=int(typed.loc[typed_recent, "n"].sum()),
-                    baseline_per_day=_per_day(
-                        typed[~typed_recent], recent_from, thresholds.baseline_days
-                    ),
+                    baseline_per_day=usual[str(name)].per_day,
                 )
             )
-        item = CoverageItem(str(provider), str(account), last, n_24h, baseline, seen)
-        item.findings = _findings(item, at, thresholds)
+        item = CoverageItem(
+            str(provider),
+            str(account),
+            _moment(rows["last"].max()),
+            int(rows.loc[recent, "n"].sum()),
+            usual[None].per_day,
+            seen,
+        )
+        item.findings = _findings(item, at, thresholds, usual)
         item.rules_without_data = _blind_rules(item, data_rules)
         items.append(item)
     items.sort(key=lambda i: (-i.baseline_per_day, i.provider, i.account))
     return items
 
 
-def _per_day(rows: pd.DataFrame, until: pd.Timestamp, days: int) -> float:
-    """Events a day over the baseline rows, counted from the first hour seen (an account that
-    began sending three days ago has three days of baseline, not fourteen)."""
+@dataclass(frozen=True)
+class Usual:
+    """What an account (or one of its log types) sends: events a day, and on average in each
+    UTC hour of the day (a people-only account is quiet every night: that is no finding)."""
+
+    per_day: float
+    by_hour: np.ndarray
+
+    def expected(self, start: datetime, end: datetime) -> float:
+        """Events usually sent in ``[start, end)``, from the hours of the day it covers."""
+        total, moment = 0.0, start
+        while moment < end:
+            slot_end = min(end, moment.replace(minute=0, second=0, microsecond=0) + HOUR)
+            share = (slot_end - moment).total_seconds() / 3600
+            total += share * float(self.by_hour[moment.hour])
+            moment = slot_end
+        return total
+
+
+def _usual(rows: pd.DataFrame, until: pd.Timestamp, days: int) -> Usual:
+    """The baseline rows as ``Usual``, over the days from the first hour seen (an account
+    that began sending three days ago has three days of baseline, not fourteen)."""
     if rows.empty:
-        return 0.0
-    span = (until - rows["hour"].min()) / pd.Timedelta(days=1)
-    return round(float(rows["n"].sum()) / min(max(span, 1.0), float(days)), 1)
+        return Usual(0.0, np.zeros(24))
+    span = min(max((until - rows["hour"].min()) / pd.Timedelta(days=1), 1.0), float(days))
+    by_hour = np.bincount(
+        rows["hour"].dt.hour.to_numpy(), weights=rows["n"].to_numpy(dtype=float), minlength=24
+    )
+    return Usual(round(float(rows["n"].sum()) / span, 1), by_hour / span)
 
 
 def _moment(value: object) -> datetime:
     return pd.Timestamp(value).to_pydatetime().astimezone(UTC)  # type: ignore[arg-type]
 
 
-def _quiet_for(
-    last: datetime, at: datetime, per_day: float, thresholds: Thresholds
-) -> float | None:
-    """Hours without events when that is a gap worth a finding, else None."""
-    if per_day < thresholds.min_daily:
+def _quiet(
+    last: datetime, at: datetime, usual: Usual, thresholds: Thresholds
+) -> tuple[float, float] | None:
+    """(hours without events, events usually sent in them) when that gap is a finding."""
+    if usual.per_day < thresholds.min_daily:
         return None
     hours = (at - last).total_seconds() / 3600
-    limit = max(thresholds.silent_hours, USUAL_GAPS * 24 / per_day)
-    return hours if hours >= limit else None
+    if hours < thresholds.silent_hours:
+        return None
+    expected = usual.expected(last, at)
+    return (hours, expected) if expected >= EXPECTED_MISSING else None
 
 
-def _findings(item: CoverageItem, at: datetime, thresholds: Thresholds) -> list[Finding]:
-    usual = item.baseline_per_day
-    quiet = _quiet_for(item.last_event, at, usual, thresholds)
+def _findings(
+    item: CoverageItem, at: datetime, thresholds: Thresholds, usual: Mapping[str | None, Usual]
+) -> list[Finding]:
+    per_day = item.baseline_per_day
+    quiet = _quiet(item.last_event, at, usual[None], thresholds)
     if quiet is not None:
+        hours, expected = quiet
         reason = (
-            f"no events for {quiet:.0f} h (usually ~{usual:,.0f} a day); "
-            f"last at {_iso(item.last_event)}"
+            f"no events for {hours:.0f} h, when ~{expected:,.0f} usually come "
+            f"(~{per_day:,.0f} a day); last at {_iso(item.last_event)}"
         )
-        return [Finding("silent", None, item.last_event, quiet, item.events_24h, usual, reason)]
+        return [Finding("silent", None, item.last_event, hours, item.events_24h, per_day, reason)]
     found: list[Finding] = []
     for seen in item.log_types:
-        hours = _quiet_for(seen.last_event, at, seen.baseline_per_day, thresholds)
-        if hours is None:
+        quiet = _quiet(seen.last_event, at, usual[seen.name], thresholds)
+        if quiet is None:
             continue
+        hours, expected = quiet
         title = LOG_TYPE_TITLES.get(seen.name, seen.name)
         reason = (
-            f"{seen.name}: no {title} for {hours:.0f} h (usually ~{seen.baseline_per_day:,.0f} "
-            f"a day); last at {_iso(seen.last_event)}"
+            f"{seen.name}: no {title} for {hours:.0f} h, when ~{expected:,.0f} usually come "
+            f"(~{seen.baseline_per_day:,.0f} a day); last at {_iso(seen.last_event)}"
         )
         found.append(
             Finding(
@@ -282,14 +320,16 @@ def _findings(item: CoverageItem, at: datetime, thresholds: Thresholds) -> list[
                 reason,
             )
         )
-    if not found and usual >= thresholds.min_daily and item.events_24h < DROP_RATIO * usual:
-        share = 100 * item.events_24h / usual
+    if not found and per_day >= thresholds.min_daily and item.events_24h < DROP_RATIO * per_day:
+        share = 100 * item.events_24h / per_day
         reason = (
             f"{item.events_24h:,} events in the last 24 h, {share:.0f}% of the usual "
-            f"~{usual:,.0f} a day"
+            f"~{per_day:,.0f} a day"
         )
         hours = (at - item.last_event).total_seconds() / 3600
-        found.append(Finding("volume_drop", None, at - DAY, hours, item.events_24h, usual, reason))
+        found.append(
+            Finding("volume_drop", None, at - DAY, hours, item.events_24h, per_day, reason)
+        )
     return found
 
 

@@ -16,6 +16,7 @@ from tests.detectors.coverage.conftest import (
 from tests.factories import ACCOUNT
 
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 RULES = data_event_rules(load_rules().rules)
 
 
@@ -39,7 +40,9 @@ def test_an_account_that_stopped_sending_hours_ago_is_silent(lake):
     item = only(assess(lake, AT, Thresholds()))
     assert item.status == "silent"
     [reason] = item.reasons
-    assert reason.startswith("no events for 10 h (usually ~96 a day)")
+    assert reason == (
+        "no events for 10 h, when ~41 usually come (~96 a day); last at 2026-03-16T01:45:00Z"
+    )
 
 
 def test_a_short_quiet_spell_is_not_silence(lake):
@@ -70,7 +73,9 @@ def test_a_log_type_that_stopped_degrades_the_account_and_names_the_type(lake):
     assert item.status == "degraded"
     [finding] = item.findings
     assert (finding.kind, finding.log_type) == ("log_type_stopped", "lambda_data")
-    assert item.reasons[0].startswith("lambda_data: no Lambda data events for 12 h")
+    assert item.reasons[0].startswith(
+        "lambda_data: no Lambda data events for 12 h, when ~49 usually come (~96 a day)"
+    )
     types = {t.name: t for t in item.log_types}
     assert types["lambda_data"].events_24h == 48
     assert types["management"].events_24h == 96
@@ -125,3 +130,15 @@ def test_events_after_the_assessed_moment_are_not_counted(lake):
     item = only(assess(lake, AT - 10 * HOUR, Thresholds()))
     assert item.events_24h == 96
     assert item.last_event < AT - 10 * HOUR
+
+
+def test_an_account_quiet_every_night_is_not_silent_at_night_but_is_by_day(lake):
+    office_hours = [
+        row
+        for day in range(16)
+        for row in steady(BEGIN.replace(hour=8) + day * DAY, BEGIN.replace(hour=18) + day * DAY, 6)
+    ]
+    store(lake, [row for row in office_hours if row["time"] < AT.replace(hour=7)])
+    night = AT.replace(hour=7)  # 13 h after the last event of yesterday
+    assert only(assess(lake, night, Thresholds())).status == "ok"
+    assert only(assess(lake, AT.replace(hour=11), Thresholds())).status == "silent"
