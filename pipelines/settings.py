@@ -46,7 +46,27 @@ class Settings(BaseSettings):
     retention_days: int = Field(
         default=365,
         ge=1,
-        description="the event retention window: a pushed record older than this is a reject",
+        description="days the lake keeps events: `functrail prune` deletes older partitions "
+        "(not those an open alert's evidence needs), and a pushed record older is a reject",
+    )
+    retention_alert_days: int = Field(
+        default=365,
+        ge=1,
+        description="days a resolved or suppressed alert is kept after its last change",
+    )
+    retention_audit_days: int = Field(
+        default=365, ge=1, description="days the audit log keeps its rows"
+    )
+    retention_delivery_days: int = Field(
+        default=90,
+        ge=1,
+        description="days a delivered or dead webhook delivery is kept after it ended",
+    )
+    prune_schedule: str | None = Field(
+        default="03:30",
+        pattern=r"^(off|([01][0-9]|2[0-3]):[0-5][0-9])$",
+        description="HH:MM UTC: `functrail serve` applies the retention settings daily then; "
+        "`off`: never",
     )
     push_drain_seconds: float = Field(
         default=1.0,

@@ -12,6 +12,7 @@ from service.cli import (  # noqa: F401  (imported for their registration on the
     keys,
     models,
     normalize,
+    prune,
     rules,
     score,
     serve,
