@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from detectors.alert import Status
 from pipelines.lake import EventLake
 from pipelines.settings import Settings
 from service.alerts.counts import alert_counts
@@ -34,7 +35,7 @@ def lake(tmp_path) -> EventLake:
     return EventLake(str(tmp_path / "lake"))
 
 
-def closed_alert(session, status: str, age_days: float, **fields):
+def closed_alert(session, status: Status, age_days: float, **fields):
     made = alert(**fields)
     save_alerts(session, [made])
     triage(session, made.id, actor="kim", status=status)
