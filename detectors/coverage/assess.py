@@ -17,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Final, Literal
+from datetime import time as dtime
+from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from detectors.rules.log_types import rule_log_types
 from detectors.rules.model import Rule
@@ -34,6 +36,17 @@ Status = Literal["ok", "silent", "degraded"]
 FindingKind = Literal["silent", "log_type_stopped", "volume_drop"]
 DAY: Final = timedelta(days=1)
 HOUR: Final = timedelta(hours=1)
+_US: Final = pa.timestamp("us", tz="UTC")
+_EMPTY: Final = pa.schema(
+    [
+        ("account", pa.string()),
+        ("log_type", pa.string()),
+        ("hour", _US),
+        ("n", pa.int64()),
+        ("last", _US),
+        ("provider", pa.string()),
+    ]
+).empty_table()
 EXPECTED_MISSING: Final = 5.0
 """A gap is a finding when at least this many events usually come in its hours: with none
 seen, chance alone explains it less than once in 150 (Poisson: e^-5)."""
@@ -171,28 +184,28 @@ def hourly_counts(lake: EventLake, start: datetime, end: datetime) -> pd.DataFra
         while day <= end.date():
             found = lake.partition_counts(provider, day)
             if found is not None and found.num_rows:
-                hours = pd.Timestamp(day, tz=UTC) + pd.to_timedelta(
-                    found["hour"].to_numpy().astype("int64"), unit="h"
+                midnight = datetime.combine(day, dtime(), tzinfo=UTC)
+                offset = pc.multiply(pc.cast(found["hour"], pa.int64()), 3_600_000_000)
+                base = int(midnight.timestamp()) * 1_000_000
+                hours = pc.cast(pc.add(offset, base), pa.timestamp("us", tz="UTC"))
+                tables.append(
+                    found.set_column(2, "hour", hours).append_column(
+                        "provider", pa.repeat(pa.scalar(provider), found.num_rows)
+                    )
                 )
-                frame = found.to_pandas()
-                frame["hour"] = hours
-                frame["provider"] = provider
-                tables.append(frame)
             day += DAY
     if not tables:
-        return pd.DataFrame(
-            {
-                "provider": pd.Series(dtype=str),
-                "account": pd.Series(dtype=str),
-                "log_type": pd.Series(dtype=str),
-                "hour": pd.Series(dtype="datetime64[us, UTC]"),
-                "n": pd.Series(dtype="int64"),
-                "last": pd.Series(dtype="datetime64[us, UTC]"),
-            }
-        )
-    frame = pd.concat(tables, ignore_index=True)
-    keep = (frame["hour"] >= pd.Timestamp(start).floor("h")) & (frame["hour"] < pd.Timestamp(end))
-    return frame[keep]
+        return _EMPTY.to_pandas()
+    table = pa.concat_tables(tables)
+    wanted = pc.and_(
+        pc.greater_equal(table["hour"], pa.scalar(_floor_hour(start), _US)),
+        pc.less(table["hour"], pa.scalar(end, _US)),
+    )
+    return table.filter(wanted).to_pandas()
+
+
+def _floor_hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def assess_counts(
@@ -201,33 +214,83 @@ def assess_counts(
     thresholds: Thresholds,
     data_rules: Mapping[str, Sequence[str]],
 ) -> list[CoverageItem]:
-    """One item per (provider, account) of ``counts``, busiest first."""
-    recent_from = pd.Timestamp(at - DAY)
+    """One item per (provider, account) of ``counts``, busiest first.
+
+    One grouping over the whole frame (per log type, then summed per account), not one per
+    account: 200 accounts took 2.9 s grouped one by one, ~0.1 s at once.
+    """
+    if counts.empty:
+        return []
+    # Naive UTC datetime64 throughout: tz-aware columns go through Python objects (0.7 s).
+    recent_from = pd.Timestamp(at - DAY).tz_convert(None)
+    hours = counts["hour"].dt.tz_convert(None).to_numpy()
+    recent = hours >= recent_from.to_datetime64()
+    n = counts["n"].to_numpy(dtype=np.int64)
+    frame = pd.DataFrame(
+        {
+            "provider": counts["provider"].to_numpy(),
+            "account": counts["account"].to_numpy(),
+            "log_type": counts["log_type"].to_numpy(),
+            "last": counts["last"].dt.tz_convert(None).to_numpy(),
+            "n_recent": np.where(recent, n, 0),
+            "n_base": np.where(recent, 0, n),
+            "first_base": np.where(recent, np.datetime64("NaT"), hours).astype(hours.dtype),
+        }
+    )
+    keys = ["provider", "account", "log_type"]
+    typed = frame.groupby(keys, sort=True).agg(
+        last=("last", "max"),
+        n_recent=("n_recent", "sum"),
+        n_base=("n_base", "sum"),
+        first_base=("first_base", "min"),
+    )
+    by_hour = np.zeros((len(typed), 24))
+    if not recent.all():
+        position = typed.index.get_indexer(pd.MultiIndex.from_frame(frame.loc[~recent, keys]))
+        hour_of_day = pd.DatetimeIndex(hours[~recent]).hour.to_numpy()
+        np.add.at(by_hour, (position, hour_of_day), n[~recent].astype(float))
+    typed_rows = typed.reset_index()
+    log_types = typed_rows["log_type"].to_numpy()
+    lasts = typed_rows["last"].to_numpy()
+    n_recents = typed_rows["n_recent"].to_numpy(dtype=np.int64)
+    n_bases = typed_rows["n_base"].to_numpy(dtype=np.int64)
+    firsts = typed_rows["first_base"].to_numpy()
     items: list[CoverageItem] = []
-    for (provider, account), rows in counts.groupby(["provider", "account"], sort=True):
-        recent = rows["hour"] >= recent_from
+    groups: dict[Any, np.ndarray] = typed_rows.groupby(["provider", "account"], sort=True).indices
+    for key, rows in groups.items():
+        provider, account = key
+        first = firsts[rows].min()
         usual: dict[str | None, Usual] = {
-            None: _usual(rows[~recent], recent_from, thresholds.baseline_days)
+            None: _usual(
+                int(n_bases[rows].sum()),
+                by_hour[rows].sum(axis=0),
+                first,
+                recent_from,
+                thresholds.baseline_days,
+            )
         }
         seen: list[LogTypeSeen] = []
-        for name, typed in rows.groupby("log_type", sort=True):
+        for row in rows:
+            name = str(log_types[row])
             if name == UNKNOWN:
                 continue
-            typed_recent = typed["hour"] >= recent_from
-            usual[str(name)] = _usual(typed[~typed_recent], recent_from, thresholds.baseline_days)
+            usual[name] = _usual(
+                int(n_bases[row]), by_hour[row], firsts[row], recent_from,
+                thresholds.baseline_days,
+            )  # fmt: skip
             seen.append(
                 LogTypeSeen(
-                    name=str(name),
-                    last_event=_moment(typed["last"].max()),
-                    events_24h=int(typed.loc[typed_recent, "n"].sum()),
-                    baseline_per_day=usual[str(name)].per_day,
+                    name=name,
+                    last_event=_moment(lasts[row]),
+                    events_24h=int(n_recents[row]),
+                    baseline_per_day=usual[name].per_day,
                 )
             )
         item = CoverageItem(
             str(provider),
             str(account),
-            _moment(rows["last"].max()),
-            int(rows.loc[recent, "n"].sum()),
+            _moment(lasts[rows].max()),
+            int(n_recents[rows].sum()),
             usual[None].per_day,
             seen,
         )
@@ -257,20 +320,20 @@ class Usual:
         return total
 
 
-def _usual(rows: pd.DataFrame, until: pd.Timestamp, days: int) -> Usual:
-    """The baseline rows as ``Usual``, over the days from the first hour seen (an account
-    that began sending three days ago has three days of baseline, not fourteen)."""
-    if rows.empty:
+def _usual(n_base: int, by_hour: np.ndarray, first: Any, until: pd.Timestamp, days: int) -> Usual:
+    """Baseline events as ``Usual``, over the days from the first hour seen (an account that
+    began sending three days ago has three days of baseline, not fourteen)."""
+    if not n_base or pd.isna(first):
         return Usual(0.0, np.zeros(24))
-    span = min(max((until - rows["hour"].min()) / pd.Timedelta(days=1), 1.0), float(days))
-    by_hour = np.bincount(
-        rows["hour"].dt.hour.to_numpy(), weights=rows["n"].to_numpy(dtype=float), minlength=24
-    )
-    return Usual(round(float(rows["n"].sum()) / span, 1), by_hour / span)
+    span = min(max((until - pd.Timestamp(first)) / pd.Timedelta(days=1), 1.0), float(days))
+    return Usual(round(n_base / span, 1), by_hour / span)
 
 
-def _moment(value: object) -> datetime:
-    return pd.Timestamp(value).to_pydatetime().astimezone(UTC)  # type: ignore[arg-type]
+def _moment(value: Any) -> datetime:
+    """A naive UTC (or aware) time from the frames as an aware datetime."""
+    moment = pd.Timestamp(value)
+    moment = moment.tz_localize(UTC) if moment.tzinfo is None else moment.tz_convert(UTC)
+    return moment.to_pydatetime()
 
 
 def _quiet(
