@@ -256,7 +256,7 @@ def assess_counts(
     n_bases = typed_rows["n_base"].to_numpy(dtype=np.int64)
     firsts = typed_rows["first_base"].to_numpy()
     items: list[CoverageItem] = []
-    groups: dict[Any, np.ndarray] = typed_rows.groupby(["provider", "account"], sort=True).indices
+    groups: dict[Any, Any] = typed_rows.groupby(["provider", "account"], sort=True).indices
     for key, rows in groups.items():
         provider, account = key
         first = firsts[rows].min()
