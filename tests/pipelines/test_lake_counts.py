@@ -78,7 +78,7 @@ def test_store_keeps_events_per_account_log_type_and_hour_with_the_latest_time(l
             event(time=at(10, 1), account="111111111111"),
         )
     )
-    assert rows(lake.partition_counts("aws", DAY)) == {
+    assert rows(lake.counts.read("aws", DAY)) == {  # kept by the store, not counted anew
         ("210987654321", "management", 9): (2, at(9, 40)),
         ("210987654321", "lambda_data", 10): (1, at(10)),
         ("111111111111", "management", 10): (1, at(10, 1)),
@@ -89,7 +89,7 @@ def test_a_second_store_adds_to_the_counts_and_repeats_add_nothing(lake):
     first = event(time=at(9, 5))
     lake.append(events(first))
     lake.append(events(first, event(time=at(9, 30))))
-    assert rows(lake.partition_counts("aws", DAY)) == {
+    assert rows(lake.counts.read("aws", DAY)) == {
         ("210987654321", "management", 9): (2, at(9, 30))
     }
 
