@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -96,7 +97,8 @@ def bench_counting(n: int) -> None:
         lake = EventLake(folder)
         clock = time.perf_counter()
         lake.store(pa.concat_tables([aws, gcp]))
-        print(f"EventLake.store of all {n:,} (counts included): {time.perf_counter() - clock:.2f} s")
+        took = time.perf_counter() - clock
+        print(f"EventLake.store of all {n:,} (counts included): {took:.2f} s")
 
 
 def bench_assess(accounts: int, days: int) -> None:
@@ -112,9 +114,6 @@ def bench_assess(accounts: int, days: int) -> None:
                 for h in range(24)
             ]  # fmt: skip
             lake.counts.write("aws", day, pa.Table.from_pylist(rows, schema=COUNTS_SCHEMA))
-            (lake.counts.path("aws", day))  # the provider folder must exist for providers()
-        import os
-
         os.makedirs(f"{folder}/provider=aws", exist_ok=True)
         at = datetime(2026, 3, 3, tzinfo=UTC)
         times = []

@@ -89,9 +89,7 @@ def test_a_second_store_adds_to_the_counts_and_repeats_add_nothing(lake):
     first = event(time=at(9, 5))
     lake.append(events(first))
     lake.append(events(first, event(time=at(9, 30))))
-    assert rows(lake.counts.read("aws", DAY)) == {
-        ("210987654321", "management", 9): (2, at(9, 30))
-    }
+    assert rows(lake.counts.read("aws", DAY)) == {("210987654321", "management", 9): (2, at(9, 30))}
 
 
 def test_a_partition_written_before_counts_were_kept_is_counted_from_its_files(lake):
