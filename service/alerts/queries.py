@@ -52,6 +52,8 @@ class AlertFilter:
     until: datetime | None = None
     q: str | None = None
     """case-insensitive substring of title, principal, resource or rule id"""
+    include_shadow: bool = False
+    """shadow alerts (rules or the model in shadow mode) too; by default they are left out"""
 
     def apply(self, stmt: Select[Any]) -> Select[Any]:
         """``stmt`` narrowed to the alerts this filter admits (the values bound in it)."""
@@ -62,6 +64,8 @@ class AlertFilter:
         values: dict[str, Any] = {
             name: getattr(self, name) for name in _EQUAL if getattr(self, name) is not None
         }
+        if not self.include_shadow:
+            values["shadow"] = False
         if self.severity is not None:
             values["severity_rank"] = SEVERITY_RANK[self.severity]
         if self.since is not None:
@@ -84,6 +88,7 @@ def _equals(column: Any) -> Callable[[BindParameter[Any]], ColumnElement[bool]]:
 
 _CLAUSES: dict[str, Callable[[BindParameter[Any]], ColumnElement[bool]]] = {
     **{name: _equals(getattr(AlertRow, name)) for name in _EQUAL},
+    "shadow": lambda flag: AlertRow.shadow == flag,
     "severity_rank": lambda rank: AlertRow.severity_rank >= rank,
     "since": lambda moment: AlertRow.last_seen >= moment,
     "until": lambda moment: AlertRow.last_seen < moment,

@@ -84,6 +84,9 @@ class AlertQuery(BaseModel):
     q: str | None = Field(
         default=None, max_length=200, description="text in title/principal/resource/rule"
     )
+    include_shadow: bool = Field(
+        default=False, description="also the alerts of rules (or the model) in shadow mode"
+    )
 
 
 class AlertListQuery(AlertQuery):
@@ -112,4 +115,5 @@ def to_filter(query: AlertQuery) -> AlertFilter:
         since=query.since,
         until=query.until,
         q=query.q,
+        include_shadow=query.include_shadow,
     )

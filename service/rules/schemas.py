@@ -17,6 +17,11 @@ class RuleOut(BaseModel):
     description: str
     runbook: str | None
     enabled: bool
+    mode: Literal["live", "shadow"] = Field(
+        default="live",
+        description="`shadow`: the rule runs and its alerts are stored marked shadow, "
+        "left out of lists and never delivered",
+    )
     origin: Literal["pack", "user"] = Field(
         description="functrail's pack, or a rule from the user's rules folder"
     )
@@ -30,12 +35,29 @@ class RulePage(BaseModel):
 
 
 class RulePatch(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"enabled": False}]})
+    """What an admin changes; fields left out stay as they are (at least one is needed)."""
 
-    enabled: bool
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"enabled": False}, {"mode": "shadow"}]},
+    )
+
+    enabled: bool | None = None
+    mode: Literal["live", "shadow"] | None = None
+
+
+class ModelPatch(BaseModel):
+    """The anomaly model's mode: ``shadow`` keeps scoring and storing, but pages no one."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"mode": "shadow"}]})
+
+    mode: Literal["live", "shadow"]
 
 
 class ModelPage(BaseModel):
     active: str | None
+    mode: Literal["live", "shadow"] = Field(
+        default="live", description="the anomaly model's mode (`PATCH /v1/models`)"
+    )
     items: list[dict[str, Any]] = Field(description="manifest of each registered version")
     next_cursor: str | None = None

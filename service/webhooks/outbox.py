@@ -44,6 +44,9 @@ class SavedLike(Protocol):
     @property
     def change(self) -> Literal["new", "updated", "unchanged"] | str: ...
 
+    @property
+    def shadow(self) -> bool: ...
+
 
 def change_key(alert: Alert, change: str) -> str:
     """Identifies one change of an alert: re-enqueueing the same change is a no-op."""
@@ -56,9 +59,10 @@ def enqueue_for_alerts(session: Session, saved: Sequence[SavedLike]) -> int:
     """Queue one delivery per matching (subscription, alert, change); returns how many are new.
 
     Call it in the transaction that saved the alerts, so an alert and its deliveries commit or
-    roll back together. ``unchanged`` alerts queue nothing; duplicates are ignored by key.
+    roll back together. ``unchanged`` and shadow alerts queue nothing; duplicates are ignored
+    by key.
     """
-    changed = [s for s in saved if s.change in ("new", "updated")]
+    changed = [s for s in saved if s.change in ("new", "updated") and not s.shadow]
     if not changed:
         return 0
     subs = list(session.scalars(select(Subscription).where(Subscription.enabled.is_(True))))

@@ -76,3 +76,15 @@ def test_alerts_table_escapes_control_characters(settings: Settings):
     result = runner.invoke(app, ["alerts", "list", "--format", "table"], env={"COLUMNS": "400"})
     assert "\x1b[31m" not in result.stdout
     assert "\\x1b" in result.stdout
+
+
+def test_alerts_list_shows_shadow_alerts_only_with_include_shadow(settings: Settings):
+    db = open_database(settings)
+    live, shadow = alert(rule_id="aws_root_account_usage"), alert()
+    with db.session() as session:
+        save_alerts(session, [live, shadow], shadow=lambda a: a.id == shadow.id)
+    result = runner.invoke(app, ["alerts", "list", "--format", "jsonl"])
+    assert [orjson.loads(line)["id"] for line in result.stdout.splitlines()] == [live.id]
+    result = runner.invoke(app, ["alerts", "list", "--format", "jsonl", "--include-shadow"])
+    rows = {r["id"]: r["shadow"] for r in map(orjson.loads, result.stdout.splitlines())}
+    assert rows == {live.id: False, shadow.id: True}
