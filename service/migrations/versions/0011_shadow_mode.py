@@ -1,7 +1,7 @@
 """shadow mode: rules and the anomaly model run without paging; their alerts marked shadow
 
 Revision ID: 0011_shadow_mode
-Revises: 0007_key_scopes
+Revises: 0008_alert_disposition
 Create Date: 2026-12-06 20:00:00
 
 ``rule_states.mode`` (``live`` / ``shadow``) beside ``enabled``; ``model_states`` holds the
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_shadow_mode"
-down_revision = "0007_key_scopes"
+down_revision = "0008_alert_disposition"
 branch_labels = None
 depends_on = None
 
