@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import (
     BindParameter,
@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from detectors.alert import SEVERITY_RANK
+from detectors.alert import SEVERITY_RANK, Disposition
 from service.alerts.models import AlertRow
 from service.alerts.store import StoredAlert, to_stored
 from service.query import (
@@ -125,7 +125,8 @@ def get_alert(session: Session, alert_id: str) -> StoredAlert:
 
 
 def summarize(session: Session, flt: AlertFilter) -> dict[str, Any]:
-    """Counts by severity, status, detector and day (UTC date of ``last_seen``)."""
+    """Counts by severity, status, detector, day (UTC date of ``last_seen``) and the verdicts
+    given (``by_disposition``: every verdict, zeros included; alerts without one left out)."""
     out: dict[str, Any] = {"total": 0}
     day = func.date(AlertRow.last_seen)
     groups = {
@@ -138,4 +139,10 @@ def summarize(session: Session, flt: AlertFilter) -> dict[str, Any]:
         stmt = flt.apply(select(column, func.count()).select_from(AlertRow)).group_by(column)
         out[name] = {str(key): int(n) for key, n in session.execute(stmt)}
     out["total"] = sum(out["by_status"].values())
+    given = flt.apply(
+        select(AlertRow.disposition, func.count()).where(AlertRow.disposition.is_not(None))
+    ).group_by(AlertRow.disposition)
+    out["by_disposition"] = dict.fromkeys(get_args(Disposition), 0) | {
+        str(key): int(n) for key, n in session.execute(given)
+    }
     return out

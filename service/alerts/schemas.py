@@ -64,6 +64,9 @@ class AlertSummary(BaseModel):
     by_status: dict[str, int]
     by_detector: dict[str, int]
     by_day: dict[str, int]
+    by_disposition: dict[str, int] = Field(
+        description="resolved alerts by the analyst's verdict (every verdict, zeros included)"
+    )
 
 
 class AlertEvents(BaseModel):

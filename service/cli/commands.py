@@ -11,6 +11,7 @@ from service.cli import (  # noqa: F401  (imported for their registration on the
     keys,
     models,
     normalize,
+    rule_stats,
     rules,
     score,
     serve,

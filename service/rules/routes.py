@@ -3,13 +3,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from service.api.deps import Admin, Session, State, Viewer
 from service.api.errors import Problem
-from service.rules.schemas import ModelPage, ModelPatch, RuleOut, RulePage, RulePatch
+from service.rules.schemas import (
+    ModelPage,
+    ModelPatch,
+    RuleOut,
+    RulePage,
+    RulePatch,
+    RuleStatsOut,
+)
+from service.rules.stats import MAX_DAYS, rule_volumes
 from service.rules.store import RuleState, model_mode, rule_settings, set_model_mode, set_rule
 
 router = APIRouter(tags=["rules"])
@@ -72,6 +81,34 @@ def patch_rule(
     setting = set_rule(session, rule_id, actor=key.name, enabled=body.enabled, mode=body.mode)
     session.commit()
     return _out(rule, setting)
+
+
+@router.get(
+    "/v1/rules/{rule_id}/stats",
+    summary="a rule's alerts per day and their verdicts, live and shadow alike",
+)
+def rule_stats(
+    session: Session,
+    state: State,
+    _: Viewer,
+    rule_id: str,
+    days: Annotated[int, Query(ge=1, le=MAX_DAYS, description="the last N UTC days")] = 30,
+) -> RuleStatsOut:
+    """Also answers for ids that are not rules but raise alerts (the anomaly detectors'
+    ``isolation-forest``, ..., ``event_id_conflict``): ``enabled``/``mode`` are then null."""
+    rule = next((r for r in _rules(state).rules if r.meta.rule_id == rule_id), None)
+    volume = rule_volumes(session, days, rule_ids=[rule_id])[rule_id]
+    if rule is None and volume.alerts == 0:
+        raise Problem(404, "no such rule, and no alerts from one of that id", kind="not-found")
+    setting = rule_settings(session).get(rule_id, RuleState()) if rule is not None else None
+    return RuleStatsOut.model_validate(
+        asdict(volume)
+        | {
+            "days": days,
+            "enabled": setting.enabled if setting else None,
+            "mode": setting.mode if setting else None,
+        }
+    )
 
 
 @router.get("/v1/models", tags=["models"], summary="registered anomaly model versions")

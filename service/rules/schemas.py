@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -61,3 +62,29 @@ class ModelPage(BaseModel):
     )
     items: list[dict[str, Any]] = Field(description="manifest of each registered version")
     next_cursor: str | None = None
+
+
+class RuleDayOut(BaseModel):
+    day: date = Field(description="UTC day of the alerts' `last_seen`")
+    alerts: int
+    shadow: int = Field(description="of `alerts`, those raised in shadow mode")
+    by_disposition: dict[str, int]
+
+
+class RuleStatsOut(BaseModel):
+    """A rule's alerts per day over the window, live and shadow alike, with their verdicts."""
+
+    rule_id: str
+    enabled: bool | None = Field(description="null for an id that is not a loaded rule")
+    mode: Literal["live", "shadow"] | None = Field(
+        description="null for an id that is not a loaded rule"
+    )
+    days: int
+    since: datetime
+    until: datetime
+    alerts: int
+    shadow: int
+    by_disposition: dict[str, int] = Field(
+        description="verdicts given on resolve (every verdict, zeros included)"
+    )
+    by_day: list[RuleDayOut] = Field(description="oldest first, one item per day")

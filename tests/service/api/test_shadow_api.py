@@ -3,8 +3,11 @@ listed only with ``include_shadow=true``."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from service.alerts.store import save_alerts
-from service.rules.store import shadow_plan
+from service.db import utcnow
+from service.rules.store import set_rule, shadow_plan
 from tests.factories import alert
 from tests.service.api.conftest import assert_problem
 
@@ -62,3 +65,40 @@ def test_shadow_alerts_are_listed_and_counted_only_when_asked(api):
     summary = api.client.get("/v1/alerts/summary?include_shadow=true", headers=viewer).json()
     assert summary["total"] == 2
     assert api.client.get(f"/v1/alerts/{shadow.id}", headers=viewer).json()["shadow"] is True
+
+
+def test_rule_stats_count_live_and_shadow_alerts_per_day_with_verdicts(api):
+    now = utcnow()
+    live = alert(rule_id=NOISY, first_seen=now - timedelta(days=1))
+    shadow = alert(rule_id=NOISY, first_seen=now - timedelta(minutes=5))
+    with api.db.session() as session:
+        save_alerts(session, [live, shadow], shadow=lambda a: a.id == shadow.id)
+        set_rule(session, NOISY, actor="admin", mode="shadow")
+    resolved = api.client.patch(
+        f"/v1/alerts/{live.id}",
+        json={"status": "resolved", "disposition": "benign"},
+        headers=api.headers("analyst"),
+    )
+    assert resolved.status_code == 200, resolved.text
+    response = api.client.get(f"/v1/rules/{NOISY}/stats?days=7", headers=api.headers("viewer"))
+    assert response.status_code == 200, response.text
+    stats = response.json()
+    assert (stats["rule_id"], stats["mode"], stats["days"]) == (NOISY, "shadow", 7)
+    assert (stats["alerts"], stats["shadow"]) == (2, 1)
+    assert stats["by_disposition"] == {"true_positive": 0, "false_positive": 0, "benign": 1}
+    assert len(stats["by_day"]) == 7
+    per_day = {d["day"]: (d["alerts"], d["shadow"]) for d in stats["by_day"]}
+    assert per_day[shadow.last_seen.date().isoformat()][1] == 1
+    assert per_day[live.last_seen.date().isoformat()][0] >= 1
+    assert sum(n for n, _ in per_day.values()) == 2
+    summary = api.client.get("/v1/alerts/summary", headers=api.headers("viewer")).json()
+    assert summary["by_disposition"] == {"true_positive": 0, "false_positive": 0, "benign": 1}
+
+
+def test_rule_stats_of_an_unknown_id_is_404_and_days_are_bounded(api):
+    viewer = api.headers("viewer")
+    assert_problem(api.client.get("/v1/rules/nope/stats", headers=viewer), 404)
+    assert_problem(api.client.get(f"/v1/rules/{NOISY}/stats?days=0", headers=viewer), 422)
+    assert_problem(api.client.get(f"/v1/rules/{NOISY}/stats?days=9999", headers=viewer), 422)
+    quiet = api.client.get(f"/v1/rules/{NOISY}/stats", headers=viewer).json()
+    assert (quiet["alerts"], quiet["mode"], len(quiet["by_day"])) == (0, "live", 30)
