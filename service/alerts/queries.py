@@ -139,7 +139,7 @@ def summarize(session: Session, flt: AlertFilter) -> dict[str, Any]:
         stmt = flt.apply(select(column, func.count()).select_from(AlertRow)).group_by(column)
         out[name] = {str(key): int(n) for key, n in session.execute(stmt)}
     out["total"] = sum(out["by_status"].values())
-    verdicts: Select[Any] = select(AlertRow.disposition, func.count())
+    verdicts: Any = select(AlertRow.disposition, func.count())
     given = flt.apply(verdicts.where(AlertRow.disposition.is_not(None))).group_by(
         AlertRow.disposition
     )
