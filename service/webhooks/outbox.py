@@ -80,6 +80,37 @@ def enqueue_for_alerts(session: Session, saved: Sequence[SavedLike]) -> int:
     return _insert_ignoring_duplicates(session, rows)
 
 
+STATUS_CHANGE = "triage:"
+"""``change_key`` prefix of the deliveries an analyst's status change or verdict queued"""
+
+
+def is_status_change(change_key: str) -> bool:
+    return change_key.startswith(STATUS_CHANGE)
+
+
+def enqueue_status_change(
+    session: Session, alert: Alert, *, triage_id: int, disposition: str | None = None
+) -> int:
+    """Queue an ``alert.updated`` of a triage action (ack, resolve, reopen, a verdict) to every
+    matching subscription; returns how many were queued.
+
+    Call it in the triage's transaction. Keyed by the triage row, so acknowledging, resolving,
+    reopening and resolving again are four deliveries, each sent in order after the ones
+    before it for the same alert; ``pagerduty`` turns them into ``acknowledge`` / ``resolve`` /
+    ``trigger`` with the alert's dedup key.
+    """
+    subs = list(session.scalars(select(Subscription).where(Subscription.enabled.is_(True))))
+    snapshot = alert.model_dump(mode="json") | {"disposition": disposition}
+    key = f"{STATUS_CHANGE}{triage_id}"
+    now = datetime.now(UTC)
+    rows = [
+        _row(sub.id, alert.id, "alert.updated", key, snapshot, now)
+        for sub in subs
+        if matches(sub, alert)
+    ]
+    return _insert_ignoring_duplicates(session, rows)
+
+
 def enqueue_test(session: Session, sub: Subscription, alert: Alert) -> Delivery:
     """Queue a ``test`` delivery of a sample alert to one subscription."""
     row = _row(sub.id, alert.id, "test", f"test:{uuid.uuid4()}", alert.model_dump(mode="json"))
