@@ -92,13 +92,13 @@ def list_(
         _print_table(alerts)
 
 
-def _time(text: str | None) -> datetime | None:
+def _time(text: str | None, option: str = "--since") -> datetime | None:
     if text is None:
         return None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise CommandFailed(f"--since {text!r} is not an ISO 8601 time") from None
+        raise CommandFailed(f"{option} {text!r} is not an ISO 8601 time") from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 

@@ -16,6 +16,8 @@ from service.cli import (  # noqa: F401  (imported for their registration on the
     score,
     serve,
     simulate,
+    suppressions,
     train,
+    triage,
     webhooks,
 )
