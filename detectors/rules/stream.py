@@ -145,9 +145,9 @@ class StreamRules:
         if len(until) > self.max_rows:
             times = rows.column("time").cast(pa.int64()).to_numpy()
             cut = len(times) - self.max_rows
-            newest = np.flatnonzero(times >= np.partition(times, cut)[cut])[-self.max_rows :]
-            self.evicted += len(until) - len(newest)
-            rows, until = rows.take(pa.array(newest, pa.int64())), until[newest]
+            kept = np.flatnonzero(times >= np.partition(times, cut)[cut])[-self.max_rows :]
+            self.evicted += len(until) - len(kept)
+            rows, until = rows.take(pa.array(kept, pa.int64())), until[kept]
         if rows.column("id").num_chunks > MAX_CHUNKS:
             rows = rows.combine_chunks()
         self._carry, self._until = rows, until
