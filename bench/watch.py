@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -244,6 +245,8 @@ def run_rate(rate: int, args: argparse.Namespace) -> Outcome:
             outcome.delivered.append(receiver.arrived[alert] - landed[marker])
     db.dispose()
     receiver.server.shutdown()
+    if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
     return outcome
 
 
@@ -260,6 +263,7 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--file-events", type=int, default=200, help="events per file")
     parser.add_argument("--marker-every", type=float, default=2.0, help="seconds")
+    parser.add_argument("--keep", action="store_true", help="keep each rate's data folder")
     args = parser.parse_args()
     os.sched_setaffinity(0, {1})
     print(

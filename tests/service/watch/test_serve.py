@@ -73,7 +73,7 @@ def test_readyz_names_a_stale_source(watching):
     assert ready.json()["checks"]["watch"] is True
     source = str(folder.absolute())
 
-    def refused() -> list:
+    def refused(_budget: object) -> list:
         raise PermissionError(13, "Permission denied", source)
 
     watcher.inputs[0].poll = refused
