@@ -296,7 +296,8 @@ def main() -> None:
         w = " / ".join(f"{pct(out.delivered, p):.2f}" for p in (50, 95, 99))
         print(
             f"| {rate} | {out.events} | {len(out.stored)}/{out.markers} | {s} | {w} "
-            f"| {out.cpu:.0%} / {out.waited:.0%} | {out.batches} ({pct(out.batch_seconds, 95):.2f} / "
+            f"| {out.cpu:.0%} / {out.waited:.0%} "
+            f"| {out.batches} ({pct(out.batch_seconds, 95):.2f} / "
             f"{max(out.batch_seconds, default=0):.2f}) | {'yes' if out.sustained else 'no'} |",
             flush=True,
         )
