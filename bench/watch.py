@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -44,6 +45,8 @@ from service.webhooks.store import NewSubscription  # noqa: E402
 
 ACCOUNT = "210987654321"
 GRACE_SECONDS = 60.0
+BATCH_SECONDS = re.compile(r", ([0-9.]+) s(?:;|$)")
+"""A progress line's own duration (its last figure)."""
 
 
 class Receiver:
@@ -255,7 +258,9 @@ def run_rate(rate: int, args: argparse.Namespace) -> Outcome:
     watch.wait(60)
     batch_lines = [line for line in lines if line.startswith("watch batch")]
     outcome.batches = len(batch_lines)
-    outcome.batch_seconds = [float(line.rsplit(", ", 1)[1].split()[0]) for line in batch_lines]
+    outcome.batch_seconds = [
+        float(found.group(1)) for line in batch_lines if (found := BATCH_SECONDS.search(line))
+    ]
     for marker, (alert, created) in found.items():
         outcome.stored.append(created.replace(tzinfo=UTC).timestamp() - landed[marker])
         if alert in receiver.arrived:
