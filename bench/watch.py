@@ -259,7 +259,7 @@ def run_rate(rate: int, args: argparse.Namespace) -> Outcome:
     batch_lines = [line for line in lines if line.startswith("watch batch")]
     outcome.batches = len(batch_lines)
     outcome.batch_seconds = [
-        float(found.group(1)) for line in batch_lines if (found := BATCH_SECONDS.search(line))
+        float(hit.group(1)) for line in batch_lines if (hit := BATCH_SECONDS.search(line))
     ]
     for marker, (alert, created) in found.items():
         outcome.stored.append(created.replace(tzinfo=UTC).timestamp() - landed[marker])
