@@ -46,11 +46,15 @@ from service.db import Database
 from service.ingest.conflicts import conflict_alerts
 from service.rules.store import rule_states
 from service.scoring.detect import rule_registry
-from service.watch.inputs import WatchInput
+from service.watch.inputs import Budget, WatchInput
 from service.webhooks.outbox import enqueue_for_alerts
 
 CRASH_HOOK = "FUNCTRAIL_WATCH_CRASH_AT"
 """Test hook: ``os._exit`` at a named step of a batch (``stored``, ``saved``, ``released``)."""
+MAX_BLOBS = 2_000
+MAX_BYTES = 64 * 1024 * 1024
+"""A micro-batch takes at most this many blobs / stored bytes (~100-500k CloudTrail events);
+the pushes add at most ``max_push_rows``."""
 PUSHES = "push"
 """The name the push log goes by in reports and metrics."""
 
@@ -122,6 +126,8 @@ class BatchReport:
     errors: dict[str, str] = field(default_factory=dict)
     polled: list[str] = field(default_factory=list)
     """inputs polled without error"""
+    backlog: bool = False
+    """the batch was full: more is waiting, the next one starts at once"""
 
     def line(self) -> str:
         changes = ", ".join(f"{n} {k}" for k, n in sorted(self.alerts.items())) or "none"
@@ -133,6 +139,8 @@ class BatchReport:
         )
         if self.rejects:
             text += f", {self.rejects} rejected"
+        if self.backlog:
+            text += ", more waiting"
         if worst is not None:
             text += f", lag up to {worst:.1f} s"
         text += f", {self.seconds:.2f} s"
@@ -150,6 +158,8 @@ class BatchRunner:
     inputs: list[WatchInput]
     pushlog: PushLog | None
     max_push_rows: int = 50_000
+    max_blobs: int = MAX_BLOBS
+    max_bytes: int = MAX_BYTES
     stream: StreamRules = field(default_factory=StreamRules)
     recent: RecentIds = field(default_factory=RecentIds)
     _writer: LakeWriter | None = None
@@ -166,12 +176,15 @@ class BatchRunner:
         self._number += 1
         clock = time.perf_counter()
         report = BatchReport(self._number)
-        polled = [self._poll(one, report) for one in self.inputs]
+        budget = Budget(self.max_blobs, self.max_bytes)
+        polled = [self._poll(one, report, budget) for one in self.inputs]
+        report.backlog = budget.exhausted
         tables, rejects = self._normalize(polled, report)
         pending = self.pushlog.pending(self.max_push_rows) if self.pushlog is not None else None
         if pending is not None and pending.rows:
             tables.append(pending.events)
             report.pushed = pending.rows
+            report.backlog |= pending.rows >= self.max_push_rows
         batch = pa.concat_tables(tables) if tables else EVENT_SCHEMA.empty_table()
         report.events = batch.num_rows
         stored = self.writer.store(batch) if batch.num_rows else Stored(batch)
@@ -198,9 +211,9 @@ class BatchRunner:
         _lags(report, polled, pending)
         return report
 
-    def _poll(self, one: WatchInput, report: BatchReport) -> Polled:
+    def _poll(self, one: WatchInput, report: BatchReport, budget: Budget) -> Polled:
         try:
-            found = one.poll()
+            found = one.poll(budget)
         except Exception as exc:  # one failing source must not stop the others
             report.errors[one.uri] = f"{type(exc).__name__}: {exc}"
             return Polled(one, error=report.errors[one.uri])
