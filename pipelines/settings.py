@@ -116,7 +116,16 @@ class Settings(BaseSettings):
         description="sources the scheduled score job ingests (comma or space separated)",
     )
 
-    @field_validator("score_sources", mode="before")
+    watch_sources: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="sources `functrail serve` watches in-process (space or comma separated); "
+        "unset: no watcher",
+    )
+    watch_interval: float = Field(
+        default=10.0, gt=0, description="seconds between the watcher's micro-batches"
+    )
+
+    @field_validator("score_sources", "watch_sources", mode="before")
     @classmethod
     def _split_sources(cls, value: object) -> object:
         """``a,b`` or ``a b`` from the environment (the deploy/ examples pass it to a shell)."""

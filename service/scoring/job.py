@@ -36,7 +36,7 @@ from service.coverage.report import coverage_findings
 from service.db import Database
 from service.ingest.conflicts import conflict_alerts
 from service.jobs.store import JobStatus, finish_job_run, record_job_run
-from service.rules.store import rule_states
+from service.rules.store import rule_states, shadow_plan
 from service.scoring.day import detect_day
 from service.scoring.detect import PartResult
 from service.scoring.partitions import DEFAULT_PART_EVENTS
@@ -185,6 +185,7 @@ def _run(
     clock = time.perf_counter()
     with db.session() as session:
         enabled = rule_states(session)
+        shadow = shadow_plan(session)
     day = detect_day(
         settings,
         start,
@@ -211,7 +212,7 @@ def _run(
     clock = time.perf_counter()
     say(f"{result.day}: storing {len(alerts)} alerts")
     with db.session() as session:  # one transaction: alerts, deliveries and the run's outcome
-        saved = save_alerts(session, alerts)
+        saved = save_alerts(session, alerts, shadow=shadow)
         result.deliveries = enqueue_for_alerts(session, saved)
         result.alerts = len(saved)
         result.by_severity = _by_severity(s.alert for s in saved)

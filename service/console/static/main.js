@@ -46,6 +46,8 @@ function readFilters() {
     const value = String(form.get(name) || "").trim();
     if (value) filters[name] = value;
   }
+  // Shadow alerts (rules in shadow mode) stay out of the queue and counts unless asked for.
+  if (form.get("include_shadow")) filters.include_shadow = "true";
   // Whole UTC days: from the start of "from" up to the end of "to" (the API's until is exclusive).
   const day = (name) => String(form.get(name) || "");
   if (/^\d{4}-\d{2}-\d{2}$/.test(day("since"))) filters.since = `${day("since")}T00:00:00Z`;
