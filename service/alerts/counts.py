@@ -74,3 +74,10 @@ def _apply(session: Session, changed: dict[Pair, int]) -> None:
             index_elements=["severity", "status"], set_={"n": AlertCountRow.n + n}
         )
         connection.execute(stmt)
+
+
+def subtract_counts(session: Session, removed: dict[Pair, int]) -> None:
+    """Take bulk-deleted alerts (retention) off the counts: a bulk DELETE bypasses the hook."""
+    changed = {pair: -n for pair, n in removed.items() if n}
+    if changed:
+        _apply(session, changed)

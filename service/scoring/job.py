@@ -32,6 +32,7 @@ from pipelines.rejects import Reject, write_rejects
 from pipelines.runner import LocalRunner, Runner
 from pipelines.settings import Settings
 from service.alerts.store import save_alerts
+from service.coverage.report import coverage_findings
 from service.db import Database
 from service.ingest.conflicts import conflict_alerts
 from service.jobs.store import JobStatus, finish_job_run, record_job_run
@@ -70,6 +71,8 @@ class ScoreResult:
     rejects_file: str | None = None
     conflicts: list[Conflict] = field(default_factory=list)
     """records of one id with two contents met while ingesting: stored as alerts with the day's"""
+    coverage: int = 0
+    """coverage findings (silent accounts, stopped log types, failing sources) at the day's end"""
 
     def counts(self) -> dict[str, Any]:
         return {
@@ -84,6 +87,7 @@ class ScoreResult:
             "alert_changes": self.changes,
             "deliveries_queued": self.deliveries,
             "failed_sources": self.failed_sources,
+            "coverage_findings": self.coverage,
             "seconds": {k: round(v, 3) for k, v in self.timings.items()},
         }
 
@@ -191,7 +195,12 @@ def _run(
         enabled=enabled,
         on_part=lambda done, total: say(f"{result.day}: detected {done}/{total} partitions"),
     )
-    results, alerts = day.results, [*day.alerts, *conflict_alerts(result.conflicts)]
+    clock_coverage = time.perf_counter()
+    found = coverage_findings(lake, settings, min(end, datetime.now(UTC)))
+    result.coverage = len(found)
+    result.timings["coverage"] = time.perf_counter() - clock_coverage
+    results = day.results
+    alerts = [*day.alerts, *conflict_alerts(result.conflicts), *found]
     result.partitions = len(day.parts)
     for done_part in results:
         result.events += done_part.events
