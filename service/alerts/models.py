@@ -69,7 +69,7 @@ class AlertRow(Base):
         Index("ix_alerts_status_last_seen_id", "status", *_LIST_ORDER),
         Index("ix_alerts_rule_last_seen_id", "rule_id", *_LIST_ORDER),
         Index("ix_alerts_detector_last_seen_id", "detector", *_LIST_ORDER),
-        # the summary's by_disposition (0011): only alerts with a verdict, covering the filters
+        # the summary's by_disposition (0012): only alerts with a verdict, covering the filters
         # that have list indexes of their own
         Index(
             "ix_alerts_disposition",

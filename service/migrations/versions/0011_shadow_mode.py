@@ -9,11 +9,6 @@ anomaly model's mode the same way. ``alerts.shadow`` marks what a shadow rule ra
 leave those out unless asked (``include_shadow=true``), so every list-order index carries
 ``shadow`` after ``updated_at``: the default ``shadow = false`` is then read from the index,
 and the key read of a page still needs no table row (migration 0004).
-
-``ix_alerts_disposition`` (partial: only alerts with a verdict) serves the summary's
-``by_disposition``: without it that count read every alert (150-250 ms at 200k alerts on
-PostgreSQL and SQLite); it carries the columns of the summary's indexed filters, so the count
-reads only the verdicts' index entries (0.2-53 ms; docs/api.md "Measured").
 """
 
 from __future__ import annotations
@@ -27,15 +22,6 @@ branch_labels = None
 depends_on = None
 
 _ORDER = ["last_seen", "id", "severity_rank", "updated_at"]
-_VERDICT_COLUMNS = [
-    "disposition",
-    "shadow",
-    "severity_rank",
-    "last_seen",
-    "status",
-    "rule_id",
-    "detector",
-]
 _LEADS = {
     "ix_alerts_last_seen_id_severity": [],
     "ix_alerts_status_last_seen_id": ["status"],
@@ -63,18 +49,9 @@ def upgrade() -> None:
     for name, lead in _LEADS.items():
         op.drop_index(name, table_name="alerts")
         op.create_index(name, "alerts", [*lead, *_ORDER, "shadow"], unique=False)
-    op.create_index(
-        "ix_alerts_disposition",
-        "alerts",
-        _VERDICT_COLUMNS,
-        unique=False,
-        postgresql_where=sa.text("disposition IS NOT NULL"),
-        sqlite_where=sa.text("disposition IS NOT NULL"),
-    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_alerts_disposition", table_name="alerts")
     for name, lead in _LEADS.items():
         op.drop_index(name, table_name="alerts")
         op.create_index(name, "alerts", [*lead, *_ORDER], unique=False)
