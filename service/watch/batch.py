@@ -47,7 +47,7 @@ from service.alerts.store import save_alerts
 from service.coverage.report import coverage_findings
 from service.db import Database
 from service.ingest.conflicts import conflict_alerts
-from service.rules.store import rule_states
+from service.rules.store import rule_states, shadow_plan
 from service.scoring.detect import rule_registry
 from service.watch.inputs import Budget, WatchInput
 from service.webhooks.outbox import enqueue_for_alerts
@@ -203,7 +203,8 @@ class BatchRunner:
         report.detected = fresh.num_rows
         alerts = self._detect(fresh) + conflict_alerts(stored.conflicts) + self._coverage()
         with self.db.session() as session:
-            saved = save_alerts(session, alerts)
+            # the daily job's shadow rules and model stay shadow here: stored, never delivered
+            saved = save_alerts(session, alerts, shadow=shadow_plan(session))
             report.deliveries = enqueue_for_alerts(session, saved)
         report.alerts = dict(Counter(s.change for s in saved))
         _crash_point("saved")
