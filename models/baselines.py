@@ -54,3 +54,76 @@ def volume_baseline(
         rows.append((*key, windows, *events, *errors))
     frame = pd.DataFrame(rows, columns=list(BASELINE_COLUMNS))
     return frame.astype({"windows": "int64"})
+
+
+WALLET_COLUMNS: Final = (
+    *VOLUME_KEYS,
+    "hour_of_week",
+    "days",
+    "hod_median",
+    "hod_max",
+    "how_median",
+    "how_samples",
+)
+"""Per invocation series (a function, or an account's every function: ``key`` ``*``) and
+hour of the week: the median and maximum of the same hour of day over the series' days, and
+the median of the same hour of the week (NaN below two samples: a week or less of data)."""
+
+
+def invocation_series(counts: pd.DataFrame) -> pd.DataFrame:
+    """``volume_counts`` rows of functions as invocation series per window: each function by
+    its short name (``function_name``: ARN and bare name are one function), and each account's
+    total (``kind`` ``account``, ``key`` ``*``)."""
+    from pipelines.features.functions import function_name
+
+    functions = counts[counts["kind"] == "function"]
+    if functions.empty:
+        return pd.DataFrame(columns=[*VOLUME_KEYS, "window", "events"])
+    named = functions.assign(key=function_name(functions["key"]).to_numpy(dtype=object))
+    per_function = named.groupby([*VOLUME_KEYS, "window"], sort=True)["events"].sum().reset_index()
+    per_account = (
+        named.assign(kind="account", key="*")
+        .groupby([*VOLUME_KEYS, "window"], sort=True)["events"]
+        .sum()
+        .reset_index()
+    )
+    return pd.concat([per_function, per_account], ignore_index=True)
+
+
+def wallet_baseline(
+    counts: pd.DataFrame, *, start: datetime, end: datetime, window: str = "hour"
+) -> pd.DataFrame:
+    """Hour-of-week invocation baselines from ``volume_counts`` rows of ``[start, end)``
+    (hourly models only). Days from a series' first day on count, hours without calls as 0."""
+    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in WALLET_COLUMNS})
+    if window != "hour" or counts.empty:
+        return empty
+    begin = max(start, end - timedelta(days=MAX_DAYS))
+    series = invocation_series(counts)
+    series = series[(series["window"] >= begin) & (series["window"] < end)]
+    if series.empty:
+        return empty
+    last_day = pd.Timestamp(end).floor("D") - pd.Timedelta(days=1)
+    rows = []
+    for key, group in series.groupby(list(VOLUME_KEYS), sort=True):
+        first_day = group["window"].min().floor("D")
+        days = pd.date_range(first_day, last_day, freq="D")
+        if len(days) == 0:
+            continue
+        grid = np.zeros((len(days), 24))
+        day_index = ((group["window"].dt.floor("D") - first_day) / pd.Timedelta(days=1)).astype(int)
+        np.add.at(grid, (day_index.to_numpy(), group["window"].dt.hour.to_numpy()), group["events"])
+        weekday = days.dayofweek.to_numpy()
+        hod_median = np.median(grid, axis=0)
+        hod_max = grid.max(axis=0)
+        for dow in range(7):
+            same = grid[weekday == dow]
+            for hour in range(24):
+                samples = len(same)
+                how = float(np.median(same[:, hour])) if samples >= 2 else np.nan
+                rows.append(
+                    (*key, dow * 24 + hour, len(days), float(hod_median[hour]),
+                     float(hod_max[hour]), how, samples)
+                )  # fmt: skip
+    frame = pd.DataFrame(rows, columns=list(WALLET_COLUMNS))
+    return frame.astype({"hour_of_week": "int64", "days": "int64", "how_samples": "int64"})

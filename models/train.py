@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from models.baselines import volume_baseline
+from models.baselines import volume_baseline, wallet_baseline
 from models.bundle import MODEL_NAME, AnomalyModel, TrainConfig
 from models.forest import fit_forest
 from pipelines.features import (
@@ -85,9 +85,9 @@ def train(days: Iterable[pd.DataFrame], config: TrainConfig | None = None) -> An
         strays_per_day=config.strays_per_day,
         days=max(span_days - config.min_history_days, 1.0),
     )
-    volume = volume_baseline(
-        pd.concat(counts, ignore_index=True), start=start, end=end, window=config.window
-    )
+    all_counts = pd.concat(counts, ignore_index=True)
+    volume = volume_baseline(all_counts, start=start, end=end, window=config.window)
+    wallet = wallet_baseline(all_counts, start=start, end=end, window=config.window)
     manifest: dict[str, Any] = {
         "name": MODEL_NAME,
         "created": datetime.now(UTC).isoformat(),
@@ -102,8 +102,9 @@ def train(days: Iterable[pd.DataFrame], config: TrainConfig | None = None) -> An
         "threshold": forest.threshold,
         "principals": len(history.principals),
         "volume_series": len(volume),
+        "wallet_rows": len(wallet),
     }
-    return AnomalyModel(forest, history, volume, config, manifest)
+    return AnomalyModel(forest, history, volume, config, manifest, wallet)
 
 
 def lake_days(

@@ -31,13 +31,27 @@ class AnomalyConfig:
     """A principal with this many active days has a settled history (full first-seen weight)."""
     novelty_rate_scale: float = 3.0
     """Surprise = exp(-scale * past new values per day): routine novelty stops being news."""
-    dormant_days: float = 14.0
+    dormant_days: float = 7.0
+    """A principal silent this many days is dormant: its return is a first-seen signal, and an
+    alert (``dormant-identity``) with sensitive actions or a new address or tool."""
+    dormant_unseen_watch_days: float = 3.0
+    """A principal never seen, in an account watched at least this long, was silent the whole
+    watch: dormant too when its first window touches secrets, IAM, function code or logging."""
     volume_mads: float = 8.0
     """A window alerts above median + this many robust standard deviations (1.4826 MAD) ..."""
     volume_p99_factor: float = 2.0
     """... and above this multiple of the baseline's 99th percentile ..."""
     volume_min_events: int = 50
     """... and with at least this many events (errors), so tiny series stay quiet."""
+    wallet_factor: float = 5.0
+    """Denial of wallet: a function's (account's) invocations in an hour alert at this multiple of
+    its usual for that hour of the week (of the day, with less than two weeks of baseline) ..."""
+    wallet_peak_factor: float = 2.0
+    """... and at this multiple of the highest hour it had at that hour of day ..."""
+    wallet_min_invocations: int = 100
+    """... and with at least this many invocations, so small functions' bursts stay quiet."""
+    wallet_min_days: int = 2
+    """Series with fewer days of baseline are not scored (cold start)."""
     evidence_ids: int = 200
     """Event ids an anomaly alert carries at most (the window's events can be many)."""
     kind_weights: dict[str, float] = field(default_factory=lambda: dict(KIND_WEIGHTS))

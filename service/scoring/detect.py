@@ -189,7 +189,8 @@ class _AnomalyPass:
         # through the days scored since training (models.day_summaries).
         history = DaySummaries(settings.models_dir).history_for(model, part.start.date())
         result.model_version = model.version
-        return cls(model, history, AnomalyConfig(), part.lake_root, cut_windows(part, model))
+        config = AnomalyConfig(dormant_days=settings.anomaly_dormant_days)
+        return cls(model, history, config, part.lake_root, cut_windows(part, model))
 
     def add(
         self, events: pd.DataFrame, fetch: RawFetcher, piece: Partition, *, sliced: bool, last: bool

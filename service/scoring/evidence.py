@@ -32,7 +32,12 @@ def lake_alert(lake_root: str, row: Mapping[Any, Any], window: str, evidence_ids
     end = (pd.Timestamp(start) + pd.Timedelta(WINDOWS[window])).to_pydatetime()
     account = str(row["account"] or "") or None
     part = Partition(lake_root, str(row["provider"]), (account,), start, end, 0)
-    if row["detector"] == "volume":
+    if row["detector"] == "denial-of-wallet":
+        series = ds.field("category") == "invocation"
+        if row["kind"] == "function":
+            members = list(row.get("members") or [str(row["key"])])
+            series = series & ds.field("resource").isin(members)
+    elif row["detector"] == "volume":
         key = str(row["key"])
         if row["kind"] == "function":
             series = (ds.field("resource") == key) & (ds.field("category") == "invocation")
