@@ -113,7 +113,7 @@ def wallet_baseline(
         grid = np.zeros((len(days), 24))
         day_index = ((group["window"].dt.floor("D") - first_day) / pd.Timedelta(days=1)).astype(int)
         np.add.at(grid, (day_index.to_numpy(), group["window"].dt.hour.to_numpy()), group["events"])
-        weekday = days.dayofweek.to_numpy()
+        weekday = days.day_of_week.to_numpy()
         hod_median = np.median(grid, axis=0)
         hod_max = grid.max(axis=0)
         for dow in range(7):

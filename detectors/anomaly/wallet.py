@@ -48,7 +48,7 @@ def wallet_candidates(
     if series.empty:
         return pd.DataFrame(columns=COLUMNS)
     series = series.assign(
-        hour_of_week=series["window"].dt.dayofweek * 24 + series["window"].dt.hour
+        hour_of_week=series["window"].dt.day_of_week * 24 + series["window"].dt.hour
     )
     joined = series.merge(baseline, on=[*VOLUME_KEYS, "hour_of_week"], how="inner")
     joined = joined[joined["days"] >= config.wallet_min_days]
