@@ -59,6 +59,7 @@ LIST_COLUMNS: tuple[Any, ...] = (
     cast(AlertRow.explanation, Text).label("explanation"),
     AlertRow.runbook,
     AlertRow.assignee,
+    AlertRow.disposition,
     AlertRow.updated_at,
 )
 """The fields of ``StoredAlert``, in its order; the JSON columns as their stored text."""

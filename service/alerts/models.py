@@ -41,6 +41,7 @@ class AlertRow(Base):
     explanation: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     runbook: Mapped[str | None] = mapped_column(SafeText, nullable=True)
     assignee: Mapped[str | None] = mapped_column(SafeText, nullable=True)
+    disposition: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -83,3 +84,4 @@ class TriageRow(Base):
     assignee_from: Mapped[str | None] = mapped_column(SafeText, nullable=True)
     assignee_to: Mapped[str | None] = mapped_column(SafeText, nullable=True)
     note: Mapped[str | None] = mapped_column(SafeText, nullable=True)
+    disposition: Mapped[str | None] = mapped_column(String(16), nullable=True)

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from detectors.alert import EVIDENCE_SAMPLE_LIMIT, SEVERITY_RANK, Alert
+from detectors.alert import EVIDENCE_SAMPLE_LIMIT, SEVERITY_RANK, Alert, Disposition
 from service.alerts import counts as _counts  # noqa: F401  (keeps alert_counts on every flush)
 from service.alerts.models import AlertRow
 from service.db import utcnow
@@ -34,6 +34,7 @@ class StoredAlert(Alert):
     """An alert as the store holds it: the contract fields plus triage state."""
 
     assignee: str | None = None
+    disposition: Disposition | None = None
     updated_at: datetime | None = None
 
 
@@ -192,7 +193,8 @@ def to_alert(row: AlertRow) -> Alert:
 def to_stored(row: AlertRow) -> StoredAlert:
     """The alert with its triage state, for the API and the CLI."""
     return StoredAlert.model_validate(
-        _fields(row) | {"assignee": row.assignee, "updated_at": row.updated_at}
+        _fields(row)
+        | {"assignee": row.assignee, "disposition": row.disposition, "updated_at": row.updated_at}
     )
 
 

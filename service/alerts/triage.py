@@ -8,13 +8,17 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from detectors.alert import Status
+from detectors.alert import Disposition, Status
 from service.alerts.models import AlertRow, TriageRow
 from service.alerts.queries import AlertNotFound
 from service.alerts.store import StoredAlert, to_stored
 from service.db import utcnow
 
 _UNSET = object()
+
+
+class DispositionNotResolving(ValueError):
+    """A verdict given on an alert that is not being resolved (nor already resolved)."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,7 @@ class TriageEntry:
     assignee_from: str | None
     assignee_to: str | None
     note: str | None
+    disposition: str | None = None
 
 
 def triage(
@@ -36,16 +41,32 @@ def triage(
     status: Status | None = None,
     assignee: str | object | None = _UNSET,
     note: str | None = None,
+    disposition: Disposition | None = None,
 ) -> StoredAlert:
-    """Apply a triage action and record it (who, when, from -> to); returns the new state."""
+    """Apply a triage action and record it (who, when, from -> to); returns the new state.
+
+    A verdict belongs to a resolution: ``disposition`` is refused unless the alert ends this
+    action resolved, and reopening a resolved alert clears it (the old verdict stays in the
+    history), so a model never learns from a verdict on an alert still being worked.
+    """
     row = session.get(AlertRow, alert_id, with_for_update=True)
     if row is None:
         raise AlertNotFound(alert_id)
+    if disposition is not None and (status or row.status) != "resolved":
+        raise DispositionNotResolving(
+            f"a disposition is given when resolving; alert {alert_id} would be "
+            f"{status or row.status}"
+        )
     entry = TriageRow(alert_id=row.id, at=utcnow(), actor=actor, note=note)
     changed = note is not None
     if status is not None and status != row.status:
         entry.status_from, entry.status_to = row.status, status
+        if row.status == "resolved" and row.disposition is not None:
+            row.disposition = None
         row.status = status
+        changed = True
+    if disposition is not None and disposition != row.disposition:
+        entry.disposition = row.disposition = disposition
         changed = True
     if assignee is not _UNSET and assignee != row.assignee:
         new = assignee if isinstance(assignee, str) else None
@@ -71,7 +92,14 @@ def history(session: Session, alert_id: str) -> list[TriageEntry]:
     stmt = select(TriageRow).where(TriageRow.alert_id == alert_id).order_by(TriageRow.id)
     return [
         TriageEntry(
-            r.at, r.actor, r.status_from, r.status_to, r.assignee_from, r.assignee_to, r.note
+            r.at,
+            r.actor,
+            r.status_from,
+            r.status_to,
+            r.assignee_from,
+            r.assignee_to,
+            r.note,
+            r.disposition,
         )
         for r in session.scalars(stmt)
     ]
