@@ -26,7 +26,10 @@ BASELINE_COLUMNS: Final = (
     "errors_median",
     "errors_mad",
     "errors_p99",
+    "error_rate",
 )
+"""``error_rate``: errors / calls over the baseline windows pooled (per principal, function and
+action: the rate a window's share of failures is compared with)."""
 
 
 def _robust(nonzero: np.ndarray, windows: int) -> tuple[float, float, float]:
@@ -51,7 +54,8 @@ def volume_baseline(
     for key, group in recent.groupby(list(VOLUME_KEYS), sort=True):
         events = _robust(group["events"].to_numpy(np.float64), windows)
         errors = _robust(group["errors"].to_numpy(np.float64), windows)
-        rows.append((*key, windows, *events, *errors))
+        rate = float(group["errors"].sum()) / max(float(group["events"].sum()), 1.0)
+        rows.append((*key, windows, *events, *errors, rate))
     frame = pd.DataFrame(rows, columns=list(BASELINE_COLUMNS))
     return frame.astype({"windows": "int64"})
 
@@ -71,14 +75,22 @@ the median of the same hour of the week (NaN below two samples: a week or less o
 
 
 def invocation_series(counts: pd.DataFrame) -> pd.DataFrame:
-    """``volume_counts`` rows of functions as invocation series per window: each function by
-    its short name (``function_name``: ARN and bare name are one function), and each account's
-    total (``kind`` ``account``, ``key`` ``*``)."""
+    """``volume_counts`` rows as hour-of-week series per window: each function's invocations
+    by its short name (``function_name``: ARN and bare name are one function), each account's
+    invocations (``kind`` ``account``, ``key`` ``*``) and each account's every event (``kind``
+    ``events``, ``key`` ``*``: what a drop of the whole account's volume is measured on)."""
     from pipelines.features.functions import function_name
 
     functions = counts[counts["kind"] == "function"]
+    everything = (
+        counts[counts["kind"] == "action"]
+        .assign(kind="events", key="*")
+        .groupby([*VOLUME_KEYS, "window"], sort=True)["events"]
+        .sum()
+        .reset_index()
+    )
     if functions.empty:
-        return pd.DataFrame(columns=[*VOLUME_KEYS, "window", "events"])
+        return everything
     named = functions.assign(key=function_name(functions["key"]).to_numpy(dtype=object))
     per_function = named.groupby([*VOLUME_KEYS, "window"], sort=True)["events"].sum().reset_index()
     per_account = (
@@ -87,7 +99,7 @@ def invocation_series(counts: pd.DataFrame) -> pd.DataFrame:
         .sum()
         .reset_index()
     )
-    return pd.concat([per_function, per_account], ignore_index=True)
+    return pd.concat([per_function, per_account, everything], ignore_index=True)
 
 
 def wallet_baseline(

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import pandas as pd
 
 from detectors.alert import Alert, fold
 from detectors.anomaly.alerts import (
     build_alerts,
+    drop_title,
     guard,
     principal_title,
     volume_title,
@@ -27,6 +29,7 @@ from detectors.anomaly.alerts import (
 )
 from detectors.anomaly.config import AnomalyConfig
 from detectors.anomaly.dormant import dormant_candidates
+from detectors.anomaly.drops import volume_drops
 from detectors.anomaly.first_seen import first_seen_candidates, new_values
 from detectors.anomaly.forest import forest_candidates
 from detectors.anomaly.volume import volume_candidates
@@ -38,8 +41,11 @@ from pipelines.features.functions import config_changes, no_changes
 from pipelines.features.keys import ENTITY, with_principal
 from pipelines.features.principal import finish_features, window_aggregates
 
-DETECTORS = ("isolation-forest", "first-seen", "dormant-identity", "volume", "denial-of-wallet")
-SERIES_DETECTORS = ("volume", "denial-of-wallet")
+DETECTORS = (
+    "isolation-forest", "first-seen", "dormant-identity", "volume", "denial-of-wallet",
+    "volume-drop",
+)  # fmt: skip
+SERIES_DETECTORS = ("volume", "denial-of-wallet", "volume-drop")
 """Scored once per run over the summed counts of every batch (not per principal)."""
 
 
@@ -164,11 +170,14 @@ def volume_hits(
     *,
     changes: pd.DataFrame | None = None,
     detectors: tuple[str, ...] = DETECTORS,
+    span: tuple[datetime, datetime] | None = None,
 ) -> pd.DataFrame:
     """Volume and denial-of-wallet candidates of ``volume_counts`` (summed over every batch of
     the run: counts add up, so partitions count their part and the run calls this once).
     ``changes``: functions' ``config_changes`` up to the run's end (cost at risk). With wallet
-    baselines in the model, function invocations are denial-of-wallet's, not volume's."""
+    baselines in the model, function invocations are denial-of-wallet's, not volume's.
+    ``span``: the hours the counts cover (the scored day), where drops are looked for; by
+    default the counts' first to last window; drops need ``DROP_MIN_HOURS`` of it."""
     parts = []
     wallet = model.wallet if len(model.wallet) else None
     if "volume" in detectors:
@@ -176,7 +185,7 @@ def volume_hits(
         hits = volume_candidates(series, model.volume, config)
         hits = hits.assign(
             detector="volume",
-            principal=None,
+            principal=hits["key"].where(hits["kind"] == "principal", None),
             resource=hits["key"].where(hits["kind"] == "function", None),
             event_ids=None,
         )
@@ -193,7 +202,26 @@ def volume_hits(
         )
         hits["title"] = wallet_title(hits)
         parts.append(hits)
+    if "volume-drop" in detectors and wallet is not None and len(counts):
+        start, end = span or (
+            counts["window"].min().to_pydatetime(),
+            (counts["window"].max() + pd.Timedelta(hours=1)).to_pydatetime(),
+        )
+        if end - start >= DROP_MIN_HOURS:
+            hits = volume_drops(counts, wallet, start, end, config)
+            hits = hits.assign(
+                detector="volume-drop",
+                principal=None,
+                resource=hits["key"].where(hits["kind"] == "function", None),
+                event_ids=None,
+            )
+            hits["title"] = drop_title(hits)
+            parts.append(hits)
     return _candidates(parts)
+
+
+DROP_MIN_HOURS = timedelta(hours=6)
+"""Drops are looked for over spans this long at least: a micro-batch of minutes is no day."""
 
 
 def _candidates(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -210,11 +238,13 @@ def detect_anomalies(
     history: PrincipalHistory | None = None,
     config: AnomalyConfig | None = None,
     detectors: tuple[str, ...] = DETECTORS,
+    changes: pd.DataFrame | None = None,
 ) -> AnomalyRun:
     """Score ``events`` with the registry's active model (or the given one), as one batch.
 
     ``history`` is the principals' past before these events; by default the model's own (as of
-    the end of its training span). The daily job runs the same pieces per partition and settles
+    the end of its training span). ``changes``: functions' ``config_changes`` up to these
+    events (denial-of-wallet's cost); by default those of the events themselves. The daily job runs the same pieces per partition and settles
     volume and the alert guard once per day (``service.scoring.anomalies``).
     """
     config = config or AnomalyConfig()
@@ -231,7 +261,8 @@ def detect_anomalies(
     parts = [principal.frame]
     found = dict(principal.found)
     if any(d in detectors for d in SERIES_DETECTORS):
-        changes = config_changes(events) if "raw" in events.columns else None
+        if changes is None and "raw" in events.columns:
+            changes = config_changes(events)
         series = volume_hits(
             volume_counts(events, window=window), model, config, changes=changes,
             detectors=detectors,
@@ -265,5 +296,6 @@ __all__ = [
     "principal_candidates",
     "principal_hits",
     "principal_parts",
+    "volume_drops",
     "volume_hits",
 ]

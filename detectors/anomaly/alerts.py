@@ -44,6 +44,11 @@ RUNBOOKS = {
         "named in the explanation, set reserved concurrency or throttling on the function and "
         "its API, and put a budget alert on the account."
     ),
+    "volume-drop": (
+        "Check that the logs still arrive (trail or sink stopped, delivery broken, data events "
+        "switched off) and whether the function was disabled (reserved concurrency 0), deleted "
+        "or replaced; compare with deployments in the audit log."
+    ),
     "volume": (
         "Find who drove the spike (principals and source addresses in the evidence) and whether "
         "a deployment explains it; for invocation floods check cost and concurrency limits."
@@ -55,8 +60,9 @@ TAGS = {
     "dormant-identity": ["anomaly", "dormant-identity", "T1078.004"],
     "volume": ["anomaly", "volume", "T1496"],
     "denial-of-wallet": ["anomaly", "denial-of-wallet", "T1496", "T1499.003"],
+    "volume-drop": ["anomaly", "volume-drop", "T1562.008"],
 }
-SERIES = ("volume", "denial-of-wallet")
+SERIES = ("volume", "denial-of-wallet", "volume-drop")
 """Detectors whose candidates are series (a function, an action, an account), not principals."""
 
 
@@ -125,12 +131,14 @@ def build_alerts(
             & (text["provider"] == row["provider"])
             & (text["account"] == (row["account"] or ""))
         )
-        if row["detector"] == "denial-of-wallet":
+        if row["detector"] == "volume-drop":
+            mask &= False  # what is missing has no events; the explanation is the evidence
+        elif row["detector"] == "denial-of-wallet":
             mask &= text["category"] == "invocation"
             if row["kind"] == "function":
                 mask &= text["resource"].isin(row["members"] or [row["key"]])
         elif row["detector"] == "volume":
-            column = "resource" if row["kind"] == "function" else "action"
+            column = {"function": "resource", "principal": "principal"}.get(row["kind"], "action")
             mask &= text[column] == row["key"]
             if row["kind"] == "function":
                 mask &= text["category"] == "invocation"
@@ -218,6 +226,12 @@ def volume_title(frame: pd.DataFrame) -> list[str]:
     titles = []
     for row in frame.to_dict("records"):
         when = pd.Timestamp(row["window"]).strftime("%Y-%m-%d %H:%M")
+        if row["measure"] == "error_rate":
+            titles.append(
+                f"Error rate of {row['kind']} {_short(row['key'])} in {_short(row['account'])}: "
+                f"{float(row['observed']):.0%} of calls failed ({when} UTC)"
+            )
+            continue
         what = "invocations of function" if row["kind"] == "function" else "calls of"
         noun = "errors in" if row["measure"] == "errors" else ""
         titles.append(
@@ -238,5 +252,22 @@ def wallet_title(frame: pd.DataFrame) -> list[str]:
         titles.append(
             f"Denial of wallet? {what} in {_short(row['account'])} invoked "
             f"{int(row['observed'])} times in one hour{money} ({when} UTC)"
+        )
+    return titles
+
+
+def drop_title(frame: pd.DataFrame) -> list[str]:
+    """One human line per volume-drop candidate."""
+    titles = []
+    for row in frame.to_dict("records"):
+        when = pd.Timestamp(row["window"]).strftime("%Y-%m-%d %H:%M")
+        what = (
+            f"Invocations of function {_short(row['key'])}"
+            if row["kind"] == "function"
+            else "Every logged call"
+        )
+        titles.append(
+            f"{what} in {_short(row['account'])} dropped to {int(row['observed'])} "
+            f"(expected ~{float(row['expected']):.0f}) over {row['hours']} hours from {when} UTC"
         )
     return titles

@@ -43,6 +43,18 @@ class AnomalyConfig:
     """... and above this multiple of the baseline's 99th percentile ..."""
     volume_min_events: int = 50
     """... and with at least this many events (errors), so tiny series stay quiet."""
+    error_rate_factor: float = 4.0
+    """An error rate (errors / calls, per principal, function or action) alerts at this multiple
+    of its baseline's pooled rate ..."""
+    error_rate_margin: float = 0.5
+    """... and at least this much above it ..."""
+    error_rate_min_errors: int = 20
+    """... with at least this many failed calls in the window."""
+    drop_ratio: float = 0.1
+    """A function's invocations, or an account's every event, over a scored span at or below
+    this share of the baseline's expectation for those hours is a drop ..."""
+    drop_min_expected: float = 200.0
+    """... when the baseline expected at least this many (quiet series' gaps are no news)."""
     wallet_factor: float = 5.0
     """Denial of wallet: a function's (account's) invocations in an hour alert at this multiple of
     its usual for that hour of the week (of the day, with less than two weeks of baseline) ..."""

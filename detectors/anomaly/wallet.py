@@ -45,6 +45,7 @@ def wallet_candidates(
     if counts.empty or baseline.empty:
         return pd.DataFrame(columns=COLUMNS)
     series = invocation_series(counts)
+    series = series[series["kind"].isin(["function", "account"])]
     if series.empty:
         return pd.DataFrame(columns=COLUMNS)
     series = series.assign(

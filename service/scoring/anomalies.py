@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 
@@ -46,7 +47,9 @@ def settle_anomalies(
     the alerts of those kept (volume ones built here from the lake)."""
     config = config or AnomalyConfig()
     counts = add_volume_counts([r.volume for r in results if r.volume is not None])
-    volume = volume_hits(counts, model, config, changes=_config_changes(counts, lake_root))
+    volume = volume_hits(
+        counts, model, config, changes=_config_changes(counts, lake_root), span=_day(counts)
+    )
     ranked: list[tuple[float, str, int, int]] = []  # -score, rank, source (-1 volume), index
     for source, result in enumerate(results):
         for index, (score, rank) in enumerate(result.anomaly_ranks):
@@ -78,3 +81,11 @@ def _config_changes(counts: pd.DataFrame, lake_root: str) -> pd.DataFrame:
     end = pd.Timestamp(functions["window"].max()) + pd.Timedelta(hours=1)
     start = end - CONFIG_LOOKBACK
     return read_config_changes(lake_root, start.to_pydatetime(), end.to_pydatetime())
+
+
+def _day(counts: pd.DataFrame) -> tuple[datetime, datetime] | None:
+    """The scored day the counts fall in (drops are measured over the whole day)."""
+    if counts.empty:
+        return None
+    start = pd.Timestamp(counts["window"].min()).floor("D")
+    return start.to_pydatetime(), (start + pd.Timedelta(days=1)).to_pydatetime()
