@@ -244,8 +244,9 @@ def detect_anomalies(
 
     ``history`` is the principals' past before these events; by default the model's own (as of
     the end of its training span). ``changes``: functions' ``config_changes`` up to these
-    events (denial-of-wallet's cost); by default those of the events themselves. The daily job runs the same pieces per partition and settles
-    volume and the alert guard once per day (``service.scoring.anomalies``).
+    events (denial-of-wallet's cost); by default those of the events themselves. The daily job
+    runs the same pieces per partition and settles volume and the alert guard once per day
+    (``service.scoring.anomalies``).
     """
     config = config or AnomalyConfig()
     if isinstance(model, ModelRegistry):

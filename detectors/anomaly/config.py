@@ -67,3 +67,9 @@ class AnomalyConfig:
     evidence_ids: int = 200
     """Event ids an anomaly alert carries at most (the window's events can be many)."""
     kind_weights: dict[str, float] = field(default_factory=lambda: dict(KIND_WEIGHTS))
+    series_floors: dict[tuple[str, str, str, str], tuple[float, str]] = field(default_factory=dict)
+    """(provider, account, ``kind:key``, measure) -> (floor, note): false-positive verdicts
+    raised these series' alert bars (``models.verdicts.series_floors``)."""
+    principal_notes: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    """(provider, account, principal) -> note: false-positive verdicts made values known to
+    these principals; later first-seen alerts on them say so."""

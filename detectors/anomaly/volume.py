@@ -41,6 +41,7 @@ def volume_candidates(
                 np.full(len(joined), float(config.volume_min_events)),
             ]
         )
+        bar = np.maximum(bar, floors(joined, measure, config))
         observed = joined[measure].to_numpy(np.float64)
         hit = observed >= bar
         rows = joined[hit].assign(
@@ -68,6 +69,8 @@ def volume_candidates(
         ]
         for row in hits.to_dict("records")
     ]
+    for parts, row in zip(explained, hits.to_dict("records"), strict=True):
+        parts.extend(adjusted(row, row["measure"], config))
     hits["explanation"] = pd.Series(explained, index=hits.index, dtype=object)
     return hits[columns]
 
@@ -107,3 +110,27 @@ def _rate_deviation(row: dict[Any, Any]) -> Deviation:
         detail=f"{int(row['failed'])} of {int(row['calls'])} calls failed; "
         f"alert bar {float(row['bar']):.3f}",
     )
+
+
+def floors(rows: pd.DataFrame, measure: str, config: AnomalyConfig) -> np.ndarray:
+    """Per row, the alert-bar floor analysts' false-positive verdicts set on its series (0:
+    none)."""
+    if not config.series_floors or rows.empty:
+        return np.zeros(len(rows))
+    keys = zip(rows["provider"], rows["account"], rows["kind"], rows["key"], strict=True)
+    return np.array(
+        [
+            config.series_floors.get((str(p), str(a), f"{k}:{key}", measure), (0.0, ""))[0]
+            for p, a, k, key in keys
+        ],
+        dtype=np.float64,
+    )
+
+
+def adjusted(row: dict[Any, Any], measure: str, config: AnomalyConfig) -> list[Deviation]:
+    """The explanation line saying a verdict widened this series' baseline, if one did."""
+    key = (str(row["provider"]), str(row["account"]), f"{row['kind']}:{row['key']}", measure)
+    found = config.series_floors.get(key)
+    if found is None:
+        return []
+    return [Deviation(feature="baseline adjusted", observed=found[0], baseline=found[1])]

@@ -19,6 +19,7 @@ import pandas as pd
 
 from detectors.alert import Deviation
 from detectors.anomaly.config import AnomalyConfig
+from detectors.anomaly.volume import adjusted, floors
 from models.baselines import invocation_series
 from pipelines.features.functions import config_at, function_name
 from pipelines.features.volume import VOLUME_KEYS
@@ -63,6 +64,7 @@ def wallet_candidates(
             np.full(len(joined), float(config.wallet_min_invocations)),
         ]
     )
+    bar = np.maximum(bar, floors(joined, "invocations", config))
     joined = joined.assign(expected=expected, bar=bar)
     observed = joined["events"].to_numpy(np.float64)
     hits = joined[observed >= bar].copy()
@@ -95,7 +97,7 @@ def wallet_candidates(
                 "measure": "invocations",
                 "observed": float(row["events"]),
                 "score": min(0.75 + 0.2 * ratio + (0.05 if raised else 0.0), 1.0),
-                "explanation": _explain(row, cost),
+                "explanation": _explain(row, cost) + adjusted(row, "invocations", config),
                 "members": found,
             }
         )

@@ -77,7 +77,7 @@ def read_events(paths: list[str], settings: Settings) -> Batch:
 def anomaly_alerts(events: pd.DataFrame, settings: Settings, model: str | None) -> list[Alert]:
     """The anomaly detectors' alerts, or none (said on stderr) when no model is trained."""
     try:
-        from detectors.anomaly import AnomalyConfig, detect_anomalies
+        from detectors.anomaly import detect_anomalies
         from models.registry import ModelRegistry, NoTrainedModel
     except ImportError as exc:
         _say(f"anomaly detectors unavailable ({exc}); the anomaly detectors have no trained model")
@@ -87,8 +87,12 @@ def anomaly_alerts(events: pd.DataFrame, settings: Settings, model: str | None) 
     except NoTrainedModel as exc:
         _say(f"the anomaly detectors have no trained model ({exc}); running the rules only")
         return []
-    config = AnomalyConfig(dormant_days=settings.anomaly_dormant_days)
-    return detect_anomalies(events, trained, config=config).alerts
+    from service.baselines.store import adjusted_history, anomaly_config
+
+    history = adjusted_history(settings, trained.history)
+    return detect_anomalies(
+        events, trained, history=history, config=anomaly_config(settings)
+    ).alerts
 
 
 @app.command()
