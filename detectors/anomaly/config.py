@@ -34,6 +34,9 @@ class AnomalyConfig:
     dormant_days: float = 7.0
     """A principal silent this many days is dormant: its return is a first-seen signal, and an
     alert (``dormant-identity``) with sensitive actions or a new address or tool."""
+    dormant_routine_rate: float = 0.5
+    """A kind of value (address, network, tool) a principal picks up this many new values of a
+    day, or more, is routine for it: new ones on return from dormancy say nothing."""
     dormant_unseen_watch_days: float = 3.0
     """A principal never seen, in an account watched at least this long, was silent the whole
     watch: dormant too when its first window touches secrets, IAM, function code or logging."""

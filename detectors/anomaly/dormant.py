@@ -19,6 +19,7 @@ import pandas as pd
 
 from detectors.alert import Deviation
 from detectors.anomaly.config import AnomalyConfig
+from detectors.anomaly.first_seen import novelty_rates
 from pipelines.features import EarlierWindows, PrincipalHistory
 from pipelines.features.keys import ENTITY
 
@@ -52,7 +53,7 @@ def dormant_candidates(
     if back.empty:
         return pd.DataFrame(columns=COLUMNS)
     sensitive = back[list(SENSITIVE)].sum(axis=1).to_numpy(np.float64) > 0
-    context = _new_context(back, new)
+    context = _new_context(back, new, history, config)
     known = back["history_days"].to_numpy() > 0
     alert = sensitive | (known & (context.str.len() > 0).to_numpy(bool))
     back = back.assign(_context=context)[alert]
@@ -107,12 +108,20 @@ def _never(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
 
 
-def _new_context(back: pd.DataFrame, new: pd.DataFrame) -> pd.Series:
-    """Per row of ``back``: "new address 203.0.113.9; new tool python-requests" or ""."""
+def _new_context(
+    back: pd.DataFrame, new: pd.DataFrame, history: PrincipalHistory, config: AnomalyConfig
+) -> pd.Series:
+    """Per row of ``back``: "new address 203.0.113.9; new tool python-requests" or "". Kinds
+    the principal picks up new values of routinely (CI identities: a new runner address each
+    run, ``novelty_rates`` ≥ ``dormant_routine_rate`` a day) say nothing on return."""
     empty = pd.Series([""] * len(back), index=back.index, dtype=object)
     if new.empty:
         return empty
     wanted = new[new["kind"].isin(list(NEW_CONTEXT))]
+    if len(wanted) and len(history.seen):
+        rates = novelty_rates(history)
+        wanted = wanted.merge(rates, on=[*ENTITY, "kind"], how="left")
+        wanted = wanted[wanted["rate"].fillna(0.0) < config.dormant_routine_rate]
     if wanted.empty:
         return empty
     wanted = wanted.assign(

@@ -139,3 +139,15 @@ def test_detect_anomalies_raises_a_dormant_identity_alert_with_evidence(model_an
     assert "back after 15.4 days: 3 secret reads" in alert.title
     assert alert.runbook
     assert "T1078.004" in alert.tags
+
+
+def test_a_new_address_on_return_says_nothing_for_an_identity_that_always_brings_one() -> None:
+    # a CI identity: every run from a fresh runner address
+    runs = [
+        event(principal=SLEEPER, time=START + timedelta(days=d, hours=9), source_ip=f"20.1.{d}.9")
+        for d in (0, 2, 4)
+    ]
+    past = pd.concat([routine_activity(16, principals=3, per_hour=4, start=START), events(*runs)])
+    back = _return(15, service="lambda.amazonaws.com", action="ListFunctions", source_ip="20.9.9.9")
+    assert _candidates(past, back).empty
+    assert len(_candidates(_past(), back)) == 1  # the same return by a one-address identity

@@ -208,9 +208,7 @@ def test_an_active_model_over_ranges_and_time_slices_gives_the_alerts_of_one_bat
     assert ("first-seen", user_arn("newcomer"), "09") in found
     assert ("first-seen", user_arn("newcomer"), "14") not in found
     # the function's flood is denial-of-wallet's (the model has wallet baselines)
-    (flood,) = [
-        a for a in whole if a["rule_id"] == "denial-of-wallet" and a["resource"] == "fn-1"
-    ]
+    (flood,) = [a for a in whole if a["rule_id"] == "denial-of-wallet" and a["resource"] == "fn-1"]
     assert len(flood["evidence"]["event_ids"]) == AnomalyConfig().evidence_ids
     assert flood["evidence"]["sample"][0]["principal"] in {dev1, user_arn("dev2")}
 
