@@ -77,7 +77,11 @@ def wallet_candidates(
     keep = [k not in covered for k in accounts[place].itertuples(index=False, name=None)]
     hits = pd.concat([by_function, accounts[keep]], ignore_index=True)
     members = _members(counts)
-    costs = _costs(joined[joined["kind"] == "function"], changes)
+    # priced only where an alert needs it: the hit functions and the functions of hit accounts
+    places = set(hits[place].itertuples(index=False, name=None))
+    wanted = [p in places for p in joined[place].itertuples(index=False, name=None)]
+    priced = joined[np.asarray(wanted, dtype=bool) & (joined["kind"] == "function").to_numpy()]
+    costs = _costs(priced, changes)
     rows = []
     cost: _Cost | _Total | None
     for record in hits.to_dict("records"):

@@ -102,3 +102,13 @@ def test_hour_of_week_baseline_is_used_once_two_weeks_are_known() -> None:
     assert monday_11["how_samples"].iloc[0] == 2
     assert monday_11["how_median"].iloc[0] == 20.0
     assert np.isnan(_baseline(days=5).query("hour_of_week == 11")["how_median"]).all()
+
+
+def test_a_flood_of_functions_without_a_baseline_is_caught_at_the_account() -> None:
+    fresh = f"arn:aws:lambda:eu-central-1:{ACCOUNT}:function:tmp-miner"
+    rows = _invocations(5, 11, 20) + _invocations(5, 11, 600, resource=fresh)
+    found = wallet_candidates(
+        volume_counts(events(*rows)), _baseline(), no_changes(), AnomalyConfig()
+    )
+    assert list(zip(found["kind"], found["key"], strict=True)) == [("account", "*")]
+    assert found["explanation"].iloc[0][0].observed == 620.0
