@@ -34,6 +34,9 @@ class AnomalyConfig:
     dormant_days: float = 7.0
     """A principal silent this many days is dormant: its return is a first-seen signal, and an
     alert (``dormant-identity``) with sensitive actions or a new address or tool."""
+    dormant_quiet_factor: float = 2.0
+    """A return with nothing sensitive, only a new address or tool, alerts after this multiple of
+    ``dormant_days`` of silence (people come back from leave on new addresses)."""
     dormant_routine_rate: float = 0.5
     """A kind of value (address, network, tool) a principal picks up this many new values of a
     day, or more, is routine for it: new ones on return from dormancy say nothing."""

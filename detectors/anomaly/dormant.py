@@ -55,7 +55,13 @@ def dormant_candidates(
     sensitive = back[list(SENSITIVE)].sum(axis=1).to_numpy(np.float64) > 0
     context = _new_context(back, new, history, config)
     known = back["history_days"].to_numpy() > 0
-    alert = sensitive | (known & (context.str.len() > 0).to_numpy(bool))
+    # A person back from two weeks off on a new home address is common: a new address or tool
+    # alone alerts only after a longer silence (dormant_quiet_factor x dormant_days).
+    long = (
+        back["silent_days"].to_numpy(np.float64)
+        >= config.dormant_quiet_factor * config.dormant_days
+    )
+    alert = sensitive | (known & long & (context.str.len() > 0).to_numpy(bool))
     back = back.assign(_context=context)[alert]
     if back.empty:
         return pd.DataFrame(columns=COLUMNS)

@@ -151,3 +151,12 @@ def test_a_new_address_on_return_says_nothing_for_an_identity_that_always_brings
     back = _return(15, service="lambda.amazonaws.com", action="ListFunctions", source_ip="20.9.9.9")
     assert _candidates(past, back).empty
     assert len(_candidates(_past(), back)) == 1  # the same return by a one-address identity
+
+
+def test_a_new_tool_alone_needs_the_longer_silence() -> None:
+    tool = _return(
+        15, service="lambda.amazonaws.com", action="ListFunctions", source_ip="192.0.2.10",
+        user_agent="python-requests/2.31",
+    )  # fmt: skip
+    assert _candidates(_past((5,)), tool).empty  # 10.4 days: back from leave, new laptop
+    assert len(_candidates(_past((5,)), _return(15))) == 1  # the same silence reading secrets
