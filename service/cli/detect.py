@@ -122,7 +122,7 @@ def detect(
     alerts: list[Alert] = []
     if "rules" in names:
         folders = [*(rules or []), *([settings.rules_dir] if settings.rules_dir else [])]
-        registry, errors = load_registry(folders)
+        registry, errors = load_registry(folders, cache_dir=settings.rule_cache_dir)
         for error in errors:
             _say(f"rule not loaded: {error.line()}")
         alerts.extend(run_rules(events, registry))
