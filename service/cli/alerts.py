@@ -54,8 +54,11 @@ def list_(
     since: Annotated[str | None, typer.Option(help="last seen at or after (ISO 8601, UTC)")] = None,
     output: Annotated[Format | None, typer.Option("--format", help="table or jsonl")] = None,
     limit: Annotated[int, typer.Option(min=1, help="at most this many alerts")] = 50,
+    include_shadow: Annotated[
+        bool, typer.Option("--include-shadow", help="also alerts of rules in shadow mode")
+    ] = False,
 ) -> None:
-    """Alerts in the store, newest first."""
+    """Alerts in the store, newest first (shadow alerts only with --include-shadow)."""
     from pipelines.settings import Settings
     from service.alerts.queries import AlertFilter, list_alerts
     from service.db import open_database
@@ -65,7 +68,12 @@ def list_(
     sev: Severity | None = severity.value if severity else None
     stat: Status | None = status.value if status else None
     flt = AlertFilter(
-        severity=sev, status=stat, detector=detector, rule_id=rule, since=_time(since)
+        severity=sev,
+        status=stat,
+        detector=detector,
+        rule_id=rule,
+        since=_time(since),
+        include_shadow=include_shadow,
     )
     db = open_database(Settings())
     alerts: list[StoredAlert] = []
@@ -87,13 +95,13 @@ def list_(
         _print_table(alerts)
 
 
-def _time(text: str | None) -> datetime | None:
+def _time(text: str | None, option: str = "--since") -> datetime | None:
     if text is None:
         return None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise CommandFailed(f"--since {text!r} is not an ISO 8601 time") from None
+        raise CommandFailed(f"{option} {text!r} is not an ISO 8601 time") from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
@@ -112,7 +120,7 @@ def _print_table(alerts: list[StoredAlert]) -> None:
         cells = (
             a.last_seen.strftime("%Y-%m-%d %H:%M:%S"),
             a.severity,
-            a.status,
+            a.status + (" (shadow)" if a.shadow else ""),
             a.rule_id,
             a.principal or "",
             a.resource or "",
