@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import signal
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from pipelines.settings import Settings
-from pipelines.sources import UnknownSource
 from service.cli.app import CommandFailed, app, err
-from service.db import open_database
-from service.watch.batch import BatchReport
-from service.watch.loop import DEFAULT_INTERVAL, Watcher
+from service.watch import DEFAULT_INTERVAL
+
+if TYPE_CHECKING:
+    from service.watch.batch import BatchReport
 
 IDLE_LINE_SECONDS = 60.0
 
@@ -51,6 +51,10 @@ def watch(
     once: Annotated[bool, typer.Option("--once", help="one micro-batch, then exit")] = False,
 ) -> None:
     """Poll the sources every S seconds, detect each micro-batch, store alerts, queue webhooks."""
+    from pipelines.sources import UnknownSource
+    from service.db import open_database
+    from service.watch.loop import Watcher
+
     settings = Settings()
     uris = list(sources or settings.watch_sources)
     db = open_database(settings)
