@@ -16,7 +16,7 @@ from pipelines.sources import BlobRef
 from service.alerts.models import AlertRow
 from service.db import Database, open_database
 from service.watch.batch import BatchRunner
-from service.watch.inputs import open_input
+from service.watch.inputs import Budget, open_input
 from tests.detectors.coverage.conftest import steady
 from tests.factories import ACCOUNT, events
 
@@ -61,7 +61,7 @@ class Flaky:
     def __init__(self) -> None:
         self.down = True
 
-    def poll(self) -> list[tuple[BlobRef, float]]:
+    def poll(self, budget: Budget) -> list[tuple[BlobRef, float]]:
         if self.down:
             raise PermissionError("AccessDenied: sqs:ReceiveMessage")
         return []
