@@ -9,7 +9,7 @@ import orjson
 import typer
 
 from pipelines.settings import Settings
-from service.baselines.store import list_adjustments, remove_adjustment
+from service.cli.alerts import CONTROL_ESCAPES
 from service.cli.app import CommandFailed, app, err
 
 baselines_app = typer.Typer(
@@ -24,6 +24,8 @@ def list_command(
     fmt: Annotated[str, typer.Option("--format", help="table or jsonl")] = "table",
 ) -> None:
     """Adjustments in force, oldest first."""
+    from service.baselines.store import list_adjustments
+
     found = list_adjustments(Settings())
     if not found:
         err.print("no baseline adjustments")
@@ -32,12 +34,15 @@ def list_command(
         if fmt == "jsonl":
             typer.echo(orjson.dumps(asdict(a) | {"note": a.note()}).decode())
         else:
-            typer.echo(f"{a.id}  {a.rule_id:16s}  {a.account or '-'}  {a.entity[:60]}  {a.note()}")
+            line = f"{a.id}  {a.rule_id:16s}  {a.account or '-'}  {a.entity[:60]}  {a.note()}"
+            typer.echo(line.translate(CONTROL_ESCAPES))  # entities are attacker-chosen names
 
 
 @baselines_app.command("remove")
 def remove_command(adjustment_id: Annotated[str, typer.Argument(help="adjustment id")]) -> None:
     """Undo one adjustment: the next scoring run uses the baseline as trained."""
+    from service.baselines.store import remove_adjustment
+
     if not remove_adjustment(Settings(), adjustment_id):
         raise CommandFailed(f"no baseline adjustment {adjustment_id}")
     err.print(f"removed {adjustment_id}")
