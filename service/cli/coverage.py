@@ -19,7 +19,9 @@ from service.cli.alerts import CONTROL_ESCAPES
 from service.cli.app import app
 from service.coverage.report import coverage_report
 from service.coverage.schemas import CoveragePage, page_out
+from service.db import open_database
 from service.fields import bounded_utc
+from service.rules.store import rule_states
 
 
 class Format(StrEnum):
@@ -41,7 +43,14 @@ def coverage(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--at") from None
     settings = Settings()
-    report = coverage_report(EventLake(settings.lake_root), settings, moment or datetime.now(UTC))
+    db = open_database(settings)
+    try:
+        with db.session() as session:
+            enabled = rule_states(session)
+    finally:
+        db.dispose()
+    lake = EventLake(settings.lake_root)
+    report = coverage_report(lake, settings, moment or datetime.now(UTC), enabled=enabled)
     page = page_out(report)
     if fmt is Format.json:
         body = page.model_dump(mode="json")
