@@ -230,13 +230,16 @@ class EventLake:
             return counted
 
     def drop_partition(self, provider: str, day: date) -> int:
-        """Delete one partition's events and counts (retention); returns the files deleted."""
+        """Delete one partition's events, its superseded pushes (``_conflicts/``) and its
+        counts (retention); returns the event files deleted."""
         with self._writing():
             files = self._files(provider, day)
             for path in files:
                 self.fs.delete_file(path)
-            with contextlib.suppress(OSError):
-                self.fs.delete_dir(self._partition(provider, day))
+            aside = f"{self.root}/{CONFLICTS_DIR}/provider={provider}/date={day.isoformat()}"
+            for folder in (self._partition(provider, day), aside):
+                with contextlib.suppress(OSError):
+                    self.fs.delete_dir(folder)
             self.counts.drop(provider, day)
             self._known.pop((provider, day), None)
             return len(files)

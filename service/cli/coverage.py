@@ -37,7 +37,9 @@ def coverage(
     from pipelines.lake import EventLake
     from service.coverage.report import coverage_report
     from service.coverage.schemas import page_out
+    from service.db import open_database
     from service.fields import bounded_utc
+    from service.rules.store import rule_states
 
     fmt = output or (Format.table if sys.stdout.isatty() else Format.json)
     try:
@@ -45,7 +47,14 @@ def coverage(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--at") from None
     settings = Settings()
-    report = coverage_report(EventLake(settings.lake_root), settings, moment or datetime.now(UTC))
+    db = open_database(settings)
+    try:
+        with db.session() as session:
+            enabled = rule_states(session)
+    finally:
+        db.dispose()
+    lake = EventLake(settings.lake_root)
+    report = coverage_report(lake, settings, moment or datetime.now(UTC), enabled=enabled)
     page = page_out(report)
     if fmt is Format.json:
         body = page.model_dump(mode="json")

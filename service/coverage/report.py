@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from detectors.alert import Alert
@@ -23,11 +24,22 @@ def loaded_rules(settings: Settings) -> Loaded:
 
 
 def coverage_report(
-    lake: EventLake, settings: Settings, at: datetime, rules: Loaded | None = None
+    lake: EventLake,
+    settings: Settings,
+    at: datetime,
+    rules: Loaded | None = None,
+    enabled: Mapping[str, bool] | None = None,
 ) -> CoverageReport:
-    """Every account's coverage at ``at``, with the rules blind without data events."""
+    """Every account's coverage at ``at``, with the rules blind without data events (those
+    switched off, ``enabled`` False, are not listed: they would not fire anyway)."""
     loaded = rules or loaded_rules(settings)
-    return assess_settings(lake, settings, at, data_event_rules(loaded.rules))
+    states = enabled or {}
+    blind = {
+        rule_id: types
+        for rule_id, types in data_event_rules(loaded.rules).items()
+        if states.get(rule_id, True)
+    }
+    return assess_settings(lake, settings, at, blind)
 
 
 def report_alerts(lake: EventLake, report: CoverageReport) -> list[Alert]:

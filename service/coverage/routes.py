@@ -15,6 +15,7 @@ from service.coverage.report import coverage_report, loaded_rules
 from service.coverage.schemas import CoveragePage, page_out
 from service.db import utcnow
 from service.fields import ApiTime
+from service.rules.store import rule_states
 
 router = APIRouter(prefix="/v1/coverage", tags=["coverage"])
 
@@ -40,7 +41,9 @@ async def coverage(
 
 def _page(state: ApiState, at: datetime) -> CoveragePage:
     lake = _lake(state)
-    report = coverage_report(lake, state.settings, at, _rules(state))
+    with state.db.session() as session:
+        enabled = rule_states(session)
+    report = coverage_report(lake, state.settings, at, _rules(state), enabled)
     return page_out(report)
 
 

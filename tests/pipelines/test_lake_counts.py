@@ -108,3 +108,12 @@ def test_a_dropped_partition_loses_its_events_and_counts(lake):
     assert lake.days() == []
     assert lake.partition_counts("aws", DAY) is None
     assert len(lake.read()) == 0
+
+
+def test_a_dropped_partition_takes_its_superseded_pushes_along(lake, tmp_path):
+    aside = tmp_path / "lake" / "_conflicts" / "provider=aws" / f"date={DAY.isoformat()}"
+    aside.mkdir(parents=True)
+    (aside / "part-x.parquet").write_bytes(b"kept for forensics")
+    lake.append(events(event(time=at(9))))
+    lake.drop_partition("aws", DAY)
+    assert not aside.exists()

@@ -74,3 +74,16 @@ def test_sources_that_keep_failing_are_listed(api):
 def test_a_bad_time_is_a_422(api):
     assert_problem(coverage(api, at="not a time"), 422)
     assert_problem(coverage(api, at="3000-01-01T00:00:00Z"), 422)
+
+
+def test_rules_switched_off_are_not_listed_as_blind(api):
+    store(api, steady(BEGIN, AT, 2, **gcp_fields("activity")))
+    response = api.client.patch(
+        "/v1/rules/gcp_secret_manager_bulk_access",
+        json={"enabled": False},
+        headers=api.headers("admin"),
+    )
+    assert response.status_code == 200, response.text
+    [item] = coverage(api, **AT_PARAM).json()["items"]
+    assert "gcp_secret_manager_bulk_access" not in item["rules_without_data"]
+    assert "gcp_sa_token_minted_by_human" in item["rules_without_data"]

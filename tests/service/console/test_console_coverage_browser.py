@@ -4,7 +4,9 @@ account's events one click away."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -80,6 +82,8 @@ def test_coverage_shows_silent_and_degraded_accounts_first_with_reasons(api: Api
         assert "undefined" not in body
         assert page.evaluate(INJECTED) == 0
         assert page.evaluate("window.__pwned") is None
+        if shot := os.environ.get("FUNCTRAIL_COVERAGE_SCREENSHOT"):
+            page.screenshot(Path(shot))
 
         # an account's events: the Events view on it, the last 24 hours
         page.evaluate(f"document.querySelector({aws!r}).querySelector('button').click()")
