@@ -120,6 +120,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="sources the scheduled score job ingests (comma or space separated)",
     )
+    anomaly_dormant_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="days of silence after which a principal's return is a dormant-identity signal",
+    )
 
     watch_sources: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

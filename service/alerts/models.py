@@ -16,6 +16,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -68,6 +69,20 @@ class AlertRow(Base):
         Index("ix_alerts_status_last_seen_id", "status", *_LIST_ORDER),
         Index("ix_alerts_rule_last_seen_id", "rule_id", *_LIST_ORDER),
         Index("ix_alerts_detector_last_seen_id", "detector", *_LIST_ORDER),
+        # the summary's by_disposition (0012): only alerts with a verdict, covering the filters
+        # that have list indexes of their own
+        Index(
+            "ix_alerts_disposition",
+            "disposition",
+            "shadow",
+            "severity_rank",
+            "last_seen",
+            "status",
+            "rule_id",
+            "detector",
+            postgresql_where=text("disposition IS NOT NULL"),
+            sqlite_where=text("disposition IS NOT NULL"),
+        ),
     )
 
 

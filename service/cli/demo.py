@@ -7,6 +7,7 @@ SQLite, the local lake, the model registry and the simulated logs.
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -69,7 +70,12 @@ def demo(
         f"scored: {', '.join(d.isoformat() for d in result.scored_days)}",
         f"alerts: {sum(result.alerts_by_severity.values())} ({severities or 'none'})",
         f"attacks caught: {len(result.caught)} of {total} labelled in the scored days",
+        *(f"  caught: {name} by {', '.join(by)}" for name, by in result.caught_by.items()),
         *(f"  missed: {name}" for name in result.missed),
+        *(
+            _unmatched_line(day, n, result.unmatched_rules.get(day, {}))
+            for day, n in result.unmatched.items()
+        ),
         f"analyst key: {key}",
         f"try: curl -H 'Authorization: Bearer {key}' http://{HOST}:{PORT}/v1/alerts?limit=5",
         f"console: http://{HOST}:{PORT}/console",
@@ -80,6 +86,14 @@ def demo(
         from service.cli.serve import serve as serve_api
 
         serve_api(host=HOST, port=PORT)
+
+
+def _unmatched_line(day: date, count: int, rules: dict[str, int]) -> str:
+    """One scored day's alerts that match no labelled attack, by rule."""
+    detail = ", ".join(f"{rule} {n}" for rule, n in sorted(rules.items()))
+    return f"alerts matching no labelled attack on {day.isoformat()}: {count}" + (
+        f" ({detail})" if detail else ""
+    )
 
 
 def _analyst_key(settings: Settings, db: Database) -> str:

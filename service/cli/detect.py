@@ -90,7 +90,12 @@ def anomaly_alerts(events: pd.DataFrame, settings: Settings, model: str | None) 
     except NoTrainedModel as exc:
         _say(f"the anomaly detectors have no trained model ({exc}); running the rules only")
         return []
-    return detect_anomalies(events, trained).alerts
+    from service.baselines.store import adjusted_history, anomaly_config
+
+    history = adjusted_history(settings, trained.history)
+    return detect_anomalies(
+        events, trained, history=history, config=anomaly_config(settings)
+    ).alerts
 
 
 @app.command()

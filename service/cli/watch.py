@@ -67,7 +67,7 @@ def watch(
             settle=settle,
             pushes=pushes,
             on_batch=_reporter(),
-            on_wait=lambda text: err.print(text, markup=False, highlight=False),
+            on_wait=lambda text: err.print(text, markup=False, highlight=False, soft_wrap=True),
         )
     except UnknownSource as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -76,6 +76,7 @@ def watch(
         f"watching {shown}{' and the push log' if pushes else ''} every {interval:g} s",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     if once:
         try:
@@ -110,7 +111,7 @@ def _reporter() -> Any:
     def report(batch: BatchReport) -> None:
         busy = batch.blobs or batch.pushed or batch.errors or batch.alerts
         if busy or time.monotonic() - last[0] >= IDLE_LINE_SECONDS:
-            err.print(batch.line(), markup=False, highlight=False)
+            err.print(batch.line(), markup=False, highlight=False, soft_wrap=True)
             last[0] = time.monotonic()
 
     return report

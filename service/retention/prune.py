@@ -11,6 +11,7 @@ reads) are taken down by the same transaction.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -125,17 +126,23 @@ def apply_prune(session: Session, lake: EventLake, plan: PrunePlan) -> PrunePlan
     (an alert reopened) stays."""
     done = PrunePlan(plan.now, plan.retention, kept_for_evidence=plan.kept_for_evidence)
     removed = session.execute(
-        select(AlertRow.severity, AlertRow.status, func.count())
+        select(AlertRow.severity, AlertRow.status, AlertRow.shadow, func.count())
         .where(AlertRow.status.in_(CLOSED), AlertRow.updated_at < plan.alerts_before)
-        .group_by(AlertRow.severity, AlertRow.status)
+        .group_by(AlertRow.severity, AlertRow.status, AlertRow.shadow)
     )
-    done.alerts = {(severity, status): int(n) for severity, status, n in removed}
+    live: Counter[tuple[str, str]] = Counter()
+    every: Counter[tuple[str, str]] = Counter()
+    for severity, status, shadow, n in removed:
+        every[(severity, status)] += int(n)
+        if not shadow:  # shadow alerts were never in the counts (service.alerts.counts)
+            live[(severity, status)] += int(n)
+    done.alerts = dict(every)
     session.execute(
         delete(AlertRow).where(
             AlertRow.status.in_(CLOSED), AlertRow.updated_at < plan.alerts_before
         )
     )
-    subtract_counts(session, done.alerts)
+    subtract_counts(session, dict(live))
     done.audit_rows = _deleted(
         session.execute(delete(AuditRow).where(AuditRow.at < plan.audit_before))
     )

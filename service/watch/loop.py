@@ -99,12 +99,13 @@ class Watcher:
                 continue
             waiting_said = False
             try:
-                self.step()
+                report = self.step()
             except Exception:
                 log.exception("watch: a batch failed; nothing of it was let go, it is retried")
                 self.stopping.wait(BACKOFF_SECONDS)
                 continue
-            self.stopping.wait(max(0.0, self.interval - (time.monotonic() - began)))
+            if not report.backlog:
+                self.stopping.wait(max(0.0, self.interval - (time.monotonic() - began)))
         self.lease.release()
 
     def step(self) -> BatchReport:

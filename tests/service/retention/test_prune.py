@@ -144,3 +144,15 @@ def test_a_plan_deletes_nothing(session, lake):
     assert (len(plan.partitions), sum(plan.alerts.values()), plan.audit_rows) == (1, 1, 1)
     assert (count(session, AlertRow), count(session, AuditRow), lake.days()) == before
     assert plan.as_dict()["lake"]["partitions"] == [f"aws/{date(2026, 1, 21).isoformat()}"]
+
+
+def test_pruned_shadow_alerts_leave_the_counts_exact(session, lake):
+    made = alert(severity="high")
+    save_alerts(session, [made], shadow=lambda _: True)
+    triage(session, made.id, actor="kim", status="resolved")
+    session.execute(update(AlertRow).where(AlertRow.id == made.id).values(updated_at=days_ago(100)))
+    closed_alert(session, "resolved", 100, severity="high")
+    save_alerts(session, [alert(severity="high")])
+    done = apply_prune(session, lake, plan_prune(session, lake, KEEP, NOW))
+    assert done.alerts == {("high", "resolved"): 2}
+    assert alert_counts(session) == {("high", "open"): 1}
