@@ -9,7 +9,6 @@ progress line per batch (and a heartbeat a minute when idle) on stderr.
 from __future__ import annotations
 
 import signal
-import time
 from typing import Annotated, Any
 
 import typer
@@ -18,10 +17,7 @@ from pipelines.settings import Settings
 from pipelines.sources import UnknownSource
 from service.cli.app import CommandFailed, app, err
 from service.db import open_database
-from service.watch.batch import BatchReport
-from service.watch.loop import DEFAULT_INTERVAL, Watcher
-
-IDLE_LINE_SECONDS = 60.0
+from service.watch.loop import DEFAULT_INTERVAL, Watcher, progress_lines
 
 
 @app.command()
@@ -62,7 +58,9 @@ def watch(
             interval=interval,
             settle=settle,
             pushes=pushes,
-            on_batch=_reporter(),
+            on_batch=progress_lines(
+                lambda line: err.print(line, markup=False, highlight=False, soft_wrap=True)
+            ),
             on_wait=lambda text: err.print(text, markup=False, highlight=False, soft_wrap=True),
         )
     except UnknownSource as exc:
@@ -99,18 +97,6 @@ def watch(
             dispatcher.stop()
         db.dispose()
     err.print("watch stopped", highlight=False)
-
-
-def _reporter() -> Any:
-    last = [time.monotonic()]
-
-    def report(batch: BatchReport) -> None:
-        busy = batch.blobs or batch.pushed or batch.errors or batch.alerts
-        if busy or time.monotonic() - last[0] >= IDLE_LINE_SECONDS:
-            err.print(batch.line(), markup=False, highlight=False, soft_wrap=True)
-            last[0] = time.monotonic()
-
-    return report
 
 
 def _dispatcher(settings: Settings, db: Any) -> Any:
