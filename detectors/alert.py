@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 Status = Literal["open", "acknowledged", "resolved", "suppressed"]
+Disposition = Literal["true_positive", "false_positive", "benign"]
+"""An analyst's verdict, given when resolving: what the models learn from (issue 14)."""
 
 SEVERITIES: tuple[Severity, ...] = ("info", "low", "medium", "high", "critical")
 SEVERITY_RANK: dict[str, int] = {name: rank for rank, name in enumerate(SEVERITIES)}

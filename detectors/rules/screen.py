@@ -18,6 +18,7 @@ The screen must never drop a row the exact evaluation would match:
 
 from __future__ import annotations
 
+import importlib
 import re
 from typing import Any
 
@@ -73,8 +74,8 @@ def _regex_runs(pattern: str) -> list[str]:
     """Runs of literal characters at the top level of a regular expression: every match holds
     them (a top-level alternation has none)."""
     try:
-        from re import _parser
-
+        # re's own parser (private, so typeshed may not list it): imported by name
+        _parser: Any = importlib.import_module("re._parser")
         parsed = _parser.parse(pattern)
     except Exception:  # an unexpected pattern form: no screen, never a wrong one
         return []

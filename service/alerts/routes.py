@@ -24,11 +24,12 @@ from service.alerts.schemas import (
     to_filter,
 )
 from service.alerts.store import StoredAlert
-from service.alerts.triage import history, triage
+from service.alerts.triage import DispositionNotResolving, history, triage
 from service.api.deps import Analyst, Session, State, Viewer
 from service.api.direct import DirectRoute
 from service.api.errors import Problem
 from service.api.state import ApiState
+from service.baselines.store import learn_from_verdict
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
@@ -87,23 +88,30 @@ def get(session: Session, _: Viewer, alert_id: str) -> AlertDetail:
     return AlertDetail(**alert.model_dump(), history=trail)
 
 
-@router.patch("/{alert_id}", summary="triage: status, assignee, note (analyst)")
-def patch(session: Session, key: Analyst, alert_id: str, body: AlertPatch) -> StoredAlert:
+@router.patch("/{alert_id}", summary="triage: status, assignee, note, disposition (analyst)")
+def patch(
+    session: Session, state: State, key: Analyst, alert_id: str, body: AlertPatch
+) -> StoredAlert:
     changes = body.model_dump(exclude_unset=True)
     if not changes:
-        raise Problem(422, "nothing to change: give status, assignee or note", kind="validation")
-    if "assignee" in changes:
-        alert = triage(
-            session,
-            alert_id,
-            actor=key.name,
-            status=body.status,
-            assignee=body.assignee,
-            note=body.note,
+        raise Problem(
+            422, "nothing to change: give status, assignee, note or disposition", kind="validation"
         )
-    else:
-        alert = triage(session, alert_id, actor=key.name, status=body.status, note=body.note)
+    action: dict[str, Any] = {
+        "status": body.status,
+        "note": body.note,
+        "disposition": body.disposition,
+    }
+    if "assignee" in changes:
+        action["assignee"] = body.assignee
+    try:
+        alert = triage(session, alert_id, actor=key.name, **action)
+    except DispositionNotResolving as exc:
+        raise Problem(422, str(exc), kind="validation") from None
     session.commit()
+    if "disposition" in changes or "status" in changes:
+        # a false positive widens the entity's baseline; another verdict or reopening undoes it
+        learn_from_verdict(state.settings, alert, alert.disposition, key.name)
     return alert
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from detectors.alert import Severity, Status
+from detectors.alert import Disposition, Severity, Status
 from service.alerts.queries import AlertFilter
 from service.alerts.store import StoredAlert
 from service.fields import ApiTime, RequestBody
@@ -30,6 +30,7 @@ class TriageOut(BaseModel):
     assignee_from: str | None
     assignee_to: str | None
     note: str | None
+    disposition: str | None = None
 
 
 class AlertDetail(StoredAlert):
@@ -42,13 +43,19 @@ class AlertPatch(RequestBody):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"status": "acknowledged", "assignee": "kim", "note": "looking"}]
+            "examples": [
+                {"status": "acknowledged", "assignee": "kim", "note": "looking"},
+                {"status": "resolved", "disposition": "false_positive", "note": "CI role"},
+            ]
         },
     )
 
     status: Status | None = None
     assignee: str | None = Field(default=None, max_length=200)
     note: str | None = Field(default=None, max_length=10_000)
+    disposition: Disposition | None = Field(
+        default=None, description="the verdict, only when resolving (or on a resolved alert)"
+    )
 
 
 class AlertSummary(BaseModel):
@@ -57,6 +64,9 @@ class AlertSummary(BaseModel):
     by_status: dict[str, int]
     by_detector: dict[str, int]
     by_day: dict[str, int]
+    by_disposition: dict[str, int] = Field(
+        description="resolved alerts by the analyst's verdict (every verdict, zeros included)"
+    )
 
 
 class AlertEvents(BaseModel):
@@ -83,6 +93,9 @@ class AlertQuery(BaseModel):
     until: ApiTime | None = Field(default=None, description="last_seen before (UTC)")
     q: str | None = Field(
         default=None, max_length=200, description="text in title/principal/resource/rule"
+    )
+    include_shadow: bool = Field(
+        default=False, description="also the alerts of rules (or the model) in shadow mode"
     )
 
 
@@ -112,4 +125,5 @@ def to_filter(query: AlertQuery) -> AlertFilter:
         since=query.since,
         until=query.until,
         q=query.q,
+        include_shadow=query.include_shadow,
     )

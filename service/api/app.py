@@ -22,7 +22,9 @@ from service.api.ratelimit import BUCKETS_FILE, RateLimiter
 from service.api.state import ApiState
 from service.async_reads import AsyncReads
 from service.audit.writer import AuditWriter
+from service.baselines.routes import router as baselines_router
 from service.console.routes import router as console_router
+from service.coverage.routes import router as coverage_router
 from service.db import Database, open_database
 from service.events.routes import router as events_router
 from service.ingest.drainer import PushDrainer
@@ -114,9 +116,11 @@ def create_app(
         health.router,
         alerts_router,
         events_router,
+        coverage_router,
         suppressions_router,
         rules_router,
         jobs_router,
+        baselines_router,
         webhooks_router,
         console_router,
     )

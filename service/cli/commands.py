@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from service.cli import (  # noqa: F401  (imported for their registration on the app)
     alerts,
+    baselines,
+    coverage,
     demo,
     detect,
     events,
@@ -11,11 +13,15 @@ from service.cli import (  # noqa: F401  (imported for their registration on the
     keys,
     models,
     normalize,
+    prune,
+    rule_stats,
     rules,
     score,
     serve,
     simulate,
+    suppressions,
     train,
+    triage,
     watch,
     webhooks,
 )

@@ -14,10 +14,8 @@ from typing import Annotated, Any
 import typer
 
 from pipelines.settings import Settings
-from pipelines.sources import UnknownSource
 from service.cli.app import CommandFailed, app, err
-from service.db import open_database
-from service.watch.loop import DEFAULT_INTERVAL, Watcher, progress_lines
+from service.watch import DEFAULT_INTERVAL
 
 
 @app.command()
@@ -47,6 +45,10 @@ def watch(
     once: Annotated[bool, typer.Option("--once", help="one micro-batch, then exit")] = False,
 ) -> None:
     """Poll the sources every S seconds, detect each micro-batch, store alerts, queue webhooks."""
+    from pipelines.sources import UnknownSource
+    from service.db import open_database
+    from service.watch.loop import Watcher, progress_lines
+
     settings = Settings()
     uris = list(sources or settings.watch_sources)
     db = open_database(settings)

@@ -23,12 +23,12 @@ from pipelines.writer import WriterLease, push_log
 from service.db import Database
 from service.rules.store import rule_states
 from service.scoring.detect import rule_registry
+from service.watch import DEFAULT_INTERVAL
 from service.watch.batch import PUSHES, BatchReport, BatchRunner
 from service.watch.inputs import open_input
 
 log = logging.getLogger("functrail.watch")
 
-DEFAULT_INTERVAL = 10.0
 IDLE_LINE_SECONDS = 60.0
 """With nothing new, a progress line this often at most (a heartbeat)."""
 BACKOFF_SECONDS = 5.0

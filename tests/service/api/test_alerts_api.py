@@ -129,6 +129,47 @@ def test_patch_rejects_unknown_fields_and_statuses(api):
     assert_problem(api.client.patch(f"/v1/alerts/{a.id}", json={}, headers=h), 422)
 
 
+def test_resolving_with_a_disposition_keeps_the_verdict_on_the_alert_and_in_history(api):
+    a = alert()
+    api.save(a)
+    response = api.client.patch(
+        f"/v1/alerts/{a.id}",
+        json={"status": "resolved", "disposition": "true_positive"},
+        headers=api.headers("analyst"),
+    )
+    assert response.status_code == 200
+    assert response.json()["disposition"] == "true_positive"
+    listed = api.client.get("/v1/alerts?status=resolved", headers=api.headers("viewer")).json()
+    assert [item["disposition"] for item in listed["items"]] == ["true_positive"]
+    detail = api.client.get(f"/v1/alerts/{a.id}", headers=api.headers("viewer")).json()
+    assert [e["disposition"] for e in detail["history"]] == ["true_positive"]
+
+
+def test_a_disposition_on_an_alert_not_being_resolved_is_422(api):
+    a = alert()
+    api.save(a)
+    h = api.headers("analyst")
+    for body in ({"disposition": "benign"}, {"status": "acknowledged", "disposition": "benign"}):
+        assert_problem(api.client.patch(f"/v1/alerts/{a.id}", json=body, headers=h), 422)
+    bad = {"status": "resolved", "disposition": "maybe"}
+    assert_problem(api.client.patch(f"/v1/alerts/{a.id}", json=bad, headers=h), 422)
+    assert api.client.get(f"/v1/alerts/{a.id}", headers=h).json()["disposition"] is None
+
+
+def test_a_resolved_alert_takes_a_corrected_verdict_and_reopening_clears_it(api):
+    a = alert()
+    api.save(a)
+    h = api.headers("analyst")
+    url = f"/v1/alerts/{a.id}"
+    api.client.patch(url, json={"status": "resolved", "disposition": "benign"}, headers=h)
+    corrected = api.client.patch(url, json={"disposition": "false_positive"}, headers=h).json()
+    assert corrected["disposition"] == "false_positive"
+    reopened = api.client.patch(url, json={"status": "open"}, headers=h).json()
+    assert (reopened["status"], reopened["disposition"]) == ("open", None)
+    verdicts = [e["disposition"] for e in api.client.get(url, headers=h).json()["history"]]
+    assert verdicts == ["benign", "false_positive", None]
+
+
 def test_unknown_alert_is_404_problem(api):
     assert_problem(api.client.get("/v1/alerts/nope", headers=api.headers("viewer")), 404)
     assert_problem(
