@@ -71,9 +71,14 @@ def open_source(uri: str, settings: Settings, *, full: bool = False) -> Source:
             )
     except ValueError as exc:
         raise UnknownSource(str(exc)) from exc
+    if scheme == "sqs":
+        raise UnknownSource(
+            f"{uri!r}: sqs:// (S3 event notifications) is a source of `functrail watch` only; "
+            "read the bucket with s3://"
+        )
     raise UnknownSource(
         f"unknown source scheme {scheme!r} in {uri!r}: use s3://, cloudtrail://, "
-        "gcp-logging://, file:// or a local path"
+        "gcp-logging://, file:// or a local path (and sqs:// with functrail watch)"
     )
 
 

@@ -9,19 +9,13 @@ progress line per batch (and a heartbeat a minute when idle) on stderr.
 from __future__ import annotations
 
 import signal
-import time
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from pipelines.settings import Settings
 from service.cli.app import CommandFailed, app, err
 from service.watch import DEFAULT_INTERVAL
-
-if TYPE_CHECKING:
-    from service.watch.batch import BatchReport
-
-IDLE_LINE_SECONDS = 60.0
 
 
 @app.command()
@@ -53,7 +47,7 @@ def watch(
     """Poll the sources every S seconds, detect each micro-batch, store alerts, queue webhooks."""
     from pipelines.sources import UnknownSource
     from service.db import open_database
-    from service.watch.loop import Watcher
+    from service.watch.loop import Watcher, progress_lines
 
     settings = Settings()
     uris = list(sources or settings.watch_sources)
@@ -66,7 +60,9 @@ def watch(
             interval=interval,
             settle=settle,
             pushes=pushes,
-            on_batch=_reporter(),
+            on_batch=progress_lines(
+                lambda line: err.print(line, markup=False, highlight=False, soft_wrap=True)
+            ),
             on_wait=lambda text: err.print(text, markup=False, highlight=False, soft_wrap=True),
         )
     except UnknownSource as exc:
@@ -103,18 +99,6 @@ def watch(
             dispatcher.stop()
         db.dispose()
     err.print("watch stopped", highlight=False)
-
-
-def _reporter() -> Any:
-    last = [time.monotonic()]
-
-    def report(batch: BatchReport) -> None:
-        busy = batch.blobs or batch.pushed or batch.errors or batch.alerts
-        if busy or time.monotonic() - last[0] >= IDLE_LINE_SECONDS:
-            err.print(batch.line(), markup=False, highlight=False, soft_wrap=True)
-            last[0] = time.monotonic()
-
-    return report
 
 
 def _dispatcher(settings: Settings, db: Any) -> Any:

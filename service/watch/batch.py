@@ -135,6 +135,11 @@ class BatchReport:
     backlog: bool = False
     """the batch was full: more is waiting, the next one starts at once"""
 
+    @property
+    def busy(self) -> bool:
+        """Whether the batch took or raised anything (an idle one is not worth a line)."""
+        return bool(self.blobs or self.pushed or self.errors or self.alerts)
+
     def line(self) -> str:
         changes = ", ".join(f"{n} {k}" for k, n in sorted(self.alerts.items())) or "none"
         worst = max((max(v) for v in self.lags.values() if v), default=None)

@@ -29,6 +29,8 @@ from service.watch.inputs import open_input
 
 log = logging.getLogger("functrail.watch")
 
+IDLE_LINE_SECONDS = 60.0
+"""With nothing new, a progress line this often at most (a heartbeat)."""
 BACKOFF_SECONDS = 5.0
 STALE_INTERVALS = 3
 """An input not polled successfully for this many intervals (and at least a minute) is stale."""
@@ -188,3 +190,15 @@ class Watcher:
         events = EventLake(self.settings.lake_root).read(since)
         if not events.empty:
             self.runner.stream.warm(events, registry)
+
+
+def progress_lines(write: Callable[[str], None]) -> Callable[[BatchReport], None]:
+    """An ``on_batch`` that writes each busy batch's line, and one a minute when idle."""
+    last = [time.monotonic()]
+
+    def report(batch: BatchReport) -> None:
+        if batch.busy or time.monotonic() - last[0] >= IDLE_LINE_SECONDS:
+            write(batch.line())
+            last[0] = time.monotonic()
+
+    return report

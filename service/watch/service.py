@@ -3,7 +3,7 @@ its batches counted in the app's metrics, its lag and staleness scraped from ``/
 
 from __future__ import annotations
 
-import logging
+import sys
 import time
 from collections.abc import Iterator
 
@@ -15,9 +15,7 @@ from pipelines.settings import Settings
 from service.api.metrics import Metrics
 from service.db import Database
 from service.watch.batch import BatchReport
-from service.watch.loop import Watcher
-
-log = logging.getLogger("functrail.watch")
+from service.watch.loop import Watcher, progress_lines
 
 LAG_BUCKETS = (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 900, 3600)
 
@@ -31,10 +29,16 @@ def watch_in_process(settings: Settings, db: Database, metrics: Metrics) -> Watc
         db,
         settings.watch_sources,
         interval=settings.watch_interval,
-        on_batch=lambda report: log.info("%s", report.line()),
+        on_batch=progress_lines(_stderr),
     )
     WatchMetrics(watcher, metrics)
     return watcher
+
+
+def _stderr(line: str) -> None:
+    """serve's own lines go to stderr, like its start-up lines (uvicorn logs on its own)."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 class WatchMetrics(Collector):

@@ -56,3 +56,8 @@ def test_endpoint_option_is_not_part_of_the_checkpoint_identity(settings, aws_en
 def test_bad_uris_are_refused_with_a_reason(settings, aws_env, uri, message):
     with pytest.raises(UnknownSource, match=message):
         open_source(uri, settings)
+
+
+def test_sqs_names_the_command_that_reads_it(settings):
+    with pytest.raises(UnknownSource, match="functrail watch"):
+        open_source("sqs://https://sqs.eu-west-1.amazonaws.com/1/q", settings)

@@ -106,6 +106,15 @@ def test_a_bulk_secret_read_split_over_two_files_is_caught_by_its_correlation(wa
 
 def test_the_daily_score_of_a_watched_day_afterwards_adds_no_alert(watched):
     settings, folder, watch = watched
+    # its own alerts too: under xdist this test may run on a worker of its own
+    reads = secret_reads(BASE_TIME + timedelta(hours=2), 0, 12, who="score")
+    drop(folder, "score-1.json", stop_logging(BASE_TIME + timedelta(hours=2)), *reads[:6])
+    drop(folder, "score-2.json", *reads[6:])
+    wait_for(
+        lambda: any("score" in key for key in _keys(settings)),
+        15,
+        "the watcher did not raise the score test's correlation",
+    )
     assert watch.kill(signal.SIGTERM) == 0
     assert "watch stopped" in watch.lines[-1]
     before = (stored_alerts(settings), deliveries(settings))
@@ -119,6 +128,19 @@ def test_the_daily_score_of_a_watched_day_afterwards_adds_no_alert(watched):
     )
     assert score.returncode == 0, score.stderr.decode()
     assert (stored_alerts(settings), deliveries(settings)) == before
+
+
+def _keys(settings: Settings) -> list[str]:
+    from sqlalchemy import select
+
+    from service.alerts.models import AlertRow
+
+    db = open_database(settings)
+    try:
+        with db.session() as session:
+            return list(session.scalars(select(AlertRow.dedup_key)))
+    finally:
+        db.dispose()
 
 
 def _env(settings: Settings) -> dict[str, str]:
