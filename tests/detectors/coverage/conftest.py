@@ -25,7 +25,8 @@ def steady(start: datetime, end: datetime, per_hour: int, **fields: Any) -> list
     tests then found no event of their day in full runs)."""
     step = timedelta(seconds=3600 / per_hour)
     base = event(**fields)
-    out, moment = [], start
+    out: list[dict[str, Any]] = []
+    moment = start
     while moment < end:
         out.append(base | {"id": f"{base['id']}-{len(out)}", "time": moment})
         moment += step
