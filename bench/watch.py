@@ -8,7 +8,9 @@ with a webhook subscription to a receiver on 127.0.0.1; drops CloudTrail files o
 dot-name and renamed, as a shipper should); every ``--marker-every`` seconds a file also holds
 a StopLogging of a trail named for it. A marker's latencies are: landing (the rename) -> its
 alert's ``created_at`` in the store, and -> the receiver's arrival of its ``alert.created``.
-A rate is sustained when every marker arrived and the store p95 stayed under 15 s.
+A rate is sustained when every marker arrived and the store p95 stayed under 15 s. The
+watcher's CPU use and the time its threads were ready but waiting for a CPU (other processes on
+its core, from ``/proc/PID/task/*/schedstat``) are shown, since a shared host decides both.
 
     python bench/watch.py --rates 500,1000,2000,4000 --seconds 60 --interval 1
 """
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -41,6 +45,8 @@ from service.webhooks.store import NewSubscription  # noqa: E402
 
 ACCOUNT = "210987654321"
 GRACE_SECONDS = 60.0
+BATCH_SECONDS = re.compile(r", ([0-9.]+) s(?:;|$)")
+"""A progress line's own duration (its last figure)."""
 
 
 class Receiver:
@@ -137,7 +143,10 @@ class Outcome:
     stored: list[float] = field(default_factory=list)
     delivered: list[float] = field(default_factory=list)
     cpu: float = 0.0
+    waited: float = 0.0
+    """share of the run the watcher's threads spent ready but waiting for a CPU"""
     batches: int = 0
+    batch_seconds: list[float] = field(default_factory=list)
 
     @property
     def sustained(self) -> bool:
@@ -155,6 +164,14 @@ def pct(values: list[float], p: float) -> float:
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
+
+
+def runqueue_seconds(pid: int) -> float:
+    """Seconds the process's threads waited for a CPU (ready to run, another task on it)."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        total += int(stat.read_text().split()[1])
+    return total / 1e9
 
 
 def cpu_seconds(pid: int) -> float:
@@ -201,6 +218,7 @@ def run_rate(rate: int, args: argparse.Namespace) -> Outcome:
     per_file = max(1, round(rate / files_per_second))
     landed: dict[str, float] = {}
     cpu_start, began = cpu_seconds(watch.pid), time.monotonic()
+    waited_start = runqueue_seconds(watch.pid)
     n, sent, next_marker = 0, 0, 0.0
     while (elapsed := time.monotonic() - began) < args.seconds:
         marker = None
@@ -235,15 +253,22 @@ def run_rate(rate: int, args: argparse.Namespace) -> Outcome:
             break
         time.sleep(0.5)
     outcome.cpu = (cpu_seconds(watch.pid) - cpu_start) / duration
+    outcome.waited = (runqueue_seconds(watch.pid) - waited_start) / duration
     watch.terminate()
     watch.wait(60)
-    outcome.batches = sum(1 for line in lines if line.startswith("watch batch"))
+    batch_lines = [line for line in lines if line.startswith("watch batch")]
+    outcome.batches = len(batch_lines)
+    outcome.batch_seconds = [
+        float(hit.group(1)) for line in batch_lines if (hit := BATCH_SECONDS.search(line))
+    ]
     for marker, (alert, created) in found.items():
         outcome.stored.append(created.replace(tzinfo=UTC).timestamp() - landed[marker])
         if alert in receiver.arrived:
             outcome.delivered.append(receiver.arrived[alert] - landed[marker])
     db.dispose()
     receiver.server.shutdown()
+    if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
     return outcome
 
 
@@ -260,13 +285,15 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--file-events", type=int, default=200, help="events per file")
     parser.add_argument("--marker-every", type=float, default=2.0, help="seconds")
+    parser.add_argument("--keep", action="store_true", help="keep each rate's data folder")
     args = parser.parse_args()
     os.sched_setaffinity(0, {1})
     print(
         "| events/s offered | events | markers | store p50 / p95 / p99 (s) "
-        "| webhook p50 / p95 / p99 (s) | watcher CPU | batches | sustained |"
+        "| webhook p50 / p95 / p99 (s) | watcher CPU / waiting for it | batches (p95 / max s) "
+        "| sustained |"
     )
-    print("|---:|---:|---:|---|---|---:|---:|---|")
+    print("|---:|---:|---:|---|---|---:|---|---|")
     best = None
     for rate in (int(r) for r in args.rates.split(",")):
         out = run_rate(rate, args)
@@ -274,7 +301,9 @@ def main() -> None:
         w = " / ".join(f"{pct(out.delivered, p):.2f}" for p in (50, 95, 99))
         print(
             f"| {rate} | {out.events} | {len(out.stored)}/{out.markers} | {s} | {w} "
-            f"| {out.cpu:.0%} | {out.batches} | {'yes' if out.sustained else 'no'} |",
+            f"| {out.cpu:.0%} / {out.waited:.0%} "
+            f"| {out.batches} ({pct(out.batch_seconds, 95):.2f} / "
+            f"{max(out.batch_seconds, default=0):.2f}) | {'yes' if out.sustained else 'no'} |",
             flush=True,
         )
         if out.sustained:

@@ -43,6 +43,9 @@ class AnomalyModel:
     volume: pd.DataFrame
     config: TrainConfig
     manifest: dict[str, Any] = field(default_factory=dict)
+    wallet: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Hour-of-week invocation baselines per function and account (``models.baselines``);
+    empty for models trained before denial-of-wallet existed: that detector then stays quiet."""
 
     @property
     def version(self) -> str | None:

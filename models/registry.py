@@ -5,7 +5,8 @@ Layout under the registry root::
     v0001/manifest.json   feature list, window, parameters, data span and hash, libraries,
                           score calibration, threshold, feature baselines
     v0001/forest.skops    the isolation forest (skops; loaded with an explicit trusted list)
-    v0001/history/*.parquet, v0001/volume.parquet   baselines as Parquet, never pickles
+    v0001/history/*.parquet, v0001/volume.parquet, v0001/wallet.parquet   baselines as
+                          Parquet, never pickles
     active.json           {"active": "v0003", "previous": ["v0001", "v0002"]}
 
 A version is written into a temporary folder and renamed into place, so readers never see a
@@ -67,6 +68,7 @@ class ModelRegistry:
             model.forest.save(staging / "forest.skops")
             model.history.save(staging / "history")
             model.volume.to_parquet(staging / "volume.parquet", index=False)
+            model.wallet.to_parquet(staging / "wallet.parquet", index=False)
             forest = model.forest
             manifest = {
                 **model.manifest,
@@ -132,6 +134,11 @@ class ModelRegistry:
             volume=pd.read_parquet(folder / "volume.parquet"),
             config=TrainConfig(**manifest["parameters"]),
             manifest=manifest,
+            wallet=(
+                pd.read_parquet(folder / "wallet.parquet")
+                if (folder / "wallet.parquet").is_file()
+                else pd.DataFrame()
+            ),
         )
 
     def _manifest(self, version: str) -> dict[str, Any]:

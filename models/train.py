@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import platform
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from importlib import metadata
 from typing import Any
 
 import pandas as pd
 
-from models.baselines import volume_baseline
+from models.baselines import volume_baseline, wallet_baseline
 from models.bundle import MODEL_NAME, AnomalyModel, TrainConfig
 from models.forest import fit_forest
+from models.verdicts import Excluded, without_windows
 from pipelines.features import (
     FEATURE_COLUMNS,
     PrincipalHistory,
@@ -48,9 +49,17 @@ def day_range(start: date, end: date) -> Iterator[date]:
         day += timedelta(days=1)
 
 
-def train(days: Iterable[pd.DataFrame], config: TrainConfig | None = None) -> AnomalyModel:
-    """Fit on event batches given in time order (one per day is natural)."""
+def train(
+    days: Iterable[pd.DataFrame],
+    config: TrainConfig | None = None,
+    *,
+    exclude: Sequence[Excluded] = (),
+) -> AnomalyModel:
+    """Fit on event batches given in time order (one per day is natural). ``exclude``: windows
+    of alerts analysts confirmed (true positives), left out: an attack is not behaviour to
+    learn as normal."""
     config = config or TrainConfig()
+    excluded_events = 0
     history = PrincipalHistory.empty()
     rows: list[pd.DataFrame] = []
     counts: list[pd.DataFrame] = []
@@ -58,7 +67,9 @@ def train(days: Iterable[pd.DataFrame], config: TrainConfig | None = None) -> An
     first: datetime | None = None
     last: datetime | None = None
     events = 0
-    for batch in days:
+    for whole in days:
+        batch = without_windows(whole, exclude)
+        excluded_events += len(whole) - len(batch)
         if batch.empty:
             continue
         ids = batch["id"].astype("string[pyarrow]").sort_values().to_numpy(dtype=object)
@@ -85,9 +96,9 @@ def train(days: Iterable[pd.DataFrame], config: TrainConfig | None = None) -> An
         strays_per_day=config.strays_per_day,
         days=max(span_days - config.min_history_days, 1.0),
     )
-    volume = volume_baseline(
-        pd.concat(counts, ignore_index=True), start=start, end=end, window=config.window
-    )
+    all_counts = pd.concat(counts, ignore_index=True)
+    volume = volume_baseline(all_counts, start=start, end=end, window=config.window)
+    wallet = wallet_baseline(all_counts, start=start, end=end, window=config.window)
     manifest: dict[str, Any] = {
         "name": MODEL_NAME,
         "created": datetime.now(UTC).isoformat(),
@@ -102,8 +113,11 @@ def train(days: Iterable[pd.DataFrame], config: TrainConfig | None = None) -> An
         "threshold": forest.threshold,
         "principals": len(history.principals),
         "volume_series": len(volume),
+        "wallet_rows": len(wallet),
+        "excluded_windows": len(exclude),
+        "excluded_events": excluded_events,
     }
-    return AnomalyModel(forest, history, volume, config, manifest)
+    return AnomalyModel(forest, history, volume, config, manifest, wallet)
 
 
 def lake_days(

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     rules_dir: Path | None = Field(
         default=None, description="a folder of extra Sigma rules, loaded beside the built-in pack"
     )
+    rule_cache: bool = Field(
+        default=True,
+        description="keep compiled rules in the home's cache/rules (JSON, rebuilt when a rule"
+        " file or functrail changes); off: compile every rule file on every run",
+    )
     max_record_bytes: int = Field(
         default=8 * 1024 * 1024, description="a single audit record larger than this is rejected"
     )
@@ -115,6 +120,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="sources the scheduled score job ingests (comma or space separated)",
     )
+    anomaly_dormant_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="days of silence after which a principal's return is a dormant-identity signal",
+    )
 
     watch_sources: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -152,3 +162,8 @@ class Settings(BaseSettings):
     @property
     def rejects_dir(self) -> Path:
         return self.home / "rejects"
+
+    @property
+    def rule_cache_dir(self) -> Path | None:
+        """Where compiled rule files are cached (``detectors.rules.plan_cache``), or None."""
+        return self.home / "cache" / "rules" if self.rule_cache else None

@@ -14,22 +14,39 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import pandas as pd
 
 from detectors.alert import Alert, fold
-from detectors.anomaly.alerts import build_alerts, guard, principal_title, volume_title
+from detectors.anomaly.alerts import (
+    build_alerts,
+    drop_title,
+    guard,
+    principal_title,
+    volume_title,
+    wallet_title,
+)
 from detectors.anomaly.config import AnomalyConfig
+from detectors.anomaly.dormant import dormant_candidates
+from detectors.anomaly.drops import volume_drops
 from detectors.anomaly.first_seen import first_seen_candidates, new_values
 from detectors.anomaly.forest import forest_candidates
 from detectors.anomaly.volume import volume_candidates
+from detectors.anomaly.wallet import wallet_candidates
 from models.bundle import AnomalyModel
 from models.registry import ModelRegistry, NoTrainedModel
 from pipelines.features import EarlierWindows, PrincipalHistory, volume_counts
+from pipelines.features.functions import config_changes, no_changes
 from pipelines.features.keys import ENTITY, with_principal
 from pipelines.features.principal import finish_features, window_aggregates
 
-DETECTORS = ("isolation-forest", "first-seen", "volume")
+DETECTORS = (
+    "isolation-forest", "first-seen", "dormant-identity", "volume", "denial-of-wallet",
+    "volume-drop",
+)  # fmt: skip
+SERIES_DETECTORS = ("volume", "denial-of-wallet", "volume-drop")
+"""Scored once per run over the summed counts of every batch (not per principal)."""
 
 
 @dataclass
@@ -45,7 +62,7 @@ class AnomalyRun:
 
 CANDIDATE_COLUMNS = [
     "detector", "provider", "account", "principal", "resource", "window", "score",
-    "title", "explanation", "event_ids", "kind", "key", "measure",
+    "title", "explanation", "event_ids", "kind", "key", "measure", "members",
 ]  # fmt: skip
 """One frame for every detector's candidates: what the guard ranks and alerts are built from."""
 
@@ -136,22 +153,75 @@ def principal_hits(
         hits = hits.assign(detector="first-seen", resource=None, event_ids=None)
         hits["title"] = principal_title("first-seen", hits)
         parts.append(hits)
+    if "dormant-identity" in detectors:
+        # Every row, cold-start ones too: a key used once and then forgotten is the case.
+        hits = dormant_candidates(features, new, history, config, earlier)
+        hits = hits.assign(detector="dormant-identity", resource=None)
+        hits["title"] = principal_title("dormant-identity", hits)
+        parts.append(hits)
     found = {str(p["detector"].iloc[0]): len(p) for p in parts if len(p)}
     return PrincipalCandidates(_candidates(parts), len(unscored.drop_duplicates()), found)
 
 
-def volume_hits(counts: pd.DataFrame, model: AnomalyModel, config: AnomalyConfig) -> pd.DataFrame:
-    """Volume candidates of ``volume_counts`` (summed over every batch of the run: counts add
-    up, so partitions count their part and the run calls this once)."""
-    hits = volume_candidates(counts, model.volume, config)
-    hits = hits.assign(
-        detector="volume",
-        principal=None,
-        resource=hits["key"].where(hits["kind"] == "function", None),
-        event_ids=None,
-    )
-    hits["title"] = volume_title(hits)
-    return _candidates([hits])
+def volume_hits(
+    counts: pd.DataFrame,
+    model: AnomalyModel,
+    config: AnomalyConfig,
+    *,
+    changes: pd.DataFrame | None = None,
+    detectors: tuple[str, ...] = DETECTORS,
+    span: tuple[datetime, datetime] | None = None,
+) -> pd.DataFrame:
+    """Volume and denial-of-wallet candidates of ``volume_counts`` (summed over every batch of
+    the run: counts add up, so partitions count their part and the run calls this once).
+    ``changes``: functions' ``config_changes`` up to the run's end (cost at risk). With wallet
+    baselines in the model, function invocations are denial-of-wallet's, not volume's.
+    ``span``: the hours the counts cover (the scored day), where drops are looked for; by
+    default the counts' first to last window; drops need ``DROP_MIN_HOURS`` of it."""
+    parts = []
+    wallet = model.wallet if len(model.wallet) else None
+    if "volume" in detectors:
+        series = counts[counts["kind"] != "function"] if wallet is not None else counts
+        hits = volume_candidates(series, model.volume, config)
+        hits = hits.assign(
+            detector="volume",
+            principal=hits["key"].where(hits["kind"] == "principal", None),
+            resource=hits["key"].where(hits["kind"] == "function", None),
+            event_ids=None,
+        )
+        hits["title"] = volume_title(hits)
+        parts.append(hits)
+    if "denial-of-wallet" in detectors and wallet is not None:
+        known = changes if changes is not None else no_changes()
+        hits = wallet_candidates(counts, wallet, known, config)
+        hits = hits.assign(
+            detector="denial-of-wallet",
+            principal=None,
+            resource=hits["key"].where(hits["kind"] == "function", None),
+            event_ids=None,
+        )
+        hits["title"] = wallet_title(hits)
+        parts.append(hits)
+    if "volume-drop" in detectors and wallet is not None and len(counts):
+        start, end = span or (
+            counts["window"].min().to_pydatetime(),
+            (counts["window"].max() + pd.Timedelta(hours=1)).to_pydatetime(),
+        )
+        if end - start >= DROP_MIN_HOURS:
+            hits = volume_drops(counts, wallet, start, end, config)
+            hits = hits.assign(
+                detector="volume-drop",
+                principal=None,
+                resource=hits["key"].where(hits["kind"] == "function", None),
+                event_ids=None,
+            )
+            hits["title"] = drop_title(hits)
+            parts.append(hits)
+    return _candidates(parts)
+
+
+DROP_MIN_HOURS = timedelta(hours=6)
+"""Drops are looked for over spans this long at least: a micro-batch of minutes is no day."""
 
 
 def _candidates(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -168,12 +238,15 @@ def detect_anomalies(
     history: PrincipalHistory | None = None,
     config: AnomalyConfig | None = None,
     detectors: tuple[str, ...] = DETECTORS,
+    changes: pd.DataFrame | None = None,
 ) -> AnomalyRun:
     """Score ``events`` with the registry's active model (or the given one), as one batch.
 
     ``history`` is the principals' past before these events; by default the model's own (as of
-    the end of its training span). The daily job runs the same pieces per partition and settles
-    volume and the alert guard once per day (``service.scoring.anomalies``).
+    the end of its training span). ``changes``: functions' ``config_changes`` up to these
+    events (denial-of-wallet's cost); by default those of the events themselves. The daily job
+    runs the same pieces per partition and settles volume and the alert guard once per day
+    (``service.scoring.anomalies``).
     """
     config = config or AnomalyConfig()
     if isinstance(model, ModelRegistry):
@@ -188,14 +261,18 @@ def detect_anomalies(
     )
     parts = [principal.frame]
     found = dict(principal.found)
-    if "volume" in detectors:
-        volume = volume_hits(volume_counts(events, window=window), model, config)
-        parts.append(volume)
-        if len(volume):
-            found["volume"] = len(volume)
+    if any(d in detectors for d in SERIES_DETECTORS):
+        if changes is None and "raw" in events.columns:
+            changes = config_changes(events)
+        series = volume_hits(
+            volume_counts(events, window=window), model, config, changes=changes,
+            detectors=detectors,
+        )  # fmt: skip
+        parts.append(series)
+        found.update({str(k): int(v) for k, v in series["detector"].value_counts().items()})
     candidates = _candidates(parts)
     kept, held_back = guard(candidates, config.max_alerts)
-    is_volume = (kept["detector"] == "volume").to_numpy(bool)
+    is_volume = kept["detector"].isin(SERIES_DETECTORS).to_numpy(bool)
     alerts = build_alerts(
         kept[~is_volume], with_principal(events), window=window, evidence_ids=config.evidence_ids
     ) + build_alerts(kept[is_volume], events, window=window, evidence_ids=config.evidence_ids)
@@ -210,6 +287,7 @@ def detect_anomalies(
 
 __all__ = [
     "DETECTORS",
+    "SERIES_DETECTORS",
     "AnomalyConfig",
     "AnomalyRun",
     "NoTrainedModel",
@@ -219,5 +297,6 @@ __all__ = [
     "principal_candidates",
     "principal_hits",
     "principal_parts",
+    "volume_drops",
     "volume_hits",
 ]

@@ -33,6 +33,22 @@ RUNBOOKS = {
         "Check whether the new address, network, region or tool belongs to the principal's "
         "owner (new laptop, VPN, new pipeline). If not, treat its credentials as stolen."
     ),
+    "dormant-identity": (
+        "Ask the identity's owner whether they used it; a forgotten user or key waking up to read "
+        "secrets or change IAM, code or logging is how leaked credentials are used. If nobody "
+        "claims it: disable the key, review what it read, rotate those secrets."
+    ),
+    "denial-of-wallet": (
+        "Find who drives the invocations (API keys, source addresses, the caller in the "
+        "evidence) and whether a launch or batch explains them; check the bill-raising changes "
+        "named in the explanation, set reserved concurrency or throttling on the function and "
+        "its API, and put a budget alert on the account."
+    ),
+    "volume-drop": (
+        "Check that the logs still arrive (trail or sink stopped, delivery broken, data events "
+        "switched off) and whether the function was disabled (reserved concurrency 0), deleted "
+        "or replaced; compare with deployments in the audit log."
+    ),
     "volume": (
         "Find who drove the spike (principals and source addresses in the evidence) and whether "
         "a deployment explains it; for invocation floods check cost and concurrency limits."
@@ -41,8 +57,13 @@ RUNBOOKS = {
 TAGS = {
     "isolation-forest": ["anomaly", "T1078"],
     "first-seen": ["anomaly", "first-seen", "T1078.004"],
+    "dormant-identity": ["anomaly", "dormant-identity", "T1078.004"],
     "volume": ["anomaly", "volume", "T1496"],
+    "denial-of-wallet": ["anomaly", "denial-of-wallet", "T1496", "T1499.003"],
+    "volume-drop": ["anomaly", "volume-drop", "T1562.008"],
 }
+SERIES = ("volume", "denial-of-wallet", "volume-drop")
+"""Detectors whose candidates are series (a function, an action, an account), not principals."""
 
 
 def _short(value: object) -> str:
@@ -70,7 +91,7 @@ def rank_keys(candidates: pd.DataFrame) -> list[str]:
     for row in candidates.to_dict("records"):
         who = (
             f"{row.get('kind')}:{row.get('key')}"
-            if row["detector"] == "volume"
+            if row["detector"] in SERIES
             else _clean(row.get("principal"))
         )
         measure = _clean(row.get("measure")) or ""
@@ -110,8 +131,14 @@ def build_alerts(
             & (text["provider"] == row["provider"])
             & (text["account"] == (row["account"] or ""))
         )
-        if row["detector"] == "volume":
-            column = "resource" if row["kind"] == "function" else "action"
+        if row["detector"] == "volume-drop":
+            mask &= False  # what is missing has no events; the explanation is the evidence
+        elif row["detector"] == "denial-of-wallet":
+            mask &= text["category"] == "invocation"
+            if row["kind"] == "function":
+                mask &= text["resource"].isin(row["members"] or [row["key"]])
+        elif row["detector"] == "volume":
+            column = {"function": "resource", "principal": "principal"}.get(row["kind"], "action")
             mask &= text[column] == row["key"]
             if row["kind"] == "function":
                 mask &= text["category"] == "invocation"
@@ -141,7 +168,7 @@ def candidate_alert(
         "anomaly",
         row["detector"],
         row["account"],
-        row["principal"] if row["detector"] != "volume" else f"{row['kind']}:{row['key']}",
+        row["principal"] if row["detector"] not in SERIES else f"{row['kind']}:{row['key']}",
         pd.Timestamp(row["window"]).isoformat(),
     )
     records: list[dict[str, Any]] = list(event_records(sample.head(EVIDENCE_SAMPLE_LIMIT)))
@@ -173,7 +200,13 @@ def principal_title(detector: str, frame: pd.DataFrame) -> list[str]:
     titles = []
     for row in frame.to_dict("records"):
         when = pd.Timestamp(row["window"]).strftime("%Y-%m-%d %H:%M")
-        if detector == "first-seen":
+        if detector == "dormant-identity":
+            slept, did = row["explanation"][0].observed, row["explanation"][1].observed
+            titles.append(
+                f"Dormant identity {_short(row['principal'])} in {_short(row['account'])} back "
+                f"after {slept}: {_short(did)} ({when} UTC)"
+            )
+        elif detector == "first-seen":
             kinds = sorted({d.feature for d in row["explanation"]})
             what = ", ".join(kinds)
             titles.append(
@@ -193,10 +226,48 @@ def volume_title(frame: pd.DataFrame) -> list[str]:
     titles = []
     for row in frame.to_dict("records"):
         when = pd.Timestamp(row["window"]).strftime("%Y-%m-%d %H:%M")
+        if row["measure"] == "error_rate":
+            titles.append(
+                f"Error rate of {row['kind']} {_short(row['key'])} in {_short(row['account'])}: "
+                f"{float(row['observed']):.0%} of calls failed ({when} UTC)"
+            )
+            continue
         what = "invocations of function" if row["kind"] == "function" else "calls of"
         noun = "errors in" if row["measure"] == "errors" else ""
         titles.append(
             f"Spike of {noun} {what} {_short(row['key'])} in {_short(row['account'])}: "
             f"{int(row['observed'])} in one window ({when} UTC)".replace("  ", " ")
+        )
+    return titles
+
+
+def wallet_title(frame: pd.DataFrame) -> list[str]:
+    """One human line per denial-of-wallet candidate, with the estimated cost when known."""
+    titles = []
+    for row in frame.to_dict("records"):
+        when = pd.Timestamp(row["window"]).strftime("%Y-%m-%d %H:%M")
+        what = f"function {_short(row['key'])}" if row["kind"] == "function" else "all functions"
+        cost = next((d for d in row["explanation"] if d.feature == "estimated cost at risk"), None)
+        money = f", ~{str(cost.observed).split(' ')[0]} at risk (estimate)" if cost else ""
+        titles.append(
+            f"Denial of wallet? {what} in {_short(row['account'])} invoked "
+            f"{int(row['observed'])} times in one hour{money} ({when} UTC)"
+        )
+    return titles
+
+
+def drop_title(frame: pd.DataFrame) -> list[str]:
+    """One human line per volume-drop candidate."""
+    titles = []
+    for row in frame.to_dict("records"):
+        when = pd.Timestamp(row["window"]).strftime("%Y-%m-%d %H:%M")
+        what = (
+            f"Invocations of function {_short(row['key'])}"
+            if row["kind"] == "function"
+            else "Every logged call"
+        )
+        titles.append(
+            f"{what} in {_short(row['account'])} dropped to {int(row['observed'])} "
+            f"(expected ~{float(row['expected']):.0f}) over {row['hours']} hours from {when} UTC"
         )
     return titles

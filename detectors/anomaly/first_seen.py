@@ -186,6 +186,14 @@ def first_seen_candidates(
             for row in group.head(8).to_dict("records")
         ]
         ids = [str(i) for i in group["id"].dropna().unique()]
+        first = group.iloc[0]
+        note = config.principal_notes.get(
+            (str(first["provider"]), str(first["account"]), str(first["principal"]))
+        )
+        if note is not None:
+            deviations.append(
+                Deviation(feature="baseline adjusted", observed="by an analyst", baseline=note)
+            )
         explained.append((deviations, ids))
     hits = hits.assign(explanation=[e for e, _ in explained], event_ids=[i for _, i in explained])
     return hits[columns]

@@ -2,8 +2,10 @@
 stopped, a volume drop, a source that keeps failing; tied to the logging change that caused
 the drop when the account's own events hold one.
 
-Ids are stable: an account's silence is keyed by the moment it began (its last event), so the
-score job finding it again the next day folds into the same alert (``last_seen`` grows).
+Ids are stable: an account's silence is keyed by the moment it began (its last event), and
+``first_seen`` = ``last_seen`` = that moment, so finding it again (the next daily run, the
+watcher's next hourly pass) is the same alert unchanged: no repeated ``alert.updated``
+deliveries for one silence. Whether it still lasts is what ``GET /v1/coverage`` says.
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ def _finding_alert(
         principal=principal,
         resource=finding.log_type,
         first_seen=finding.since,
-        last_seen=max(at, finding.since),
+        last_seen=finding.since,
         tags=tags,
         evidence=evidence,
         explanation=explanation,
@@ -148,7 +150,7 @@ def _source_alert(source: SourceHealth, at: datetime) -> Alert:
         score=0.6,
         resource=source.uri,
         first_seen=min(since, at),
-        last_seen=at,
+        last_seen=min(since, at),
         tags=["coverage"],
         explanation=[
             Deviation(

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from sigma.correlations import SigmaCorrelationType
 
 from detectors.alert import Alert, fold
 from detectors.rules.context import BatchContext
@@ -62,6 +63,9 @@ class StreamRules:
         """Per carried row: its time plus the longest window that reads it (µs)."""
         self._watermark: int | None = None
         """The newest event time seen (µs), capped at the wall clock."""
+        self._open: dict[str, dict[tuple[str | None, ...], int]] = {}
+        """temporal_ordered rule id -> group -> time of its earliest first step (µs)"""
+        self._open_spans: dict[str, int] = {}
         self.evicted = 0
         """Rows dropped from the carry by ``max_rows`` before their window ended."""
 
@@ -88,13 +92,13 @@ class StreamRules:
         if not windowed or events.empty:
             return
         ctx, results = match_rules(events, _missing_bases(windowed, []))
-        joined, _ = self._join(ctx, _carried_spans(ctx, results, windowed))
+        joined, _ = self._join(ctx, self._carried_spans(ctx, results, windowed))
         self._advance(joined, ctx)
 
     def _windowed(
         self, ctx: BatchContext, results: Mapping[str, Matches], windowed: list[Rule]
     ) -> list[Alert]:
-        joined, fresh = self._join(ctx, _carried_spans(ctx, results, windowed))
+        joined, fresh = self._join(ctx, self._carried_spans(ctx, results, windowed))
         found: list[Alert] = []
         if fresh:
             jctx, jresults = match_rules(events_from_arrow(joined[0]), windowed)
@@ -105,6 +109,72 @@ class StreamRules:
             ]
         self._advance(joined, ctx)
         return found
+
+    def _carried_spans(
+        self, ctx: BatchContext, results: Mapping[str, Matches], windowed: list[Rule]
+    ) -> np.ndarray:
+        """Per row of the batch, the longest window of a windowed rule that reads it (µs; 0:
+        none does): base-rule matches of correlations, Python rules' candidates.
+
+        A ``temporal_ordered`` correlation's later steps are read only in a group whose first
+        step came (``_opened``): "a function created by a person, then invoked" must not carry
+        every invocation of the hour. A first step that arrives after its later steps (beyond
+        the batch they came in) is left to the daily job."""
+        spans = np.zeros(ctx.n, dtype=np.int64)
+        if not ctx.n:
+            return spans
+        for rule in windowed:
+            span = int((window_of(rule) or timedelta(0)) / timedelta(microseconds=1))
+            reads = np.zeros(ctx.n, dtype=bool)
+            bases = list(getattr(rule, "bases", ()))
+            for base in bases:
+                reads |= np.asarray(results[base.meta.rule_id], dtype=bool)
+            if isinstance(rule, SigmaCorrelation) and _ordered(rule) and reads.any():
+                reads &= self._opened(rule, ctx, results)
+            elif not isinstance(rule, SigmaCorrelation):
+                candidates = getattr(rule, "candidates", None)
+                if candidates is None:
+                    reads[:] = True
+                else:
+                    reads[np.asarray(candidates(ctx.events), dtype=np.int64)] = True
+            spans[reads] = np.maximum(spans[reads], span)
+        return spans
+
+    def _opened(
+        self, rule: SigmaCorrelation, ctx: BatchContext, results: Mapping[str, Matches]
+    ) -> np.ndarray:
+        """Rows of groups whose first step came within the window (this batch's first steps
+        open their groups), the first steps themselves included."""
+        first = np.asarray(results[rule.bases[0].meta.rule_id], dtype=bool)
+        later = np.zeros(ctx.n, dtype=bool)
+        for base in rule.bases[1:]:
+            later |= np.asarray(results[base.meta.rule_id], dtype=bool)
+        opened = self._open.setdefault(rule.meta.rule_id, {})
+        self._open_spans[rule.meta.rule_id] = _micros(window_of(rule))
+        rows = np.flatnonzero(first)
+        if len(rows):
+            keys = zip(*(ctx.first_values(name, rows) for name in rule.group_by), strict=True)
+            for key, at in zip(keys, ctx.time_ns[rows].tolist(), strict=True):
+                opened[key] = min(opened.get(key, at), at)
+        keep = first.copy()
+        rows = np.flatnonzero(later & ~first)
+        if len(rows) and opened:
+            keys = zip(*(ctx.first_values(name, rows) for name in rule.group_by), strict=True)
+            times = ctx.time_ns[rows].tolist()
+            hits = [
+                key in opened and opened[key] <= at for key, at in zip(keys, times, strict=True)
+            ]
+            keep[rows[np.asarray(hits, dtype=bool)]] = True
+        return keep
+
+    def _close_groups(self) -> None:
+        """Forget groups whose first step is older than the window plus the lateness."""
+        assert self._watermark is not None
+        lateness = _micros(self.lateness)
+        for rule_id, opened in self._open.items():
+            horizon = self._watermark - self._open_spans.get(rule_id, 0) - lateness
+            for key in [k for k, at in opened.items() if at < horizon]:
+                del opened[key]
 
     def _join(
         self, ctx: BatchContext, spans: np.ndarray
@@ -137,6 +207,8 @@ class StreamRules:
         if ctx.n:
             newest = min(int(ctx.time_ns.max()), int(time.time() * 1_000_000))
             self._watermark = max(self._watermark or newest, newest)
+        if self._watermark is not None:
+            self._close_groups()
         if self._watermark is not None and len(until):
             lateness = int(self.lateness / timedelta(microseconds=1))
             alive = until + lateness >= self._watermark
@@ -153,6 +225,14 @@ class StreamRules:
         self._carry, self._until = rows, until
 
 
+def _micros(span: timedelta | None) -> int:
+    return int((span or timedelta(0)) / timedelta(microseconds=1))
+
+
+def _ordered(rule: SigmaCorrelation) -> bool:
+    return bool(rule.sigma.type == SigmaCorrelationType.TEMPORAL_ORDERED)
+
+
 def _missing_bases(windowed: list[Rule], present: list[Rule]) -> list[Rule]:
     """The correlations' base rules the row pass does not run already (a base rule that does
     not alert on its own is still matched on every batch: its rows are carried)."""
@@ -163,29 +243,6 @@ def _missing_bases(windowed: list[Rule], present: list[Rule]) -> list[Rule]:
             if base.meta.rule_id not in have:
                 found[base.meta.rule_id] = base
     return list(found.values())
-
-
-def _carried_spans(
-    ctx: BatchContext, results: Mapping[str, Matches], windowed: list[Rule]
-) -> np.ndarray:
-    """Per row of the batch, the longest window of a windowed rule that reads it (µs; 0: none
-    does): base-rule matches of correlations, Python rules' candidates."""
-    spans = np.zeros(ctx.n, dtype=np.int64)
-    if not ctx.n:
-        return spans
-    for rule in windowed:
-        span = int((window_of(rule) or timedelta(0)) / timedelta(microseconds=1))
-        reads = np.zeros(ctx.n, dtype=bool)
-        for base in getattr(rule, "bases", ()):
-            reads |= np.asarray(results[base.meta.rule_id], dtype=bool)
-        if not isinstance(rule, SigmaCorrelation):
-            candidates = getattr(rule, "candidates", None)
-            if candidates is None:
-                reads[:] = True
-            else:
-                reads[np.asarray(candidates(ctx.events), dtype=np.int64)] = True
-        spans[reads] = np.maximum(spans[reads], span)
-    return spans
 
 
 def _first_per_id(rows: pa.Table) -> np.ndarray:

@@ -41,6 +41,13 @@ FUNCTION_SERVICES: Final = frozenset(
     {"lambda.amazonaws.com", "cloudfunctions.googleapis.com", "run.googleapis.com"}
 )
 
+IAM_SERVICES: Final = frozenset(
+    {"iam.amazonaws.com", "iam.googleapis.com", "cloudresourcemanager.googleapis.com"}
+)
+"""Writes here change who may do what: identities, keys, policies, project IAM bindings."""
+LOGGING_SERVICES: Final = frozenset({"cloudtrail.amazonaws.com", "logging.googleapis.com"})
+"""Writes here change what gets recorded: trails, event selectors, sinks, exclusions."""
+
 NOVELTY_KINDS: Final = (
     "action",
     "action_family",

@@ -18,6 +18,8 @@ from pipelines.features.history import PrincipalHistory, entity_frame
 from pipelines.features.keys import (
     ENTITY,
     FUNCTION_SERVICES,
+    IAM_SERVICES,
+    LOGGING_SERVICES,
     SECRET_READS,
     novelty_codes,
     utc_times,
@@ -53,6 +55,9 @@ NOVELTY_FEATURES: Final = (
     "days_since_last_seen",
 )
 PRINCIPAL_FEATURES: Final = ACTIVITY_FEATURES + NOVELTY_FEATURES
+CONTEXT_COLUMNS: Final = ("iam_changes", "logging_changes")
+"""Carried beside the features for the detectors that read them (dormant identities: what a
+returning principal did), not forest inputs: a model's feature list stays as trained."""
 _NEW_COLUMN: Final = {
     "action": "new_actions",
     "action_family": "new_action_families",
@@ -100,6 +105,7 @@ _SUMMED: Final = (
     "_writes",
     "function_modifications",
     "secret_reads",
+    *CONTEXT_COLUMNS,
     "_off_hours",
     *_NEW_COLUMN.values(),
 )
@@ -173,12 +179,16 @@ def window_aggregates(
         .to_numpy(bool)
     )
     secret = events["action"].astype("string[pyarrow]").isin(SECRET_READS).fillna(False)
+    iam = (service.isin(IAM_SERVICES).fillna(False).to_numpy(bool)) & write
+    logging = (service.isin(LOGGING_SERVICES).fillna(False).to_numpy(bool)) & write
 
     out["event_count"] = np.bincount(gid, minlength=n).astype(np.float64)
     out["_errors"] = np.bincount(gid, weights=failed, minlength=n)
     out["_writes"] = np.bincount(gid, weights=write, minlength=n)
     out["function_modifications"] = np.bincount(gid, weights=function_mod, minlength=n)
     out["secret_reads"] = np.bincount(gid, weights=secret.to_numpy(bool), minlength=n)
+    out["iam_changes"] = np.bincount(gid, weights=iam, minlength=n)
+    out["logging_changes"] = np.bincount(gid, weights=logging, minlength=n)
     out["_off_hours"] = _off_hours_share(keyed, gid, n, history)
     keep = out["window"].isin(list(cut)).to_numpy(bool)
     for name, column in _DISTINCT.items():
@@ -217,10 +227,10 @@ def finish_features(aggregates: pd.DataFrame) -> pd.DataFrame:
     out = aggregates.copy()
     for share, count in _SHARES.items():
         out[share] = out[count] / out["event_count"]
-    for name in PRINCIPAL_FEATURES:
+    for name in (*PRINCIPAL_FEATURES, *CONTEXT_COLUMNS):
         out[name] = out[name].astype(np.float64)
     out["history_days"] = out["history_days"].astype("int64")
-    return out[[*ENTITY, "window", *PRINCIPAL_FEATURES, "history_days"]]
+    return out[[*ENTITY, "window", *PRINCIPAL_FEATURES, "history_days", *CONTEXT_COLUMNS]]
 
 
 def _off_hours_share(

@@ -14,7 +14,8 @@ import pandas as pd
 from pipelines.features.principal import window_start
 
 VOLUME_KEYS: Final = ("provider", "account", "kind", "key")
-"""A volume series: ``kind`` is ``action`` or ``function``, ``key`` its action or function."""
+"""A volume series: ``kind`` is ``action``, ``function`` or ``principal``, ``key`` its action,
+function or principal (principals' series feed error-rate baselines only)."""
 
 
 def volume_counts(events: pd.DataFrame, *, window: str = "hour") -> pd.DataFrame:
@@ -23,6 +24,11 @@ def volume_counts(events: pd.DataFrame, *, window: str = "hour") -> pd.DataFrame
         c: events[c].astype("string[pyarrow]").fillna("").to_numpy(dtype=object)
         for c in ("provider", "account", "action", "resource", "category")
     }
+    principal = (
+        events["principal"].astype("string[pyarrow]").fillna("").to_numpy(dtype=object)
+        if "principal" in events.columns
+        else np.full(len(events), "", dtype=object)
+    )
     failed = (events["outcome"].astype("string[pyarrow]") == "failure").fillna(False)
     base = pd.DataFrame(
         {
@@ -35,7 +41,8 @@ def volume_counts(events: pd.DataFrame, *, window: str = "hour") -> pd.DataFrame
     actions = base.assign(kind="action", key=text["action"])
     invoked = text["category"] == "invocation"
     functions = base[invoked].assign(kind="function", key=text["resource"][invoked])
-    both = pd.concat([actions, functions], ignore_index=True)
+    callers = base.assign(kind="principal", key=principal)
+    both = pd.concat([actions, functions, callers], ignore_index=True)
     both = both[both["key"] != ""]
     counts = (
         both.groupby([*VOLUME_KEYS, "window"], sort=True)

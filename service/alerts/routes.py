@@ -29,6 +29,7 @@ from service.api.deps import Analyst, Session, State, Viewer
 from service.api.direct import DirectRoute
 from service.api.errors import Problem
 from service.api.state import ApiState
+from service.baselines.store import learn_from_verdict
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
@@ -88,7 +89,9 @@ def get(session: Session, _: Viewer, alert_id: str) -> AlertDetail:
 
 
 @router.patch("/{alert_id}", summary="triage: status, assignee, note, disposition (analyst)")
-def patch(session: Session, key: Analyst, alert_id: str, body: AlertPatch) -> StoredAlert:
+def patch(
+    session: Session, state: State, key: Analyst, alert_id: str, body: AlertPatch
+) -> StoredAlert:
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         raise Problem(
@@ -106,6 +109,9 @@ def patch(session: Session, key: Analyst, alert_id: str, body: AlertPatch) -> St
     except DispositionNotResolving as exc:
         raise Problem(422, str(exc), kind="validation") from None
     session.commit()
+    if "disposition" in changes or "status" in changes:
+        # a false positive widens the entity's baseline; another verdict or reopening undoes it
+        learn_from_verdict(state.settings, alert, alert.disposition, key.name)
     return alert
 
 

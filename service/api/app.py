@@ -22,6 +22,7 @@ from service.api.ratelimit import BUCKETS_FILE, RateLimiter
 from service.api.state import ApiState
 from service.async_reads import AsyncReads
 from service.audit.writer import AuditWriter
+from service.baselines.routes import router as baselines_router
 from service.console.routes import router as console_router
 from service.coverage.routes import router as coverage_router
 from service.db import Database, open_database
@@ -119,6 +120,7 @@ def create_app(
         suppressions_router,
         rules_router,
         jobs_router,
+        baselines_router,
         webhooks_router,
         console_router,
     )

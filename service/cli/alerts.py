@@ -5,20 +5,18 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from detectors.alert import Severity, Status
-from pipelines.settings import Settings
-from service.alerts.queries import AlertFilter, list_alerts
-from service.alerts.store import StoredAlert
 from service.cli.app import CommandFailed, app
-from service.db import open_database
-from service.query import MAX_LIMIT
+
+if TYPE_CHECKING:
+    from detectors.alert import Severity, Status
+    from service.alerts.store import StoredAlert
 
 alerts_app = typer.Typer(help="Query the alert store.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
@@ -61,6 +59,11 @@ def list_(
     ] = False,
 ) -> None:
     """Alerts in the store, newest first (shadow alerts only with --include-shadow)."""
+    from pipelines.settings import Settings
+    from service.alerts.queries import AlertFilter, list_alerts
+    from service.db import open_database
+    from service.query import MAX_LIMIT
+
     fmt = output or (Format.table if sys.stdout.isatty() else Format.jsonl)
     sev: Severity | None = severity.value if severity else None
     stat: Status | None = status.value if status else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from service.cli import (  # noqa: F401  (imported for their registration on the app)
     alerts,
+    baselines,
     coverage,
     demo,
     detect,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
@@ -13,13 +13,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from pipelines.lake import EventLake
 from pipelines.settings import Settings
 from service.cli.alerts import CONTROL_ESCAPES
 from service.cli.app import app
-from service.coverage.report import coverage_report
-from service.coverage.schemas import CoveragePage, page_out
-from service.fields import bounded_utc
+
+if TYPE_CHECKING:
+    from service.coverage.schemas import CoveragePage
 
 
 class Format(StrEnum):
@@ -35,6 +34,11 @@ def coverage(
     output: Annotated[Format | None, typer.Option("--format", help="table or json")] = None,
 ) -> None:
     """Which accounts still send what they used to: ok, silent or degraded, with reasons."""
+    from pipelines.lake import EventLake
+    from service.coverage.report import coverage_report
+    from service.coverage.schemas import page_out
+    from service.fields import bounded_utc
+
     fmt = output or (Format.table if sys.stdout.isatty() else Format.json)
     try:
         moment = bounded_utc(datetime.fromisoformat(at.replace("Z", "+00:00"))) if at else None

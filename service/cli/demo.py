@@ -7,17 +7,17 @@ SQLite, the local lake, the model registry and the simulated logs.
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipelines.settings import Settings
 from service.cli.app import CommandFailed, app, err
-from service.db import Database, open_database
-from service.keys.store import DuplicateKeyName, create_key, server_secret
-from service.scoring.demo import run_demo
-from service.scoring.job import ScoreFailed
+
+if TYPE_CHECKING:
+    from pipelines.settings import Settings
+    from service.db import Database
 
 HOST, PORT = "127.0.0.1", 8000
 
@@ -36,6 +36,11 @@ def demo(
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="serve the API after")] = True,
 ) -> None:
     """Simulate a week with attacks, train, score, then serve the API and console on :8000."""
+    from pipelines.settings import Settings
+    from service.db import open_database
+    from service.scoring.demo import run_demo
+    from service.scoring.job import ScoreFailed
+
     if score_days >= days:
         raise typer.BadParameter("--score-days must leave at least one day to train on")
     if home is not None:
@@ -65,7 +70,12 @@ def demo(
         f"scored: {', '.join(d.isoformat() for d in result.scored_days)}",
         f"alerts: {sum(result.alerts_by_severity.values())} ({severities or 'none'})",
         f"attacks caught: {len(result.caught)} of {total} labelled in the scored days",
+        *(f"  caught: {name} by {', '.join(by)}" for name, by in result.caught_by.items()),
         *(f"  missed: {name}" for name in result.missed),
+        *(
+            _unmatched_line(day, n, result.unmatched_rules.get(day, {}))
+            for day, n in result.unmatched.items()
+        ),
         f"analyst key: {key}",
         f"try: curl -H 'Authorization: Bearer {key}' http://{HOST}:{PORT}/v1/alerts?limit=5",
         f"console: http://{HOST}:{PORT}/console",
@@ -78,7 +88,17 @@ def demo(
         serve_api(host=HOST, port=PORT)
 
 
+def _unmatched_line(day: date, count: int, rules: dict[str, int]) -> str:
+    """One scored day's alerts that match no labelled attack, by rule."""
+    detail = ", ".join(f"{rule} {n}" for rule, n in sorted(rules.items()))
+    return f"alerts matching no labelled attack on {day.isoformat()}: {count}" + (
+        f" ({detail})" if detail else ""
+    )
+
+
 def _analyst_key(settings: Settings, db: Database) -> str:
+    from service.keys.store import DuplicateKeyName, create_key, server_secret
+
     secret = server_secret(settings.home)
     for n in range(100):
         name = "demo" if n == 0 else f"demo-{n}"

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import sys
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 
 from pipelines.settings import Settings
 from service.cli.app import app
-from service.db import open_database
-from service.retention.prune import PrunePlan, prune
+
+if TYPE_CHECKING:
+    from service.retention.prune import PrunePlan
 
 
 class Format(StrEnum):
@@ -29,6 +30,9 @@ def prune_command(
 ) -> None:
     """Delete lake partitions, resolved alerts, audit rows and webhook deliveries older than
     the FUNCTRAIL_RETENTION_* settings (never what an open alert's evidence needs)."""
+    from service.db import open_database
+    from service.retention.prune import prune
+
     settings = Settings()
     db = open_database(settings)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
@@ -16,9 +16,10 @@ from rich.text import Text
 from pipelines.settings import Settings
 from service.cli.normalize import printable
 from service.cli.rules import Format, rules_app
-from service.db import open_database
-from service.rules.stats import MAX_DAYS, RuleVolume, rule_volumes
-from service.rules.store import RuleState, rule_settings
+from service.rules import MAX_DAYS
+
+if TYPE_CHECKING:
+    from service.rules.stats import RuleVolume
 
 
 @rules_app.command("stats")
@@ -32,6 +33,10 @@ def stats(
     ] = None,
 ) -> None:
     """Alerts per rule (per day for the rules named) and their verdicts, shadow rules included."""
+    from service.db import open_database
+    from service.rules.stats import rule_volumes
+    from service.rules.store import RuleState, rule_settings
+
     fmt = output or (Format.table if sys.stdout.isatty() else Format.jsonl)
     db = open_database(Settings())
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,15 +16,9 @@ from pipelines.settings import Settings
 from service.cli.alerts import CONTROL_ESCAPES, _time
 from service.cli.app import CommandFailed, app
 from service.cli.triage import ActorOpt, os_user
-from service.db import open_database
-from service.suppressions.schemas import SuppressionOut
-from service.suppressions.store import (
-    SuppressionNotFound,
-    SuppressionSpec,
-    create_suppression,
-    delete_suppression,
-    list_suppressions,
-)
+
+if TYPE_CHECKING:
+    from service.suppressions.schemas import SuppressionOut
 
 suppressions_app = typer.Typer(
     help="Suppress matching new alerts (kept as suppressed) from a terminal.",
@@ -44,6 +38,10 @@ def list_(
     output: Annotated[Format | None, typer.Option("--format", help="table or jsonl")] = None,
 ) -> None:
     """Suppressions, newest first."""
+    from service.db import open_database
+    from service.suppressions.schemas import SuppressionOut
+    from service.suppressions.store import list_suppressions
+
     fmt = output or (Format.table if sys.stdout.isatty() else Format.jsonl)
     db = open_database(Settings())
     items: list[SuppressionOut] = []
@@ -94,6 +92,9 @@ def create(
     actor: ActorOpt = None,
 ) -> None:
     """Suppress new alerts matching every criterion given (at least one); prints its id."""
+    from service.db import open_database
+    from service.suppressions.store import SuppressionSpec, create_suppression
+
     if not reason.strip():
         raise typer.BadParameter("the reason is empty", param_hint="--reason")
     spec = SuppressionSpec(
@@ -119,6 +120,9 @@ def create(
 @suppressions_app.command("delete")
 def delete(suppression_id: Annotated[str, typer.Argument(help="the suppression id")]) -> None:
     """Delete a suppression (alerts it suppressed stay as they are)."""
+    from service.db import open_database
+    from service.suppressions.store import SuppressionNotFound, delete_suppression
+
     db = open_database(Settings())
     try:
         with db.session() as session:

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
-from models.bundle import TrainConfig
-from models.registry import ModelRegistry
-from models.train import lake_days, train
-from pipelines.features import FEATURE_COLUMNS
 from pipelines.settings import Settings
 from service.cli.app import CommandFailed, app, err
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from models.verdicts import Excluded
 
 
 def _lake_reader(settings: Settings) -> Any:
     """``EventLake(root).read`` restricted to the feature columns."""
+    from pipelines.features import FEATURE_COLUMNS
+
     try:
         from pipelines.lake import EventLake
     except ImportError as exc:  # the lake ships separately; say so rather than crash
@@ -28,6 +30,19 @@ def _lake_reader(settings: Settings) -> Any:
         return lake.read(start, end, columns=list(FEATURE_COLUMNS))
 
     return read
+
+
+def _confirmed_attacks(settings: Settings, first: date, last: date) -> list[Excluded]:
+    """The true positives' windows from the alert store (none when it has none)."""
+    from service.baselines.store import training_exclusions
+    from service.db import open_database
+
+    db = open_database(settings)
+    try:
+        with db.session() as session:
+            return training_exclusions(session, first, last)
+    finally:
+        db.dispose()
 
 
 @app.command("train")
@@ -50,6 +65,10 @@ def train_command(
     ] = True,
 ) -> None:
     """Fit the anomaly models on the lake and register a new version in the model registry."""
+    from models.bundle import TrainConfig
+    from models.registry import ModelRegistry
+    from models.train import lake_days, train
+
     if window not in ("hour", "day"):
         raise typer.BadParameter("--window must be hour or day")
     settings = Settings()
@@ -59,8 +78,11 @@ def train_command(
         raise typer.BadParameter("--from is after --to")
     config = TrainConfig(window=window, seed=seed, strays_per_day=strays)
     err.print(f"training on {first} .. {last} from {settings.lake_root}")
+    exclude = _confirmed_attacks(settings, first, last)
+    if exclude:
+        err.print(f"leaving out the windows of {len(exclude)} alert(s) resolved as true positive")
     try:
-        model = train(lake_days(_lake_reader(settings), first, last), config)
+        model = train(lake_days(_lake_reader(settings), first, last), config, exclude=exclude)
     except ValueError as exc:
         raise CommandFailed(f"cannot train on {first} .. {last}: {exc}") from exc
     registry = ModelRegistry(settings.models_dir)

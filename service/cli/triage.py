@@ -9,23 +9,23 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.orm import Session
 
-from detectors.alert import Disposition, Status
 from pipelines.settings import Settings
-from service.alerts.queries import AlertNotFound, get_alert
-from service.alerts.store import StoredAlert
-from service.alerts.triage import DispositionNotResolving, history, triage
 from service.cli.alerts import CONTROL_ESCAPES, alerts_app
 from service.cli.app import CommandFailed
-from service.db import open_database
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from detectors.alert import Disposition, Status
+    from service.alerts.store import StoredAlert
 
 IdArg = Annotated[str, typer.Argument(help="the alert id")]
 ActorOpt = Annotated[
@@ -55,6 +55,10 @@ def os_user() -> str:
 
 @contextmanager
 def _store() -> Iterator[Session]:
+    from service.alerts.queries import AlertNotFound
+    from service.alerts.triage import DispositionNotResolving
+    from service.db import open_database
+
     db = open_database(Settings())
     try:
         with db.session() as session:
@@ -68,6 +72,8 @@ def _store() -> Iterator[Session]:
 
 
 def _act(alert_id: str, actor: str | None, **action: Any) -> None:
+    from service.alerts.triage import triage
+
     with _store() as session:
         alert = triage(session, alert_id, actor=actor or os_user(), **action)
     verdict = f" ({alert.disposition})" if alert.disposition else ""
@@ -84,6 +90,9 @@ def show(
     ] = None,
 ) -> None:
     """One alert with its evidence ids and triage history."""
+    from service.alerts.queries import get_alert
+    from service.alerts.triage import history
+
     with _store() as session:
         alert = get_alert(session, alert_id)
         trail = history(session, alert_id)

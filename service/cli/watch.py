@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import signal
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from pipelines.settings import Settings
-from pipelines.sources import UnknownSource
 from service.cli.app import CommandFailed, app, err
-from service.db import open_database
-from service.watch.batch import BatchReport
-from service.watch.loop import DEFAULT_INTERVAL, Watcher
+from service.watch import DEFAULT_INTERVAL
+
+if TYPE_CHECKING:
+    from service.watch.batch import BatchReport
 
 IDLE_LINE_SECONDS = 60.0
 
@@ -51,6 +51,10 @@ def watch(
     once: Annotated[bool, typer.Option("--once", help="one micro-batch, then exit")] = False,
 ) -> None:
     """Poll the sources every S seconds, detect each micro-batch, store alerts, queue webhooks."""
+    from pipelines.sources import UnknownSource
+    from service.db import open_database
+    from service.watch.loop import Watcher
+
     settings = Settings()
     uris = list(sources or settings.watch_sources)
     db = open_database(settings)
@@ -63,7 +67,7 @@ def watch(
             settle=settle,
             pushes=pushes,
             on_batch=_reporter(),
-            on_wait=lambda text: err.print(text, markup=False, highlight=False),
+            on_wait=lambda text: err.print(text, markup=False, highlight=False, soft_wrap=True),
         )
     except UnknownSource as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -72,6 +76,7 @@ def watch(
         f"watching {shown}{' and the push log' if pushes else ''} every {interval:g} s",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     if once:
         try:
@@ -106,7 +111,7 @@ def _reporter() -> Any:
     def report(batch: BatchReport) -> None:
         busy = batch.blobs or batch.pushed or batch.errors or batch.alerts
         if busy or time.monotonic() - last[0] >= IDLE_LINE_SECONDS:
-            err.print(batch.line(), markup=False, highlight=False)
+            err.print(batch.line(), markup=False, highlight=False, soft_wrap=True)
             last[0] = time.monotonic()
 
     return report

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 
 from service.api.deps import Admin, Session, State, Viewer
 from service.api.errors import Problem
+from service.rules import MAX_DAYS
 from service.rules.schemas import (
     ModelPage,
     ModelPatch,
@@ -18,7 +19,7 @@ from service.rules.schemas import (
     RulePatch,
     RuleStatsOut,
 )
-from service.rules.stats import MAX_DAYS, rule_volumes
+from service.rules.stats import rule_volumes
 from service.rules.store import RuleState, model_mode, rule_settings, set_model_mode, set_rule
 
 router = APIRouter(tags=["rules"])

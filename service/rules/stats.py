@@ -20,7 +20,6 @@ from service.alerts.models import AlertRow
 from service.db import utcnow
 
 DISPOSITIONS: tuple[str, ...] = get_args(Disposition)
-MAX_DAYS = 366
 
 
 def no_verdicts() -> dict[str, int]:

@@ -71,9 +71,11 @@ def _settle_anomalies(results: Sequence[PartResult], settings: Settings) -> list
     if not versions:
         return []
     from models.registry import ModelRegistry
+    from service.baselines.store import anomaly_config
     from service.scoring.anomalies import settle_anomalies
 
     model = ModelRegistry(settings.models_dir).load()
     if versions != {model.version}:
         raise RuntimeError(f"the active model changed during the run: {versions}, {model.version}")
-    return settle_anomalies(results, model, settings.lake_root).alerts
+    config = anomaly_config(settings)
+    return settle_anomalies(results, model, settings.lake_root, config).alerts

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import orjson
 import pandas as pd
 from sqlalchemy import select
 
+from models.evaluation import Flagged, Label, read_labels, score_alerts
 from pipelines.ingest import ingest_range
 from pipelines.lake import EventLake
 from pipelines.rejects import write_rejects
@@ -38,6 +38,12 @@ class DemoResult:
     alerts_by_severity: dict[str, int] = field(default_factory=dict)
     caught: list[str] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
+    caught_by: dict[str, list[str]] = field(default_factory=dict)
+    """Label name -> rule ids of the alerts that caught it."""
+    unmatched: dict[date, int] = field(default_factory=dict)
+    """Per scored day: alerts that match no labelled attack (an analyst's wasted triage)."""
+    unmatched_rules: dict[date, dict[str, int]] = field(default_factory=dict)
+    """Per scored day: those alerts by rule id."""
 
 
 def run_demo(
@@ -73,7 +79,7 @@ def run_demo(
         say(f"scoring {day}")
         score_day(day, [], settings, db)
         result.scored_days.append(day)
-    _compare(result, db, logs / "labels.jsonl", first_scored)
+    _compare(result, db, lake, logs / "labels.jsonl", first_scored)
     return result
 
 
@@ -109,16 +115,52 @@ def _train(
     return ModelRegistry(settings.models_dir).register(model, activate=True)
 
 
-def _compare(result: DemoResult, db: Database, labels: Path, since: date) -> None:
-    """An attack is caught when a stored alert's evidence holds one of its events."""
+def _compare(
+    result: DemoResult, db: Database, lake: EventLake, labels_path: Path, since: date
+) -> None:
+    """Labels of the scored days caught or missed, and the alerts matching none, per day
+    (``models.evaluation``: by cited events, or principal / resource and time)."""
     with db.session() as session:
         rows = list(session.scalars(select(AlertRow)))
-    evidence = {i for row in rows for i in row.evidence.get("event_ids", [])}
     result.alerts_by_severity = dict(Counter(row.severity for row in rows))
-    for line in labels.read_bytes().splitlines():
-        label = orjson.loads(line)
-        if datetime.fromisoformat(label["start"]).date() < since:
-            continue
-        name = f"{label['scenario']} ({label['start'][:10]})"
-        hit = evidence.intersection(label.get("event_ids", []))
-        (result.caught if hit else result.missed).append(name)
+    records = [
+        r
+        for r in read_labels(labels_path.read_bytes())
+        if datetime.fromisoformat(str(r["start"]).replace("Z", "+00:00")).date() >= since
+    ]
+    ids = [str(i) for r in records for i in r.get("event_ids", [])]
+    touched = lake.get(ids, start=_midnight(since)) if ids else None
+    by_id: dict[str, str] = {}
+    if touched is not None and len(touched):
+        resource = touched["resource"].astype(object).where(touched["resource"].notna(), "")
+        by_id = dict(zip(touched["id"].astype(str), resource.astype(str), strict=True))
+    labels = [
+        Label.from_record(r, (by_id.get(str(i), "") for i in r.get("event_ids", [])))
+        for r in records
+    ]
+    flagged = [
+        Flagged(
+            id=row.id,
+            detector=row.detector,
+            rule_id=row.rule_id,
+            account=row.account,
+            principal=row.principal,
+            resource=row.resource,
+            first_seen=row.first_seen,
+            last_seen=row.last_seen,
+            event_ids=frozenset(str(i) for i in row.evidence.get("event_ids", [])),
+        )
+        for row in rows
+    ]
+    card = score_alerts(flagged, labels)
+    result.caught = list(card.caught)
+    result.caught_by = card.caught
+    result.missed = card.missed
+    result.unmatched = card.unmatched_per_day(result.scored_days)
+    for alert in card.unmatched:
+        per_rule = result.unmatched_rules.setdefault(alert.first_seen.date(), {})
+        per_rule[alert.rule_id] = per_rule.get(alert.rule_id, 0) + 1
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)

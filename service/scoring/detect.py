@@ -175,8 +175,8 @@ class _AnomalyPass:
     @classmethod
     def start(cls, part: Partition, settings: Settings, result: PartResult) -> _AnomalyPass | None:
         try:
-            from detectors.anomaly import AnomalyConfig
             from models.registry import ModelRegistry, NoTrainedModel
+            from service.baselines.store import adjusted_history, anomaly_config
         except ImportError as exc:
             result.notes.append(f"anomaly detectors unavailable: {exc}")
             return None
@@ -189,7 +189,10 @@ class _AnomalyPass:
         # through the days scored since training (models.day_summaries).
         history = DaySummaries(settings.models_dir).history_for(model, part.start.date())
         result.model_version = model.version
-        return cls(model, history, AnomalyConfig(), part.lake_root, cut_windows(part, model))
+        # analysts' false-positive verdicts: values made known, series' bars raised
+        history = adjusted_history(settings, history)
+        config = anomaly_config(settings)
+        return cls(model, history, config, part.lake_root, cut_windows(part, model))
 
     def add(
         self, events: pd.DataFrame, fetch: RawFetcher, piece: Partition, *, sliced: bool, last: bool

@@ -32,12 +32,20 @@ def lake_alert(lake_root: str, row: Mapping[Any, Any], window: str, evidence_ids
     end = (pd.Timestamp(start) + pd.Timedelta(WINDOWS[window])).to_pydatetime()
     account = str(row["account"] or "") or None
     part = Partition(lake_root, str(row["provider"]), (account,), start, end, 0)
-    if row["detector"] == "volume":
+    if row["detector"] == "volume-drop":
+        series = ds.field("id") == ""  # what is missing has no events
+    elif row["detector"] == "denial-of-wallet":
+        series = ds.field("category") == "invocation"
+        if row["kind"] == "function":
+            members = list(row.get("members") or [str(row["key"])])
+            series = series & ds.field("resource").isin(members)
+    elif row["detector"] == "volume":
         key = str(row["key"])
         if row["kind"] == "function":
             series = (ds.field("resource") == key) & (ds.field("category") == "invocation")
         else:
-            series = ds.field("action") == key
+            column = "principal" if row["kind"] == "principal" else "action"
+            series = ds.field(column) == key
     else:
         series = ds.field("principal") == str(row["principal"] or "")
     first, last, ids = _window_events(lake, part, series, evidence_ids)

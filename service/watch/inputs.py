@@ -41,8 +41,9 @@ class WatchInput(Protocol):
     @property
     def uri(self) -> str: ...
 
-    def poll(self) -> list[tuple[BlobRef, float]]:
-        """New blobs and when each arrived (seconds since the epoch), not yet let go."""
+    def poll(self, budget: Budget) -> list[tuple[BlobRef, float]]:
+        """New blobs and when each arrived (seconds since the epoch), not yet let go, oldest
+        first, as many as ``budget`` allows (the rest come next batch)."""
         ...
 
     def done(self, refs: list[BlobRef]) -> None:
@@ -51,6 +52,27 @@ class WatchInput(Protocol):
 
 
 Span = Callable[[Source], tuple[datetime, datetime]]
+
+
+@dataclass
+class Budget:
+    """What one micro-batch may still take: a backlog (a watcher that was down, a burst) is
+    worked off in batches of this size instead of one that holds it all in memory."""
+
+    blobs: int
+    bytes: int
+    exhausted: bool = False
+    """set when an input stopped because of it: the next batch should start at once"""
+
+    def take(self, ref: BlobRef) -> bool:
+        """Count ``ref`` in; False (and ``exhausted``) once the batch is full (it always takes
+        a first blob, whatever its size)."""
+        if self.blobs <= 0 or self.bytes <= 0:
+            self.exhausted = True
+            return False
+        self.blobs -= 1
+        self.bytes -= max(0, ref.size)
+        return True
 
 
 @dataclass
@@ -66,12 +88,14 @@ class SourceInput:
     def uri(self) -> str:
         return self.source.uri
 
-    def poll(self) -> list[tuple[BlobRef, float]]:
+    def poll(self, budget: Budget) -> list[tuple[BlobRef, float]]:
         start, end = self.span(self.source)
         now = time.time()
         arrived = getattr(self.source, "arrived", None)
         found: list[tuple[BlobRef, float]] = []
         for ref in blob_refs(self.source, start, end):
+            if not budget.take(ref):
+                break
             when = arrived(ref) if arrived is not None else None
             if when is None:
                 when = self.first_seen.setdefault(ref.name, now)

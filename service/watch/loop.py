@@ -23,12 +23,12 @@ from pipelines.writer import WriterLease, push_log
 from service.db import Database
 from service.rules.store import rule_states
 from service.scoring.detect import rule_registry
+from service.watch import DEFAULT_INTERVAL
 from service.watch.batch import PUSHES, BatchReport, BatchRunner
 from service.watch.inputs import open_input
 
 log = logging.getLogger("functrail.watch")
 
-DEFAULT_INTERVAL = 10.0
 BACKOFF_SECONDS = 5.0
 STALE_INTERVALS = 3
 """An input not polled successfully for this many intervals (and at least a minute) is stale."""
@@ -99,12 +99,13 @@ class Watcher:
                 continue
             waiting_said = False
             try:
-                self.step()
+                report = self.step()
             except Exception:
                 log.exception("watch: a batch failed; nothing of it was let go, it is retried")
                 self.stopping.wait(BACKOFF_SECONDS)
                 continue
-            self.stopping.wait(max(0.0, self.interval - (time.monotonic() - began)))
+            if not report.backlog:
+                self.stopping.wait(max(0.0, self.interval - (time.monotonic() - began)))
         self.lease.release()
 
     def step(self) -> BatchReport:

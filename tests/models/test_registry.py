@@ -82,3 +82,14 @@ def test_artifact_of_another_model_refuses_to_load(tmp_path):
     skops.io.dump(LogisticRegression(), path)
     with pytest.raises(TypeError, match="not an IsolationForest"):
         ForestModel.load_forest(path)
+
+
+def test_wallet_baselines_round_trip_as_parquet_and_old_versions_load_without(tmp_path, model):
+    registry = ModelRegistry(tmp_path / "models")
+    version = registry.register(model)
+    assert len(model.wallet) > 0
+    assert (tmp_path / "models" / version / "wallet.parquet").is_file()
+    loaded = registry.load()
+    assert loaded.wallet.equals(model.wallet)
+    (tmp_path / "models" / version / "wallet.parquet").unlink()  # a version from before
+    assert registry.load().wallet.empty

@@ -59,7 +59,7 @@ def test_ordinary_day_raises_no_first_seen_or_volume_alert(setup):
     assert [a for a in run.alerts if a.rule_id != "isolation-forest"] == []
 
 
-def test_invocation_flood_raises_volume_alert_for_the_function(setup):
+def test_invocation_flood_is_denial_of_wallet_for_the_function_and_volume_for_invoke(setup):
     model, day = setup
     t = _at(day, 13)
     flood = events(
@@ -69,13 +69,19 @@ def test_invocation_flood_raises_volume_alert_for_the_function(setup):
         ]
     )
     run = detect_anomalies(pd.concat([day, flood], ignore_index=True), model)
-    hits = [a for a in run.alerts if a.rule_id == "volume" and a.resource == "fn-1"]
-    assert len(hits) == 1
-    assert hits[0].explanation is not None
-    assert hits[0].explanation[0].baseline.startswith("median")
+    wallet = [a for a in run.alerts if a.rule_id == "denial-of-wallet"]
+    assert [a.resource for a in wallet] == ["fn-1"]
+    assert wallet[0].explanation is not None
+    assert wallet[0].explanation[0].feature == "invocations per hour"
+    assert set(flood["id"][:100]) <= set(wallet[0].evidence.event_ids)
+    # the function's series is denial-of-wallet's; the account's Invoke action stays volume's
+    volume = [a for a in run.alerts if a.rule_id == "volume"]
+    assert [a.resource for a in volume] == [None]
+    assert volume[0].explanation is not None
+    assert volume[0].explanation[0].baseline.startswith("median")
 
 
-def test_brand_new_principal_is_cold_start_but_reading_secrets_is_first_seen(setup):
+def test_brand_new_principal_is_cold_start_but_reading_secrets_is_first_seen_and_dormant(setup):
     model, day = setup
     newcomer = f"arn:aws:iam::{ACCOUNT}:user/dormant"
     batch = events(
@@ -83,9 +89,11 @@ def test_brand_new_principal_is_cold_start_but_reading_secrets_is_first_seen(set
     )
     run = detect_anomalies(batch, model)
     assert run.unscored == 1
-    assert [a.rule_id for a in run.alerts] == ["first-seen"]
-    assert run.alerts[0].explanation is not None
-    assert run.alerts[0].explanation[0].feature == "new principal"
+    # Never seen in an account watched 15 days, and its first calls read secrets: both say so.
+    assert sorted(a.rule_id for a in run.alerts) == ["dormant-identity", "first-seen"]
+    first = next(a for a in run.alerts if a.rule_id == "first-seen")
+    assert first.explanation is not None
+    assert first.explanation[0].feature == "new principal"
 
 
 def test_guard_keeps_highest_scores_and_counts_held_back(setup):
@@ -138,9 +146,10 @@ def test_calls_with_no_recorded_caller_count_as_volume_but_are_no_principal(setu
         ]
     )
     run = detect_anomalies(pd.concat([day, requests], ignore_index=True), model)
-    assert "fn-1" in {a.resource for a in run.alerts if a.rule_id == "volume"}
-    assert all(a.principal for a in run.alerts if a.rule_id != "volume")
+    assert "fn-1" in {a.resource for a in run.alerts if a.rule_id == "denial-of-wallet"}
+    series = {"volume", "denial-of-wallet"}
+    assert all(a.principal for a in run.alerts if a.rule_id not in series)
 
     only_requests = detect_anomalies(requests, model)
-    assert {a.rule_id for a in only_requests.alerts} == {"volume"}
+    assert {a.rule_id for a in only_requests.alerts} == series
     assert only_requests.unscored == 0  # no "" pseudo-principal waiting out its cold start

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,19 +17,18 @@ AT = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
 BEGIN = AT - timedelta(days=15)
 
 
-def steady(start: datetime, end: datetime, per_hour: int, **fields: Any) -> list[dict[str, Any]]:
-    """``per_hour`` events an hour from ``start`` until ``end``.
+_steady_ids = itertools.count(1)
 
-    Made from one ``event()`` call, copied with its own ids and times: ``event()`` moves the
-    session's shared event clock a second per call, and the ~35k rows these tests make had
-    carried later tests' default event times past BASE_TIME's midnight (``score`` and ingest
-    tests then found no event of their day in full runs)."""
+
+def steady(start: datetime, end: datetime, per_hour: int, **fields: Any) -> list[dict[str, Any]]:
+    """``per_hour`` events an hour from ``start`` until ``end``, from one factory call: each
+    ``event()`` moves the session's shared event clock a second, and thousands of them carried
+    other tests' events past midnight."""
+    template = event(time=start, **fields)
     step = timedelta(seconds=3600 / per_hour)
-    base = event(**fields)
-    out: list[dict[str, Any]] = []
-    moment = start
+    out, moment = [], start
     while moment < end:
-        out.append(base | {"id": f"{base['id']}-{len(out)}", "time": moment})
+        out.append({**template, "id": f"cov-{next(_steady_ids):08d}", "time": moment})
         moment += step
     return out
 

@@ -123,3 +123,44 @@ def test_warm_carries_rows_without_alerting():
     found = of_rule(stream.run(events(*rows[6:]), pack()), BULK)
     assert len(found) == 1
     assert found[0].first_seen == rows[0]["time"]
+
+
+def created_by_person(minute: float, who: str) -> dict:
+    return event(
+        time=BASE_TIME + timedelta(minutes=minute),
+        principal=user_arn(who),
+        action="CreateFunction",
+        raw_action="CreateFunction20150331",
+        category="modification",
+        read_only=False,
+        resource="exfil",
+        raw={"requestParameters": {"functionName": "exfil", "role": "arn:aws:iam::1:role/admin"}},
+    )
+
+
+def invoked(minute: float, who: str) -> dict:
+    return event(
+        time=BASE_TIME + timedelta(minutes=minute),
+        principal=user_arn(who),
+        action="Invoke",
+        raw_action="Invoke",
+        category="invocation",
+        resource="exfil",
+    )
+
+
+PASSROLE = "aws_lambda_passrole_escalation"
+
+
+def test_an_ordered_correlation_fires_when_its_later_step_comes_in_a_later_batch():
+    stream = StreamRules()
+    assert of_rule(stream.run(events(created_by_person(0, "pat")), pack()), PASSROLE) == []
+    found = of_rule(stream.run(events(invoked(20, "pat")), pack()), PASSROLE)
+    assert len(found) == 1
+
+
+def test_later_steps_of_a_group_with_no_first_step_are_not_carried():
+    """Every invocation of every function would otherwise be carried for an hour."""
+    stream = StreamRules()
+    stream.run(events(*[invoked(m * 0.1, "busy") for m in range(50)]), pack())
+    assert stream.carried == 0

@@ -24,6 +24,7 @@ def test_demo_trains_scores_and_prints_a_working_key(tmp_path: Path, settings: S
     assert "scored: 2026-03-07" in out
     caught = next(line for line in out.splitlines() if line.startswith("attacks caught:"))
     assert not caught.startswith("attacks caught: 0 of")
+    assert "alerts matching no labelled attack on 2026-03-07: " in out
     key = next(line for line in out.splitlines() if line.startswith("analyst key: "))[13:]
     listed = CliRunner().invoke(app, ["keys", "list"], env={"FUNCTRAIL_HOME": str(home)})
     assert "demo" in listed.output

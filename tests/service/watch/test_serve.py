@@ -12,7 +12,8 @@ import pytest
 
 from pipelines.settings import Settings
 from service.db import Database
-from tests.factories import BASE_TIME, cloudtrail_file, public_add_permission
+from service.watch.loop import Watcher
+from tests.factories import BASE_TIME, cloudtrail_file, cloudtrail_record, public_add_permission
 from tests.service.api.conftest import Api, make_api
 from tests.service.watch.helpers import drop, stop_logging, wait_for
 
@@ -78,7 +79,7 @@ def test_readyz_names_a_stale_source(watching):
     assert ready.json()["checks"]["watch"] is True
     source = str(folder.absolute())
 
-    def refused() -> list:
+    def refused(_budget: object) -> list:
         raise PermissionError(13, "Permission denied", source)
 
     watcher.inputs[0].poll = refused
@@ -98,3 +99,29 @@ def test_without_watch_sources_there_is_no_watcher(api):
 def test_watch_sources_are_read_space_or_comma_separated(monkeypatch):
     monkeypatch.setenv("FUNCTRAIL_WATCH_SOURCES", "s3://trail/a, /var/log/ct sqs://q")
     assert Settings().watch_sources == ["s3://trail/a", "/var/log/ct", "sqs://q"]
+
+
+def test_a_standalone_watcher_takes_the_writer_role_from_a_serve_push_drainer(api):
+    """``functrail watch`` beside a ``functrail serve`` that drains pushes: the drainer lets
+    the lease go between ticks, the watcher keeps it and detects the pushes."""
+
+    def push(record: dict) -> None:
+        answer = api.client.post(
+            "/v1/events", content=cloudtrail_file(record), headers=api.headers("ingest")
+        )
+        assert answer.status_code == 200
+
+    push(cloudtrail_record())
+    assert api.drain() == 1
+    assert api.state.drainer.lease.held  # serve's push writer has the writer role
+    watcher = Watcher(api.settings, api.db, [], interval=0.2)
+    try:
+        wait_for(watcher.lease.acquire, 10, "the push drainer kept the writer lease")
+        push(public_add_permission())
+        time.sleep(1.5)  # a drainer tick: it finds the lease held and leaves the push alone
+        assert api.drain() == 0
+        report = watcher.step()
+        assert report.pushed == 1
+        assert _rules(api) == ["aws_lambda_public_add_permission"]
+    finally:
+        watcher.lease.release()

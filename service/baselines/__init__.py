@@ -1,0 +1,1 @@
+"""Baseline adjustments: what false-positive verdicts widened, listed and undone."""
