@@ -56,9 +56,15 @@ def test_metrics_give_the_lag_of_each_source(watching):
     api, folder = watching
     drop(folder, "stop.json", stop_logging(BASE_TIME))
     wait_for(lambda: _rules(api), 15)
-    text = api.client.get("/metrics").text
     source = str(folder.absolute())
-    assert f'functrail_watch_lag_seconds_count{{source="{source}"}} 1.0' in text
+    lag = f'functrail_watch_lag_seconds_count{{source="{source}"}} 1.0'
+
+    # the batch records its lags after its alerts are committed: wait for them, not the alert
+    def metrics_with_lag() -> str | None:
+        text = api.client.get("/metrics").text
+        return text if lag in text else None
+
+    text = wait_for(metrics_with_lag, 15)
     assert f'functrail_watch_stale{{source="{source}"}} 0.0' in text
     assert "functrail_watch_writer 1.0" in text
 
