@@ -196,26 +196,51 @@ def main() -> None:
     for floor, precision, recall, n in curve:
         if any(abs(floor - s) < 1e-9 for s in shown) or floor == curve[-1][0]:
             print(f"| {floor:.2f} | {precision:.2f} | {recall:.2f} | {n} |")
-    plot(curve, Path(args.png), args)
+    detectors = sorted({a.rule_id for a in every_alert})
+    alone = {
+        d: pr_curve([a for a in every_alert if a.rule_id == d], every_label) for d in detectors
+    }
+    print("\n| detector alone | alerts | matching an attack | attacks caught |")
+    print("|---|---:|---:|---:|")
+    for d, c in alone.items():
+        if c:
+            print(f"| `{d}` | {c[0][3]} | {c[0][1]:.2f} | {c[0][2]:.2f} |")
+    plot(curve, alone, Path(args.png), args)
 
 
-def plot(curve: list[tuple[float, float, float, int]], png: Path, args: argparse.Namespace) -> None:
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    recall = [c[2] for c in curve]
-    precision = [c[1] for c in curve]
-    ax.plot(recall, precision, marker=".", lw=1)
-    for floor, p, r, _ in curve[:: max(1, len(curve) // 8)]:
-        ax.annotate(f"≥{floor:.2f}", (r, p), fontsize=7, textcoords="offset points", xytext=(4, 4))
+def plot(
+    curve: list[tuple[float, float, float, int]],
+    alone: dict[str, list[tuple[float, float, float, int]]],
+    png: Path,
+    args: argparse.Namespace,
+) -> None:
+    """All detectors together (bold, minimum scores marked) and each detector alone."""
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    for name, points in alone.items():
+        if points:
+            ax.plot([c[2] for c in points], [c[1] for c in points], lw=1, alpha=0.7,
+                    marker=".", ms=3, label=f"{name} alone")  # fmt: skip
+    ax.plot([c[2] for c in curve], [c[1] for c in curve], lw=2.2, color="black", marker="o",
+            ms=3, label="all anomaly detectors")  # fmt: skip
+    marked: set[tuple[float, float]] = set()
+    for floor, p, r, n in curve:
+        spot = (round(r, 2), round(p, 2))
+        if spot in marked or not any(abs(floor - m) < 1e-9 for m in (0.5, 0.7, 0.9, 0.95, 1.0)):
+            continue
+        marked.add(spot)
+        ax.annotate(f"score ≥ {floor:.2f}: {n} alerts", (r, p), fontsize=7,
+                    textcoords="offset points", xytext=(-110, -12 - 10 * len(marked)))  # fmt: skip
     ax.set_xlabel("recall (labelled attacks caught)")
     ax.set_ylabel("precision (alerts matching an attack)")
     ax.set_xlim(0, 1.05)
     ax.set_ylim(0, 1.05)
     ax.set_title(
         f"Anomaly detectors, seeds {' '.join(map(str, args.seeds))}: "
-        f"{args.weeks} weeks scored after {args.train_days} days",
+        f"{args.weeks} weeks scored after {args.train_days} days (scale {args.scale})",
         fontsize=9,
     )
     ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=110)
