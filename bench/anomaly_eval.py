@@ -77,8 +77,13 @@ def run_seed(
         out = work / f"test-{week}"
         first = test_start + timedelta(days=7 * week)
         sim = simulate(out, 7, seed, SCENARIOS, start=first, scale=args.scale)
-        records.extend(read_labels(sim.labels_path.read_bytes()))
-        frames.append(load(out))
+        # One seed injects the same attack events (same ids) every week: tag each week's ids,
+        # or week 1's alerts would "catch" week 2's attacks by their ids.
+        tag = f"~w{week}"
+        for record in read_labels(sim.labels_path.read_bytes()):
+            records.append(record | {"event_ids": [f"{i}{tag}" for i in record["event_ids"]]})
+        frame = load(out)
+        frames.append(frame.assign(id=frame["id"].astype(str) + tag))
     lake = EventLake(str(work / "lake"))
     lake.append(load(work / "train"))
 
@@ -205,42 +210,48 @@ def main() -> None:
     for d, c in alone.items():
         if c:
             print(f"| `{d}` | {c[0][3]} | {c[0][1]:.2f} | {c[0][2]:.2f} |")
-    plot(curve, alone, Path(args.png), args)
+    plot(curve, alone, len(every_label), Path(args.png), args)
 
 
 def plot(
     curve: list[tuple[float, float, float, int]],
     alone: dict[str, list[tuple[float, float, float, int]]],
+    attacks: int,
     png: Path,
     args: argparse.Namespace,
 ) -> None:
-    """All detectors together (bold, minimum scores marked) and each detector alone."""
-    fig, ax = plt.subplots(figsize=(7, 4.8))
-    for name, points in alone.items():
-        if points:
-            ax.plot([c[2] for c in points], [c[1] for c in points], lw=1, alpha=0.7,
-                    marker=".", ms=3, label=f"{name} alone")  # fmt: skip
-    ax.plot([c[2] for c in curve], [c[1] for c in curve], lw=2.2, color="black", marker="o",
-            ms=3, label="all anomaly detectors")  # fmt: skip
-    marked: set[tuple[float, float]] = set()
+    """All detectors together as the minimum score rises (left) and each detector alone at
+    every score (right: how many attacks it catches, how many of its alerts are attacks)."""
+    fig, (ax, side) = plt.subplots(1, 2, figsize=(11, 4.6), width_ratios=[3, 2])
+    ax.plot([c[2] for c in curve], [c[1] for c in curve], lw=2, color="black", marker="o", ms=3)
+    lines = []
     for floor, p, r, n in curve:
-        spot = (round(r, 2), round(p, 2))
-        if spot in marked or not any(abs(floor - m) < 1e-9 for m in (0.5, 0.7, 0.9, 0.95, 1.0)):
-            continue
-        marked.add(spot)
-        ax.annotate(f"score ≥ {floor:.2f}: {n} alerts", (r, p), fontsize=7,
-                    textcoords="offset points", xytext=(-110, -12 - 10 * len(marked)))  # fmt: skip
+        if any(abs(floor - m) < 1e-9 for m in (0.5, 0.7, 0.8, 0.9, 0.95, 1.0)):
+            lines.append(f"score ≥ {floor:.2f}: {n:3d} alerts, precision {p:.2f}, recall {r:.2f}")
+    ax.text(0.02, 0.03, "\n".join(lines), transform=ax.transAxes, fontsize=7, family="monospace",
+            va="bottom", bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})  # fmt: skip
     ax.set_xlabel("recall (labelled attacks caught)")
     ax.set_ylabel("precision (alerts matching an attack)")
     ax.set_xlim(0, 1.05)
     ax.set_ylim(0, 1.05)
     ax.set_title(
-        f"Anomaly detectors, seeds {' '.join(map(str, args.seeds))}: "
-        f"{args.weeks} weeks scored after {args.train_days} days (scale {args.scale})",
+        f"All anomaly detectors, seeds {' '.join(map(str, args.seeds))}: {args.weeks} weeks "
+        f"scored after {args.train_days} days (scale {args.scale})",
         fontsize=9,
     )
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
+    names = [n for n, c in alone.items() if c]
+    y = np.arange(len(names))
+    side.barh(y - 0.2, [alone[n][0][2] for n in names], height=0.4, label="attacks caught")
+    side.barh(y + 0.2, [alone[n][0][1] for n in names], height=0.4, label="alerts matching one")
+    for i, name in enumerate(names):
+        side.text(1.02, i, f"{alone[name][0][3]} alerts", va="center", fontsize=7)
+    side.set_yticks(y, names, fontsize=8)
+    side.set_xlim(0, 1.3)
+    side.set_title(
+        f"each detector alone (share of the {attacks} attacks; of its alerts)", fontsize=9
+    )
+    side.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=110)
