@@ -28,6 +28,7 @@ from pipelines.provenance import Conflict
 from pipelines.rejects import Reject
 from pipelines.runner import LocalRunner, Runner
 from pipelines.settings import Settings
+from pipelines.source_health import record_attempt
 from pipelines.sources import BlobRef, BlobRejected, Source, blob_refs, mark_done, open_source
 
 FLUSH_EVENTS = 50_000
@@ -234,6 +235,9 @@ def ingest_sources(
             )
         except Exception as exc:  # one failing source must not stop the others
             tally.failed.append(f"{source.uri}: {type(exc).__name__}: {exc}")
+            record_attempt(settings, source.uri, f"{type(exc).__name__}: {exc}")
+        else:
+            record_attempt(settings, source.uri, None)
     return tally
 
 

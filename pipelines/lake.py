@@ -41,6 +41,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from pipelines.events import EVENT_COLUMNS, EVENT_SCHEMA, empty_events, events_from_arrow
+from pipelines.lake_counts import PartitionCounts, count_events
 from pipelines.lake_files import TMP_PREFIX, write_whole
 from pipelines.lake_index import IdIndex, PartitionIndex
 from pipelines.private import private_dir
@@ -65,6 +66,8 @@ LOCK_FILE: Final = "_writer.lock"
 CONFLICTS_DIR: Final = "_conflicts"
 """Pushed records a different pulled record with their id superseded, kept for forensics
 (readers skip ``_`` names)."""
+_COUNTED: Final = ["id", "origin", "time", "account", "service", "raw_action", "raw"]
+"""The columns ``one_per_id`` and ``count_events`` read when a partition is counted anew."""
 MAX_PARTITIONS: Final = 8
 """Partition indexes kept per lake object (LRU): a long-running writer must not keep every
 day it ever touched (24 bytes an event each)."""
@@ -88,6 +91,8 @@ class EventLake:
         else:
             self.fs, self.root = pafs.LocalFileSystem(), os.path.abspath(root)
         self._local = isinstance(self.fs, pafs.LocalFileSystem)
+        self.counts = PartitionCounts(self.fs, self.root, local=self._local)
+        """Events per (account, log type, hour) of each partition, kept by ``store``."""
         self._known: OrderedDict[tuple[str, date], PartitionIndex] = OrderedDict()
         self._thread_lock = threading.Lock()
 
@@ -173,6 +178,7 @@ class EventLake:
         if new.num_rows:
             self._write(provider, day, new.drop_columns(["provider", "date"]))
             index.add((hashed[0][keep], hashed[1][keep]), digest[keep], pushed[keep])
+            self.counts.add(provider, day, new)
         return new, conflicts, int(part.num_rows - new.num_rows)
 
     def compact(self) -> int:
@@ -200,6 +206,40 @@ class EventLake:
                 return False
             self._merge(provider, day, sorted(small))
             return True
+
+    def partition_counts(self, provider: str, day: date) -> pa.Table | None:
+        """The partition's counts (``pipelines.lake_counts``); None when it holds no events.
+
+        A partition written before counts were kept is counted once from its files, and the
+        counts saved, under the writer lock.
+        """
+        found = self.counts.read(provider, day)
+        if found is not None:
+            return found
+        with self._writing():
+            found = self.counts.read(provider, day)
+            if found is not None:
+                return found
+            files = self._files(provider, day)
+            if not files:
+                return None
+            dataset = ds.dataset(files, schema=FILE_SCHEMA, filesystem=self.fs)
+            table = one_per_id(dataset.to_table(columns=_COUNTED))
+            counted = count_events(provider, table)
+            self.counts.write(provider, day, counted)
+            return counted
+
+    def drop_partition(self, provider: str, day: date) -> int:
+        """Delete one partition's events and counts (retention); returns the files deleted."""
+        with self._writing():
+            files = self._files(provider, day)
+            for path in files:
+                self.fs.delete_file(path)
+            with contextlib.suppress(OSError):
+                self.fs.delete_dir(self._partition(provider, day))
+            self.counts.drop(provider, day)
+            self._known.pop((provider, day), None)
+            return len(files)
 
     def _merge(self, provider: str, day: date, files: list[str]) -> None:
         table = ds.dataset(files, schema=FILE_SCHEMA, filesystem=self.fs).to_table()

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     rules_dir: Path | None = Field(
         default=None, description="a folder of extra Sigma rules, loaded beside the built-in pack"
     )
+    rule_cache: bool = Field(
+        default=True,
+        description="keep compiled rules in the home's cache/rules (JSON, rebuilt when a rule"
+        " file or functrail changes); off: compile every rule file on every run",
+    )
     max_record_bytes: int = Field(
         default=8 * 1024 * 1024, description="a single audit record larger than this is rejected"
     )
@@ -46,7 +51,27 @@ class Settings(BaseSettings):
     retention_days: int = Field(
         default=365,
         ge=1,
-        description="the event retention window: a pushed record older than this is a reject",
+        description="days the lake keeps events: `functrail prune` deletes older partitions "
+        "(not those an open alert's evidence needs), and a pushed record older is a reject",
+    )
+    retention_alert_days: int = Field(
+        default=365,
+        ge=1,
+        description="days a resolved or suppressed alert is kept after its last change",
+    )
+    retention_audit_days: int = Field(
+        default=365, ge=1, description="days the audit log keeps its rows"
+    )
+    retention_delivery_days: int = Field(
+        default=90,
+        ge=1,
+        description="days a delivered or dead webhook delivery is kept after it ended",
+    )
+    prune_schedule: str | None = Field(
+        default="03:30",
+        pattern=r"^(off|([01][0-9]|2[0-3]):[0-5][0-9])$",
+        description="HH:MM UTC: `functrail serve` applies the retention settings daily then; "
+        "`off`: never",
     )
     push_drain_seconds: float = Field(
         default=1.0,
@@ -61,6 +86,29 @@ class Settings(BaseSettings):
     max_push_bytes: int = Field(
         default=32 * 1024 * 1024,
         description="a POST /v1/events body that decompresses to more than this is a 413",
+    )
+
+    coverage_baseline_days: int = Field(
+        default=14,
+        ge=1,
+        le=60,
+        description="coverage compares the last 24 h with the days before: this many",
+    )
+    coverage_silent_hours: float = Field(
+        default=6.0,
+        gt=0,
+        description="an account (or log type) that usually sends events is silent after this "
+        "many hours without one (longer for a sparse one: five of its usual gaps)",
+    )
+    coverage_min_daily: float = Field(
+        default=24.0,
+        gt=0,
+        description="coverage judges accounts and log types with at least this many events a day",
+    )
+    coverage_source_failures: int = Field(
+        default=3,
+        ge=1,
+        description="a source that failed this many pulls in a row is a coverage finding",
     )
 
     score_schedule: str | None = Field(
@@ -78,7 +126,16 @@ class Settings(BaseSettings):
         description="days of silence after which a principal's return is a dormant-identity signal",
     )
 
-    @field_validator("score_sources", mode="before")
+    watch_sources: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="sources `functrail serve` watches in-process (space or comma separated); "
+        "unset: no watcher",
+    )
+    watch_interval: float = Field(
+        default=10.0, gt=0, description="seconds between the watcher's micro-batches"
+    )
+
+    @field_validator("score_sources", "watch_sources", mode="before")
     @classmethod
     def _split_sources(cls, value: object) -> object:
         """``a,b`` or ``a b`` from the environment (the deploy/ examples pass it to a shell)."""
@@ -105,3 +162,8 @@ class Settings(BaseSettings):
     @property
     def rejects_dir(self) -> Path:
         return self.home / "rejects"
+
+    @property
+    def rule_cache_dir(self) -> Path | None:
+        """Where compiled rule files are cached (``detectors.rules.plan_cache``), or None."""
+        return self.home / "cache" / "rules" if self.rule_cache else None

@@ -9,6 +9,14 @@ from typing import Any
 import pytest
 
 from pipelines.settings import Settings
+from tests.factories import reset_clock
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _event_clock_per_module() -> None:
+    """Each module's factory events start at BASE_TIME: a worker that has run many tests
+    would otherwise date later modules' events past midnight, out of the day they score."""
+    reset_clock()
 
 
 @pytest.fixture

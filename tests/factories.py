@@ -15,6 +15,18 @@ from detectors.alert import Alert, Evidence, alert_id, dedup_key
 from pipelines.events import EVENT_SCHEMA, events_from_arrow
 
 _ids = itertools.count(1)
+_seconds = itertools.count(1)
+"""The factories' event clock, apart from the ids: bulk id use (``routine_events``) does not move
+it, and ``reset_clock`` (each test module, tests/conftest.py) brings it back, so a worker's
+events stay on BASE_TIME's day however many tests it runs."""
+
+
+def reset_clock() -> None:
+    """Start the event clock again at BASE_TIME (ids stay unique for the whole session)."""
+    global _seconds
+    _seconds = itertools.count(1)
+
+
 BASE_TIME = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 HOSTILE = "<img src=x onerror=alert(1)> '; DROP TABLE alerts;-- \u202e\u0007 🐍"
 """what an attacker puts in a name: markup, SQL, a bidi override, a bell and an emoji"""
@@ -23,10 +35,10 @@ ACCOUNT = "210987654321"
 
 def event(**fields: Any) -> dict[str, Any]:
     """One normalized event (a dict of the event model) with plausible AWS defaults."""
-    n = next(_ids)
+    n, t = next(_ids), next(_seconds)
     row: dict[str, Any] = {
         "id": f"evt-{n:08d}",
-        "time": BASE_TIME + timedelta(seconds=n),
+        "time": BASE_TIME + timedelta(seconds=t),
         "provider": "aws",
         "account": ACCOUNT,
         "region": "eu-central-1",
@@ -88,7 +100,7 @@ def events(*rows: dict[str, Any]) -> pd.DataFrame:
 
 def cloudtrail_record(**fields: Any) -> dict[str, Any]:
     """A CloudTrail record in the shape AWS documents, an IAM user calling Lambda by default."""
-    n = next(_ids)
+    n, t = next(_ids), next(_seconds)
     record: dict[str, Any] = {
         "eventVersion": "1.09",
         "userIdentity": {
@@ -99,7 +111,7 @@ def cloudtrail_record(**fields: Any) -> dict[str, Any]:
             "accessKeyId": "AKIAEXAMPLE",
             "userName": "sam",
         },
-        "eventTime": (BASE_TIME + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventTime": (BASE_TIME + timedelta(seconds=t)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "eventSource": "lambda.amazonaws.com",
         "eventName": "GetFunction20150331v2",
         "awsRegion": "eu-central-1",
@@ -174,12 +186,12 @@ def concurrency_zero(**fields: Any) -> dict[str, Any]:
 
 def log_entry(**fields: Any) -> dict[str, Any]:
     """A Cloud Audit Logs LogEntry as the Logging API returns it (Admin Activity by default)."""
-    n = next(_ids)
+    n, t = next(_ids), next(_seconds)
     entry: dict[str, Any] = {
         "insertId": f"gcp-{n:08d}",
         "logName": "projects/demo-proj/logs/cloudaudit.googleapis.com%2Factivity",
-        "timestamp": (BASE_TIME + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "receiveTimestamp": (BASE_TIME + timedelta(seconds=n + 1)).strftime(
+        "timestamp": (BASE_TIME + timedelta(seconds=t)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "receiveTimestamp": (BASE_TIME + timedelta(seconds=t + 1)).strftime(
             "%Y-%m-%dT%H:%M:%S.%fZ"
         ),
         "severity": "NOTICE",
@@ -207,11 +219,11 @@ def log_entry(**fields: Any) -> dict[str, Any]:
 
 def request_log(**fields: Any) -> dict[str, Any]:
     """A Cloud Run request log (``run.googleapis.com/requests``): no protoPayload, no caller."""
-    n = next(_ids)
+    n, t = next(_ids), next(_seconds)
     entry: dict[str, Any] = {
         "insertId": f"req-{n:08d}",
         "logName": "projects/demo-proj/logs/run.googleapis.com%2Frequests",
-        "timestamp": (BASE_TIME + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "timestamp": (BASE_TIME + timedelta(seconds=t)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "severity": "INFO",
         "resource": {
             "type": "cloud_run_revision",

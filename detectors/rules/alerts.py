@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import orjson
@@ -77,11 +78,15 @@ def _groups(meta: RuleMeta, ctx: BatchContext, matches: Matches) -> list[np.ndar
 def _sample(ctx: BatchContext, rows: np.ndarray) -> list[dict[str, object]]:
     """Normalized records as ``event_records`` writes them (time ISO 8601 Z, raw decoded)."""
     out: list[dict[str, object]] = []
-    taken = ctx.table.take(pa.array(rows, pa.int64())).to_pylist()
-    for position, row in zip(rows.tolist(), taken, strict=True):
+    # ``raw`` comes decoded from the context's prefetched texts, not from a take of its column
+    narrow = ctx.table.drop_columns(["raw"]).take(pa.array(rows, pa.int64())).to_pylist()
+    for position, columns in zip(rows.tolist(), narrow, strict=True):
+        raw = ctx.raw_text(position)
+        row: dict[str, Any] = {
+            name: raw if name == "raw" else columns[name] for name in ctx.table.column_names
+        }
         ts = row["time"]
         row["time"] = ts.isoformat().replace("+00:00", "Z") if ts is not None else None
-        raw = ctx.raw_text(position)
         with contextlib.suppress(orjson.JSONDecodeError):  # else kept as the text it was
             row["raw"] = orjson.loads(raw) if raw else None
         out.append(row)

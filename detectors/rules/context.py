@@ -92,8 +92,17 @@ class BatchContext:
 
     def __init__(self, events: pd.DataFrame, raw_fetch: RawFetch | None = None) -> None:
         # One contiguous chunk per column: a batch concatenated from many files has hundreds of
-        # chunks, and every take/filter over a chunked Arrow column then costs ~100x more.
-        self.table = events_to_arrow(events).combine_chunks()
+        # chunks, and every take/filter over a chunked Arrow column then costs ~100x more. Not
+        # ``raw``: it is most of the batch's bytes (copying 300 MB of a 290k-event day cost 1-2 s,
+        # most of it page faults) and rules read it in a few whole-column passes and one take.
+        table = events_to_arrow(events)
+        self.table = pa.table(
+            [
+                column if name == "raw" else column.combine_chunks()
+                for name, column in zip(table.column_names, table.columns, strict=True)
+            ],
+            schema=table.schema,
+        )
         self.events = events_from_arrow(self.table)
         self.n = len(self.events)
         self.time_ns = self.table.column("time").cast(pa.int64()).to_numpy()
@@ -112,7 +121,7 @@ class BatchContext:
         """Per rule id: (decided matches, undecided rows) between ``prepare`` and ``evaluate``."""
         self._scopes: dict[str, np.ndarray] = {}
         self._screens: dict[str, np.ndarray] = {}
-        self._lowered: tuple[pa.Array, np.ndarray] | None = None
+        self._unsure: np.ndarray | None = None
         self._lower_taken: tuple[bytes, pa.Array] | None = None
         self._aliases: dict[str, Values] = {}
         self._distinct: dict[str, tuple[np.ndarray, Values]] = {}
@@ -192,35 +201,37 @@ class BatchContext:
             known = self._screens[literal] = np.full(self.n, -1, dtype=np.int8)
         todo = rows[known[rows] < 0]
         if len(todo):
-            lower, unsure = self._raw_lower()
+            unsure = self._raw_unsure()
             pattern = re.escape(literal)
             if len(todo) > self.n // 4:  # one pass over the column beats a copy of most of it
-                known[:] = _to_mask(pc.match_substring_regex(lower, pattern)) | unsure
-            else:
+                # Case-insensitive search of the text as logged: a lowered copy of the column
+                # would be as large as the batch's raw JSON (300 MB for 290k events), and RE2's
+                # case folding matches a superset of ASCII lowering (a screen never drops more).
+                raw = self.table.column("raw")
+                found = pc.match_substring_regex(raw, pattern, ignore_case=True)
+                known[:] = _to_mask(found) | unsure
+            else:  # a few rows: lowered once, then searched as is (several times faster)
                 found = pc.match_substring_regex(self._lower_rows(todo), pattern)
                 known[todo] = _to_mask(found) | unsure[todo]
         return known[rows] == 1
 
     def _lower_rows(self, rows: np.ndarray) -> pa.Array:
-        """The lowered raw text of ``rows``; the last set is kept, since a rule's leaves (and
-        the next rules of the same provider) search the same rows for several literals."""
+        """The ASCII-lowered raw text of ``rows``; the last set is kept, since a rule's leaves
+        (and the next rules of the same provider) search the same rows for several literals."""
         key = rows.tobytes()
         if self._lower_taken is None or self._lower_taken[0] != key:
-            taken = self._raw_lower()[0].take(pa.array(rows, pa.int64()))
-            self._lower_taken = (key, taken)
+            lowered = pc.ascii_lower(take_chunked(self.table.column("raw"), rows))
+            self._lower_taken = (key, lowered)
         return self._lower_taken[1]
 
-    def _raw_lower(self) -> tuple[pa.Array, np.ndarray]:
-        """The raw column ASCII-lowered, and the rows no screen may drop (``screen``)."""
-        if self._lowered is None:
+    def _raw_unsure(self) -> np.ndarray:
+        """The rows no screen may drop (``screen``): non-ASCII text or ``\\u`` escapes."""
+        if self._unsure is None:
             raw = self.table.column("raw")
-            raw = raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw
-            lower = pc.ascii_lower(raw)
-            unsure = _to_mask(pc.invert(pc.string_is_ascii(raw))) | _to_mask(
+            self._unsure = _to_mask(pc.invert(pc.string_is_ascii(raw))) | _to_mask(
                 pc.match_substring_regex(raw, UNICODE_ESCAPE)
             )
-            self._lowered = (lower, unsure)
-        return self._lowered
+        return self._unsure
 
     def distinct(self, name: str) -> tuple[np.ndarray, Values]:
         """A column-level field's distinct values, and per element of ``values(name, None)``
@@ -297,7 +308,7 @@ class BatchContext:
             return
         positions = pa.array(missing, pa.int64())
         if self._raw_fetch is None:
-            texts = self.table.column("raw").take(positions).to_pylist()
+            texts = take_chunked(self.table.column("raw"), np.asarray(missing)).to_pylist()
             self._raw.update(zip(missing, texts, strict=True))
             return
         ids = self.table.column("id").take(positions).to_pylist()
@@ -418,6 +429,24 @@ class BatchContext:
             else:
                 out.append(", ".join(t for t in map(to_text, vals) if t is not None))
         return out
+
+
+def take_chunked(column: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
+    """``column.take(rows)`` chunk by chunk: Arrow's own take over a chunked string column first
+    concatenates every chunk (the whole ``raw`` column, per call)."""
+    if column.num_chunks == 1:
+        return column.chunk(0).take(pa.array(rows, pa.int64()))
+    starts = np.cumsum([0, *(len(chunk) for chunk in column.chunks)])
+    which = np.searchsorted(starts, rows, side="right") - 1
+    order = np.argsort(which, kind="stable")
+    parts = [
+        column.chunk(int(c)).take(pa.array(rows[order][which[order] == c] - starts[c], pa.int64()))
+        for c in np.unique(which)
+    ]
+    if not parts:
+        return pa.array([], column.type)
+    grouped = pa.concat_arrays(parts)
+    return grouped.take(pa.array(np.argsort(order, kind="stable"), pa.int64()))
 
 
 def _to_mask(array: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -42,7 +42,7 @@ def _active(rules: RuleRegistry | Iterable[Rule]) -> list[Rule]:
     return rules.active() if isinstance(rules, RuleRegistry) else list(rules)
 
 
-def _alerts(ctx: BatchContext, rules: list[Rule], results: dict[str, Matches]) -> list[Alert]:
+def batch_alerts(ctx: BatchContext, rules: list[Rule], results: dict[str, Matches]) -> list[Alert]:
     """Alerts of the generating rules, their evidence records fetched in one call."""
     groups = {
         rule.meta.rule_id: alert_groups(rule.meta, ctx, results[rule.meta.rule_id])
@@ -67,7 +67,7 @@ def run_rules(
     """Alerts of the enabled rules over one batch, folded by dedup key."""
     active = _active(rules)
     ctx, results = match_rules(events, active, raw_fetch=raw_fetch)
-    return fold(_alerts(ctx, active, results))
+    return fold(batch_alerts(ctx, active, results))
 
 
 def run_rules_deferring_correlations(
@@ -102,7 +102,7 @@ def run_rules_deferring_correlations(
     ids = ctx.table.column("id").filter(base).to_pylist() if ctx.n else []
     if windows is not None and end is not None and ctx.n:
         ids.extend(windows.add(ctx, end))
-    return fold(_alerts(ctx, now, results)), ids
+    return fold(batch_alerts(ctx, now, results)), ids
 
 
 def deferred(rules: Iterable[Rule], whole_by: str | None) -> list[Rule]:

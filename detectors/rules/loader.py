@@ -160,19 +160,26 @@ def load_file(path: Path) -> Loaded:
 
 
 def load_registry(
-    folders: Iterable[Path] = (), enabled: Mapping[str, bool] | None = None
+    folders: Iterable[Path] = (),
+    enabled: Mapping[str, bool] | None = None,
+    *,
+    cache_dir: Path | None = None,
 ) -> tuple[RuleRegistry, list[LoadError]]:
     """The pack plus user folders as a registry with the given enabled state (service, CLI)."""
-    loaded = load_rules(folders)
+    loaded = load_rules(folders, cache_dir=cache_dir)
     return RuleRegistry(loaded.rules, enabled), loaded.errors
 
 
-def load_rules(folders: Iterable[Path] = (), *, builtin: bool = True) -> Loaded:
+def load_rules(
+    folders: Iterable[Path] = (), *, builtin: bool = True, cache_dir: Path | None = None
+) -> Loaded:
     """The built-in pack and Python rules (unless ``builtin`` is False) plus user folders.
 
     Rule ids are unique: a rule whose id an earlier one (the pack first) already has is a load
-    error naming both files, and is not loaded.
+    error naming both files, and is not loaded. With ``cache_dir``, each file's compiled rules
+    are read from (and written to) the plan cache there (``plan_cache``).
     """
+    from detectors.rules.plan_cache import load_cached
     from detectors.rules.python import python_rules
 
     paths = [*([PACK_DIR] if builtin else []), *folders]
@@ -185,8 +192,12 @@ def load_rules(folders: Iterable[Path] = (), *, builtin: bool = True) -> Loaded:
     unique: dict[Path, Path] = {}
     for path in rule_files(paths):  # a folder given twice (--rules and the setting) loads once
         unique.setdefault(path.resolve(), path)
-    for path in unique.values():
-        loaded = load_file(path)
+    for resolved, path in unique.items():
+        loaded = (
+            load_file(path)
+            if cache_dir is None
+            else load_cached(path, cache_dir, load_file, resolved)
+        )
         errors.extend(loaded.errors)
         for rule in loaded.rules:
             first = seen.get(rule.meta.rule_id)

@@ -33,10 +33,10 @@ SCREEN_MIN_ROWS = 64
 
 @dataclass
 class SigmaDetectionRule:
-    """A Sigma rule compiled to a vectorized predicate tree."""
+    """A Sigma rule compiled to a vectorized predicate tree (pySigma's rule object is not kept:
+    the tree is all the engine reads, and what the plan cache writes)."""
 
     meta: RuleMeta
-    sigma: SigmaRule
     tree: Node
 
     @property
@@ -50,7 +50,7 @@ class SigmaDetectionRule:
         scope = scope_of(sigma.logsource)
         conditions = [compile_condition(c.parsed) for c in sigma.detection.parsed_condition]
         tree = conditions[0] if len(conditions) == 1 else Node("or", conditions)
-        return cls(meta, sigma, scoped(scope, tree))
+        return cls(meta, scoped(scope, tree))
 
     def fields(self) -> frozenset[str]:
         refs = {ref for leaf in self.tree.leaves() for ref in leaf.refs}

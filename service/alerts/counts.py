@@ -7,6 +7,9 @@ severity or status moves, -1 for a deleted one. Nothing else has to remember to 
 Writes that bypass the ORM (bulk UPDATE/DELETE statements) would bypass the counts too: the
 alert store has none.
 
+Shadow alerts (``AlertRow.shadow``, fixed when the row is made) are not counted: ``/metrics``
+is what dashboards page on, and a rule in shadow mode must not page anyone.
+
 Pairs are updated in sorted order, so two concurrent transactions lock the counter rows in the
 same order and cannot deadlock on them.
 """
@@ -36,13 +39,13 @@ def alert_counts(session: Session) -> dict[Pair, int]:
 def _count_changes(session: Session, _context: Any, _instances: Any) -> None:
     delta: Counter[Pair] = Counter()
     for row in session.new:
-        if isinstance(row, AlertRow):
+        if isinstance(row, AlertRow) and not row.shadow:
             delta[(row.severity, row.status)] += 1
     for row in session.deleted:
-        if isinstance(row, AlertRow):
+        if isinstance(row, AlertRow) and not row.shadow:
             delta[_committed(row)] -= 1
     for row in session.dirty:
-        if isinstance(row, AlertRow):
+        if isinstance(row, AlertRow) and not row.shadow:
             before, after = _committed(row), (row.severity, row.status)
             if before != after:
                 delta[before] -= 1
@@ -71,3 +74,10 @@ def _apply(session: Session, changed: dict[Pair, int]) -> None:
             index_elements=["severity", "status"], set_={"n": AlertCountRow.n + n}
         )
         connection.execute(stmt)
+
+
+def subtract_counts(session: Session, removed: dict[Pair, int]) -> None:
+    """Take bulk-deleted alerts (retention) off the counts: a bulk DELETE bypasses the hook."""
+    changed = {pair: -n for pair, n in removed.items() if n}
+    if changed:
+        _apply(session, changed)

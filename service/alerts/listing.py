@@ -61,6 +61,7 @@ LIST_COLUMNS: tuple[Any, ...] = (
     AlertRow.assignee,
     AlertRow.disposition,
     AlertRow.updated_at,
+    AlertRow.shadow,
 )
 """The fields of ``StoredAlert``, in its order; the JSON columns as their stored text."""
 KEY_COLUMNS: tuple[Any, ...] = (AlertRow.id, AlertRow.last_seen, AlertRow.updated_at)
@@ -86,8 +87,8 @@ _RAW = {False: _raw(LIST_COLUMNS, _LIST_KEYS), True: _raw(KEY_COLUMNS, _KEY_KEYS
 """by ``keys_only``"""
 
 
-_ORDER_FILTERS = frozenset({"severity_rank", "since", "until"})
-"""filters that every list-order index of migration 0003 bounds or carries"""
+_ORDER_FILTERS = frozenset({"severity_rank", "since", "until", "shadow"})
+"""filters that every list-order index (migrations 0003, 0011) bounds or carries"""
 _INDEX_LEADS = frozenset({"status", "rule_id", "detector"})
 """the equality filters that lead a list-order index of their own"""
 
@@ -265,6 +266,7 @@ def _render(row: Sequence[Any]) -> bytes:
         out[name] = stored_time_json(out[name])
     for name in _EMBEDDED:
         out[name] = _embedded(out[name])
+    out["shadow"] = bool(out["shadow"])  # SQLite's driver gives 0 / 1
     return orjson.dumps(out, option=orjson.OPT_UTC_Z)
 
 

@@ -5,12 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, SmallInteger, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, SafeText, UTCDateTime, utcnow
 
-_LIST_ORDER = ("last_seen", "id", "severity_rank", "updated_at")
+_LIST_ORDER = ("last_seen", "id", "severity_rank", "updated_at", "shadow")
 
 
 class AlertRow(Base):
@@ -44,15 +56,33 @@ class AlertRow(Base):
     disposition: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    shadow: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """raised by a rule (or the model) in shadow mode: kept and counted, never listed by
+    default nor delivered; set when the alert is made and never changed"""
 
     __table_args__ = (
         # the list's filters (migration 0003): walk in (last_seen, id) order, severity in the index
         # The list's order, then what its key read needs (migration 0004): no table row.
+        # shadow last (0011): the lists' default ``shadow = false`` is read from the index.
         Index("ix_alerts_last_seen_id_severity", *_LIST_ORDER),
         Index("ix_alerts_dedup_hash_last_seen", "dedup_hash", "last_seen"),
         Index("ix_alerts_status_last_seen_id", "status", *_LIST_ORDER),
         Index("ix_alerts_rule_last_seen_id", "rule_id", *_LIST_ORDER),
         Index("ix_alerts_detector_last_seen_id", "detector", *_LIST_ORDER),
+        # the summary's by_disposition (0012): only alerts with a verdict, covering the filters
+        # that have list indexes of their own
+        Index(
+            "ix_alerts_disposition",
+            "disposition",
+            "shadow",
+            "severity_rank",
+            "last_seen",
+            "status",
+            "rule_id",
+            "detector",
+            postgresql_where=text("disposition IS NOT NULL"),
+            sqlite_where=text("disposition IS NOT NULL"),
+        ),
     )
 
 

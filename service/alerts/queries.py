@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import (
     BindParameter,
@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from detectors.alert import SEVERITY_RANK
+from detectors.alert import SEVERITY_RANK, Disposition
 from service.alerts.models import AlertRow
 from service.alerts.store import StoredAlert, to_stored
 from service.query import (
@@ -52,6 +52,8 @@ class AlertFilter:
     until: datetime | None = None
     q: str | None = None
     """case-insensitive substring of title, principal, resource or rule id"""
+    include_shadow: bool = False
+    """shadow alerts (rules or the model in shadow mode) too; by default they are left out"""
 
     def apply(self, stmt: Select[Any]) -> Select[Any]:
         """``stmt`` narrowed to the alerts this filter admits (the values bound in it)."""
@@ -62,6 +64,8 @@ class AlertFilter:
         values: dict[str, Any] = {
             name: getattr(self, name) for name in _EQUAL if getattr(self, name) is not None
         }
+        if not self.include_shadow:
+            values["shadow"] = False
         if self.severity is not None:
             values["severity_rank"] = SEVERITY_RANK[self.severity]
         if self.since is not None:
@@ -84,6 +88,7 @@ def _equals(column: Any) -> Callable[[BindParameter[Any]], ColumnElement[bool]]:
 
 _CLAUSES: dict[str, Callable[[BindParameter[Any]], ColumnElement[bool]]] = {
     **{name: _equals(getattr(AlertRow, name)) for name in _EQUAL},
+    "shadow": lambda flag: AlertRow.shadow == flag,
     "severity_rank": lambda rank: AlertRow.severity_rank >= rank,
     "since": lambda moment: AlertRow.last_seen >= moment,
     "until": lambda moment: AlertRow.last_seen < moment,
@@ -120,7 +125,8 @@ def get_alert(session: Session, alert_id: str) -> StoredAlert:
 
 
 def summarize(session: Session, flt: AlertFilter) -> dict[str, Any]:
-    """Counts by severity, status, detector and day (UTC date of ``last_seen``)."""
+    """Counts by severity, status, detector, day (UTC date of ``last_seen``) and the verdicts
+    given (``by_disposition``: every verdict, zeros included; alerts without one left out)."""
     out: dict[str, Any] = {"total": 0}
     day = func.date(AlertRow.last_seen)
     groups = {
@@ -133,4 +139,11 @@ def summarize(session: Session, flt: AlertFilter) -> dict[str, Any]:
         stmt = flt.apply(select(column, func.count()).select_from(AlertRow)).group_by(column)
         out[name] = {str(key): int(n) for key, n in session.execute(stmt)}
     out["total"] = sum(out["by_status"].values())
+    verdicts: Any = select(AlertRow.disposition, func.count())
+    given = flt.apply(verdicts.where(AlertRow.disposition.is_not(None))).group_by(
+        AlertRow.disposition
+    )
+    out["by_disposition"] = dict.fromkeys(get_args(Disposition), 0) | {
+        str(key): int(n) for key, n in session.execute(given)
+    }
     return out

@@ -64,6 +64,9 @@ class AlertSummary(BaseModel):
     by_status: dict[str, int]
     by_detector: dict[str, int]
     by_day: dict[str, int]
+    by_disposition: dict[str, int] = Field(
+        description="resolved alerts by the analyst's verdict (every verdict, zeros included)"
+    )
 
 
 class AlertEvents(BaseModel):
@@ -90,6 +93,9 @@ class AlertQuery(BaseModel):
     until: ApiTime | None = Field(default=None, description="last_seen before (UTC)")
     q: str | None = Field(
         default=None, max_length=200, description="text in title/principal/resource/rule"
+    )
+    include_shadow: bool = Field(
+        default=False, description="also the alerts of rules (or the model) in shadow mode"
     )
 
 
@@ -119,4 +125,5 @@ def to_filter(query: AlertQuery) -> AlertFilter:
         since=query.since,
         until=query.until,
         q=query.q,
+        include_shadow=query.include_shadow,
     )

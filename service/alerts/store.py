@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -36,6 +36,9 @@ class StoredAlert(Alert):
     assignee: str | None = None
     disposition: Disposition | None = None
     updated_at: datetime | None = None
+    shadow: bool = False
+    """raised by a rule or model in shadow mode: stored, counted, never listed by default or
+    delivered"""
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class SavedAlert:
 
     alert: Alert
     change: Change
+    shadow: bool = False
+    """a shadow alert: the outbox queues nothing for it"""
 
 
 def dedup_hash(key: str) -> str:
@@ -57,12 +62,15 @@ def save_alerts(
     *,
     window: timedelta = DEFAULT_WINDOW,
     now: datetime | None = None,
+    shadow: Callable[[Alert], bool] | None = None,
 ) -> list[SavedAlert]:
     """Store alerts, folding each into an open alert of the same ``dedup_key`` within ``window``.
 
     A repeat whose evidence event ids are all known is the same occurrence saved again and
     changes nothing; new ids add to ``count``. New alerts matching an active suppression are
-    stored with status ``suppressed``. Flushes, does not commit.
+    stored with status ``suppressed``. ``shadow`` (``service.rules.store.ShadowPlan``) tells
+    which new alerts are shadow; a live alert never folds into a shadow one (nor the other way),
+    so a rule moved from shadow to live pages on its next hit. Flushes, does not commit.
     """
     if not alerts:
         return []
@@ -87,9 +95,10 @@ def save_alerts(
     rows: dict[str, AlertRow] = {}
     for alert in alerts:
         key_hash = dedup_hash(alert.dedup_key)
-        found = by_id.get(alert.id) or _in_window(open_rows[key_hash], alert, window)
+        is_shadow = bool(shadow and shadow(alert))
+        found = by_id.get(alert.id) or _in_window(open_rows[key_hash], alert, window, is_shadow)
         if found is None:
-            row = _new_row(alert, suppressions, now)
+            row = _new_row(alert, suppressions, now, is_shadow)
             session.add(row)
             by_id[row.id] = row
             open_rows[key_hash].append(row)
@@ -102,21 +111,28 @@ def save_alerts(
                 changes.setdefault(row.id, "unchanged")
         rows[row.id] = row
     session.flush()
-    return [SavedAlert(to_alert(rows[i]), change) for i, change in changes.items()]
+    return [
+        SavedAlert(to_alert(rows[i]), change, bool(rows[i].shadow)) for i, change in changes.items()
+    ]
 
 
-def _in_window(rows: list[AlertRow], alert: Alert, window: timedelta) -> AlertRow | None:
+def _in_window(
+    rows: list[AlertRow], alert: Alert, window: timedelta, shadow: bool
+) -> AlertRow | None:
     fits = [
         row
         for row in rows
         if row.dedup_hash == dedup_hash(alert.dedup_key)
         and row.status != "resolved"
+        and bool(row.shadow) == shadow
         and row.first_seen - window <= alert.first_seen <= row.last_seen + window
     ]
     return max(fits, key=lambda row: row.last_seen) if fits else None
 
 
-def _new_row(alert: Alert, suppressions: list[ActiveSuppression], now: datetime) -> AlertRow:
+def _new_row(
+    alert: Alert, suppressions: list[ActiveSuppression], now: datetime, shadow: bool = False
+) -> AlertRow:
     status = alert.status
     if status == "open" and any(s.matches(alert) for s in suppressions):
         status = "suppressed"
@@ -145,6 +161,7 @@ def _new_row(alert: Alert, suppressions: list[ActiveSuppression], now: datetime)
         runbook=alert.runbook,
         created_at=now,
         updated_at=now,
+        shadow=shadow,
     )
 
 
@@ -194,7 +211,12 @@ def to_stored(row: AlertRow) -> StoredAlert:
     """The alert with its triage state, for the API and the CLI."""
     return StoredAlert.model_validate(
         _fields(row)
-        | {"assignee": row.assignee, "disposition": row.disposition, "updated_at": row.updated_at}
+        | {
+            "assignee": row.assignee,
+            "disposition": row.disposition,
+            "updated_at": row.updated_at,
+            "shadow": bool(row.shadow),
+        }
     )
 
 

@@ -1,4 +1,5 @@
-"""Triage: analysts change an alert's status or assignee and leave notes; each change is kept."""
+"""Triage: analysts change an alert's status or assignee and leave notes; each change is kept,
+and each new status or verdict is delivered (``alert.updated``)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from sqlalchemy.orm import Session
 from detectors.alert import Disposition, Status
 from service.alerts.models import AlertRow, TriageRow
 from service.alerts.queries import AlertNotFound
-from service.alerts.store import StoredAlert, to_stored
+from service.alerts.store import StoredAlert, to_alert, to_stored
 from service.db import utcnow
+from service.webhooks.outbox import enqueue_status_change
 
 _UNSET = object()
 
@@ -48,6 +50,10 @@ def triage(
     A verdict belongs to a resolution: ``disposition`` is refused unless the alert ends this
     action resolved, and reopening a resolved alert clears it (the old verdict stays in the
     history), so a model never learns from a verdict on an alert still being worked.
+
+    A new status or verdict is queued to the webhook outbox as ``alert.updated`` in the same
+    transaction (a shadow alert's never): the PagerDuty incident is acknowledged or resolved
+    when the analyst does it here. Assignees and notes are not delivered.
     """
     row = session.get(AlertRow, alert_id, with_for_update=True)
     if row is None:
@@ -59,6 +65,7 @@ def triage(
         )
     entry = TriageRow(alert_id=row.id, at=utcnow(), actor=actor, note=note)
     changed = note is not None
+    before = (row.status, row.disposition)
     if status is not None and status != row.status:
         entry.status_from, entry.status_to = row.status, status
         if row.status == "resolved" and row.disposition is not None:
@@ -77,6 +84,10 @@ def triage(
         row.updated_at = entry.at
         session.add(entry)
         session.flush()
+        if (row.status, row.disposition) != before and not row.shadow:
+            enqueue_status_change(
+                session, to_alert(row), triage_id=entry.id, disposition=row.disposition
+            )
     return to_stored(row)
 
 

@@ -24,6 +24,7 @@ from service.async_reads import AsyncReads
 from service.audit.writer import AuditWriter
 from service.baselines.routes import router as baselines_router
 from service.console.routes import router as console_router
+from service.coverage.routes import router as coverage_router
 from service.db import Database, open_database
 from service.events.routes import router as events_router
 from service.ingest.drainer import PushDrainer
@@ -32,6 +33,7 @@ from service.keys.cache import KeyCache
 from service.keys.store import server_secret
 from service.rules.routes import router as rules_router
 from service.suppressions.routes import router as suppressions_router
+from service.watch.service import watch_in_process
 from service.webhooks.routes import router as webhooks_router
 
 DESCRIPTION = """\
@@ -61,13 +63,19 @@ def create_app(
     metrics = Metrics(db)
     pushlog = push_log(settings)
     drainer = PushDrainer(settings, db, pushlog, metrics)
+    watcher = watch_in_process(settings, db, metrics)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        drainer.start()
+        if watcher is None:
+            drainer.start()
+        else:
+            watcher.start()  # it takes the pushes too, and detects them
         yield
         await anyio.to_thread.run_sync(pushlog.close)  # after the last push: its segment ends
         await anyio.to_thread.run_sync(drainer.stop)  # a last drain, if this one writes
+        if watcher is not None:
+            await anyio.to_thread.run_sync(watcher.stop)  # after the batch in hand
         await anyio.to_thread.run_sync(audit.close)  # after the last request: flush its rows
         if reads is not None:
             await reads.close()
@@ -95,6 +103,7 @@ def create_app(
         pushlog=pushlog,
         drainer=drainer,
         reads=reads,
+        watcher=watcher,
     )
     errors.install(app)
 
@@ -107,6 +116,7 @@ def create_app(
         health.router,
         alerts_router,
         events_router,
+        coverage_router,
         suppressions_router,
         rules_router,
         jobs_router,

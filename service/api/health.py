@@ -23,13 +23,20 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="the database and the event lake answer")
+@router.get("/readyz", summary="the database and the event lake answer; no watched source is stale")
 def readyz(state: State) -> dict[str, Any]:
     checks = {"database": _database(state), "lake": _lake(state)}
-    failed = [name for name, ok in checks.items() if not ok]
+    failed = [f"{name} unreachable" for name, ok in checks.items() if not ok]
+    extra: dict[str, Any] = {"checks": checks}
+    if state.watcher is not None:
+        stale = state.watcher.stale()
+        checks["watch"] = not stale
+        extra["stale_sources"] = stale
+        if stale:
+            failed.append(f"watched source(s) not polled lately: {', '.join(stale)}")
     if failed:
-        raise Problem(503, f"not ready: {', '.join(failed)} unreachable", extra={"checks": checks})
-    return {"status": "ready", "checks": checks}
+        raise Problem(503, f"not ready: {'; '.join(failed)}", extra=extra)
+    return {"status": "ready", **extra}
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

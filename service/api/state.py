@@ -19,6 +19,7 @@ from service.audit.writer import AuditWriter
 from service.db import Database
 from service.ingest.drainer import PushDrainer
 from service.keys.cache import KeyCache
+from service.watch.loop import Watcher
 
 
 @dataclass
@@ -37,6 +38,8 @@ class ApiState:
     """moves pushed records to the lake while this process holds the writer lease"""
     reads: AsyncReads | None = None
     """PostgreSQL: the hot list's connections on the event loop (None on SQLite)"""
+    watcher: Watcher | None = None
+    """the near-real-time watcher of ``FUNCTRAIL_WATCH_SOURCES`` (None: not set)"""
     rendered: RenderedAlerts = field(default_factory=RenderedAlerts)
     """the list's alert JSON by (id, updated_at), for this process"""
     db_slots: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(4))

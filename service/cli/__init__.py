@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import sys
 
@@ -17,6 +19,10 @@ def main() -> None:
     owner's alone: files 0600, folders 0700.
     """
     private_umask()
+    # The interpreter's last act is a garbage collection over every object the command made
+    # (0.25 s of CPU after detect over a day of logs); the process's memory goes back whole,
+    # so it is skipped (an exit handler: it runs once the command's own handlers are done).
+    atexit.register(gc.freeze)
     try:
         app(standalone_mode=True)
     except CommandFailed as exc:

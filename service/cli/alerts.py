@@ -5,20 +5,18 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from detectors.alert import Severity, Status
-from pipelines.settings import Settings
-from service.alerts.queries import AlertFilter, list_alerts
-from service.alerts.store import StoredAlert
 from service.cli.app import CommandFailed, app
-from service.db import open_database
-from service.query import MAX_LIMIT
+
+if TYPE_CHECKING:
+    from detectors.alert import Severity, Status
+    from service.alerts.store import StoredAlert
 
 alerts_app = typer.Typer(help="Query the alert store.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
@@ -56,13 +54,26 @@ def list_(
     since: Annotated[str | None, typer.Option(help="last seen at or after (ISO 8601, UTC)")] = None,
     output: Annotated[Format | None, typer.Option("--format", help="table or jsonl")] = None,
     limit: Annotated[int, typer.Option(min=1, help="at most this many alerts")] = 50,
+    include_shadow: Annotated[
+        bool, typer.Option("--include-shadow", help="also alerts of rules in shadow mode")
+    ] = False,
 ) -> None:
-    """Alerts in the store, newest first."""
+    """Alerts in the store, newest first (shadow alerts only with --include-shadow)."""
+    from pipelines.settings import Settings
+    from service.alerts.queries import AlertFilter, list_alerts
+    from service.db import open_database
+    from service.query import MAX_LIMIT
+
     fmt = output or (Format.table if sys.stdout.isatty() else Format.jsonl)
     sev: Severity | None = severity.value if severity else None
     stat: Status | None = status.value if status else None
     flt = AlertFilter(
-        severity=sev, status=stat, detector=detector, rule_id=rule, since=_time(since)
+        severity=sev,
+        status=stat,
+        detector=detector,
+        rule_id=rule,
+        since=_time(since),
+        include_shadow=include_shadow,
     )
     db = open_database(Settings())
     alerts: list[StoredAlert] = []
@@ -84,13 +95,13 @@ def list_(
         _print_table(alerts)
 
 
-def _time(text: str | None) -> datetime | None:
+def _time(text: str | None, option: str = "--since") -> datetime | None:
     if text is None:
         return None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise CommandFailed(f"--since {text!r} is not an ISO 8601 time") from None
+        raise CommandFailed(f"{option} {text!r} is not an ISO 8601 time") from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
@@ -109,7 +120,7 @@ def _print_table(alerts: list[StoredAlert]) -> None:
         cells = (
             a.last_seen.strftime("%Y-%m-%d %H:%M:%S"),
             a.severity,
-            a.status,
+            a.status + (" (shadow)" if a.shadow else ""),
             a.rule_id,
             a.principal or "",
             a.resource or "",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from service.cli import (  # noqa: F401  (imported for their registration on the app)
     alerts,
     baselines,
+    coverage,
     demo,
     detect,
     events,
@@ -12,10 +13,15 @@ from service.cli import (  # noqa: F401  (imported for their registration on the
     keys,
     models,
     normalize,
+    prune,
+    rule_stats,
     rules,
     score,
     serve,
     simulate,
+    suppressions,
     train,
+    triage,
+    watch,
     webhooks,
 )

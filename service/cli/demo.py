@@ -9,16 +9,15 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipelines.settings import Settings
 from service.cli.app import CommandFailed, app, err
-from service.db import Database, open_database
-from service.keys.store import DuplicateKeyName, create_key, server_secret
-from service.scoring.demo import run_demo
-from service.scoring.job import ScoreFailed
+
+if TYPE_CHECKING:
+    from pipelines.settings import Settings
+    from service.db import Database
 
 HOST, PORT = "127.0.0.1", 8000
 
@@ -37,6 +36,11 @@ def demo(
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="serve the API after")] = True,
 ) -> None:
     """Simulate a week with attacks, train, score, then serve the API and console on :8000."""
+    from pipelines.settings import Settings
+    from service.db import open_database
+    from service.scoring.demo import run_demo
+    from service.scoring.job import ScoreFailed
+
     if score_days >= days:
         raise typer.BadParameter("--score-days must leave at least one day to train on")
     if home is not None:
@@ -93,6 +97,8 @@ def _unmatched_line(day: date, count: int, rules: dict[str, int]) -> str:
 
 
 def _analyst_key(settings: Settings, db: Database) -> str:
+    from service.keys.store import DuplicateKeyName, create_key, server_secret
+
     secret = server_secret(settings.home)
     for n in range(100):
         name = "demo" if n == 0 else f"demo-{n}"

@@ -9,24 +9,24 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from detectors.alert import Alert
-from detectors.rules.engine import run_rules
-from detectors.rules.loader import load_registry
-from pipelines.normalize import Batch, concat_batches, normalize_chunks
 from pipelines.rejects import Reject, write_rejects
 from pipelines.settings import Settings
-from pipelines.sources.local import PathNotFound, iter_local_blobs, resolve_paths
 from service.cli.app import CommandFailed, app, err
 from service.cli.normalize import dropped_summary, printable, report_dropped
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from detectors.alert import Alert
+    from pipelines.normalize import Batch
 
 DETECTORS = ("rules", "anomaly")
 
@@ -52,6 +52,9 @@ def parse_detectors(value: str) -> list[str]:
 
 def read_events(paths: list[str], settings: Settings) -> Batch:
     """Every file normalized into one batch (deduplicated by id); rejects noted on stderr."""
+    from pipelines.normalize import concat_batches, normalize_chunks
+    from pipelines.sources.local import PathNotFound, iter_local_blobs, resolve_paths
+
     try:
         files = resolve_paths(paths)
     except PathNotFound as exc:
@@ -113,6 +116,9 @@ def detect(
     ] = None,
 ) -> None:
     """Run the detectors over audit log files and print alerts. Stores nothing."""
+    from detectors.rules.engine import run_rules
+    from detectors.rules.loader import load_registry
+
     names = parse_detectors(detectors)
     settings = Settings()
     fmt = output or (Format.table if sys.stdout.isatty() else Format.jsonl)
@@ -121,7 +127,7 @@ def detect(
     alerts: list[Alert] = []
     if "rules" in names:
         folders = [*(rules or []), *([settings.rules_dir] if settings.rules_dir else [])]
-        registry, errors = load_registry(folders)
+        registry, errors = load_registry(folders, cache_dir=settings.rule_cache_dir)
         for error in errors:
             _say(f"rule not loaded: {error.line()}")
         alerts.extend(run_rules(events, registry))

@@ -5,24 +5,19 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
-import pyarrow as pa
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from pipelines.lake import EventLake
-from pipelines.search import search_events
-from pipelines.settings import Settings
 from service.cli.alerts import CONTROL_ESCAPES
 from service.cli.app import app
-from service.events.schemas import EventQuery
-from service.events.search import SearchRejected, event_filter, event_items
-from service.query import MAX_LIMIT
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 events_app = typer.Typer(help="Search the event lake.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
@@ -62,6 +57,15 @@ def search(
 ) -> None:
     """Events of the lake matching every filter given, newest first (window: the last 24 h
     unless --since/--until say otherwise, at most 31 days)."""
+    from pydantic import ValidationError
+
+    from pipelines.lake import EventLake
+    from pipelines.search import search_events
+    from pipelines.settings import Settings
+    from service.events.schemas import EventQuery
+    from service.events.search import SearchRejected, event_filter, event_items
+    from service.query import MAX_LIMIT
+
     fmt = output or (Format.table if sys.stdout.isatty() else Format.jsonl)
     given = {
         "since": since,

@@ -10,19 +10,18 @@ fails (network, permissions) is reported, the other sources go on, and the run e
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipelines.checkpoints import CheckpointError
-from pipelines.ingest import IngestTally, ingest_sources
-from pipelines.lake import EventLake
 from pipelines.rejects import write_rejects
 from pipelines.settings import Settings
-from pipelines.sources import Source, UnknownSource, open_source
-from pipelines.sources.local import LocalSource
 from service.cli.app import CommandFailed, app, err, status_line
 from service.cli.normalize import printable, report_dropped
+
+if TYPE_CHECKING:
+    from pipelines.ingest import IngestTally
+    from pipelines.sources import Source
 
 SHOWN_REJECTS = 20
 DEFAULT_LOOKBACK = timedelta(days=1)
@@ -73,6 +72,12 @@ def ingest(
     full: Annotated[bool, typer.Option("--full", help="ignore checkpoints, re-read all")] = False,
 ) -> None:
     """Pull from sources into the lake, resuming from checkpoints (default: the last day)."""
+    from pipelines.checkpoints import CheckpointError
+    from pipelines.ingest import ingest_sources
+    from pipelines.lake import EventLake
+    from pipelines.sources import UnknownSource, open_source
+    from pipelines.sources.local import LocalSource
+
     settings = Settings()
     start, end, chosen = time_range(day, since, until, now=datetime.now(UTC))
     opened: list[Source] = []

@@ -12,15 +12,6 @@ from rich.text import Text
 
 from pipelines.settings import Settings
 from service.cli.app import CommandFailed, app, err
-from service.db import open_database
-from service.keys.store import (
-    DuplicateKeyName,
-    KeyNotFound,
-    create_key,
-    list_keys,
-    revoke_key,
-    server_secret,
-)
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -49,6 +40,9 @@ def create(
     ] = None,
 ) -> None:
     """Create a key and print it once, alone on stdout (it is stored only as a hash)."""
+    from service.db import open_database
+    from service.keys.store import DuplicateKeyName, create_key, server_secret
+
     settings = Settings()
     db = open_database(settings)
     try:
@@ -79,6 +73,9 @@ def create(
 
 @keys_app.command("list")
 def list_() -> None:
+    from service.db import open_database
+    from service.keys.store import list_keys
+
     """List keys (never the keys themselves): name, role, created, last used, revoked."""
     db = open_database(Settings())
     table = Table("id", "name", "role", "scopes", "created", "last used", "revoked")
@@ -106,6 +103,9 @@ def list_() -> None:
 
 @keys_app.command("revoke")
 def revoke(key: Annotated[str, typer.Argument(help="the key's id or name")]) -> None:
+    from service.db import open_database
+    from service.keys.store import KeyNotFound, revoke_key
+
     """Revoke a key: it stops working at once."""
     db = open_database(Settings())
     try:

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 
-from models.registry import ModelRegistry, NoTrainedModel
 from pipelines.settings import Settings
 from service.cli.app import CommandFailed, app, err
+
+if TYPE_CHECKING:
+    from models.registry import ModelRegistry
 
 models_app = typer.Typer(help="List, activate and roll back anomaly model versions.")
 app.add_typer(models_app, name="models")
 
 
 def _registry() -> ModelRegistry:
+    from models.registry import ModelRegistry
+
     return ModelRegistry(Settings().models_dir)
 
 
@@ -61,6 +65,8 @@ def activate_command(version: Annotated[str, typer.Argument(help="e.g. v0003")])
 @models_app.command("rollback")
 def rollback_command() -> None:
     """Go back to the version that was active before the current one."""
+    from models.registry import NoTrainedModel
+
     try:
         version = _registry().rollback()
     except NoTrainedModel as exc:

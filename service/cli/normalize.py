@@ -9,23 +9,23 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
-import pandas as pd
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
 from pipelines.dropped import NO_DROPS, DroppedFields
-from pipelines.events import event_records
-from pipelines.normalize import normalize_chunks
 from pipelines.rejects import Reject, write_rejects
 from pipelines.settings import Settings
-from pipelines.sources.base import Blob
-from pipelines.sources.local import PathNotFound, iter_local_blobs, resolve_paths
 from service.cli.app import CommandFailed, app, err
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pipelines.sources.base import Blob
 
 _TABLE_COLUMNS = ("time", "provider", "principal", "action", "resource", "outcome", "source_ip")
 _CHUNK_ROWS = 50_000
@@ -51,6 +51,9 @@ def normalize(
     ] = None,
 ) -> None:
     """Print the normalized events of audit log files (any supported format, gzip or not)."""
+    from pipelines.normalize import normalize_chunks
+    from pipelines.sources.local import PathNotFound, iter_local_blobs, resolve_paths
+
     settings = Settings()
     fmt = output or (Format.table if sys.stdout.isatty() else Format.jsonl)
     try:
@@ -122,6 +125,8 @@ def dropped_summary(dropped: DroppedFields) -> str:
 
 
 def _write_jsonl(events: pd.DataFrame) -> None:
+    from pipelines.events import event_records
+
     out = sys.stdout.buffer
     for record in event_records(events):
         out.write(orjson.dumps(record) + b"\n")
@@ -129,6 +134,7 @@ def _write_jsonl(events: pd.DataFrame) -> None:
 
 
 def _print_table(frames: list[pd.DataFrame]) -> None:
+    import pandas as pd
     from rich.console import Console
 
     table = Table(*_TABLE_COLUMNS, show_lines=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
@@ -13,12 +13,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from detectors.rules.lint import lint_rules
-from detectors.rules.loader import Loaded, load_rules
-from detectors.rules.testing import run_rule_tests
 from pipelines.settings import Settings
 from service.cli.app import CommandFailed, app, err
 from service.cli.normalize import printable
+
+if TYPE_CHECKING:
+    from detectors.rules.loader import Loaded
 
 rules_app = typer.Typer(help="List, test and lint the detection rules.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
@@ -44,6 +44,8 @@ def _say(text: str) -> None:
 
 
 def _load(folders: list[Path] | None, settings: Settings) -> Loaded:
+    from detectors.rules.loader import load_rules
+
     extra = [*(folders or []), *([settings.rules_dir] if settings.rules_dir else [])]
     return load_rules(extra)
 
@@ -99,6 +101,8 @@ def run_tests(
     rules: RulesOption = None,
 ) -> None:
     """Run each rule's own test records through the real normalizer and the engine."""
+    from detectors.rules.testing import run_rule_tests
+
     settings = Settings()
     loaded = _load(rules, settings)
     selected = loaded.rules
@@ -140,6 +144,8 @@ def lint(
     The pack's findings are errors; a user rule's missing runbook, tests or ATT&CK tag are
     warnings (exit 0) unless --strict. A rule that cannot load is always an error (exit 1).
     """
+    from detectors.rules.lint import lint_rules
+
     settings = Settings()
     loaded = _load(rules, settings)
     findings = lint_rules(loaded, settings)

@@ -10,19 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipelines.runner import DaskRunner, LocalRunner, Runner
 from pipelines.settings import Settings
-from pipelines.sources import UnknownSource
 from service.cli.app import CommandFailed, app, err, status_line
 from service.cli.normalize import dropped_summary, printable, report_dropped
-from service.db import open_database
-from service.scoring.job import ScoreFailed, ScoreResult, score_day
-from service.scoring.lock import ScoreLocked, score_lock
-from service.scoring.partitions import DEFAULT_PART_EVENTS
+from service.scoring import DEFAULT_PART_EVENTS
+
+if TYPE_CHECKING:
+    from pipelines.runner import Runner
+    from service.scoring.job import ScoreResult
 
 SHOWN_REJECTS = 10
 
@@ -67,6 +66,11 @@ def score(
     ] = DEFAULT_PART_EVENTS,
 ) -> None:
     """The daily job: ingest the day, detect, store alerts, queue webhooks. Idempotent."""
+    from pipelines.runner import DaskRunner, LocalRunner
+    from pipelines.sources import UnknownSource
+    from service.db import open_database
+    from service.scoring.job import ScoreFailed, score_day
+
     days = days_to_score(day, first, last)
     if dask is not None and not dask.startswith(("tcp://", "tls://", "inproc://")):
         raise typer.BadParameter("--dask wants a scheduler address like tcp://HOST:PORT")
@@ -118,6 +122,8 @@ def score(
 @contextmanager
 def _locked(settings: Settings) -> Iterator[None]:
     """One score run per data folder (the scheduler in ``functrail serve`` included)."""
+    from service.scoring.lock import ScoreLocked, score_lock
+
     try:
         with score_lock(settings):
             yield

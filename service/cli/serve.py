@@ -40,6 +40,7 @@ def serve(
     import uvicorn
 
     from service.api.workers import run_workers
+    from service.retention.schedule import start_pruner
     from service.scheduling import start_scheduler
 
     settings = Settings()
@@ -48,6 +49,10 @@ def serve(
     if scheduler is not None:
         atexit.register(scheduler.stop)
         err.print(f"score job scheduled daily at {settings.score_schedule} UTC", highlight=False)
+    pruner = start_pruner(settings)  # once per box too, like the score job
+    if pruner is not None:
+        atexit.register(pruner.stop)
+        err.print(f"retention applied daily at {settings.prune_schedule} UTC", highlight=False)
     err.print(
         f"functrail API on http://{host}:{port} (database {_where(settings)})",
         markup=False,

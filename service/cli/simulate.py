@@ -14,7 +14,6 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pipelines.simulate import ATTACKS, OutputExists, UnknownAttack, resolve, simulate
 from service.cli.app import CommandFailed, app, err
 
 
@@ -43,6 +42,8 @@ def simulate_command(
     ] = False,
 ) -> None:
     """Write realistic CloudTrail and GCP audit log files, and a labels file of injected attacks."""
+    from pipelines.simulate import ATTACKS, OutputExists, UnknownAttack, resolve, simulate
+
     names = attack or []
     try:
         resolve(names)

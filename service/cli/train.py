@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
-from models.bundle import TrainConfig
-from models.registry import ModelRegistry
-from models.train import lake_days, train
-from models.verdicts import Excluded
-from pipelines.features import FEATURE_COLUMNS
 from pipelines.settings import Settings
 from service.cli.app import CommandFailed, app, err
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from models.verdicts import Excluded
 
 
 def _lake_reader(settings: Settings) -> Any:
     """``EventLake(root).read`` restricted to the feature columns."""
+    from pipelines.features import FEATURE_COLUMNS
+
     try:
         from pipelines.lake import EventLake
     except ImportError as exc:  # the lake ships separately; say so rather than crash
@@ -64,6 +65,10 @@ def train_command(
     ] = True,
 ) -> None:
     """Fit the anomaly models on the lake and register a new version in the model registry."""
+    from models.bundle import TrainConfig
+    from models.registry import ModelRegistry
+    from models.train import lake_days, train
+
     if window not in ("hour", "day"):
         raise typer.BadParameter("--window must be hour or day")
     settings = Settings()

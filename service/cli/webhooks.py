@@ -13,14 +13,9 @@ import orjson
 import typer
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import func, select
 
 from pipelines.settings import Settings
 from service.cli.app import CommandFailed, app, err
-from service.db import open_database
-from service.webhooks import outbox, store
-from service.webhooks.dispatcher import Dispatcher, DispatcherConfig
-from service.webhooks.models import Delivery
 
 webhooks_app = typer.Typer(
     help="Deliver queued webhooks, list subscriptions, replay dead letters.",
@@ -48,6 +43,9 @@ def dispatch(
     ] = 120.0,
 ) -> None:
     """Run a webhook dispatcher (any number may run against one database)."""
+    from service.db import open_database
+    from service.webhooks.dispatcher import Dispatcher, DispatcherConfig
+
     try:
         config = DispatcherConfig(batch=batch, lease=timedelta(seconds=lease))
     except ValueError as exc:  # a lease shorter than one attempt: bad usage, exit 2
@@ -80,6 +78,12 @@ def list_(
     output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
 ) -> None:
     """Subscriptions with their queue: pending, delivered and dead deliveries."""
+    from sqlalchemy import func, select
+
+    from service.db import open_database
+    from service.webhooks import store
+    from service.webhooks.models import Delivery
+
     db = open_database(Settings())
     try:
         with db.session() as session:
@@ -134,6 +138,9 @@ def replay(
     ] = None,
 ) -> None:
     """Put dead-lettered deliveries of a webhook back in the queue."""
+    from service.db import open_database
+    from service.webhooks import outbox, store
+
     db = open_database(Settings())
     try:
         with db.session() as session:

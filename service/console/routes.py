@@ -26,6 +26,7 @@ ASSETS: dict[str, str] = {
     "render.js": "text/javascript; charset=utf-8",
     "text.js": "text/javascript; charset=utf-8",
     "events.js": "text/javascript; charset=utf-8",
+    "coverage.js": "text/javascript; charset=utf-8",
     "chart.js": "text/javascript; charset=utf-8",
     "main.js": "text/javascript; charset=utf-8",
 }

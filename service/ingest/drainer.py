@@ -1,10 +1,12 @@
 """The push writer inside ``functrail serve``: moves pushed records from the log to the lake.
 
-Every API process runs one; the one holding the data folder's ``WriterLease`` drains, every
-``push_drain_seconds`` (1 s) or as soon as ``push_drain_records`` (10,000) were pushed to its
-own process, the others try for the lease each tick (one takes over within a second when the
-holder dies). A batch's conflicts are stored as alerts before the log lets go of it; a failed
-batch stays in the log and is tried again next tick.
+Every API process runs one; each tick (every ``push_drain_seconds``, 1 s, or as soon as
+``push_drain_records``, 10,000, were pushed to its own process) it takes the data folder's
+``WriterLease`` if it can, drains, and lets it go again: another worker takes over within a
+second when one dies, and a ``functrail watch`` on the same folder takes the lease and keeps
+it (it drains and detects the pushes; the drainers then find the lease held and idle). A
+batch's conflicts are stored as alerts before the log lets go of it; a failed batch stays in
+the log and is tried again next tick.
 """
 
 from __future__ import annotations
@@ -81,12 +83,22 @@ class PushDrainer:
                 log.exception("push writer: a batch failed; it stays in the log and is retried")
                 if not stopping:
                     self._stopping.wait(BACKOFF_SECONDS)
+            finally:
+                self._let_go()
             if stopping:
                 return
+
+    def _let_go(self) -> None:
+        """Release the lease between ticks: a ``functrail watch`` on the same data folder takes
+        it and keeps it (it drains the pushes and detects them), and this drainer then idles."""
+        with self._lock:
+            self.lease.release()
 
     def _drain_one(self) -> Pending | None:
         with self._lock:
             if not self.lease.acquire():
+                if self.metrics is not None:
+                    self.metrics.writer.set(0)
                 return None
             if self.metrics is not None:
                 self.metrics.writer.set(1)

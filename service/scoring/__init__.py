@@ -5,3 +5,7 @@ bounded groups of accounts; detect.py runs rules and anomaly models on one group
 Dask worker runs); runner.py maps groups locally or on a cluster; job.py ties it together and
 commits alerts, webhook deliveries and the job run in one transaction.
 """
+
+DEFAULT_PART_EVENTS = 250_000
+"""Events per partition: without ``raw`` an event costs ~1 KB through detection. Here, not in
+partitions.py, so that ``functrail score --help`` shows it without importing pandas."""

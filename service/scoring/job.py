@@ -32,10 +32,11 @@ from pipelines.rejects import Reject, write_rejects
 from pipelines.runner import LocalRunner, Runner
 from pipelines.settings import Settings
 from service.alerts.store import save_alerts
+from service.coverage.report import coverage_findings
 from service.db import Database
 from service.ingest.conflicts import conflict_alerts
 from service.jobs.store import JobStatus, finish_job_run, record_job_run
-from service.rules.store import rule_states
+from service.rules.store import rule_states, shadow_plan
 from service.scoring.day import detect_day
 from service.scoring.detect import PartResult
 from service.scoring.partitions import DEFAULT_PART_EVENTS
@@ -70,6 +71,8 @@ class ScoreResult:
     rejects_file: str | None = None
     conflicts: list[Conflict] = field(default_factory=list)
     """records of one id with two contents met while ingesting: stored as alerts with the day's"""
+    coverage: int = 0
+    """coverage findings (silent accounts, stopped log types, failing sources) at the day's end"""
 
     def counts(self) -> dict[str, Any]:
         return {
@@ -84,6 +87,7 @@ class ScoreResult:
             "alert_changes": self.changes,
             "deliveries_queued": self.deliveries,
             "failed_sources": self.failed_sources,
+            "coverage_findings": self.coverage,
             "seconds": {k: round(v, 3) for k, v in self.timings.items()},
         }
 
@@ -181,6 +185,7 @@ def _run(
     clock = time.perf_counter()
     with db.session() as session:
         enabled = rule_states(session)
+        shadow = shadow_plan(session)
     day = detect_day(
         settings,
         start,
@@ -190,7 +195,12 @@ def _run(
         enabled=enabled,
         on_part=lambda done, total: say(f"{result.day}: detected {done}/{total} partitions"),
     )
-    results, alerts = day.results, [*day.alerts, *conflict_alerts(result.conflicts)]
+    clock_coverage = time.perf_counter()
+    found = coverage_findings(lake, settings, min(end, datetime.now(UTC)))
+    result.coverage = len(found)
+    result.timings["coverage"] = time.perf_counter() - clock_coverage
+    results = day.results
+    alerts = [*day.alerts, *conflict_alerts(result.conflicts), *found]
     result.partitions = len(day.parts)
     for done_part in results:
         result.events += done_part.events
@@ -202,7 +212,7 @@ def _run(
     clock = time.perf_counter()
     say(f"{result.day}: storing {len(alerts)} alerts")
     with db.session() as session:  # one transaction: alerts, deliveries and the run's outcome
-        saved = save_alerts(session, alerts)
+        saved = save_alerts(session, alerts, shadow=shadow)
         result.deliveries = enqueue_for_alerts(session, saved)
         result.alerts = len(saved)
         result.by_severity = _by_severity(s.alert for s in saved)

@@ -28,9 +28,8 @@ import pyarrow.dataset as ds
 
 from pipelines.events import EVENT_COLUMNS, EVENT_SCHEMA, events_from_arrow
 from pipelines.lake import DATASET_SCHEMA, EventLake
+from service.scoring import DEFAULT_PART_EVENTS
 
-DEFAULT_PART_EVENTS = 250_000
-"""Events per partition: without ``raw`` an event costs ~1 KB through detection."""
 _NARROW = [name for name in EVENT_COLUMNS if name != "raw"]
 _SCAN = {"batch_readahead": 2, "fragment_readahead": 2}
 """Arrow's default readahead decodes up to 64 batches ahead: hundreds of MB of ``raw``."""

@@ -19,12 +19,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from detectors.alert import Alert
 from pipelines.settings import Settings
 from service.webhooks import outbox, store
 from service.webhooks.delivery import DEFAULT_TIMEOUT, AttemptResult, attempt_budget, post
-from service.webhooks.formats import EVENTS, FORMATS, RenderContext, encode_body
+from service.webhooks.formats import EVENTS, FORMATS, DeliveredAlert, RenderContext, encode_body
 from service.webhooks.models import Delivery, Subscription
+from service.webhooks.outbox import is_status_change
 from service.webhooks.retry import RetryPolicy
 from service.webhooks.secrets import SecretError
 from service.webhooks.signing import signed_headers
@@ -197,10 +197,15 @@ class Dispatcher:
             return AttemptResult(ok=False, retryable=True, error=str(keys))
         secret, routing = keys
         try:
-            alert = Alert.model_validate(delivery.alert)
+            alert = DeliveredAlert.model_validate(delivery.alert)
             if delivery.event not in EVENTS:
                 raise ValueError(f"unknown event {delivery.event!r}")
-            ctx = RenderContext(event=delivery.event, delivery_id=delivery.id, routing_key=routing)
+            ctx = RenderContext(
+                event=delivery.event,
+                delivery_id=delivery.id,
+                routing_key=routing,
+                status_change=is_status_change(delivery.change_key),
+            )
             body = encode_body(FORMATS[sub.format].render(alert, ctx))
         except (ValueError, KeyError) as exc:
             return AttemptResult(ok=False, retryable=False, error=f"cannot render: {exc}"[:500])

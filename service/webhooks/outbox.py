@@ -44,6 +44,9 @@ class SavedLike(Protocol):
     @property
     def change(self) -> Literal["new", "updated", "unchanged"] | str: ...
 
+    @property
+    def shadow(self) -> bool: ...
+
 
 def change_key(alert: Alert, change: str) -> str:
     """Identifies one change of an alert: re-enqueueing the same change is a no-op."""
@@ -56,9 +59,10 @@ def enqueue_for_alerts(session: Session, saved: Sequence[SavedLike]) -> int:
     """Queue one delivery per matching (subscription, alert, change); returns how many are new.
 
     Call it in the transaction that saved the alerts, so an alert and its deliveries commit or
-    roll back together. ``unchanged`` alerts queue nothing; duplicates are ignored by key.
+    roll back together. ``unchanged`` and shadow alerts queue nothing; duplicates are ignored
+    by key.
     """
-    changed = [s for s in saved if s.change in ("new", "updated")]
+    changed = [s for s in saved if s.change in ("new", "updated") and not s.shadow]
     if not changed:
         return 0
     subs = list(session.scalars(select(Subscription).where(Subscription.enabled.is_(True))))
@@ -73,6 +77,37 @@ def enqueue_for_alerts(session: Session, saved: Sequence[SavedLike]) -> int:
             for sub in subs
             if matches(sub, item.alert)
         )
+    return _insert_ignoring_duplicates(session, rows)
+
+
+STATUS_CHANGE = "triage:"
+"""``change_key`` prefix of the deliveries an analyst's status change or verdict queued"""
+
+
+def is_status_change(change_key: str) -> bool:
+    return change_key.startswith(STATUS_CHANGE)
+
+
+def enqueue_status_change(
+    session: Session, alert: Alert, *, triage_id: int, disposition: str | None = None
+) -> int:
+    """Queue an ``alert.updated`` of a triage action (ack, resolve, reopen, a verdict) to every
+    matching subscription; returns how many were queued.
+
+    Call it in the triage's transaction. Keyed by the triage row, so acknowledging, resolving,
+    reopening and resolving again are four deliveries, each sent in order after the ones
+    before it for the same alert; ``pagerduty`` turns them into ``acknowledge`` / ``resolve`` /
+    ``trigger`` with the alert's dedup key.
+    """
+    subs = list(session.scalars(select(Subscription).where(Subscription.enabled.is_(True))))
+    snapshot = alert.model_dump(mode="json") | {"disposition": disposition}
+    key = f"{STATUS_CHANGE}{triage_id}"
+    now = datetime.now(UTC)
+    rows = [
+        _row(sub.id, alert.id, "alert.updated", key, snapshot, now)
+        for sub in subs
+        if matches(sub, alert)
+    ]
     return _insert_ignoring_duplicates(session, rows)
 
 

@@ -11,10 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.ingest import TASK_BYTES, ingest_range, normalize_ref, task_chunks
+from pipelines.ingest import (
+    TASK_BYTES,
+    ingest_range,
+    ingest_sources,
+    normalize_ref,
+    task_chunks,
+)
 from pipelines.lake import EventLake
 from pipelines.runner import DaskRunner, LocalRunner, R, T
 from pipelines.settings import Settings
+from pipelines.source_health import source_health
 from pipelines.sources import Blob, blob_refs, open_source
 from pipelines.sources.local import LocalFile, LocalSource
 from pipelines.sources.s3 import S3Source
@@ -214,3 +221,25 @@ def test_a_days_last_events_delivered_after_midnight_are_ingested_with_their_day
     assert (first.new, next_day.new) == (1, 1)
     assert list(lake.read(START, END)["id"]) == [evening["eventID"]]
     assert list(lake.read(END, END + (END - START))["id"]) == [morning["eventID"]]
+
+
+def test_each_ingest_records_whether_a_source_failed_and_a_success_clears_the_count(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(home=tmp_path / "home")
+    lake = EventLake(str(tmp_path / "lake"))
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.json").write_bytes(cloudtrail_file(cloudtrail_record()))
+    missing, good = str(tmp_path / "not-mounted"), str(logs)
+    for _ in range(2):
+        ingest_sources([LocalSource([missing]), LocalSource([good])], lake, settings, START, END)
+    health = {h.uri: h for h in source_health(settings)}
+    assert health[missing].failures == 2
+    assert (health[missing].last_error or "").startswith("PathNotFound: no such file")
+    assert health[missing].last_success is None
+    assert health[good].failures == 0
+    assert health[good].last_success is not None
+    (tmp_path / "not-mounted").mkdir()
+    ingest_sources([LocalSource([missing])], lake, settings, START, END)
+    assert {h.uri: h for h in source_health(settings)}[missing].failures == 0

@@ -40,6 +40,9 @@ class PythonRule:
     raw_reads: frozenset[str] = frozenset()
     candidates: Callable[[pd.DataFrame], np.ndarray] | None = None
     """Rows whose ``raw_reads`` the rule reads (a prefilter on columns); None: every row."""
+    window: pd.Timedelta | None = None
+    """A rule over a trailing window of rows (it returns row groups): how long. The watcher
+    (``detectors.rules.stream``) carries its ``candidates`` that long across micro-batches."""
 
     def fields(self) -> frozenset[str]:
         return self.reads | self.raw_reads | frozenset(self.meta.dedup)

@@ -328,6 +328,7 @@ ACCESS_DENIED_BURST_PERSON = PythonRule(
     ),
     raw_reads=frozenset({"long_term_key"}),
     candidates=refused,
+    window=WINDOW,
 )
 
 ACCESS_DENIED_BURST_WORKLOAD = PythonRule(
@@ -371,4 +372,5 @@ ACCESS_DENIED_BURST_WORKLOAD = PythonRule(
     ),
     raw_reads=frozenset({"long_term_key"}),
     candidates=refused,
+    window=WINDOW,
 )

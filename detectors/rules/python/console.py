@@ -48,6 +48,11 @@ def _login(n: int, outcome: str, user: str = "mallory", ip: str = "203.0.113.9")
     return record
 
 
+def logins(events: pd.DataFrame) -> np.ndarray:
+    """Rows of console sign-ins: the only rows the rule counts."""
+    return np.flatnonzero((events["action"] == "ConsoleLogin").fillna(False).to_numpy(dtype=bool))
+
+
 def evaluate(events: pd.DataFrame) -> list[np.ndarray]:
     """Groups: each success with the failures from its source IP in the window before it."""
     logins = events[(events["action"] == "ConsoleLogin").fillna(False).to_numpy(dtype=bool)]
@@ -119,4 +124,6 @@ CONSOLE_LOGIN_FAILURE_BURST = PythonRule(
     ),
     function=evaluate,
     reads=frozenset({"action", "outcome", "source_ip", "time"}),
+    candidates=logins,
+    window=WINDOW,
 )

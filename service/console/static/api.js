@@ -65,3 +65,4 @@ export const listSuppressions = (active, cursor) =>
 export const deleteSuppression = (id) => call("DELETE", `/v1/suppressions/${one(id)}`);
 export const searchEvents = (filters, cursor, limit = 50) =>
   call("GET", "/v1/events", { query: { ...filters, cursor, limit } });
+export const coverage = () => call("GET", "/v1/coverage");

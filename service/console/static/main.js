@@ -1,9 +1,10 @@
-// Wires the page: the key form, the views (Alerts, Events), filters, the queue with cursor
+// Wires the page: the key form, the views (Alerts, Events, Coverage), filters, the queue with cursor
 // paging, the chart, and the detail panel with triage. State is this module's few variables;
 // the server is the truth, so after every change the alert and the queue are read again.
 
 import * as api from "./api.js";
 import { exactByDay, stackedBars } from "./chart.js";
+import * as coverageView from "./coverage.js";
 import * as eventsView from "./events.js";
 import { SEVERITIES, alertRow, clear, counts, detail, el, events, suppressionRow } from "./render.js";
 import { shortPrincipal } from "./text.js";
@@ -45,6 +46,8 @@ function readFilters() {
     const value = String(form.get(name) || "").trim();
     if (value) filters[name] = value;
   }
+  // Shadow alerts (rules in shadow mode) stay out of the queue and counts unless asked for.
+  if (form.get("include_shadow")) filters.include_shadow = "true";
   // Whole UTC days: from the start of "from" up to the end of "to" (the API's until is exclusive).
   const day = (name) => String(form.get(name) || "");
   if (/^\d{4}-\d{2}-\d{2}$/.test(day("since"))) filters.since = `${day("since")}T00:00:00Z`;
@@ -142,6 +145,17 @@ function showView(name) {
     state.eventsLoaded = true;
     eventsView.search({}, "");
   }
+  if (name === "coverage" && api.getKey()) coverageView.loadCoverage();
+}
+
+// An account of the Coverage view: its events of the last 24 hours.
+function openAccountEvents(item) {
+  state.eventsLoaded = true;
+  showView("events");
+  eventsView.search(
+    { provider: item.provider, account: item.account },
+    `account ${item.account} (${item.provider}), the last 24 hours`,
+  );
 }
 
 function openEvents(alert, on) {
@@ -158,6 +172,7 @@ async function refresh() {
     state.eventsLoaded = true;
     eventsView.search({}, "");
   }
+  if (state.view === "coverage") coverageView.loadCoverage();
   say("");
   try {
     await Promise.all([loadPage(true), loadChart(), loadSuppressions(true)]);
@@ -245,6 +260,7 @@ function start() {
     $("more").hidden = true;
     $("shown").textContent = "";
     eventsView.forget();
+    coverageView.forget();
     state.eventsLoaded = false;
     say("");
   });
@@ -252,6 +268,7 @@ function start() {
     button.addEventListener("click", () => showView(button.dataset.view));
   }
   eventsView.initEvents(fail);
+  coverageView.initCoverage(fail, openAccountEvents);
   $("filters").addEventListener("submit", (event) => {
     event.preventDefault();
     state.filters = readFilters();

@@ -6,6 +6,17 @@
 import { runbookBlocks, shortPrincipal, shortTitle } from "./text.js";
 
 export const SEVERITIES = ["info", "low", "medium", "high", "critical"];
+export const DISPOSITIONS = [
+  ["true_positive", "true positive"],
+  ["false_positive", "false positive"],
+  ["benign", "benign"],
+];
+const VERDICT = Object.fromEntries(DISPOSITIONS);
+
+/** The badge of an alert raised by a rule (or the model) in shadow mode: stored, not paged. */
+export function shadowBadge(alert) {
+  return alert.shadow ? el("span", { className: "badge shadow", title: "raised in shadow mode: never delivered" }, "shadow") : null;
+}
 
 /** An element with properties (className, type, ...) and children (strings become text). */
 export function el(tag, props = {}, ...children) {
@@ -49,11 +60,11 @@ export function alertRow(alert, onOpen) {
     [alert.rule_id],
     [shortPrincipal(alert.principal), alert.principal],
     [alert.resource],
-    [alert.status],
+    [alert.status, null, shadowBadge(alert)],
     [alert.count],
     [utc(alert.last_seen)],
-  ].map(([value, full]) => {
-    const cell = el("td", {}, value ?? "");
+  ].map(([value, full, badge]) => {
+    const cell = el("td", {}, value ?? "", badge ? " " : null, badge);
     const hover = full ?? value;
     if (typeof hover === "string" && hover) cell.title = hover;
     return cell;
@@ -75,6 +86,9 @@ export function counts(summary) {
   }
   for (const [status, n] of Object.entries(summary.by_status)) {
     items.push(el("span", { className: "count" }, `${status} ${n}`));
+  }
+  for (const [disposition, n] of Object.entries(summary.by_disposition || {})) {
+    if (n) items.push(el("span", { className: "count" }, `${VERDICT[disposition] || disposition} ${n}`));
   }
   return items;
 }
@@ -130,11 +144,17 @@ function history(entries) {
   const items = entries.map((h) => {
     const parts = [utc(h.at), " ", h.actor];
     if (h.status_to && h.status_to !== h.status_from) parts.push(`: ${h.status_from || "-"} → ${h.status_to}`);
+    if (h.disposition) parts.push(`; verdict ${VERDICT[h.disposition] || h.disposition}`);
     if (h.assignee_to !== h.assignee_from) parts.push(`; assignee ${h.assignee_to || "none"}`);
     if (h.note) parts.push(el("pre", {}, h.note));
     return el("li", {}, ...parts);
   });
   return el("ul", { className: "history" }, ...items);
+}
+
+function shortBadged(alert) {
+  const badge = shadowBadge(alert);
+  return badge ? el("span", {}, shortTitle(alert.title), " ", badge) : shortTitle(alert.title);
 }
 
 /** The detail panel: facts, explanation, the alert's events, triage controls, suppression
@@ -145,7 +165,28 @@ export function detail(alert, actions) {
   const evidence = el("div", {}, el("button", { type: "button", onclick: () => actions.loadEvents(evidence) }, "Load evidence events"));
   const status = (label, to) =>
     el("button", { type: "button", disabled: alert.status === to, onclick: () => actions.patch({ status: to }) }, label);
-  const title = el("h2", { title: alert.title }, chip(alert.severity), " ", shortTitle(alert.title));
+  // Resolving takes the verdict; on a resolved alert the same control records (or changes) it.
+  const verdict = el(
+    "select",
+    { name: "disposition", className: "verdict" },
+    el("option", { value: "" }, "no verdict"),
+    ...DISPOSITIONS.map(([value, label]) => el("option", { value, selected: alert.disposition === value }, label)),
+  );
+  const resolved = alert.status === "resolved";
+  const resolve = el(
+    "button",
+    {
+      type: "button",
+      className: "resolve",
+      onclick: () => {
+        const changes = resolved ? {} : { status: "resolved" };
+        if (verdict.value) changes.disposition = verdict.value;
+        if (Object.keys(changes).length) actions.patch(changes);
+      },
+    },
+    resolved ? "Record verdict" : "Resolve",
+  );
+  const title = el("h2", { title: alert.title }, chip(alert.severity), " ", shortBadged(alert));
   const around = [
     alert.principal ? ["principal", "Events of this principal (±1 h)"] : null,
     alert.resource ? ["resource", "Events on this resource (±1 h)"] : null,
@@ -154,6 +195,8 @@ export function detail(alert, actions) {
     title,
     meta([
       ["status", alert.status],
+      ["verdict", VERDICT[alert.disposition] || alert.disposition],
+      ["mode", alert.shadow ? "shadow: stored and counted, never delivered" : null],
       ["assignee", alert.assignee],
       ["detector / rule", [alert.detector, alert.rule_id].filter(Boolean).join(" / ")],
       ["provider", alert.provider],
@@ -182,7 +225,8 @@ export function detail(alert, actions) {
     el("h3", {}, "Triage"),
     el("div", { className: "actions" },
       status("Acknowledge", "acknowledged"),
-      status("Resolve", "resolved"),
+      el("label", {}, "verdict", verdict),
+      resolve,
       status("Reopen", "open"),
     ),
     el("div", { className: "actions" },

@@ -7,7 +7,13 @@ from typing import Any
 
 import orjson
 
-from service.webhooks.formats.base import EVENTS, EventName, Format, RenderContext
+from service.webhooks.formats.base import (
+    EVENTS,
+    DeliveredAlert,
+    EventName,
+    Format,
+    RenderContext,
+)
 from service.webhooks.formats.generic import GenericFormat
 from service.webhooks.formats.ocsf import OcsfFormat
 from service.webhooks.formats.pagerduty import PagerDutyFormat
@@ -32,6 +38,7 @@ __all__ = [
     "EVENTS",
     "FORMATS",
     "FORMAT_NAMES",
+    "DeliveredAlert",
     "EventName",
     "Format",
     "RenderContext",

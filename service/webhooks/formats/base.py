@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from detectors.alert import Alert
+from detectors.alert import Alert, Disposition
 
 EventName = Literal["alert.created", "alert.updated", "test"]
 EVENTS: tuple[EventName, ...] = ("alert.created", "alert.updated", "test")
@@ -18,6 +18,15 @@ class RenderContext:
     event: EventName
     delivery_id: str
     routing_key: str | None = None
+    status_change: bool = False
+    """an ``alert.updated`` an analyst's triage queued (status or verdict), not a fold"""
+
+
+class DeliveredAlert(Alert):
+    """The alert as a delivery carries it: the contract plus the analyst's verdict, so a
+    receiver closing its incident learns why (null until one is given)."""
+
+    disposition: Disposition | None = None
 
 
 class Format(Protocol):

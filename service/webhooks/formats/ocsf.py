@@ -27,6 +27,11 @@ _SEVERITY_NAME = {
 _STATUS_ID = {"open": 1, "acknowledged": 2, "suppressed": 3, "resolved": 4}
 _STATUS_NAME = {1: "New", 2: "In Progress", 3: "Suppressed", 4: "Resolved"}
 _ACTIVITY_NAME = {1: "Create", 2: "Update", 3: "Close"}
+_VERDICT = {
+    "true_positive": "Resolved: true positive",
+    "false_positive": "Resolved: false positive",
+    "benign": "Resolved: benign",
+}
 _TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$")
 _ANALYTIC_TYPE = {"rule": (1, "Rule"), "anomaly": (3, "Statistical")}
 
@@ -98,6 +103,10 @@ class OcsfFormat:
             "finding_info": {k: v for k, v in finding.items() if v is not None},
             "unmapped": {"functrail_event": ctx.event},
         }
+        disposition = getattr(alert, "disposition", None)
+        if disposition:
+            body["status_detail"] = _VERDICT[disposition]
+            body["unmapped"]["functrail_disposition"] = disposition
         if alert.provider:
             cloud: dict[str, Any] = {"provider": alert.provider.upper()}
             if alert.account:

@@ -1,7 +1,8 @@
 """``pagerduty``: an Events API v2 event; the alert's dedup_key lets PagerDuty fold repeats too.
 
-Resolved and acknowledged alerts become ``resolve`` / ``acknowledge`` events for the same
-dedup_key, so an incident closes when the analyst closes the alert.
+Resolved (and suppressed) and acknowledged alerts become ``resolve`` / ``acknowledge`` events for
+the same dedup_key, so an incident closes when the analyst closes the alert; a reopened alert
+triggers again (PagerDuty opens a new incident under the key once the old one is resolved).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def pagerduty_dedup_key(key: str) -> str:
 
 
 def _action(alert: Alert, event: str) -> str:
-    if event == "alert.updated" and alert.status == "resolved":
+    if event == "alert.updated" and alert.status in ("resolved", "suppressed"):
         return "resolve"
     if event == "alert.updated" and alert.status == "acknowledged":
         return "acknowledge"

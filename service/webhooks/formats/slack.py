@@ -55,6 +55,8 @@ class SlackFormat:
     name = "slack"
 
     def render(self, alert: Alert, ctx: RenderContext) -> dict[str, Any]:
+        if ctx.status_change:
+            return _status_update(alert)
         verb = {"alert.created": "New", "alert.updated": "Updated", "test": "Test"}[ctx.event]
         emoji = _SEVERITY_EMOJI[alert.severity]
         fields = [
@@ -96,3 +98,39 @@ class SlackFormat:
             "unfurl_links": False,
             "unfurl_media": False,
         }
+
+
+_STATUS_EMOJI = {
+    "open": ":arrows_counterclockwise:",
+    "acknowledged": ":eyes:",
+    "resolved": ":white_check_mark:",
+    "suppressed": ":mute:",
+}
+_VERDICT = {
+    "true_positive": "true positive",
+    "false_positive": "false positive",
+    "benign": "benign",
+}
+
+
+def _status_update(alert: Alert) -> dict[str, Any]:
+    """An analyst's status change as a short message of its own. Incoming webhooks answer
+    ``ok``, not the first message's ``ts``, so it cannot be threaded under it: it names the
+    alert (title, id) instead."""
+    status = "reopened" if alert.status == "open" else alert.status
+    disposition = getattr(alert, "disposition", None)
+    verdict = f" as {_VERDICT[disposition]}" if disposition in _VERDICT else ""
+    line = (
+        f"{_STATUS_EMOJI[alert.status]} *{status}*{verdict}: "
+        f"{escape_mrkdwn(alert.title, _HEADER_LIMIT)}"
+    )
+    footer = f"alert {code(alert.id)} rule {code(alert.rule_id)} severity {code(alert.severity)}"
+    return {
+        "text": f"Alert {status}{verdict}: {escape_mrkdwn(alert.title)}",
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": line}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]},
+        ],
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }

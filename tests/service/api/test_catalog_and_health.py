@@ -54,6 +54,7 @@ def test_admin_disables_a_rule_and_the_state_is_kept_for_the_engine(api):
 def test_models_list_is_empty_before_training(api):
     assert api.client.get("/v1/models", headers=api.headers("viewer")).json() == {
         "active": None,
+        "mode": "live",
         "items": [],
         "next_cursor": None,
     }

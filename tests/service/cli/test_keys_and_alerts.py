@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import orjson
 from typer.testing import CliRunner
 
 from pipelines.settings import Settings
 from service.alerts.store import save_alerts
+from service.alerts.triage import triage
 from service.cli import app
-from service.db import open_database
+from service.db import open_database, utcnow
 from service.keys.store import authenticate, server_secret
 from tests.factories import alert
 
@@ -76,3 +79,41 @@ def test_alerts_table_escapes_control_characters(settings: Settings):
     result = runner.invoke(app, ["alerts", "list", "--format", "table"], env={"COLUMNS": "400"})
     assert "\x1b[31m" not in result.stdout
     assert "\\x1b" in result.stdout
+
+
+def test_alerts_list_shows_shadow_alerts_only_with_include_shadow(settings: Settings):
+    db = open_database(settings)
+    live, shadow = alert(rule_id="aws_root_account_usage"), alert()
+    with db.session() as session:
+        save_alerts(session, [live, shadow], shadow=lambda a: a.id == shadow.id)
+    result = runner.invoke(app, ["alerts", "list", "--format", "jsonl"])
+    assert [orjson.loads(line)["id"] for line in result.stdout.splitlines()] == [live.id]
+    result = runner.invoke(app, ["alerts", "list", "--format", "jsonl", "--include-shadow"])
+    rows = {r["id"]: r["shadow"] for r in map(orjson.loads, result.stdout.splitlines())}
+    assert rows == {live.id: False, shadow.id: True}
+
+
+def test_rules_stats_prints_each_rule_s_volume_with_shadow_and_verdicts(settings: Settings):
+    db = open_database(settings)
+    now = utcnow()
+    noisy = [alert(first_seen=now - timedelta(hours=i)) for i in range(1, 4)]
+    other = alert(rule_id="aws_root_account_usage", first_seen=now - timedelta(hours=1))
+    with db.session() as session:
+        save_alerts(session, [*noisy, other], shadow=lambda a: a.id == noisy[0].id)
+        triage(session, noisy[1].id, actor="kim", status="resolved", disposition="false_positive")
+    result = runner.invoke(app, ["rules", "stats", "--format", "jsonl", "--days", "3"])
+    assert result.exit_code == 0, result.output
+    rows = {r["rule_id"]: r for r in map(orjson.loads, result.stdout.splitlines())}
+    noisy_row = rows["aws_lambda_public_add_permission"]
+    assert (noisy_row["alerts"], noisy_row["shadow"]) == (3, 1)
+    assert noisy_row["by_disposition"]["false_positive"] == 1
+    assert len(noisy_row["by_day"]) == 3
+    assert rows["aws_root_account_usage"]["alerts"] == 1
+    table = runner.invoke(app, ["rules", "stats", "--format", "table"])
+    assert "aws_lambda_" in table.stdout  # narrow test terminals cut the id
+    assert "│ 3 " in table.stdout
+    one = runner.invoke(app, ["rules", "stats", "aws_root_account_usage", "--format", "table"])
+    assert (
+        now.date().isoformat() in one.stdout
+        or (now - timedelta(hours=1)).date().isoformat() in one.stdout
+    )

@@ -106,7 +106,7 @@ def test_job_run_records_counts_and_severities(
         assert row.kind == "score"
         assert row.counts["events"] == result.events
         assert sum(row.counts["alerts_by_severity"].values()) == result.alerts
-        assert set(row.counts["seconds"]) == {"ingest", "detect", "store"}
+        assert set(row.counts["seconds"]) == {"ingest", "detect", "coverage", "store"}
 
 
 def test_job_run_counts_dropped_fields_by_field_and_reason(

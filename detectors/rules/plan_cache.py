@@ -1,0 +1,342 @@
+"""A cache of compiled rule files: a run reads each rule file's plan instead of parsing its YAML
+through pySigma and compiling it again (half a second for the pack and SigmaHQ's cloud rules,
+most of ``functrail detect``'s start-up on a day of logs).
+
+An entry is JSON, never pickle or marshal: a rule file's rules (metadata, tests, the compiled
+condition tree with its pySigma values) and load errors, written as tagged JSON that only the
+fixed list of classes below can be read back into, by setting their attributes (no constructor,
+no import, no code named by the data runs). An entry is keyed by the file's path and bytes, the
+installed functrail and pySigma versions and the rule engine's own source, so any change
+recompiles. An entry that does not parse, fails its checksum, has another key or names a class
+outside the list is ignored, and the file is compiled and its entry written again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from datetime import date, datetime
+from enum import Enum
+from functools import cache
+from importlib import metadata
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from detectors.rules.compile import Leaf, Node
+from detectors.rules.model import Rule, RuleMeta, RuleTests
+from detectors.rules.sigma_rules import SigmaCorrelation, SigmaDetectionRule
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+"""Bumped when the layout of an entry changes (the engine's source is in the key anyway)."""
+
+CORRELATION_ATTRS = frozenset(
+    {"type", "group_by", "timespan", "condition", "generate", "name", "id"}
+)
+"""What the engine reads of pySigma's correlation rule; the rest (its YAML, back-references to
+other rules) stays out of the cache."""
+
+_ENGINE_SOURCES = (
+    Path(__file__).resolve().parent,  # detectors/rules/*.py
+    Path(__file__).resolve().parents[2] / "pipelines" / "normalize" / "aws.py",
+)
+
+
+class Uncacheable(ValueError):
+    """A loaded rule file holds a value the entry format cannot write (it is simply recompiled
+    on every run)."""
+
+
+class BadEntry(ValueError):
+    """An entry that is not what this code writes: ignored and rebuilt."""
+
+
+@cache
+def _classes() -> dict[str, type]:
+    """The only classes an entry may name (pySigma's value types, the engine's plan)."""
+    from sigma.correlations import (
+        SigmaCorrelationCondition,
+        SigmaCorrelationRule,
+        SigmaCorrelationTimespan,
+    )
+    from sigma.types import (
+        Placeholder,
+        SigmaBool,
+        SigmaCasedString,
+        SigmaCIDRExpression,
+        SigmaCompareExpression,
+        SigmaExists,
+        SigmaFieldReference,
+        SigmaNull,
+        SigmaNumber,
+        SigmaRegularExpression,
+        SigmaString,
+        SigmaTimestampPart,
+    )
+
+    from detectors.rules.loader import LoadError
+
+    allowed: list[type] = [
+        Placeholder, SigmaBool, SigmaCasedString, SigmaCIDRExpression, SigmaCompareExpression,
+        SigmaExists,
+        SigmaFieldReference, SigmaNull, SigmaNumber, SigmaRegularExpression, SigmaString,
+        SigmaTimestampPart, SigmaCorrelationCondition, SigmaCorrelationRule,
+        SigmaCorrelationTimespan, Leaf, Node, RuleMeta, RuleTests, SigmaDetectionRule,
+        SigmaCorrelation, LoadError,
+    ]  # fmt: skip
+    return {cls.__name__: cls for cls in allowed}
+
+
+@cache
+def _enums() -> dict[str, type[Enum]]:
+    from sigma.correlations import SigmaCorrelationConditionOperator, SigmaCorrelationType
+    from sigma.types import (
+        CompareOperators,
+        SigmaRegularExpressionFlag,
+        SpecialChars,
+        TimestampPart,
+    )
+
+    allowed: list[type[Enum]] = [
+        CompareOperators, SigmaRegularExpressionFlag, SpecialChars, TimestampPart,
+        SigmaCorrelationConditionOperator, SigmaCorrelationType,
+    ]  # fmt: skip
+    return {cls.__name__: cls for cls in allowed}
+
+
+@cache
+def engine_fingerprint() -> str:
+    """What compiled plans depend on besides the rule file: the versions of functrail and
+    pySigma and the source of the engine (an edited checkout recompiles too)."""
+    digest = hashlib.sha256(f"format {FORMAT}".encode())
+    for dist in ("functrail", "pysigma"):
+        try:
+            digest.update(f"{dist} {metadata.version(dist)}".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{dist} -".encode())
+    for source in _ENGINE_SOURCES:
+        for path in sorted(source.glob("*.py")) if source.is_dir() else [source]:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def entry_key(path: Path, resolved: Path, data: bytes) -> str:
+    """The key of one rule file's entry: the path as given and resolved, its bytes, the engine."""
+    digest = hashlib.sha256(engine_fingerprint().encode())
+    for part in (str(path).encode(), str(resolved).encode(), data):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()
+
+
+def entry_path(cache_dir: Path, resolved: Path) -> Path:
+    """One entry per rule file (its path), overwritten when the file or the engine changes."""
+    name = hashlib.sha256(str(resolved).encode()).hexdigest()[:32]
+    return cache_dir / f"{name}.json"
+
+
+def load_cached(
+    path: Path, cache_dir: Path, compile_file: Callable[[Path], Any], resolved: Path | None = None
+) -> Any:
+    """``compile_file(path)`` (a ``loader.Loaded``), from the cache when it holds this file
+    (``resolved``: the path resolved, when the caller has it already)."""
+    from detectors.rules.loader import Loaded
+
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return compile_file(path)  # it reports the error
+    resolved = resolved or path.resolve()
+    key = entry_key(path, resolved, data)
+    entry = entry_path(cache_dir, resolved)
+    try:
+        found = read_entry(entry, key)
+    except (OSError, BadEntry) as exc:
+        log.debug("rule cache entry %s ignored: %s", entry, exc)
+        found = None
+    if found is not None:
+        return found
+    loaded = compile_file(path)
+    if isinstance(loaded, Loaded):
+        try:
+            write_entry(entry, key, loaded)
+        except (OSError, Uncacheable) as exc:
+            log.debug("rule cache: %s not cached: %s", path, exc)
+    return loaded
+
+
+def write_entry(entry: Path, key: str, loaded: Any) -> None:
+    """Write atomically: a header line (format, key, payload checksum), then the payload."""
+    index = {id(rule): n for n, rule in enumerate(loaded.rules)}
+    payload = orjson.dumps(
+        {
+            "rules": [_encode_rule(rule, index) for rule in loaded.rules],
+            "errors": [_encode(error) for error in loaded.errors],
+        }
+    )
+    header = orjson.dumps(
+        {"format": FORMAT, "key": key, "sha256": hashlib.sha256(payload).hexdigest()}
+    )
+    entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".rules-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(header + b"\n" + payload)
+        os.replace(tmp, entry)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_entry(entry: Path, key: str) -> Any:
+    """The ``Loaded`` an entry holds; None when there is none or it is for other bytes;
+    BadEntry when it is damaged or not ours."""
+    from detectors.rules.loader import Loaded
+
+    try:
+        blob = entry.read_bytes()
+    except FileNotFoundError:
+        return None
+    head, sep, payload = blob.partition(b"\n")
+    try:
+        header = orjson.loads(head)
+    except orjson.JSONDecodeError as exc:
+        raise BadEntry(f"header: {exc}") from None
+    if not sep or not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise BadEntry("not an entry of this format")
+    if header.get("key") != key:
+        return None
+    if header.get("sha256") != hashlib.sha256(payload).hexdigest():
+        raise BadEntry("checksum mismatch")
+    try:
+        body = orjson.loads(payload)
+        rules: list[Rule] = []
+        for item in body["rules"]:
+            rule = _decode(item, rules)
+            if not isinstance(rule, SigmaDetectionRule | SigmaCorrelation):
+                raise BadEntry(f"not a rule: {type(rule).__name__}")
+            rules.append(rule)
+        errors = [_decode(item, rules) for item in body["errors"]]
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise BadEntry(f"{type(exc).__name__}: {exc}") from None
+    if not all(type(e).__name__ == "LoadError" for e in errors):
+        raise BadEntry("not a load error")
+    return Loaded(rules, errors)
+
+
+# -- tagged JSON -----------------------------------------------------------------------------------
+def _encode_rule(rule: Rule, index: dict[int, int]) -> Any:
+    if isinstance(rule, SigmaCorrelation):
+        return {
+            "$": "obj",
+            "c": "SigmaCorrelation",
+            "d": {
+                "meta": _encode(rule.meta),
+                "sigma": _encode_object(rule.sigma, CORRELATION_ATTRS),
+                "bases": [{"$": "rule", "i": index[id(base)]} for base in rule.bases],
+            },
+        }
+    if isinstance(rule, SigmaDetectionRule):
+        return _encode(rule)
+    raise Uncacheable(f"rule {rule.meta.rule_id} is a {type(rule).__name__}")
+
+
+_PRIMITIVES = (str, bool, int, float)
+
+
+def _is_plain(value: Any) -> bool:
+    """JSON as is: its decoding needs no tags (most of a rule's test records)."""
+    if value is None or type(value) in _PRIMITIVES:
+        return True
+    if isinstance(value, list):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    return False
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Enum):  # before the primitives: an enum may be a str too
+        if _enums().get(type(value).__name__) is not type(value):
+            raise Uncacheable(f"enum {type(value).__name__}")
+        return {"$": "enum", "c": type(value).__name__, "v": value.name}
+    if value is None or type(value) in _PRIMITIVES:
+        return value
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        if _is_plain(value):
+            return {"$": "json", "v": value}
+        return {"$": "dict", "v": [[_encode(k), _encode(v)] for k, v in value.items()]}
+    if isinstance(value, tuple):
+        return {"$": "tuple", "v": [_encode(v) for v in value]}
+    if isinstance(value, frozenset | set):
+        tag = "frozenset" if isinstance(value, frozenset) else "set"
+        return {"$": tag, "v": [_encode(v) for v in value]}
+    if isinstance(value, Path):
+        return {"$": "path", "v": str(value)}
+    if isinstance(value, UUID):
+        return {"$": "uuid", "v": str(value)}
+    if isinstance(value, IPv4Network | IPv6Network):
+        return {"$": "network", "v": str(value)}
+    if isinstance(value, datetime):
+        return {"$": "datetime", "v": value.isoformat()}
+    if isinstance(value, date):
+        return {"$": "date", "v": value.isoformat()}
+    if _classes().get(type(value).__name__) is type(value):
+        return _encode_object(value, None)
+    raise Uncacheable(f"a {type(value).__name__} value")
+
+
+def _encode_object(value: Any, only: frozenset[str] | None) -> Any:
+    attrs = vars(value)
+    return {
+        "$": "obj",
+        "c": type(value).__name__,
+        "d": {k: _encode(v) for k, v in attrs.items() if only is None or k in only},
+    }
+
+
+def _decode(value: Any, rules: list[Rule]) -> Any:
+    if isinstance(value, list):
+        return [_decode(v, rules) for v in value]
+    if not isinstance(value, dict):
+        return value
+    tag = value["$"]
+    if tag == "json":
+        return value["v"]
+    if tag == "obj":
+        cls = _classes()[value["c"]]
+        attrs = value["d"]
+        if not isinstance(attrs, dict) or not all(k.isidentifier() for k in attrs):
+            raise BadEntry(f"attributes of {value['c']}")
+        obj: Any = object.__new__(cls)
+        vars(obj).update({k: _decode(v, rules) for k, v in attrs.items()})
+        return obj
+    if tag == "enum":
+        return _enums()[value["c"]][value["v"]]
+    if tag == "rule":
+        return rules[int(value["i"])]
+    items = value["v"]
+    if tag == "dict":
+        return {_decode(k, rules): _decode(v, rules) for k, v in items}
+    decoders: dict[str, Callable[[Any], Any]] = {
+        "tuple": lambda v: tuple(_decode(v, rules)),
+        "set": lambda v: set(_decode(v, rules)),
+        "frozenset": lambda v: frozenset(_decode(v, rules)),
+        "path": lambda v: Path(str(v)),
+        "uuid": lambda v: UUID(str(v)),
+        "network": lambda v: ip_network(str(v)),
+        "datetime": lambda v: datetime.fromisoformat(str(v)),
+        "date": lambda v: date.fromisoformat(str(v)),
+    }
+    if tag not in decoders:
+        raise BadEntry(f"unknown tag {tag!r}")
+    return decoders[tag](items)

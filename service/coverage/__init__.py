@@ -1,0 +1,1 @@
+"""``GET /v1/coverage`` and the coverage alerts of the score job (``detectors.coverage``)."""

@@ -1,0 +1,1 @@
+"""Retention: what ``functrail prune`` (and ``functrail serve`` once a day) deletes."""

@@ -1,0 +1,28 @@
+"""BatchContext's raw column: kept in its chunks, read by position without concatenating them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from detectors.rules.context import BatchContext, take_chunked
+from pipelines.events import events_from_arrow, events_to_arrow
+from tests.factories import event, events
+
+
+def test_take_chunked_returns_the_rows_in_the_callers_order():
+    column = pa.chunked_array([["a", "b", None], [], ["c"], ["d", "e"]])
+    rows = np.array([5, 0, 3, 3, 2, 4, 1])
+    assert take_chunked(column, rows).to_pylist() == column.take(rows).to_pylist()
+    assert take_chunked(column, np.array([], dtype=np.int64)).to_pylist() == []
+    assert take_chunked(pa.chunked_array([["x", "y"]]), np.array([1, 0])).to_pylist() == ["y", "x"]
+
+
+def test_screen_reads_raw_text_across_chunks_in_any_case():
+    first = events(event(raw='{"eventName":"StopLogging"}'), event(raw='{"eventName":"Other"}'))
+    second = events(event(raw='{"EVENTNAME":"STOPLOGGING"}'))
+    batch = events_from_arrow(pa.concat_tables([events_to_arrow(first), events_to_arrow(second)]))
+    ctx = BatchContext(batch)
+    assert ctx.table.column("raw").num_chunks == 2  # the raw text is not copied into one chunk
+    assert ctx.raw_contains("stoplogging", np.arange(3)).tolist() == [True, False, True]
+    assert ctx.raw_contains("stoplogging", np.array([2, 1])).tolist() == [True, False]
