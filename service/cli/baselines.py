@@ -9,7 +9,6 @@ import orjson
 import typer
 
 from pipelines.settings import Settings
-from service.baselines.store import list_adjustments, remove_adjustment
 from service.cli.app import CommandFailed, app, err
 
 baselines_app = typer.Typer(
@@ -24,6 +23,8 @@ def list_command(
     fmt: Annotated[str, typer.Option("--format", help="table or jsonl")] = "table",
 ) -> None:
     """Adjustments in force, oldest first."""
+    from service.baselines.store import list_adjustments  # lazy: --help stays light
+
     found = list_adjustments(Settings())
     if not found:
         err.print("no baseline adjustments")
@@ -38,6 +39,8 @@ def list_command(
 @baselines_app.command("remove")
 def remove_command(adjustment_id: Annotated[str, typer.Argument(help="adjustment id")]) -> None:
     """Undo one adjustment: the next scoring run uses the baseline as trained."""
+    from service.baselines.store import remove_adjustment
+
     if not remove_adjustment(Settings(), adjustment_id):
         raise CommandFailed(f"no baseline adjustment {adjustment_id}")
     err.print(f"removed {adjustment_id}")
