@@ -8,8 +8,12 @@ day by day, the principal history and the functions' configuration moving on aft
 as the daily job moves them. Alerts are matched to ``labels.jsonl`` by ``models.evaluation``
 (the demo's matching). The curve sweeps a minimum alert score over every seed's alerts.
 
-    python bench/anomaly_eval.py --seeds 1 2 3 --train-days 10 --weeks 2 --scale 0.3 \\
+    python bench/anomaly_eval.py --seeds 1 2 3 4 5 --train-days 10 --weeks 1 --scale 0.3 \\
         --png docs/img/anomaly-pr.png
+
+One seed injects the same attacks every week (same principal, address, hour): with
+``--weeks 2`` the second week measures repeats of caught attacks, which novelty no longer
+flags; more seeds measure first occurrences.
 """
 
 from __future__ import annotations
