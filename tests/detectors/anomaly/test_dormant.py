@@ -168,3 +168,17 @@ def test_a_new_tool_alone_needs_the_longer_silence() -> None:
     )  # fmt: skip
     assert _candidates(_past((5,)), tool).empty  # 10.4 days: back from leave, new laptop
     assert len(_candidates(_past((5,)), _return(15))) == 1  # the same silence reading secrets
+
+
+def test_silence_is_measured_against_the_history_moved_on_by_each_scored_day() -> None:
+    past = _past()
+    scored_day_10 = events(
+        event(principal=SLEEPER, time=START + timedelta(days=10, hours=11), action="ListFunctions")
+    )
+    history = PrincipalHistory.from_events(past).merge(PrincipalHistory.from_events(scored_day_10))
+    today = _return(15)
+    found = dormant_candidates(
+        principal_features(today, history), new_values(today, history, "hour"), history,
+        AnomalyConfig(),
+    )  # fmt: skip
+    assert found.empty  # seen on day 10: five days of silence, not fifteen
