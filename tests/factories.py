@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -72,6 +73,24 @@ def hour_event(**fields: Any) -> dict[str, Any]:
     ``event`` clock moves a second per event made anywhere in the session)."""
     fields.setdefault("time", BASE_TIME + timedelta(seconds=next(_hour_seconds) % 3600))
     return event(**fields)
+
+
+_copies = itertools.count(1)
+
+
+def copies(n: int, fields: Callable[[int], dict[str, Any]], **common: Any) -> list[dict[str, Any]]:
+    """``n`` events from one ``event(**common)`` call, the i-th with ``fields(i)`` on top and its
+    own id: the factories' clock (shared by the session) moves one second per ``event`` call,
+    and thousands of calls would carry later tests' default times past midnight."""
+    template = event(**common)
+    batch = next(_copies)
+    out = []
+    for i in range(n):
+        row = {**template, "id": f"copy-{batch:05d}-{i:06d}", **fields(i)}
+        if not isinstance(row["raw"], str):
+            row["raw"] = orjson.dumps(row["raw"]).decode()
+        out.append(row)
+    return out
 
 
 def events(*rows: dict[str, Any]) -> pd.DataFrame:

@@ -126,10 +126,16 @@ def _costs(
     functions: pd.DataFrame, changes: pd.DataFrame
 ) -> dict[tuple[object, object, object, object], _Cost]:
     out = {}
+    # each function's own configuration events, split once (a day has few of them)
+    per_function: dict[tuple[object, ...], pd.DataFrame] = {}
+    for key, group in changes.groupby(["provider", "account", "function"], sort=False):
+        per_function[tuple(key)] = group
+    empty = changes.iloc[0:0]
     for row in functions.to_dict("records"):
         if float(row["events"]) > float(row["expected"]):
             key = (row["provider"], row["account"], row["key"], row["window"])
-            out[key] = _Cost({str(k): v for k, v in row.items()}, changes)
+            own = per_function.get((row["provider"], row["account"], row["key"]), empty)
+            out[key] = _Cost({str(k): v for k, v in row.items()}, own)
     return out
 
 

@@ -76,6 +76,11 @@ def _act(alert_id: str, actor: str | None, **action: Any) -> None:
 
     with _store() as session:
         alert = triage(session, alert_id, actor=actor or os_user(), **action)
+    if "status" in action or "disposition" in action:
+        from service.baselines.store import learn_from_verdict
+
+        # as the API's PATCH: a false positive widens the entity's baseline, reopening undoes it
+        learn_from_verdict(Settings(), alert, alert.disposition, actor or os_user())
     verdict = f" ({alert.disposition})" if alert.disposition else ""
     who = f", assigned to {alert.assignee}" if alert.assignee else ""
     line = f"alert {alert.id}: {alert.status}{verdict}{who}"

@@ -22,7 +22,7 @@ from models.verdicts import (
     without_windows,
 )
 from pipelines.features import PrincipalHistory, volume_counts, window_start
-from tests.factories import ACCOUNT, alert, event, events, routine_activity
+from tests.factories import ACCOUNT, alert, copies, event, events, routine_activity
 
 DEV0 = f"arn:aws:iam::{ACCOUNT}:user/dev0"
 NOW = datetime(2026, 3, 20, tzinfo=UTC)
@@ -99,21 +99,17 @@ def test_a_false_first_seen_makes_its_values_known_to_the_principal() -> None:
 
 def test_a_false_volume_alert_raises_its_series_bar_and_later_alerts_say_so() -> None:
     monday = datetime(2026, 3, 2, tzinfo=UTC)
-    past = [
-        event(time=monday + timedelta(days=d, hours=10, seconds=s), action="ListFunctions")
-        for d in range(8)
-        for s in range(5)
-    ]
+    past = copies(
+        40,
+        lambda i: {"time": monday + timedelta(days=i // 5, hours=10, seconds=i % 5)},
+        action="ListFunctions",
+    )
     baseline = volume_baseline(
         volume_counts(events(*past)), start=monday, end=monday + timedelta(days=8)
     )
+    at = monday + timedelta(days=8, hours=10)
     spike = volume_counts(
-        events(
-            *[
-                event(time=monday + timedelta(days=8, hours=10, seconds=s), action="ListFunctions")
-                for s in range(300)
-            ]
-        )
+        events(*copies(300, lambda i: {"time": at + timedelta(seconds=i)}, action="ListFunctions"))
     )
     assert len(volume_candidates(spike, baseline, AnomalyConfig())) == 1
     stored = alert(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 
 import pandas as pd
@@ -19,10 +20,17 @@ SLEEPER = f"arn:aws:iam::{ACCOUNT}:user/backup-sync"
 START = BASE_TIME.replace(hour=0)
 
 
+@functools.cache
+def _routine() -> pd.DataFrame:
+    """Sixteen days of routine work, made once: each ``routine_activity`` row moves the
+    factories' session clock a second."""
+    return routine_activity(16, principals=3, per_hour=4, start=START)
+
+
 def _past(sleeper_days: tuple[int, ...] = (0,)) -> pd.DataFrame:
     """Sixteen days of routine work; the sleeper active (once, at 10:00 from its usual address)
     on each of ``sleeper_days``."""
-    routine = routine_activity(16, principals=3, per_hour=4, start=START)
+    routine = _routine()
     own = [
         event(principal=SLEEPER, time=START + timedelta(days=d, hours=10), action="ListFunctions")
         for d in sleeper_days
@@ -147,7 +155,7 @@ def test_a_new_address_on_return_says_nothing_for_an_identity_that_always_brings
         event(principal=SLEEPER, time=START + timedelta(days=d, hours=9), source_ip=f"20.1.{d}.9")
         for d in (0, 2, 4)
     ]
-    past = pd.concat([routine_activity(16, principals=3, per_hour=4, start=START), events(*runs)])
+    past = pd.concat([_routine(), events(*runs)], ignore_index=True)
     back = _return(15, service="lambda.amazonaws.com", action="ListFunctions", source_ip="20.9.9.9")
     assert _candidates(past, back).empty
     assert len(_candidates(_past(), back)) == 1  # the same return by a one-address identity
@@ -160,3 +168,17 @@ def test_a_new_tool_alone_needs_the_longer_silence() -> None:
     )  # fmt: skip
     assert _candidates(_past((5,)), tool).empty  # 10.4 days: back from leave, new laptop
     assert len(_candidates(_past((5,)), _return(15))) == 1  # the same silence reading secrets
+
+
+def test_silence_is_measured_against_the_history_moved_on_by_each_scored_day() -> None:
+    past = _past()
+    scored_day_10 = events(
+        event(principal=SLEEPER, time=START + timedelta(days=10, hours=11), action="ListFunctions")
+    )
+    history = PrincipalHistory.from_events(past).merge(PrincipalHistory.from_events(scored_day_10))
+    today = _return(15)
+    found = dormant_candidates(
+        principal_features(today, history), new_values(today, history, "hour"), history,
+        AnomalyConfig(),
+    )  # fmt: skip
+    assert found.empty  # seen on day 10: five days of silence, not fifteen

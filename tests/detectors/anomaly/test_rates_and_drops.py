@@ -11,7 +11,7 @@ from detectors.anomaly import AnomalyConfig, volume_drops
 from detectors.anomaly.volume import volume_candidates
 from models.baselines import volume_baseline, wallet_baseline
 from pipelines.features import volume_counts
-from tests.factories import ACCOUNT, event, events
+from tests.factories import ACCOUNT, copies, events
 
 MONDAY = datetime(2026, 3, 2, tzinfo=UTC)
 PROBER = f"arn:aws:iam::{ACCOUNT}:user/prober"
@@ -20,15 +20,16 @@ FN = f"arn:aws:lambda:eu-central-1:{ACCOUNT}:function:catalog-api"
 
 def _calls(day: int, hour: int, count: int, failed: int = 0, **fields: object) -> list[dict]:
     start = MONDAY + timedelta(days=day, hours=hour)
-    return [
-        event(
-            time=start + timedelta(seconds=int(s)),
-            outcome="failure" if i < failed else "success",
-            error_code="AccessDenied" if i < failed else None,
-            **fields,
-        )
-        for i, s in enumerate(np.linspace(0, 3590, count))
-    ]
+    spread = np.linspace(0, 3590, count)
+    return copies(
+        count,
+        lambda i: {
+            "time": start + timedelta(seconds=int(spread[i])),
+            "outcome": "failure" if i < failed else "success",
+            "error_code": "AccessDenied" if i < failed else None,
+        },
+        **fields,
+    )
 
 
 def test_a_principals_error_rate_far_above_its_own_is_a_volume_alert() -> None:

@@ -12,7 +12,7 @@ from detectors.anomaly.wallet import wallet_candidates
 from models.baselines import wallet_baseline
 from pipelines.features import volume_counts
 from pipelines.features.functions import config_changes, no_changes
-from tests.factories import ACCOUNT, event, events
+from tests.factories import ACCOUNT, copies, event, events
 
 MONDAY = datetime(2026, 3, 2, tzinfo=UTC)
 FN_ARN = f"arn:aws:lambda:eu-central-1:{ACCOUNT}:function:catalog-api"
@@ -20,17 +20,16 @@ FN_ARN = f"arn:aws:lambda:eu-central-1:{ACCOUNT}:function:catalog-api"
 
 def _invocations(day: int, hour: int, count: int, resource: str = FN_ARN) -> list[dict]:
     start = MONDAY + timedelta(days=day, hours=hour)
-    return [
-        event(
-            time=start + timedelta(seconds=int(s)),
-            action="Invoke",
-            category="invocation",
-            resource=resource,
-            principal="apigateway.amazonaws.com",
-            read_only=False,
-        )
-        for s in np.linspace(0, 3590, count)
-    ]
+    spread = np.linspace(0, 3590, count)
+    return copies(
+        count,
+        lambda i: {"time": start + timedelta(seconds=int(spread[i]))},
+        action="Invoke",
+        category="invocation",
+        resource=resource,
+        principal="apigateway.amazonaws.com",
+        read_only=False,
+    )
 
 
 def _baseline(days: int = 5, per_hour: int = 20) -> pd.DataFrame:

@@ -70,3 +70,24 @@ def test_train_leaves_the_windows_of_true_positive_alerts_out(settings: Settings
     model = ModelRegistry(settings.models_dir).load()
     assert model.manifest["excluded_events"] == 4
     assert "203.0.113.5" not in set(model.history.seen["value"])
+
+
+def test_resolving_as_false_positive_from_the_cli_widens_and_reopening_undoes(
+    settings: Settings,
+) -> None:
+    found = alert(
+        detector="anomaly",
+        rule_id="first-seen",
+        principal=DEV,
+        explanation=[Deviation(feature="new region", observed="sa-east-1", baseline="9 days")],
+    )
+    db = open_database(settings)
+    with db.session() as session:
+        save_alerts(session, [found])
+        session.commit()
+    db.dispose()
+    args = ["alerts", "resolve", found.id, "--disposition", "false_positive"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert [a.alert_id for a in Adjustments(settings.models_dir).items()] == [found.id]
+    assert CliRunner().invoke(app, ["alerts", "reopen", found.id]).exit_code == 0
+    assert Adjustments(settings.models_dir).items() == []
