@@ -67,6 +67,16 @@ def watch(
         )
     except UnknownSource as exc:
         raise typer.BadParameter(str(exc)) from None
+    if not once:  # before the "watching" line: from that line on, SIGTERM finishes the batch
+
+        def stop(signum: int, _frame: Any) -> None:
+            err.print(
+                f"{signal.Signals(signum).name}: stopping after the batch in hand", highlight=False
+            )
+            watcher.stopping.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
     shown = ", ".join(uris) or "no sources"
     err.print(
         f"watching {shown}{' and the push log' if pushes else ''} every {interval:g} s",
@@ -84,14 +94,6 @@ def watch(
         return
     dispatcher = _dispatcher(settings, db) if dispatch else None
 
-    def stop(signum: int, _frame: Any) -> None:
-        err.print(
-            f"{signal.Signals(signum).name}: stopping after the batch in hand", highlight=False
-        )
-        watcher.stopping.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     try:
         watcher.run()
     finally:

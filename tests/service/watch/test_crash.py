@@ -162,6 +162,7 @@ def test_kill_9_at_random_moments_loses_no_record_and_doubles_no_alert(
     landing.join(60)
     last = WatchProcess(settings, "--interval", "0.2", "--no-dispatch", str(folder))
     try:
+        last.wait_line("watching")  # its SIGTERM handler is set: the stop below is graceful
         wait_for(lambda: _state(settings)["lake"] == clean["lake"], 60, "records missing")
         wait_for(lambda: len(_state(settings)["alerts"]) == len(clean["alerts"]), 30)
     finally:
