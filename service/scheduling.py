@@ -46,28 +46,20 @@ def scored_day(slot: datetime) -> date:
     return slot.astimezone(UTC).date() - timedelta(days=1)
 
 
-class ScoreScheduler:
-    """Runs ``score_day`` for yesterday every day at ``at`` (UTC) in a background thread."""
+class DailyThread:
+    """A background thread that runs ``due(slot)`` every day at ``at`` (UTC): the score job's
+    scheduler and the daily prune share this loop. ``clock`` is injectable so tests move time,
+    not sleep. A run past the next slot skips it."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        at: dtime,
-        *,
-        clock: Clock = utc_now,
-        database: Database | None = None,
-        on_result: Callable[[ScoreResult | None], None] | None = None,
-    ) -> None:
-        """``clock`` is injectable so tests move time, not sleep; without ``database`` each run
-        opens (and closes) its own from ``settings``; ``on_result`` sees each run's outcome.
-        """
-        self.settings = settings
+    label = "daily job"
+    """what the log calls it"""
+    thread_name = "daily-job"
+
+    def __init__(self, at: dtime, *, clock: Clock = utc_now) -> None:
         self.at = at
         self.clock = clock
-        self.database = database
-        self.on_result = on_result
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="score-scheduler", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=self.thread_name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -81,18 +73,48 @@ class ScoreScheduler:
     def running(self) -> bool:
         return self._thread.is_alive()
 
+    def due(self, slot: datetime, now: datetime) -> None:
+        """The day's run, ``slot`` the time it was due; never raises (the loop outlives it)."""
+        raise NotImplementedError
+
     def _loop(self) -> None:
         slot = next_run(self.at, self.clock())
-        log.info("score job scheduled: next run %s", slot.isoformat())
+        log.info("%s scheduled: next run %s", self.label, slot.isoformat())
         while not self._stop.is_set():
             now = self.clock()
             if now < slot:
                 self._stop.wait(min((slot - now).total_seconds(), MAX_WAIT))
                 continue
-            result = self.run(scored_day(slot))
-            if self.on_result is not None:
-                self.on_result(result)
-            slot = next_run(self.at, self.clock())  # a run past the next slot skips it
+            self.due(slot, now)
+            slot = next_run(self.at, self.clock())
+
+
+class ScoreScheduler(DailyThread):
+    """Runs ``score_day`` for yesterday every day at ``at`` (UTC) in a background thread."""
+
+    label = "score job"
+    thread_name = "score-scheduler"
+
+    def __init__(
+        self,
+        settings: Settings,
+        at: dtime,
+        *,
+        clock: Clock = utc_now,
+        database: Database | None = None,
+        on_result: Callable[[ScoreResult | None], None] | None = None,
+    ) -> None:
+        """Without ``database`` each run opens (and closes) its own from ``settings``;
+        ``on_result`` sees each run's outcome."""
+        super().__init__(at, clock=clock)
+        self.settings = settings
+        self.database = database
+        self.on_result = on_result
+
+    def due(self, slot: datetime, now: datetime) -> None:
+        result = self.run(scored_day(slot))
+        if self.on_result is not None:
+            self.on_result(result)
 
     def run(self, day: date) -> ScoreResult | None:
         """Score ``day`` now; failures are recorded on the job run and logged, never raised."""

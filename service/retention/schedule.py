@@ -5,20 +5,22 @@
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime
 from datetime import time as dtime
 
 from pipelines.settings import Settings
 from service.db import Database, open_database
 from service.retention.prune import PrunePlan, prune
-from service.scheduling import MAX_WAIT, Clock, next_run, utc_now
+from service.scheduling import Clock, DailyThread, utc_now
 
 log = logging.getLogger(__name__)
 
 
-class PruneScheduler:
+class PruneScheduler(DailyThread):
     """Applies the retention settings every day at ``at`` (UTC) in a background thread."""
+
+    label = "prune"
+    thread_name = "prune-scheduler"
 
     def __init__(
         self,
@@ -28,30 +30,13 @@ class PruneScheduler:
         clock: Clock = utc_now,
         database: Database | None = None,
     ) -> None:
+        super().__init__(at, clock=clock)
         self.settings = settings
-        self.at = at
-        self.clock = clock
         self.database = database
         self.last: PrunePlan | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="prune-scheduler", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        slot = next_run(self.at, self.clock())
-        while not self._stop.is_set():
-            now = self.clock()
-            if now < slot:
-                self._stop.wait(min((slot - now).total_seconds(), MAX_WAIT))
-                continue
-            self.run(now)
-            slot = next_run(self.at, self.clock())
+    def due(self, slot: datetime, now: datetime) -> None:
+        self.run(now)
 
     def run(self, now: datetime | None = None) -> PrunePlan | None:
         """Prune now; a failure is logged, never raised (tomorrow's run tries again)."""
