@@ -9,8 +9,6 @@ worker reads them like it reads the model, without a database session.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,6 +19,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from pipelines.atomic import write_atomic
 from pipelines.features import PrincipalHistory
 from pipelines.features.functions import function_name
 from pipelines.features.keys import ENTITY, utc_times
@@ -182,10 +181,8 @@ class Adjustments:
 
     def _write(self, items: list[Adjustment]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".adjustments-", dir=self.path.parent)
-        with os.fdopen(fd, "w") as out:
-            json.dump({"adjustments": [asdict(a) for a in items]}, out, indent=1)
-        os.replace(tmp, self.path)
+        body = json.dumps({"adjustments": [asdict(a) for a in items]}, indent=1)
+        write_atomic(self.path, body.encode())
 
 
 def widen_history(history: PrincipalHistory, adjustments: Sequence[Adjustment]) -> PrincipalHistory:

@@ -8,13 +8,13 @@ appending it refetches that blob next time, and the lake drops the duplicates.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from pipelines.atomic import write_atomic
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -49,16 +49,7 @@ class Checkpoint:
         """Write the state atomically: a reader (or a crash) sees the old file or the new one."""
         self.folder.mkdir(parents=True, exist_ok=True)
         body = orjson.dumps({"uri": self.uri, "state": self.state}, option=orjson.OPT_SORT_KEYS)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.folder)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(body)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(self.path, body, durable=True)
 
 
 def checkpoint_name(uri: str) -> str:

@@ -6,15 +6,13 @@ URI under ``<home>/sources/``, replaced atomically (as checkpoints are).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 
+from pipelines.atomic import write_atomic
 from pipelines.checkpoints import checkpoint_name
 from pipelines.settings import Settings
 
@@ -84,12 +82,4 @@ def _read(path: Path) -> SourceHealth | None:
 
 def _write(folder: Path, path: Path, health: SourceHealth) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(orjson.dumps(asdict(health), option=orjson.OPT_SORT_KEYS))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, orjson.dumps(asdict(health), option=orjson.OPT_SORT_KEYS))

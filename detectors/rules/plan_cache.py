@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
@@ -32,6 +30,7 @@ import orjson
 from detectors.rules.compile import Leaf, Node
 from detectors.rules.model import Rule, RuleMeta, RuleTests
 from detectors.rules.sigma_rules import SigmaCorrelation, SigmaDetectionRule
+from pipelines.atomic import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -185,14 +184,7 @@ def write_entry(entry: Path, key: str, loaded: Any) -> None:
         {"format": FORMAT, "key": key, "sha256": hashlib.sha256(payload).hexdigest()}
     )
     entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".rules-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(header + b"\n" + payload)
-        os.replace(tmp, entry)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(entry, header + b"\n" + payload)
 
 
 def read_entry(entry: Path, key: str) -> Any:
