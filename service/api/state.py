@@ -4,10 +4,11 @@ counters, the audit writer, and the push log with its writer."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from pipelines.lake import EventLake
 from pipelines.pushlog import PushLog
 from pipelines.settings import Settings
 from service.alerts.listing import RenderedAlerts
@@ -20,6 +21,9 @@ from service.db import Database
 from service.ingest.drainer import PushDrainer
 from service.keys.cache import KeyCache
 from service.watch.loop import Watcher
+
+if TYPE_CHECKING:
+    from detectors.rules.loader import Loaded
 
 
 @dataclass
@@ -52,3 +56,23 @@ class ApiState:
     already keep both cores busy"""
     cache: dict[str, Any] = field(default_factory=dict)
     """loaded once on first use: the rule pack, the event lake searches read"""
+
+    def lake(self) -> EventLake:
+        """The one lake object of this process (``/v1/events``, ``/v1/coverage``)."""
+        lake = self.cache.get("lake")
+        if lake is None:
+            lake = self.cache["lake"] = EventLake(self.settings.lake_root)
+        assert isinstance(lake, EventLake)
+        return lake
+
+    def rules(self) -> Loaded:
+        """The pack and the user's rules (``rules_dir``), as the score job loads them: loaded
+        once per process on first use (they do not change while serving; the loader and
+        pySigma are imported only then)."""
+        if "rules" not in self.cache:
+            from detectors.rules.loader import load_rules
+
+            folder = self.settings.rules_dir
+            self.cache["rules"] = load_rules([folder] if folder else [])
+        loaded: Loaded = self.cache["rules"]
+        return loaded

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Query
 
-from pipelines.lake import EventLake
 from service.api.deps import State, Viewer
 from service.api.state import ApiState
-from service.coverage.report import coverage_report, loaded_rules
+from service.coverage.report import coverage_report
 from service.coverage.schemas import CoveragePage, page_out
 from service.db import utcnow
 from service.fields import ApiTime
@@ -40,24 +39,8 @@ async def coverage(
 
 
 def _page(state: ApiState, at: datetime) -> CoveragePage:
-    lake = _lake(state)
+    lake = state.lake()
     with state.db.session() as session:
         enabled = rule_states(session)
-    report = coverage_report(lake, state.settings, at, _rules(state), enabled)
+    report = coverage_report(lake, state.settings, at, state.rules(), enabled)
     return page_out(report)
-
-
-def _rules(state: ApiState) -> Any:
-    """Shared with ``/v1/rules``: the rules load once per process."""
-    if "rules" not in state.cache:
-        state.cache["rules"] = loaded_rules(state.settings)
-    return state.cache["rules"]
-
-
-def _lake(state: ApiState) -> EventLake:
-    """Shared with ``/v1/events``: one lake object per process."""
-    lake = state.cache.get("lake")
-    if lake is None:
-        lake = state.cache["lake"] = EventLake(state.settings.lake_root)
-    assert isinstance(lake, EventLake)
-    return lake

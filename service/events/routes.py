@@ -17,7 +17,6 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
 from pipelines.events import pushed_origin
-from pipelines.lake import EventLake
 from pipelines.normalize import normalize_table
 from pipelines.parse.decompress import decompress
 from pipelines.pushlog import PushLogError
@@ -142,12 +141,4 @@ router.add_api_route(
 
 
 def _search(state: ApiState, query: EventQuery) -> bytes:
-    return page_json(search(_lake(state), query))
-
-
-def _lake(state: ApiState) -> EventLake:
-    lake = state.cache.get("lake")
-    if lake is None:
-        lake = state.cache["lake"] = EventLake(state.settings.lake_root)
-    assert isinstance(lake, EventLake)
-    return lake
+    return page_json(search(state.lake(), query))

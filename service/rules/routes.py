@@ -25,20 +25,9 @@ from service.rules.store import RuleState, model_mode, rule_settings, set_model_
 router = APIRouter(tags=["rules"])
 
 
-def _rules(state: State) -> Any:
-    """The pack and the user's rules (``rules_dir``), as the scoring job loads them: loaded
-    once per process (they do not change while serving)."""
-    if "rules" not in state.cache:
-        from detectors.rules.loader import load_rules
-
-        folder = state.settings.rules_dir
-        state.cache["rules"] = load_rules([folder] if folder else [])
-    return state.cache["rules"]
-
-
 def find_rule(state: State, rule_id: str) -> Any:
     """The loaded rule with that id; a 404 problem when there is none."""
-    rule = next((r for r in _rules(state).rules if r.meta.rule_id == rule_id), None)
+    rule = next((r for r in state.rules().rules if r.meta.rule_id == rule_id), None)
     if rule is None:
         raise Problem(404, "no such rule", kind="not-found")
     return rule
@@ -64,7 +53,7 @@ def _out(rule: Any, setting: RuleState) -> RuleOut:
 
 @router.get("/v1/rules", summary="the rules, whether each is enabled, and its mode")
 def list_rules(session: Session, state: State, _: Viewer) -> RulePage:
-    loaded = _rules(state)
+    loaded = state.rules()
     settings = rule_settings(session)
     items = [_out(rule, settings.get(rule.meta.rule_id, RuleState())) for rule in loaded.rules]
     return RulePage(items=items, load_errors=[e.line() for e in loaded.errors])
@@ -97,7 +86,7 @@ def rule_stats(
 ) -> RuleStatsOut:
     """Also answers for ids that are not rules but raise alerts (the anomaly detectors'
     ``isolation-forest``, ..., ``event_id_conflict``): ``enabled``/``mode`` are then null."""
-    rule = next((r for r in _rules(state).rules if r.meta.rule_id == rule_id), None)
+    rule = next((r for r in state.rules().rules if r.meta.rule_id == rule_id), None)
     volume = rule_volumes(session, days, rule_ids=[rule_id])[rule_id]
     if rule is None and volume.alerts == 0:
         raise Problem(404, "no such rule, and no alerts from one of that id", kind="not-found")
