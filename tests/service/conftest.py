@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from pipelines.settings import Settings
 from service.db import Database, open_database
+from service.webhooks import store
+from service.webhooks.store import NewSubscription
 from tests.service.api.conftest import Api, make_api
 
 PG_URL = os.environ.get(
@@ -85,3 +87,23 @@ def api(fresh_database: tuple[Database, Path]) -> Iterator[Api]:
     made = make_api(fresh_database)
     with made.client:
         yield made
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    """The database of the test's own data folder (SQLite), as a command would open it."""
+    database = open_database(settings)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def webhook_subscription(db: Database) -> None:
+    """A receiver for every severity (on a closed port: deliveries queue, none arrive), so a
+    test can count what would have been sent."""
+    with db.session() as session:
+        store.create_subscription(
+            session,
+            Settings(webhook_allow_private=True),
+            NewSubscription(url="http://127.0.0.1:9/hook", min_severity="info"),
+        )

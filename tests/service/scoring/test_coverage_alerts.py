@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -11,7 +10,7 @@ from sqlalchemy import select
 from pipelines.lake import EventLake
 from pipelines.settings import Settings
 from service.alerts.models import AlertRow
-from service.db import Database, open_database
+from service.db import Database
 from service.scoring.job import ScoreFailed, score_day
 from tests.detectors.coverage.conftest import lambda_invokes, steady
 from tests.factories import ACCOUNT, events
@@ -19,13 +18,6 @@ from tests.factories import ACCOUNT, events
 DAY = date(2026, 3, 16)
 END = datetime(2026, 3, 17, tzinfo=UTC)
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = open_database(settings)
-    yield database
-    database.dispose()
 
 
 def coverage_rows(db: Database) -> list[AlertRow]:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pandas as pd
-import pytest
 from sqlalchemy import select
 
 from models.bundle import TrainConfig
@@ -16,20 +13,13 @@ from pipelines.features import window_start
 from pipelines.lake import EventLake
 from pipelines.settings import Settings
 from service.alerts.models import AlertRow
-from service.db import Database, open_database
+from service.db import Database
 from service.scoring.job import score_day
 from tests.factories import ACCOUNT, routine_activity
 
 TRAIN_DAYS = 10
 DEV1 = f"arn:aws:iam::{ACCOUNT}:user/dev1"
 NEW_PLACE = {"source_ip": "203.0.113.66", "region": "ap-southeast-2", "user_agent": "curl/8.5"}
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = open_database(settings)
-    yield database
-    database.dispose()
 
 
 def _first_seen_for_dev1(db: Database, day: pd.Timestamp) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,29 +9,17 @@ from sqlalchemy import func, select
 
 from pipelines.settings import Settings
 from service.alerts.models import AlertRow
-from service.db import Database, open_database
+from service.db import Database
 from service.rules.store import set_rule
 from service.scoring.job import score_day
-from service.webhooks import store
 from service.webhooks.models import Delivery
-from service.webhooks.store import NewSubscription
 from tests.factories import cloudtrail_file, public_add_permission
 from tests.service.scoring.conftest import DAY
 
 RULE = "aws_lambda_public_add_permission"
 
 
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = open_database(settings)
-    with database.session() as session:
-        store.create_subscription(
-            session,
-            Settings(webhook_allow_private=True),
-            NewSubscription(url="http://127.0.0.1:9/hook", min_severity="info"),
-        )
-    yield database
-    database.dispose()
+pytestmark = pytest.mark.usefixtures("webhook_subscription")
 
 
 def _score(settings: Settings, db: Database, folder: Path) -> tuple[list[tuple[str, bool]], int]:

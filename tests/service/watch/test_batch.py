@@ -3,25 +3,13 @@ does not hold the others back, repeats are not detected twice."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from pipelines.lake import EventLake
-from pipelines.settings import Settings
-from service.db import Database, open_database
 from service.watch.loop import Watcher
 from tests.factories import BASE_TIME, cloudtrail_record
 from tests.service.watch.helpers import drop, stop_logging, stored_alerts
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = open_database(settings)
-    yield database
-    database.dispose()
 
 
 def test_a_backlog_is_taken_in_bounded_batches_back_to_back(settings, db, tmp_path: Path):

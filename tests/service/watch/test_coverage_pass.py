@@ -3,10 +3,8 @@ daily run), once an hour at most, and each input's polls are recorded for covera
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 
 from pipelines.lake import EventLake
@@ -14,20 +12,13 @@ from pipelines.settings import Settings
 from pipelines.source_health import source_health
 from pipelines.sources import BlobRef
 from service.alerts.models import AlertRow
-from service.db import Database, open_database
+from service.db import Database
 from service.watch.batch import BatchRunner
 from service.watch.inputs import Budget, open_input
 from tests.detectors.coverage.conftest import steady
 from tests.factories import ACCOUNT, events
 
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = open_database(settings)
-    yield database
-    database.dispose()
 
 
 def coverage_alerts(db: Database) -> list[tuple[str, str | None]]:

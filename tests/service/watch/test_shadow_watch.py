@@ -3,7 +3,6 @@ and queues no delivery (one detection path, two clocks)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,29 +11,17 @@ from sqlalchemy import func, select
 
 from pipelines.settings import Settings
 from service.alerts.models import AlertRow
-from service.db import Database, open_database
+from service.db import Database
 from service.rules.store import set_rule
 from service.watch.loop import Watcher
-from service.webhooks import store
 from service.webhooks.models import Delivery
-from service.webhooks.store import NewSubscription
 from tests.factories import BASE_TIME
 from tests.service.watch.helpers import drop, stop_logging
 
 RULE = "aws_cloudtrail_stop_logging"
 
 
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = open_database(settings)
-    with database.session() as session:
-        store.create_subscription(
-            session,
-            Settings(webhook_allow_private=True),
-            NewSubscription(url="http://127.0.0.1:9/hook", min_severity="info"),
-        )
-    yield database
-    database.dispose()
+pytestmark = pytest.mark.usefixtures("webhook_subscription")
 
 
 @pytest.mark.parametrize("mode", ["shadow", "live"])

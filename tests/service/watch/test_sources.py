@@ -4,7 +4,6 @@ endpoints): new records become alerts once, and a second batch finds nothing new
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -12,7 +11,7 @@ import orjson
 import pytest
 
 from pipelines.settings import Settings
-from service.db import Database, open_database
+from service.db import Database
 from service.watch.loop import Watcher
 from tests.factories import cloudtrail_file, log_entry
 from tests.fakes.cloudtrail_server import CloudTrailServer
@@ -23,13 +22,6 @@ from tests.service.watch.helpers import stop_logging, stored_alerts
 pytestmark = pytest.mark.integration
 
 ACCOUNT = "210987654321"
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = open_database(settings)
-    yield database
-    database.dispose()
 
 
 def _watch(settings: Settings, db: Database, uri: str) -> Watcher:
