@@ -25,6 +25,12 @@ CONTROL_ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
 """control characters as visible escapes: attacker text cannot move the cursor or recolour"""
 
 
+def safe_cells(*values: object) -> list[Text]:
+    """Table cells of stored values (attacker-named principals, resources, agents): control
+    characters escaped, rich markup never read."""
+    return [Text(str(value).translate(CONTROL_ESCAPES)) for value in values]
+
+
 class Format(StrEnum):
     table = "table"
     jsonl = "jsonl"
@@ -127,5 +133,5 @@ def _print_table(alerts: list[StoredAlert]) -> None:
             str(a.count),
             a.title,
         )
-        table.add_row(*(Text(str(c).translate(CONTROL_ESCAPES)) for c in cells))
+        table.add_row(*safe_cells(*cells))
     Console().print(table)

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pipelines.settings import Settings
-from service.cli.alerts import CONTROL_ESCAPES
+from service.cli.alerts import CONTROL_ESCAPES, safe_cells
 from service.cli.app import app
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def _print_table(page: CoveragePage) -> None:
                 else ""
             ),
         )
-        table.add_row(*(Text(str(c).translate(CONTROL_ESCAPES)) for c in cells))
+        table.add_row(*safe_cells(*cells))
     console = Console()
     console.print(table)
     err = Console(stderr=True)

@@ -11,9 +11,8 @@ import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
-from service.cli.alerts import CONTROL_ESCAPES
+from service.cli.alerts import safe_cells
 from service.cli.app import app
 
 if TYPE_CHECKING:
@@ -136,7 +135,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
             row["source_ip"],
             row["resource"],
         )
-        table.add_row(*(Text(str(c or "").translate(CONTROL_ESCAPES)) for c in cells))
+        table.add_row(*safe_cells(*(c or "" for c in cells)))
     Console().print(table)
     if not rows:
         Console(stderr=True).print("no events match")

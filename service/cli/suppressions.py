@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.table import Column, Table
-from rich.text import Text
 
 from pipelines.settings import Settings
-from service.cli.alerts import CONTROL_ESCAPES, _time
+from service.cli.alerts import _time, safe_cells
 from service.cli.app import CommandFailed, app
 from service.cli.triage import ActorOpt, os_user
 
@@ -73,7 +72,7 @@ def list_(
             s.created_by,
             s.reason,
         )
-        table.add_row(*(Text(str(c).translate(CONTROL_ESCAPES)) for c in cells))
+        table.add_row(*safe_cells(*cells))
     Console().print(table)
 
 

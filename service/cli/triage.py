@@ -15,10 +15,9 @@ import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from pipelines.settings import Settings
-from service.cli.alerts import CONTROL_ESCAPES, alerts_app
+from service.cli.alerts import CONTROL_ESCAPES, alerts_app, safe_cells
 from service.cli.app import CommandFailed
 
 if TYPE_CHECKING:
@@ -137,7 +136,7 @@ def _print_alert(alert: StoredAlert, trail: list[Any]) -> None:
         ("runbook", alert.runbook or ""),
     ]
     for name, value in rows:
-        facts.add_row(Text(name), Text(str(value).translate(CONTROL_ESCAPES)))
+        facts.add_row(*safe_cells(name, value))
     console.print(facts)
     if trail:
         table = Table("at", "actor", "status", "assignee", "disposition", "note", title="history")
@@ -156,7 +155,7 @@ def _print_alert(alert: StoredAlert, trail: list[Any]) -> None:
                 e.disposition or "",
                 e.note or "",
             )
-            table.add_row(*(Text(str(c).translate(CONTROL_ESCAPES)) for c in cells))
+            table.add_row(*safe_cells(*cells))
         console.print(table)
 
 
