@@ -48,14 +48,16 @@ def _login(n: int, outcome: str, user: str = "mallory", ip: str = "203.0.113.9")
     return record
 
 
-def logins(events: pd.DataFrame) -> np.ndarray:
+def logins_of(events: pd.DataFrame) -> np.ndarray:
     """Rows of console sign-ins: the only rows the rule counts."""
     return np.flatnonzero((events["action"] == "ConsoleLogin").fillna(False).to_numpy(dtype=bool))
 
 
 def evaluate(events: pd.DataFrame) -> list[np.ndarray]:
     """Groups: each success with the failures from its source IP in the window before it."""
-    logins = events[(events["action"] == "ConsoleLogin").fillna(False).to_numpy(dtype=bool)]
+    # Only the columns read: a boolean take of the whole frame copies every column, ``raw``
+    # included (0.5 s for a 290k-event day).
+    logins = events[["source_ip", "time", "outcome"]].iloc[logins_of(events)]
     if logins.empty:
         return []
     frame = pd.DataFrame(
@@ -124,6 +126,6 @@ CONSOLE_LOGIN_FAILURE_BURST = PythonRule(
     ),
     function=evaluate,
     reads=frozenset({"action", "outcome", "source_ip", "time"}),
-    candidates=logins,
+    candidates=logins_of,
     window=WINDOW,
 )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from detectors.rules.context import BatchContext, take_chunked
+from detectors.rules.context import BatchContext, ascii_caseless, take_chunked
 from pipelines.events import events_from_arrow, events_to_arrow
 from tests.factories import event, events
 
@@ -26,3 +27,19 @@ def test_screen_reads_raw_text_across_chunks_in_any_case():
     assert ctx.table.column("raw").num_chunks == 2  # the raw text is not copied into one chunk
     assert ctx.raw_contains("stoplogging", np.arange(3)).tolist() == [True, False, True]
     assert ctx.raw_contains("stoplogging", np.array([2, 1])).tolist() == [True, False]
+
+
+def test_caseless_pattern_matches_ascii_letters_in_either_case_and_escapes_the_rest():
+    texts = pa.array(["x AssumED-Role.x", "assumed-roleX", "assumedXrole", "ASSUMED-ROLE", None])
+    found = pc.match_substring_regex(texts, ascii_caseless("assumed-role"))
+    assert found.to_pylist() == [True, True, False, True, None]
+    dotted = pc.match_substring_regex(
+        pa.array(["s3.amazonaws", "s3Xamazonaws"]), ascii_caseless("s3.")
+    )
+    assert dotted.to_pylist() == [True, False]
+
+
+def test_screen_keeps_rows_with_non_ascii_text_whatever_their_case_folding():
+    # U+017F (long s) folds to "s" in Unicode: such a row is never dropped by an ASCII screen.
+    batch = events(event(raw='{"userIdentity":{"type":"Root"}}'), event(raw='{"x":"\u017f"}'))
+    assert BatchContext(batch).raw_contains("root", np.arange(2)).tolist() == [True, True]
