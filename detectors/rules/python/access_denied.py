@@ -68,7 +68,9 @@ def bursts(
     rows = rows[is_stranger(fields, rows) == strangers]
     if len(rows) < refusals:
         return []
-    chosen = events.iloc[rows]
+    # Only the columns read: ``iloc`` over the whole frame takes every column, ``raw``
+    # included (~1 s for a 290k-event day's refusals).
+    chosen = events[["account", "principal", "raw_action", "time"]].iloc[rows]
     who = chosen["account"].astype("string").fillna("") + "\x1f" + chosen["principal"]
     group = pd.factorize(who)[0]
     api = pd.factorize(chosen["raw_action"].astype("string").fillna(""))[0]
