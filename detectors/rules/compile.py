@@ -239,15 +239,24 @@ class Node:
         if self.op == "not":
             lo, hi = self.children[0].screen_bounds(ctx, rows)
             return ~hi, ~lo
+        if self.op == "and":
+            # Each child screens only the rows the ones before it left possible: SigmaHQ's
+            # ``userIdentity.type: AssumedRole`` and ``sessionIssuer.type: Role`` then search
+            # the whole raw column once, not twice.
+            lo, hi = np.ones(len(rows), dtype=bool), np.ones(len(rows), dtype=bool)
+            for child in self.children:
+                live = np.flatnonzero(hi)
+                if not len(live):
+                    break
+                clo, chi = child.screen_bounds(ctx, rows[live])
+                lo[live] &= clo
+                hi[live] &= chi
+            return lo & hi, hi
         parts = [child.screen_bounds(ctx, rows) for child in self.children]
         lo, hi = parts[0][0].copy(), parts[0][1].copy()
         for plo, phi in parts[1:]:
-            if self.op == "and":
-                lo &= plo
-                hi &= phi
-            else:
-                lo |= plo
-                hi |= phi
+            lo |= plo
+            hi |= phi
         return lo, hi
 
     def evaluate(self, ctx: BatchContext, rows: np.ndarray | None) -> Mask:

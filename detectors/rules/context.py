@@ -203,7 +203,9 @@ class BatchContext:
         if len(todo):
             unsure = self._raw_unsure()
             pattern = ascii_caseless(literal)
-            if len(todo) > self.n // 4:  # one pass over the column beats a copy of most of it
+            # One pass over the column (~0.11 s for 296 MiB) beats taking more than an eighth
+            # of its rows (a take of 30k rows of 288k costs ~0.08 s, of 70k ~0.5 s).
+            if len(todo) > self.n // 8:
                 found = pc.match_substring_regex(self.table.column("raw"), pattern)
                 known[:] = _to_mask(found) | unsure
             else:  # a few rows: taken once, then searched (several times faster)
