@@ -125,10 +125,14 @@ class Leaf:
     def match(self, ctx: BatchContext, rows: np.ndarray | None) -> Mask:
         if rows is None and not self.row_level:
             memo_key = (self.field, self.key)
-            hit = ctx.memo.get(memo_key)
-            if hit is None:
-                hit = ctx.memo[memo_key] = self._match(ctx, None)
-            return hit
+            packed = ctx.memo.get(memo_key)
+            if packed is None:
+                hit = self._match(ctx, None)
+                # Kept as bits: a batch holds ~500 distinct leaves, and a byte per row each
+                # was 150 MB at 288k events (fresh pages cost more than unpacking on a hit).
+                ctx.memo[memo_key] = np.packbits(hit)
+                return hit
+            return np.unpackbits(packed, count=ctx.n).view(bool)
         return self._match(ctx, rows)
 
     def _match(self, ctx: BatchContext, rows: np.ndarray | None) -> Mask:

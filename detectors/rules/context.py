@@ -126,7 +126,7 @@ class BatchContext:
         self._aliases: dict[str, Values] = {}
         self._distinct: dict[str, tuple[np.ndarray, Values]] = {}
         self.memo: dict[tuple[str, str], np.ndarray] = {}
-        """Full-frame leaf results keyed by (field, predicate key): rules share them."""
+        """Full-frame leaf results keyed by (field, predicate key), bit-packed: rules share them."""
 
     # -- columns -----------------------------------------------------------------------------
     def column_text(self, name: str) -> pa.Array:
