@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from detectors.rules import enrich, fields
-from detectors.rules.rawpaths import decoder_for, walk
+from detectors.rules.rawpaths import PathDecoder, decoder_for, walk
 from detectors.rules.values import Values, nested_strings, to_text
 from pipelines.events import EVENT_COLUMNS, events_from_arrow, events_to_arrow
 
@@ -109,8 +109,8 @@ class BatchContext:
         """Event times as int64 microseconds since the epoch (cheap to sort and slice)."""
         self._text: dict[str, pa.Array] = {}
         self._records: dict[int, Any] = {}
-        self._partial: dict[int, tuple[frozenset[str], Any]] = {}
-        """Rows decoded for some raw paths only (``PathDecoder``): (those paths, the Structs)."""
+        self._partial: dict[int, tuple[PathDecoder, Any]] = {}
+        """Rows decoded for some raw paths only: (the paths' ``PathDecoder``, the Structs)."""
         self._raw_fetch = raw_fetch
         self._raw: dict[int, str | None] = {}
         self._raw_values: dict[str, dict[int, list[Any]]] = {}
@@ -295,7 +295,7 @@ class BatchContext:
             raw = self.raw_text(r)
             decoded = decoder.decode(raw) if raw else None
             if decoded is not None:
-                self._partial[r] = (paths, decoded)
+                self._partial[r] = (decoder, decoded)
 
     def prefetch(self, rows: np.ndarray) -> None:
         """Read the raw records of these rows in one call: from the batch's ``raw`` column (one
@@ -339,27 +339,27 @@ class BatchContext:
             return cache
         if name in enrich.RAW_ENRICHMENTS:
             derive = enrich.RAW_ENRICHMENTS[name]
-            accounts: list[str | None] = self.column_text("account").to_pylist()
-            for r in missing:
-                cache[r] = derive(self.record(r), accounts[r])
+            accounts = self.column_text("account").take(pa.array(missing, pa.int64())).to_pylist()
+            for r, account in zip(missing, accounts, strict=True):
+                cache[r] = derive(self.record(r), account)
         elif name in fields.DERIVED:
             derived = fields.DERIVED[name]
             parts = derived.path.split(".")
             for r in missing:
-                cache[r] = derived.compute(walk(self._source(r, derived.path), parts))
+                cache[r] = derived.compute(self._leaves(r, derived.path, parts))
         else:
             parts = name.split(".")
             for r in missing:
-                cache[r] = walk(self._source(r, name), parts)
+                cache[r] = self._leaves(r, name, parts)
         return cache
 
-    def _source(self, row: int, path: str) -> Any:
-        """What to walk for ``path``: the row's path-only decoding when it has this path, else
-        the whole parsed record."""
+    def _leaves(self, row: int, path: str, parts: list[str]) -> list[Any]:
+        """``path``'s leaves in a row: from its path-only decoding when that has the path, else
+        from the whole parsed record."""
         partial = self._partial.get(row)
-        if partial is not None and path in partial[0]:
-            return partial[1]
-        return self.record(row)
+        if partial is not None and path in partial[0].paths:
+            return partial[0].leaves(partial[1], path)
+        return walk(self.record(row), parts)
 
     def raw_list(self, name: str, row: int) -> list[Any]:
         """The values of a row-level field for one row (for titles and tests)."""

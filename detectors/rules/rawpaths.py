@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any, ClassVar, Union
 
 import msgspec
@@ -126,13 +127,47 @@ class PathDecoder:
                     node[part] = None
                 else:
                     node = node.setdefault(part, {})
-        self._decoder = msgspec.json.Decoder(_struct(tree))
+        root = _struct(tree)
+        self._decoder = msgspec.json.Decoder(root)
+        self._getters = {path: _getter(root, path.split(".")) for path in self.paths}
+
+    def leaves(self, decoded: Any, path: str) -> list[Any]:
+        """``walk(decoded, path)`` for a result of ``decode``: one C-level attribute chain
+        when the path meets only objects (most rows), the general walk otherwise."""
+        get = self._getters.get(path)
+        if get is None:
+            return walk(decoded, path.split("."))
+        try:
+            value = get(decoded)
+        except AttributeError:  # a list, null or scalar on the way: fan out or nothing
+            return walk(decoded, path.split("."))
+        if value is _ABSENT:
+            return []
+        return list(value) if value.__class__ is list else [value]
 
     def decode(self, raw: str | bytes) -> Any:
         try:
             return self._decoder.decode(raw)
         except (msgspec.DecodeError, msgspec.ValidationError):
             return None
+
+
+def _getter(struct: Any, parts: list[str]) -> Any:
+    """``attrgetter`` of the generated attribute names along ``parts`` (None when a shorter
+    path reads the whole value: ``walk`` handles that one)."""
+    attrs: list[str] = []
+    for i, part in enumerate(parts):
+        attrs.append(struct.keys[part])
+        if i < len(parts) - 1:
+            inner = [
+                t
+                for t in getattr(struct.__annotations__.get(attrs[-1]), "__args__", ())
+                if isinstance(t, type) and issubclass(t, _Node)
+            ]
+            if not inner:
+                return None
+            struct = inner[0]
+    return attrgetter(".".join(attrs))
 
 
 @lru_cache(maxsize=64)

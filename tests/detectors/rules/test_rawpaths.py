@@ -34,6 +34,8 @@ PATHS = [
         ),
         cloudtrail_record(requestParameters="logged as a string", responseElements=None),
         cloudtrail_record(userIdentity=None, requestParameters=[{"layers": "x"}, {"a": 1}]),
+        cloudtrail_record(userIdentity={"type": None, "sessionContext": "text"}),
+        cloudtrail_record(requestParameters={"layers": [["arn:a"], "arn:b"]}),
         log_entry(),
         {
             **log_entry(),
@@ -49,11 +51,13 @@ PATHS = [
 )
 def test_decoded_paths_walk_like_the_parsed_record(record):
     raw = orjson.dumps(record)
-    decoded = PathDecoder(PATHS).decode(raw)
+    decoder = PathDecoder(PATHS)
+    decoded = decoder.decode(raw)
     parsed = orjson.loads(raw)
     assert decoded is not None
     for path in PATHS:
         assert walk(decoded, path.split(".")) == walk(parsed, path.split(".")), path
+        assert decoder.leaves(decoded, path) == walk(parsed, path.split(".")), path
 
 
 def test_a_record_that_does_not_fit_the_paths_is_left_to_the_full_parse():
