@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from detectors.rules import enrich, fields
+from detectors.rules.rawbytes import RawBytes
 from detectors.rules.rawpaths import PathDecoder, decoder_for, walk
 from detectors.rules.values import Values, nested_strings, to_text
 from pipelines.events import EVENT_COLUMNS, events_from_arrow, events_to_arrow
@@ -113,6 +114,7 @@ class BatchContext:
         """Rows decoded for some raw paths only: (the paths' ``PathDecoder``, the Structs)."""
         self._raw_fetch = raw_fetch
         self._raw: dict[int, str | None] = {}
+        self._raw_bytes: RawBytes | None = None
         self._raw_values: dict[str, dict[int, list[Any]]] = {}
         self._wanted: dict[str, set[int]] = {}
         self.masks: dict[str, np.ndarray] = {}
@@ -257,7 +259,10 @@ class BatchContext:
         """
         if not self._wanted:
             return
-        self.prefetch(np.fromiter(set().union(*self._wanted.values()), dtype=np.int64))
+        if self._raw_fetch is not None:  # records by id, in one call
+            self.prefetch(np.fromiter(set().union(*self._wanted.values()), dtype=np.int64))
+        elif fields.KEYWORDS in self._wanted:  # keyword searches read the text as a string
+            self.prefetch(np.fromiter(self._wanted[fields.KEYWORDS], dtype=np.int64))
         paths = {self._path_of(name) for name in self._wanted} - {None}
         whole = set().union(
             *(rows for name, rows in self._wanted.items() if self._path_of(name) is None)
@@ -291,11 +296,21 @@ class BatchContext:
         """Decode the wanted paths of the rows that need nothing else (and are not parsed)."""
         rows = set().union(*(r for name, r in self._wanted.items() if self._path_of(name) in paths))
         decoder = decoder_for(paths)
-        for r in rows - whole - self._records.keys() - self._partial.keys():
-            raw = self.raw_text(r)
+        todo = sorted(rows - whole - self._records.keys() - self._partial.keys())
+        for r, raw in zip(todo, self._raw_of(todo), strict=True):
             decoded = decoder.decode(raw) if raw else None
             if decoded is not None:
                 self._partial[r] = (decoder, decoded)
+
+    def _raw_of(self, rows: list[int]) -> Sequence[str | memoryview | None]:
+        """The raw records of ``rows`` for a decoder: views of the batch's ``raw`` column (no
+        copy, ``rawbytes``), or the texts ``raw_fetch`` returned."""
+        if self._raw_fetch is not None:
+            self.prefetch(np.asarray(rows, dtype=np.int64))
+            return [self._raw[r] for r in rows]
+        if self._raw_bytes is None:
+            self._raw_bytes = RawBytes(self.table.column("raw"))
+        return self._raw_bytes.many(rows)
 
     def prefetch(self, rows: np.ndarray) -> None:
         """Read the raw records of these rows in one call: from the batch's ``raw`` column (one
@@ -324,9 +339,9 @@ class BatchContext:
         """The parsed raw record of a row (cached; a record that does not parse reads as {})."""
         rec = self._records.get(row)
         if rec is None:
-            raw = self.raw_text(row)
+            raw = self._raw.get(row) if row in self._raw else self._raw_of([row])[0]
             try:
-                rec = orjson.loads(raw) if isinstance(raw, str) and raw else {}
+                rec = orjson.loads(raw) if isinstance(raw, str | memoryview) and raw else {}
             except orjson.JSONDecodeError:
                 rec = {}
             self._records[row] = rec
@@ -390,7 +405,12 @@ class BatchContext:
         owner: list[int] = []
         texts: list[str | None] = []
         for i, r in enumerate(positions.tolist()):
-            for v in cache[r]:
+            found = cache[r]
+            if len(found) == 1 and found[0].__class__ is str:  # most rows: one string
+                owner.append(i)
+                texts.append(found[0])
+                continue
+            for v in found:
                 owner.append(i)
                 texts.append(to_text(v))
                 if isinstance(v, dict | list):  # a whole object: its strings match too

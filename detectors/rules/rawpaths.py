@@ -145,7 +145,7 @@ class PathDecoder:
             return []
         return list(value) if value.__class__ is list else [value]
 
-    def decode(self, raw: str | bytes) -> Any:
+    def decode(self, raw: str | bytes | memoryview) -> Any:
         try:
             return self._decoder.decode(raw)
         except (msgspec.DecodeError, msgspec.ValidationError):
