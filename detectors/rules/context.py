@@ -124,7 +124,6 @@ class BatchContext:
         self._scopes: dict[str, np.ndarray] = {}
         self._screens: dict[str, np.ndarray] = {}
         self._unsure: np.ndarray | None = None
-        self._taken: tuple[bytes, pa.Array] | None = None
         self._aliases: dict[str, Values] = {}
         self._distinct: dict[str, tuple[np.ndarray, Values]] = {}
         self.memo: dict[tuple[str, str], np.ndarray] = {}
@@ -210,18 +209,9 @@ class BatchContext:
             if len(todo) > self.n // 8:
                 found = pc.match_substring_regex(self.table.column("raw"), pattern)
                 known[:] = _to_mask(found) | unsure
-            else:  # a few rows: taken once, then searched (several times faster)
-                found = pc.match_substring_regex(self._taken_rows(todo), pattern)
-                known[todo] = _to_mask(found) | unsure[todo]
+            else:
+                known[todo] = search_rows(self.table.column("raw"), todo, pattern) | unsure[todo]
         return known[rows] == 1
-
-    def _taken_rows(self, rows: np.ndarray) -> pa.Array:
-        """The raw text of ``rows``; the last set is kept, since a rule's leaves (and the next
-        rules of the same provider) search the same rows for several literals."""
-        key = rows.tobytes()
-        if self._taken is None or self._taken[0] != key:
-            self._taken = (key, take_chunked(self.table.column("raw"), rows))
-        return self._taken[1]
 
     def _raw_unsure(self) -> np.ndarray:
         """The rows no screen may drop (``screen``): non-ASCII text or ``\\u`` escapes."""
@@ -461,6 +451,28 @@ def ascii_caseless(literal: str) -> str:
         f"[{c.lower()}{c.upper()}]" if c.isascii() and c.isalpha() else re.escape(c)
         for c in literal
     )
+
+
+def search_rows(column: pa.ChunkedArray, rows: np.ndarray, pattern: str) -> np.ndarray:
+    """Per row of ``rows`` (positions): does its text match the RE2 ``pattern``?
+
+    Chunk by chunk, with no string copied into a new array: a chunk most of whose rows are
+    asked for is searched whole, the others only at the rows taken from them (a take of 30k
+    rows across a day's chunks, concatenated, cost 0.17 s; the search itself 0.01 s).
+    """
+    starts = np.cumsum([0, *(len(chunk) for chunk in column.chunks)])
+    which = np.searchsorted(starts, rows, side="right") - 1
+    out = np.zeros(len(rows), dtype=bool)
+    for c in np.unique(which).tolist():
+        picked = np.flatnonzero(which == c)
+        chunk = column.chunk(c)
+        local = rows[picked] - starts[c]
+        if len(local) * 8 > len(chunk):
+            out[picked] = _to_mask(pc.match_substring_regex(chunk, pattern))[local]
+        else:
+            taken = chunk.take(pa.array(local, pa.int64()))
+            out[picked] = _to_mask(pc.match_substring_regex(taken, pattern))
+    return out
 
 
 def take_chunked(column: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
