@@ -235,7 +235,7 @@ class Node:
                 hit = self.leaf.match(ctx, None)[rows]
                 return hit, hit
             upper = (
-                ctx.raw_contains(self.leaf.screen, rows)
+                ctx.raw_contains([self.leaf.screen], rows)
                 if self.leaf.screen is not None
                 else np.ones(len(rows), dtype=bool)
             )
@@ -256,12 +256,34 @@ class Node:
                 lo[live] &= clo
                 hi[live] &= chi
             return lo & hi, hi
-        parts = [child.screen_bounds(ctx, rows) for child in self.children]
-        lo, hi = parts[0][0].copy(), parts[0][1].copy()
-        for plo, phi in parts[1:]:
-            lo |= plo
-            hi |= phi
+        # OR: the screened raw leaves under it (through nested ORs) are searched together, in
+        # one pass for all their literals (``gcp.audit.method_name: [eight methods]``).
+        screened, others = self._or_parts()
+        if len(screened) < 2:
+            screened, others = [], self.children
+        lo = np.zeros(len(rows), dtype=bool)
+        hi = ctx.raw_contains(screened, rows) if screened else lo.copy()
+        for child in others:
+            clo, chi = child.screen_bounds(ctx, rows)
+            lo |= clo
+            hi |= chi
         return lo, hi
+
+    def _or_parts(self) -> tuple[list[str], list[Node]]:
+        """Under an OR (and the ORs it holds): the literals of its screened raw leaves, and
+        the other children."""
+        screened: list[str] = []
+        others: list[Node] = []
+        for child in self.children:
+            if child.op == "or" and child.scope is None and child.leaf is None:
+                inner, rest = child._or_parts()
+                screened.extend(inner)
+                others.extend(rest)
+            elif child.leaf is not None and child.leaf.row_level and child.leaf.screen:
+                screened.append(child.leaf.screen)
+            else:
+                others.append(child)
+        return screened, others
 
     def evaluate(self, ctx: BatchContext, rows: np.ndarray | None) -> Mask:
         """Exact result over ``rows`` (None = the whole batch)."""

@@ -122,7 +122,7 @@ class BatchContext:
         self.pending: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         """Per rule id: (decided matches, undecided rows) between ``prepare`` and ``evaluate``."""
         self._scopes: dict[str, np.ndarray] = {}
-        self._screens: dict[str, np.ndarray] = {}
+        self._screens: dict[tuple[str, ...], np.ndarray] = {}
         self._unsure: np.ndarray | None = None
         self._aliases: dict[str, Values] = {}
         self._distinct: dict[str, tuple[np.ndarray, Values]] = {}
@@ -194,16 +194,18 @@ class BatchContext:
         """Raw-text screens need the batch's ``raw`` column (not records fetched by id)."""
         return self._raw_fetch is None
 
-    def raw_contains(self, literal: str, rows: np.ndarray) -> np.ndarray:
-        """Per row of ``rows``: may the raw text hold ``literal`` (lower-case ASCII)? False only
-        when it surely does not (``screen``); each row is searched once per literal."""
-        known = self._screens.get(literal)
+    def raw_contains(self, literals: str | Iterable[str], rows: np.ndarray) -> np.ndarray:
+        """Per row of ``rows``: may the raw text hold any of ``literals`` (lower-case ASCII)?
+        False only when it surely does not (``screen``); each row is searched once per set of
+        literals, all of them in one pass."""
+        key = tuple(sorted({literals} if isinstance(literals, str) else set(literals)))
+        known = self._screens.get(key)
         if known is None:
-            known = self._screens[literal] = np.full(self.n, -1, dtype=np.int8)
+            known = self._screens[key] = np.full(self.n, -1, dtype=np.int8)
         todo = rows[known[rows] < 0]
         if len(todo):
             unsure = self._raw_unsure()
-            pattern = ascii_caseless(literal)
+            pattern = "|".join(ascii_caseless(literal) for literal in key)
             # One pass over the column (~0.11 s for 296 MiB) beats taking more than an eighth
             # of its rows (a take of 30k rows of 288k costs ~0.08 s, of 70k ~0.5 s).
             if len(todo) > self.n // 8:

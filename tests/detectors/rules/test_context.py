@@ -52,3 +52,15 @@ def test_search_rows_answers_per_asked_row_whether_chunks_are_searched_whole_or_
     expected = [texts[r].find("Root") >= 0 for r in rows]
     assert search_rows(column, rows, ascii_caseless("root")).tolist() == expected
     assert search_rows(column, np.array([], dtype=np.int64), "x").tolist() == []
+
+
+def test_one_screen_searches_several_literals_and_remembers_the_set():
+    batch = events(
+        event(raw='{"methodName":"storage.buckets.delete"}'),
+        event(raw='{"methodName":"storage.buckets.get"}'),
+        event(raw='{"methodName":"SetIamPolicy"}'),
+    )
+    ctx = BatchContext(batch)
+    found = ctx.raw_contains(["setiampolicy", "storage.buckets.delete"], np.arange(3))
+    assert found.tolist() == [True, False, True]
+    assert list(ctx._screens) == [("setiampolicy", "storage.buckets.delete")]
