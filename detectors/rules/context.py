@@ -233,7 +233,7 @@ class BatchContext:
             codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
             uniques = encoded.dictionary
             found = self._distinct[name] = (
-                np.asarray(codes, dtype=np.int64),
+                np.asarray(codes, dtype=np.int32),
                 Values(len(uniques), None, uniques),
             )
         return found
