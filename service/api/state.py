@@ -73,6 +73,8 @@ class ApiState:
             from detectors.rules.loader import load_rules
 
             folder = self.settings.rules_dir
-            self.cache["rules"] = load_rules([folder] if folder else [])
+            self.cache["rules"] = load_rules(
+                [folder] if folder else [], cache_dir=self.settings.rule_cache_dir
+            )
         loaded: Loaded = self.cache["rules"]
         return loaded

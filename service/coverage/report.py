@@ -20,7 +20,9 @@ from pipelines.settings import Settings
 
 def loaded_rules(settings: Settings) -> Loaded:
     """The pack and the user's rules, as the score job loads them."""
-    return load_rules([settings.rules_dir] if settings.rules_dir else [])
+    return load_rules(
+        [settings.rules_dir] if settings.rules_dir else [], cache_dir=settings.rule_cache_dir
+    )
 
 
 def coverage_report(

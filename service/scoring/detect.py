@@ -59,9 +59,12 @@ class PartResult:
 
 
 @functools.lru_cache(maxsize=4)
-def _rules(folders: tuple[Path, ...]) -> tuple[RuleRegistry, tuple[str, ...]]:
-    """Loaded once per process: a worker runs many partitions."""
-    registry, errors = load_registry(list(folders))
+def _rules(
+    folders: tuple[Path, ...], cache_dir: Path | None
+) -> tuple[RuleRegistry, tuple[str, ...]]:
+    """Loaded once per process (a worker runs many partitions), compiled rules read from the
+    plan cache when it is on (a cold compile of the pack and SigmaHQ's rules is seconds)."""
+    registry, errors = load_registry(list(folders), cache_dir=cache_dir)
     return registry, tuple(f"rule not loaded: {e.line()}" for e in errors)
 
 
@@ -82,7 +85,7 @@ def detect_partition(
     """
     lake = EventLake(part.lake_root)
     registry = rule_registry(settings, enabled)
-    result = PartResult([], 0, list(_rules(_folders(settings))[1]))
+    result = PartResult([], 0, list(_rules(_folders(settings), settings.rule_cache_dir)[1]))
     anomalies = _AnomalyPass.start(part, settings, result)
     whole_by = None if part.slices else "principal"
     windows = SlicedCorrelations(registry.active(), "principal") if part.slices else None
@@ -137,7 +140,7 @@ def _folders(settings: Settings) -> tuple[Path, ...]:
 
 def rule_registry(settings: Settings, enabled: Mapping[str, bool] | None) -> RuleRegistry:
     """The loaded rules (cached per process) with the admins' on/off map applied."""
-    return RuleRegistry(_rules(_folders(settings))[0], enabled)
+    return RuleRegistry(_rules(_folders(settings), settings.rule_cache_dir)[0], enabled)
 
 
 def fill_raw(alerts: list[Alert], fetch: RawFetcher) -> None:
