@@ -13,9 +13,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from pipelines.rejects import Reject, write_rejects
 from pipelines.settings import Settings
@@ -150,6 +147,10 @@ def detect(
 
 
 def print_alert_table(alerts: list[Alert]) -> None:
+    from rich.console import Console  # the table for people only: jsonl runs skip rich.table
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table("first seen", "severity", "rule", "title", "count")
     for alert in alerts:
         table.add_row(
