@@ -29,19 +29,22 @@ import orjson
 
 from detectors.rules.compile import Leaf, Node
 from detectors.rules.model import Rule, RuleMeta, RuleTests
-from detectors.rules.sigma_rules import SigmaCorrelation, SigmaDetectionRule
+from detectors.rules.sigma_rules import (
+    CorrelationCondition,
+    CorrelationOperator,
+    CorrelationSpec,
+    CorrelationTimespan,
+    CorrelationType,
+    SigmaCorrelation,
+    SigmaDetectionRule,
+)
 from pipelines.atomic import write_atomic
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
-"""Bumped when the layout of an entry changes (the engine's source is in the key anyway)."""
-
-CORRELATION_ATTRS = frozenset(
-    {"type", "group_by", "timespan", "condition", "generate", "name", "id"}
-)
-"""What the engine reads of pySigma's correlation rule; the rest (its YAML, back-references to
-other rules) stays out of the cache."""
+FORMAT = 2
+"""Bumped when the layout of an entry changes (the engine's source is in the key anyway).
+2: a correlation is the engine's ``CorrelationSpec``, not pySigma's correlation rule."""
 
 _ENGINE_SOURCES = (
     Path(__file__).resolve().parent,  # detectors/rules/*.py
@@ -60,12 +63,10 @@ class BadEntry(ValueError):
 
 @cache
 def _classes() -> dict[str, type]:
-    """The only classes an entry may name (pySigma's value types, the engine's plan)."""
-    from sigma.correlations import (
-        SigmaCorrelationCondition,
-        SigmaCorrelationRule,
-        SigmaCorrelationTimespan,
-    )
+    """The only classes an entry may name (pySigma's value types, the engine's plan).
+
+    Only ``sigma.types`` of pySigma: reading an entry must not import ``sigma.rule`` and
+    ``sigma.correlations`` (and with them yaml and pyparsing)."""
     from sigma.types import (
         Placeholder,
         SigmaBool,
@@ -87,16 +88,14 @@ def _classes() -> dict[str, type]:
         Placeholder, SigmaBool, SigmaCasedString, SigmaCIDRExpression, SigmaCompareExpression,
         SigmaExists,
         SigmaFieldReference, SigmaNull, SigmaNumber, SigmaRegularExpression, SigmaString,
-        SigmaTimestampPart, SigmaCorrelationCondition, SigmaCorrelationRule,
-        SigmaCorrelationTimespan, Leaf, Node, RuleMeta, RuleTests, SigmaDetectionRule,
-        SigmaCorrelation, LoadError,
+        SigmaTimestampPart, CorrelationCondition, CorrelationSpec, CorrelationTimespan, Leaf,
+        Node, RuleMeta, RuleTests, SigmaDetectionRule, SigmaCorrelation, LoadError,
     ]  # fmt: skip
     return {cls.__name__: cls for cls in allowed}
 
 
 @cache
 def _enums() -> dict[str, type[Enum]]:
-    from sigma.correlations import SigmaCorrelationConditionOperator, SigmaCorrelationType
     from sigma.types import (
         CompareOperators,
         SigmaRegularExpressionFlag,
@@ -106,7 +105,7 @@ def _enums() -> dict[str, type[Enum]]:
 
     allowed: list[type[Enum]] = [
         CompareOperators, SigmaRegularExpressionFlag, SpecialChars, TimestampPart,
-        SigmaCorrelationConditionOperator, SigmaCorrelationType,
+        CorrelationOperator, CorrelationType,
     ]  # fmt: skip
     return {cls.__name__: cls for cls in allowed}
 
@@ -231,7 +230,7 @@ def _encode_rule(rule: Rule, index: dict[int, int]) -> Any:
             "c": "SigmaCorrelation",
             "d": {
                 "meta": _encode(rule.meta),
-                "sigma": _encode_object(rule.sigma, CORRELATION_ATTRS),
+                "sigma": _encode(rule.sigma),
                 "bases": [{"$": "rule", "i": index[id(base)]} for base in rule.bases],
             },
         }
@@ -283,16 +282,15 @@ def _encode(value: Any) -> Any:
     if isinstance(value, date):
         return {"$": "date", "v": value.isoformat()}
     if _classes().get(type(value).__name__) is type(value):
-        return _encode_object(value, None)
+        return _encode_object(value)
     raise Uncacheable(f"a {type(value).__name__} value")
 
 
-def _encode_object(value: Any, only: frozenset[str] | None) -> Any:
-    attrs = vars(value)
+def _encode_object(value: Any) -> Any:
     return {
         "$": "obj",
         "c": type(value).__name__,
-        "d": {k: _encode(v) for k, v in attrs.items() if only is None or k in only},
+        "d": {k: _encode(v) for k, v in vars(value).items()},
     }
 
 

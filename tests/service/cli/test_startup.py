@@ -75,6 +75,26 @@ def test_detect_with_rules_imports_no_web_database_or_ml_package(tmp_path):
     }
 
 
+def test_detect_with_cached_rules_parses_no_rule_file(tmp_path):
+    """The first run compiles the rule files (yaml, pySigma's rule parser); the next reads
+    every plan from the cache and imports neither: only pySigma's value types."""
+    logs = tmp_path / "aws.json.gz"
+    logs.write_bytes(cloudtrail_file(public_add_permission(), compress=True))
+    args = ("detect", str(logs), "--detectors", "rules", "-f", "jsonl")
+    cold_out, cold = run_cli(tmp_path, *args)
+    warm_out, warm = run_cli(tmp_path, *args)
+    assert warm_out == cold_out
+    assert len(warm_out.splitlines()) == 1
+    parsers = {"yaml", "pyparsing", "sigma.rule", "sigma.correlations", "sigma.conditions"}
+    assert parsers <= cold
+    assert parsers & warm == set()
+    assert {m for m in warm if m == "sigma" or m.startswith("sigma.")} == {
+        "sigma",
+        "sigma.exceptions",
+        "sigma.types",
+    }
+
+
 def test_command_modules_name_every_module_that_registers_a_command():
     """A run that imports only ``COMMAND_MODULES[name]`` sees that command (or group, with
     every subcommand) whole: each registration's module is listed under its name."""
