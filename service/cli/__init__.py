@@ -7,6 +7,7 @@ import gc
 import os
 import sys
 
+from pipelines.lifelong import lifelong
 from pipelines.private import private_umask
 from service.cli.app import CommandFailed, app, err
 from service.cli.dispatch import register
@@ -23,7 +24,8 @@ def main() -> None:
     # (0.25 s of CPU after detect over a day of logs); the process's memory goes back whole,
     # so it is skipped (an exit handler: it runs once the command's own handlers are done).
     atexit.register(gc.freeze)
-    register(sys.argv[1:])  # the modules of the command this run names, not all of them
+    with lifelong():
+        register(sys.argv[1:])  # the modules of the command this run names, not all of them
     try:
         app(standalone_mode=True)
     except CommandFailed as exc:
