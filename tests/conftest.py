@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+import service.cli.commands  # noqa: F401  (every command on ``app``: functrail loads its own)
 from pipelines.settings import Settings
 from tests.factories import reset_clock
 

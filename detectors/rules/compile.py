@@ -19,13 +19,6 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sigma.conditions import (
-    ConditionAND,
-    ConditionFieldEqualsValueExpression,
-    ConditionNOT,
-    ConditionOR,
-    ConditionValueExpression,
-)
 from sigma.types import (
     SigmaBool,
     SigmaCasedString,
@@ -313,6 +306,16 @@ class Node:
 def compile_condition(tree: Any) -> Node:
     """pySigma's parsed condition -> a Node tree (raises UnsupportedRule for what it cannot
     evaluate, naming the construct)."""
+    # here, not at the top: sigma.conditions imports pyparsing, which a run whose rules all
+    # come from the plan cache never needs
+    from sigma.conditions import (
+        ConditionAND,
+        ConditionFieldEqualsValueExpression,
+        ConditionNOT,
+        ConditionOR,
+        ConditionValueExpression,
+    )
+
     if isinstance(tree, ConditionAND):
         return Node("and", [compile_condition(arg) for arg in tree.args])
     if isinstance(tree, ConditionOR):

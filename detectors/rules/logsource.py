@@ -8,10 +8,13 @@ refused at load instead of being kept as a rule that silently never fires.
 
 from __future__ import annotations
 
-from sigma.rule import SigmaLogSource
+from typing import TYPE_CHECKING
 
 from detectors.rules.compile import UnsupportedRule
 from detectors.rules.fields import RowScope
+
+if TYPE_CHECKING:
+    from sigma.rule import SigmaLogSource
 
 _READ = (
     "functrail reads AWS CloudTrail (product: aws, service: cloudtrail) and Google Cloud audit"

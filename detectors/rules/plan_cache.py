@@ -29,19 +29,22 @@ import orjson
 
 from detectors.rules.compile import Leaf, Node
 from detectors.rules.model import Rule, RuleMeta, RuleTests
-from detectors.rules.sigma_rules import SigmaCorrelation, SigmaDetectionRule
+from detectors.rules.sigma_rules import (
+    CorrelationCondition,
+    CorrelationOperator,
+    CorrelationSpec,
+    CorrelationTimespan,
+    CorrelationType,
+    SigmaCorrelation,
+    SigmaDetectionRule,
+)
 from pipelines.atomic import write_atomic
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
-"""Bumped when the layout of an entry changes (the engine's source is in the key anyway)."""
-
-CORRELATION_ATTRS = frozenset(
-    {"type", "group_by", "timespan", "condition", "generate", "name", "id"}
-)
-"""What the engine reads of pySigma's correlation rule; the rest (its YAML, back-references to
-other rules) stays out of the cache."""
+FORMAT = 2
+"""Bumped when the layout of an entry changes (the engine's source is in the key anyway).
+2: a correlation is the engine's ``CorrelationSpec``, not pySigma's correlation rule."""
 
 _ENGINE_SOURCES = (
     Path(__file__).resolve().parent,  # detectors/rules/*.py
@@ -60,12 +63,10 @@ class BadEntry(ValueError):
 
 @cache
 def _classes() -> dict[str, type]:
-    """The only classes an entry may name (pySigma's value types, the engine's plan)."""
-    from sigma.correlations import (
-        SigmaCorrelationCondition,
-        SigmaCorrelationRule,
-        SigmaCorrelationTimespan,
-    )
+    """The only classes an entry may name (pySigma's value types, the engine's plan).
+
+    Only ``sigma.types`` of pySigma: reading an entry must not import ``sigma.rule`` and
+    ``sigma.correlations`` (and with them yaml and pyparsing)."""
     from sigma.types import (
         Placeholder,
         SigmaBool,
@@ -87,16 +88,14 @@ def _classes() -> dict[str, type]:
         Placeholder, SigmaBool, SigmaCasedString, SigmaCIDRExpression, SigmaCompareExpression,
         SigmaExists,
         SigmaFieldReference, SigmaNull, SigmaNumber, SigmaRegularExpression, SigmaString,
-        SigmaTimestampPart, SigmaCorrelationCondition, SigmaCorrelationRule,
-        SigmaCorrelationTimespan, Leaf, Node, RuleMeta, RuleTests, SigmaDetectionRule,
-        SigmaCorrelation, LoadError,
+        SigmaTimestampPart, CorrelationCondition, CorrelationSpec, CorrelationTimespan, Leaf,
+        Node, RuleMeta, RuleTests, SigmaDetectionRule, SigmaCorrelation, LoadError,
     ]  # fmt: skip
     return {cls.__name__: cls for cls in allowed}
 
 
 @cache
 def _enums() -> dict[str, type[Enum]]:
-    from sigma.correlations import SigmaCorrelationConditionOperator, SigmaCorrelationType
     from sigma.types import (
         CompareOperators,
         SigmaRegularExpressionFlag,
@@ -106,7 +105,7 @@ def _enums() -> dict[str, type[Enum]]:
 
     allowed: list[type[Enum]] = [
         CompareOperators, SigmaRegularExpressionFlag, SpecialChars, TimestampPart,
-        SigmaCorrelationConditionOperator, SigmaCorrelationType,
+        CorrelationOperator, CorrelationType,
     ]  # fmt: skip
     return {cls.__name__: cls for cls in allowed}
 
@@ -231,7 +230,7 @@ def _encode_rule(rule: Rule, index: dict[int, int]) -> Any:
             "c": "SigmaCorrelation",
             "d": {
                 "meta": _encode(rule.meta),
-                "sigma": _encode_object(rule.sigma, CORRELATION_ATTRS),
+                "sigma": _encode(rule.sigma),
                 "bases": [{"$": "rule", "i": index[id(base)]} for base in rule.bases],
             },
         }
@@ -283,52 +282,64 @@ def _encode(value: Any) -> Any:
     if isinstance(value, date):
         return {"$": "date", "v": value.isoformat()}
     if _classes().get(type(value).__name__) is type(value):
-        return _encode_object(value, None)
+        return _encode_object(value)
     raise Uncacheable(f"a {type(value).__name__} value")
 
 
-def _encode_object(value: Any, only: frozenset[str] | None) -> Any:
-    attrs = vars(value)
+def _encode_object(value: Any) -> Any:
     return {
         "$": "obj",
         "c": type(value).__name__,
-        "d": {k: _encode(v) for k, v in attrs.items() if only is None or k in only},
+        "d": {k: _encode(v) for k, v in vars(value).items()},
     }
 
 
+_NESTED = (list, dict)
+"""JSON values that need decoding; the rest (str, numbers, bool, None) are themselves."""
+
+
 def _decode(value: Any, rules: list[Rule]) -> Any:
-    if isinstance(value, list):
-        return [_decode(v, rules) for v in value]
-    if not isinstance(value, dict):
+    # Every plan of a warm run passes through here (~50k values for the pack and SigmaHQ's
+    # cloud rules): exact type checks, and no call for a plain value.
+    kind = type(value)
+    if kind is list:
+        return [_decode(v, rules) if type(v) in _NESTED else v for v in value]
+    if kind is not dict:
         return value
     tag = value["$"]
-    if tag == "json":
-        return value["v"]
     if tag == "obj":
         cls = _classes()[value["c"]]
         attrs = value["d"]
-        if not isinstance(attrs, dict) or not all(k.isidentifier() for k in attrs):
+        if type(attrs) is not dict or not all(map(str.isidentifier, attrs)):
             raise BadEntry(f"attributes of {value['c']}")
         obj: Any = object.__new__(cls)
-        vars(obj).update({k: _decode(v, rules) for k, v in attrs.items()})
+        vars(obj).update(
+            {k: _decode(v, rules) if type(v) in _NESTED else v for k, v in attrs.items()}
+        )
         return obj
+    if tag == "json":
+        return value["v"]
     if tag == "enum":
         return _enums()[value["c"]][value["v"]]
     if tag == "rule":
         return rules[int(value["i"])]
     items = value["v"]
+    if tag == "tuple":
+        return tuple(_decode(items, rules))
     if tag == "dict":
         return {_decode(k, rules): _decode(v, rules) for k, v in items}
-    decoders: dict[str, Callable[[Any], Any]] = {
-        "tuple": lambda v: tuple(_decode(v, rules)),
-        "set": lambda v: set(_decode(v, rules)),
-        "frozenset": lambda v: frozenset(_decode(v, rules)),
-        "path": lambda v: Path(str(v)),
-        "uuid": lambda v: UUID(str(v)),
-        "network": lambda v: ip_network(str(v)),
-        "datetime": lambda v: datetime.fromisoformat(str(v)),
-        "date": lambda v: date.fromisoformat(str(v)),
-    }
-    if tag not in decoders:
-        raise BadEntry(f"unknown tag {tag!r}")
-    return decoders[tag](items)
+    if tag == "set":
+        return set(_decode(items, rules))
+    if tag == "frozenset":
+        return frozenset(_decode(items, rules))
+    if tag == "path":
+        return Path(str(items))
+    if tag == "uuid":
+        return UUID(str(items))
+    if tag == "network":
+        return ip_network(str(items))
+    if tag == "datetime":
+        return datetime.fromisoformat(str(items))
+    if tag == "date":
+        return date.fromisoformat(str(items))
+    raise BadEntry(f"unknown tag {tag!r}")

@@ -25,14 +25,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sigma.correlations import SigmaCorrelationType
 
 from detectors.alert import Alert, fold
 from detectors.rules.context import BatchContext
 from detectors.rules.engine import batch_alerts, match_rules
 from detectors.rules.model import Matches, Rule
 from detectors.rules.registry import RuleRegistry
-from detectors.rules.sigma_rules import SigmaCorrelation
+from detectors.rules.sigma_rules import CorrelationType, SigmaCorrelation
 from pipelines.events import events_from_arrow
 
 LATENESS = timedelta(minutes=15)
@@ -230,7 +229,7 @@ def _micros(span: timedelta | None) -> int:
 
 
 def _ordered(rule: SigmaCorrelation) -> bool:
-    return bool(rule.sigma.type == SigmaCorrelationType.TEMPORAL_ORDERED)
+    return bool(rule.sigma.type == CorrelationType.TEMPORAL_ORDERED)
 
 
 def _missing_bases(windowed: list[Rule], present: list[Rule]) -> list[Rule]:

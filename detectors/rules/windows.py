@@ -20,11 +20,10 @@ from datetime import datetime
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sigma.correlations import SigmaCorrelationType
 
 from detectors.rules.context import BatchContext, columns_of, is_row_level
 from detectors.rules.model import Rule
-from detectors.rules.sigma_rules import SigmaCorrelation, group_codes
+from detectors.rules.sigma_rules import CorrelationType, SigmaCorrelation, group_codes
 from pipelines.events import EVENT_COLUMNS, events_from_arrow
 
 _MONOTONE = ("gte", "gt")
@@ -36,7 +35,7 @@ def streams(rule: Rule, whole_by: str) -> bool:
     and whose fields are all columns (the carried rows are read without ``raw``)."""
     if not isinstance(rule, SigmaCorrelation) or whole_by not in rule.group_by:
         return False
-    temporal = (SigmaCorrelationType.TEMPORAL, SigmaCorrelationType.TEMPORAL_ORDERED)
+    temporal = (CorrelationType.TEMPORAL, CorrelationType.TEMPORAL_ORDERED)
     try:
         condition = rule.condition
     except ValueError:
@@ -148,7 +147,7 @@ def _needed(
         return np.zeros(joined.n, dtype=bool)
     base = np.logical_or.reduce([masks[b.meta.rule_id] for b in rule.bases])
     need = base & (joined.time_ns >= end_us - _span(rule))
-    if rule.sigma.type != SigmaCorrelationType.TEMPORAL_ORDERED or not need.any():
+    if rule.sigma.type != CorrelationType.TEMPORAL_ORDERED or not need.any():
         return need
     rows = np.flatnonzero(need)
     group = group_codes([joined.first_values(name, rows) for name in rule.group_by])

@@ -7,9 +7,10 @@ import gc
 import os
 import sys
 
+from pipelines.lifelong import lifelong
 from pipelines.private import private_umask
-from service.cli import commands  # noqa: F401  (command modules register on ``app``)
 from service.cli.app import CommandFailed, app, err
+from service.cli.dispatch import register
 
 
 def main() -> None:
@@ -23,6 +24,8 @@ def main() -> None:
     # (0.25 s of CPU after detect over a day of logs); the process's memory goes back whole,
     # so it is skipped (an exit handler: it runs once the command's own handlers are done).
     atexit.register(gc.freeze)
+    with lifelong():
+        register(sys.argv[1:])  # the modules of the command this run names, not all of them
     try:
         app(standalone_mode=True)
     except CommandFailed as exc:

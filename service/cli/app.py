@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 app = typer.Typer(
     name="functrail",
@@ -27,6 +31,8 @@ def status_line(label: str) -> tuple[Progress, TaskID]:
 
     Use as ``progress, task = status_line("ingest")`` then ``with progress: ...``.
     """
+    from rich.progress import Progress, SpinnerColumn, TextColumn  # only the long commands
+
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

@@ -1,27 +1,8 @@
-"""Imports each command module once so it registers on the app (add new modules here)."""
+"""Importing this module registers every command on the app (tests, scripts that use ``app``
+directly); ``functrail`` itself imports only the command it runs (``dispatch.register``)."""
 
 from __future__ import annotations
 
-from service.cli import (  # noqa: F401  (imported for their registration on the app)
-    alerts,
-    baselines,
-    coverage,
-    demo,
-    detect,
-    events,
-    ingest,
-    keys,
-    models,
-    normalize,
-    prune,
-    rule_stats,
-    rules,
-    score,
-    serve,
-    simulate,
-    suppressions,
-    train,
-    triage,
-    watch,
-    webhooks,
-)
+from service.cli.dispatch import register_all
+
+register_all()

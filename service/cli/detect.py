@@ -13,10 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
+from pipelines.lifelong import lifelong
 from pipelines.rejects import Reject, write_rejects
 from pipelines.settings import Settings
 from service.cli.app import CommandFailed, app, err
@@ -116,8 +114,9 @@ def detect(
     ] = None,
 ) -> None:
     """Run the detectors over audit log files and print alerts. Stores nothing."""
-    from detectors.rules.engine import run_rules
-    from detectors.rules.loader import load_registry
+    with lifelong():  # pandas, Arrow and the engine: no collection walks them
+        from detectors.rules.engine import run_rules
+        from detectors.rules.loader import load_registry
 
     names = parse_detectors(detectors)
     settings = Settings()
@@ -127,7 +126,8 @@ def detect(
     alerts: list[Alert] = []
     if "rules" in names:
         folders = [*(rules or []), *([settings.rules_dir] if settings.rules_dir else [])]
-        registry, errors = load_registry(folders, cache_dir=settings.rule_cache_dir)
+        with lifelong():  # the rules' plans: ~50k objects kept to the end
+            registry, errors = load_registry(folders, cache_dir=settings.rule_cache_dir)
         for error in errors:
             _say(f"rule not loaded: {error.line()}")
         alerts.extend(run_rules(events, registry))
@@ -150,6 +150,10 @@ def detect(
 
 
 def print_alert_table(alerts: list[Alert]) -> None:
+    from rich.console import Console  # the table for people only: jsonl runs skip rich.table
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table("first seen", "severity", "rule", "title", "count")
     for alert in alerts:
         table.add_row(

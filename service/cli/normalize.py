@@ -13,9 +13,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
-from rich.text import Text
 
 from pipelines.dropped import NO_DROPS, DroppedFields
 from pipelines.rejects import Reject, write_rejects
@@ -69,6 +66,9 @@ def normalize(
     def note(reject: Reject) -> None:
         rejects.append(reject)
         err.print(printable(reject.line()), markup=False, highlight=False, soft_wrap=True)
+
+    # here, not at the top: detect imports this module's helpers and shows no progress bar
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     progress = Progress(
         TextColumn("normalize"),
@@ -136,6 +136,8 @@ def _write_jsonl(events: pd.DataFrame) -> None:
 def _print_table(frames: list[pd.DataFrame]) -> None:
     import pandas as pd
     from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
 
     table = Table(*_TABLE_COLUMNS, show_lines=False)
     for frame in frames:
