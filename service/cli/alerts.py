@@ -134,4 +134,4 @@ def _print_table(alerts: list[StoredAlert]) -> None:
             a.title,
         )
         table.add_row(*safe_cells(*cells))
-    Console().print(table)
+    Console(emoji=False).print(table)

@@ -18,7 +18,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-err = Console(stderr=True)
+err = Console(stderr=True, emoji=False)
 """Everything meant for people goes to stderr, so stdout stays clean for pipes and scripts."""
 
 

@@ -86,9 +86,9 @@ def _print_table(page: CoveragePage) -> None:
             ),
         )
         table.add_row(*safe_cells(*cells))
-    console = Console()
+    console = Console(emoji=False)
     console.print(table)
-    err = Console(stderr=True)
+    err = Console(stderr=True, emoji=False)
     if not page.items:
         err.print("no events in the lake over the window")
     for source in page.failing_sources:

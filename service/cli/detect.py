@@ -163,4 +163,4 @@ def print_alert_table(alerts: list[Alert]) -> None:
             Text(printable(alert.title)),
             Text(str(alert.count)),
         )
-    Console().print(table, markup=False, highlight=False)
+    Console(emoji=False).print(table, markup=False, highlight=False)

@@ -136,6 +136,6 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
             row["resource"],
         )
         table.add_row(*safe_cells(*(c or "" for c in cells)))
-    Console().print(table)
+    Console(emoji=False).print(table)
     if not rows:
-        Console(stderr=True).print("no events match")
+        Console(stderr=True, emoji=False).print("no events match")

@@ -98,7 +98,7 @@ def list_() -> None:
                     break
     finally:
         db.dispose()
-    Console().print(table)
+    Console(emoji=False).print(table)
 
 
 @keys_app.command("revoke")

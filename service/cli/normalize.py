@@ -143,4 +143,4 @@ def _print_table(frames: list[pd.DataFrame]) -> None:
     for frame in frames:
         for row in frame[list(_TABLE_COLUMNS)].itertuples(index=False):
             table.add_row(*(Text("" if pd.isna(v) else printable(v)) for v in row))
-    Console().print(table, markup=False, highlight=False)
+    Console(emoji=False).print(table, markup=False, highlight=False)

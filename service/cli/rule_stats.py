@@ -53,7 +53,7 @@ def stats(
             out.write(orjson.dumps(row, option=orjson.OPT_UTC_Z) + b"\n")
         out.flush()
         return
-    console = Console()
+    console = Console(emoji=False)
     if rule_ids:
         for volume in ordered:
             console.print(_days_table(volume, modes.get(volume.rule_id, RuleState().mode)))

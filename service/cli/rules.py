@@ -92,7 +92,7 @@ def list_rules(
             Text(" ".join(t for t in m.tags if t[:1] == "T")),
             Text(printable(m.title)),
         )
-    Console().print(table, markup=False, highlight=False)
+    Console(emoji=False).print(table, markup=False, highlight=False)
 
 
 @rules_app.command("test")
@@ -194,4 +194,4 @@ def coverage_command(
                 Text(printable(", ".join(row.rules))),
                 end_section=n == len(rows) - 1,
             )
-    Console().print(table, markup=False, highlight=False)
+    Console(emoji=False).print(table, markup=False, highlight=False)

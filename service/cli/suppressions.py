@@ -73,7 +73,7 @@ def list_(
             s.reason,
         )
         table.add_row(*safe_cells(*cells))
-    Console().print(table)
+    Console(emoji=False).print(table)
 
 
 @suppressions_app.command("create")

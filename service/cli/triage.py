@@ -114,7 +114,7 @@ def show(
 
 
 def _print_alert(alert: StoredAlert, trail: list[Any]) -> None:
-    console = Console()
+    console = Console(emoji=False)
     facts = Table(show_header=False, box=None)
     rows = [
         ("title", alert.title),

@@ -102,3 +102,12 @@ def test_dropped_optional_fields_are_reported_beside_rejects(tmp_path, settings)
     assert result.exit_code == 0, result.output
     assert "dropped protoPayload.requestMetadata from 1 record" in result.stderr
     assert "2 events, 0 rejected, 1 optional fields dropped, 0 alerts" in result.stderr
+
+
+def test_attacker_text_reaches_stderr_as_written_not_as_emoji(settings, tmp_path):
+    # ":skull:" in a file name, resource name or user agent is text, never an emoji code.
+    (tmp_path / ":skull: :warning:.json").write_text("{not json")
+    result = run("detect", "-d", "rules", "-f", "jsonl", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert ":skull: :warning:.json" in result.stderr
+    assert "\N{SKULL}" not in result.stderr
