@@ -126,6 +126,8 @@ class BatchContext:
         self._unsure: np.ndarray | None = None
         self._aliases: dict[str, Values] = {}
         self._distinct: dict[str, tuple[np.ndarray, Values]] = {}
+        self.samples: dict[int, dict[str, Any]] = {}
+        """Evidence sample records by row, built once for every alert that shows them."""
         self.memo: dict[tuple[str, str], np.ndarray] = {}
         """Full-frame leaf results keyed by (field, predicate key), bit-packed: rules share them."""
 

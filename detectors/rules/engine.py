@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from detectors.alert import Alert, fold
-from detectors.rules.alerts import alert_groups, build_alerts, evidence_rows
+from detectors.rules.alerts import alert_groups, build_alerts, evidence_rows, load_samples
 from detectors.rules.context import BatchContext, RawFetch
 from detectors.rules.model import Matches, Rule
 from detectors.rules.registry import RuleRegistry
@@ -49,7 +49,7 @@ def batch_alerts(ctx: BatchContext, rules: list[Rule], results: dict[str, Matche
         for rule in rules
         if rule.meta.generate
     }
-    ctx.prefetch(evidence_rows([g for found in groups.values() for g in found]))
+    load_samples(ctx, evidence_rows([g for found in groups.values() for g in found]))
     alerts: list[Alert] = []
     for rule in rules:
         if rule.meta.generate:
