@@ -34,11 +34,13 @@ __all__ = [
     "Batch",
     "TableBatch",
     "concat_batches",
+    "concat_tables",
     "filter_time",
     "normalize_blob",
     "normalize_blobs",
     "normalize_chunks",
     "normalize_table",
+    "normalize_table_chunks",
 ]
 
 _TIME_REASON = "time field (eventTime / timestamp) is not an ISO 8601 time"
@@ -98,25 +100,36 @@ def normalize_chunks(
     DataFrame; merging them at the Arrow level first makes that cost once per chunk. Events are
     deduplicated by id within each chunk.
     """
+    for table, rejects, dropped in normalize_table_chunks(
+        blobs, settings=settings, min_rows=min_rows
+    ):
+        events = events_from_arrow(table) if table.num_rows else empty_events()
+        yield Batch(events, rejects, dropped)
+
+
+def normalize_table_chunks(
+    blobs: Iterable[Blob], *, settings: Settings | None = None, min_rows: int = 100_000
+) -> Iterator[TableBatch]:
+    """``normalize_chunks`` stopping at Arrow, for callers that merge the chunks before building
+    one DataFrame (``concat_tables``): no per-chunk DataFrame cost asks them for big chunks, and
+    a chunk's inflated blobs are what it holds beyond its table."""
     settings = settings or Settings()
     pending = _Pending()
     for blob in blobs:
         pending.add(_split(blob.data, blob.name, settings))
         if pending.records >= min_rows:
-            yield _finish(pending, settings)
+            yield _finish(pending)
             pending = _Pending()
     if pending.sources:
-        yield _finish(pending, settings)
+        yield _finish(pending)
 
 
-def _finish(pending: _Pending, settings: Settings) -> Batch:
-    """One batch from the pending blobs; if decoding them together fails, one blob at a time."""
+def _finish(pending: _Pending) -> TableBatch:
+    """One table from the pending blobs; if decoding them together fails, one blob at a time."""
     collecting = gc.isenabled()
     gc.disable()
     try:
-        table, rejects, dropped = _decode(pending)
-        events = events_from_arrow(table) if table.num_rows else empty_events()
-        return Batch(events, rejects, dropped)
+        return _decode(pending)
     except Exception:
         tables: list[pa.Table] = []
         rejects = []
@@ -131,26 +144,53 @@ def _finish(pending: _Pending, settings: Settings) -> Batch:
             tables.append(done.table)
             rejects.extend(done.rejects)
             drops.append(done.dropped)
-        return _merge(tables, rejects, total_of(drops))
+        combined = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+        return TableBatch(_dedup_table(combined), rejects, total_of(drops))
     finally:
         if collecting:
             gc.enable()
 
 
-def _merge(tables: list[pa.Table], rejects: list[Reject], dropped: DroppedFields) -> Batch:
-    if not tables:
-        return Batch(empty_events(), rejects, dropped)
-    combined = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-    return Batch(events_from_arrow(_dedup_table(combined)), rejects, dropped)
-
-
 def _dedup_table(table: pa.Table) -> pa.Table:
     """Rows whose id was not seen earlier in the table (first occurrence kept)."""
     ids = table["id"]
-    if pc.count_distinct(ids).as_py() == len(ids):
+    if _unique(ids):
         return table
-    repeated = ids.to_pandas().duplicated(keep="first").to_numpy()
-    return table.filter(pa.array(~repeated))
+    return table.filter(pa.array(_first_seen(ids)))
+
+
+def _unique(ids: pa.ChunkedArray | pa.Array) -> bool:
+    """No id repeats (a null repeats a null, as in pandas' ``duplicated``): one hash pass
+    (``unique`` measured ~40% cheaper than ``count_distinct`` on 288k ids)."""
+    return len(pc.unique(ids)) == len(ids)
+
+
+def _first_seen(ids: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """True at the first occurrence of each id: dictionary codes are numbered in order of
+    appearance, so a row is first exactly when its code is new."""
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    codes = pc.dictionary_encode(ids, null_encoding="encode").indices.to_numpy()
+    first = np.zeros(len(codes), dtype=bool)
+    first[np.unique(codes, return_index=True)[1]] = True
+    return first
+
+
+def concat_tables(batches: Iterable[TableBatch]) -> TableBatch:
+    """``concat_batches`` at the Arrow level: one table (no copy unless ids repeat), events
+    deduplicated by id (first occurrence kept), rejects joined, dropped fields summed."""
+    tables: list[pa.Table] = []
+    rejects: list[Reject] = []
+    drops: list[DroppedFields] = []
+    for batch in batches:
+        if batch.table.num_rows:
+            tables.append(batch.table)
+        rejects.extend(batch.rejects)
+        drops.append(batch.dropped)
+    if not tables:
+        return TableBatch(EVENT_SCHEMA.empty_table(), rejects, total_of(drops))
+    combined = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+    return TableBatch(_dedup_table(combined), rejects, total_of(drops))
 
 
 def concat_batches(batches: Iterable[Batch]) -> Batch:
@@ -178,9 +218,16 @@ def filter_time(events: pd.DataFrame, start: datetime, end: datetime) -> pd.Data
 
 
 def _dedup(events: pd.DataFrame) -> pd.DataFrame:
-    duplicated = events["id"].duplicated(keep="first")
-    if duplicated.any():
-        events = events[~duplicated]
+    column = events["id"].array
+    if isinstance(column, pd.arrays.ArrowExtensionArray):
+        # Arrow's hash count is ~10x cheaper than pandas' factorize when ids are unique.
+        ids = pa.array(column)  # its own ChunkedArray, via __arrow_array__ (no copy)
+        if not _unique(ids):
+            events = events[_first_seen(ids)]
+    else:
+        duplicated = events["id"].duplicated(keep="first")
+        if duplicated.any():
+            events = events[~duplicated]
     return events.reset_index(drop=True)
 
 
@@ -226,10 +273,12 @@ class _Pending:
         self.sources.append(split.source)
         self.bases.append(base)
         self.aws.extend(split.aws)
-        self.aws_index.extend(base + i for i in split.aws_index)
+        self.aws_index.extend(map(base.__add__, split.aws_index) if base else split.aws_index)
         self.gcp.extend(split.gcp)
-        self.gcp_index.extend(base + i for i in split.gcp_index)
-        local = [*split.aws_index, *split.gcp_index, *(r.index or 0 for r in split.rejects)]
+        self.gcp_index.extend(map(base.__add__, split.gcp_index) if base else split.gcp_index)
+        # Each provider's indexes ascend, so its last is its largest.
+        local = [r.index or 0 for r in split.rejects]
+        local += [indexes[-1] for indexes in (split.aws_index, split.gcp_index) if indexes]
         self.size = base + (max(local) + 1 if local else 1)
 
     def locate(self, position: int) -> tuple[str, int]:
@@ -238,11 +287,13 @@ class _Pending:
         return self.sources[k], position - self.bases[k]
 
 
-DECODE_RECORDS = 8192
+DECODE_RECORDS = 2048
 """Records decoded together: the decoded objects, the joined JSON and the raw column of one
 slice are what a blob costs beyond its bytes and its finished table. A 50k-record CloudTrail
 file decoded whole peaked ~300 MB over the process; slices keep that to a fraction while one
-typed decode call still serves thousands of records."""
+typed decode call still serves thousands of records. Per record, 1-4k-record slices decode and
+normalize no slower than 8k ones (5.4-6.0 vs 6.2 us; a slice's fixed cost is ~0.7 ms), and at
+288k events 2k-record slices peak ~50 MiB lower than 8k ones."""
 
 
 def _decode(pending: _Pending) -> TableBatch:

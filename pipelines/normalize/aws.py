@@ -145,13 +145,12 @@ def table(decoded: Decoded[AwsRecord]) -> tuple[pa.Table, list[int]]:
         ids, times_text, sources, names, regions, ips, agents, errors, logged_read_only,
         recipients, idents, params, resources, extras, responses,
     ) = zip(*map(astuple, records), strict=True)  # fmt: skip
-    who: list[tuple[str | None, str | None, str | None]] = [
-        principal_of(ident, source) for ident, source in zip(idents, sources, strict=True)
-    ]
+    # map() over two columns builds no argument tuple per record (95 -> 80 ms at 268k records).
+    who: list[tuple[str | None, str | None, str | None]] = list(map(principal_of, idents, sources))
     for row in rows_dropping(decoded, IDENTITY):
         who[row] = (None, None, None)
     principal, principal_type, session = zip(*who, strict=True)
-    resource = [resource_of(p, r) for p, r in zip(params, resources, strict=True)]
+    resource = list(map(resource_of, params, resources))
 
     raw_action = pa.array(names, pa.string())
     service = pa.array(sources, pa.string())
@@ -196,7 +195,7 @@ def table(decoded: Decoded[AwsRecord]) -> tuple[pa.Table, list[int]]:
         "outcome": outcome,
         "error_code": error_code,
         "read_only": col.read_only_from(_flags(logged_read_only), category),
-        "mfa": _flags([_mfa(e, i) for e, i in zip(extras, idents, strict=True)]),
+        "mfa": _flags(list(map(_mfa, extras, idents))),
         "raw": decoded.raw_column(),
     }
     return col.table(columns, times), bad_time

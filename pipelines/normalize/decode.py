@@ -60,11 +60,18 @@ class Decoded(Generic[T]):
 
 def _binary(raws: list[Raw]) -> pa.Array:
     """An Arrow binary column from bytes or msgspec.Raw views: one copy, offsets from lengths."""
-    lengths = np.fromiter((len(raw) for raw in raws), dtype=np.int32, count=len(raws))
+    lengths = np.fromiter(map(len, raws), dtype=np.int32, count=len(raws))
     offsets = np.zeros(len(raws) + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
     data = pa.py_buffer(b"".join(raws))
     return pa.Array.from_buffers(pa.binary(), len(raws), [None, pa.py_buffer(offsets), data])
+
+
+def _array_of(raws: list[Raw]) -> bytes:
+    """``[r1,r2,...]`` in one copy of the records (``b"[" + joined + b"]"`` made three)."""
+    if len(raws) == 1:
+        return b"[" + bytes(raws[0]) + b"]"
+    return b",".join([b"[" + bytes(raws[0]), *raws[1:-1], bytes(raws[-1]) + b"]"])
 
 
 def _compact(raw: Raw) -> Raw:
@@ -95,7 +102,7 @@ def decode_all(
     """
     if not raws:
         return Decoded()
-    joined = b"[" + b",".join(raws) + b"]"
+    joined = _array_of(raws)
     # Files are written one way throughout: the first record tells (scanning all costs 5%).
     first = bytes(raws[0])
     pretty = any(mark in first for mark in _WHITESPACE)

@@ -7,11 +7,13 @@ import pandas as pd
 from pipelines.events import EVENT_SCHEMA, events_from_arrow
 from pipelines.normalize import (
     concat_batches,
+    concat_tables,
     filter_time,
     normalize_blob,
     normalize_blobs,
     normalize_chunks,
     normalize_table,
+    normalize_table_chunks,
 )
 from pipelines.sources.base import Blob
 from tests.factories import cloudtrail_file, cloudtrail_record, json_lines, log_entry
@@ -36,6 +38,37 @@ def test_concat_batches_dedups_across_batches_keeping_the_first():
     assert merged.events["id"].is_unique
     assert [r.source for r in merged.rejects] == ["c"]
     assert list(merged.events.index) == [0, 1]
+
+
+def test_concat_batches_keeps_the_first_of_ids_repeated_within_and_across_batches():
+    a, b, c = cloudtrail_record(), cloudtrail_record(), cloudtrail_record()
+    first = normalize_blob(json_lines(a, b), "a")
+    second = normalize_blob(json_lines(c, b, a), "b")
+    second_events = second.events.assign(id=[c["eventID"], c["eventID"], a["eventID"]])
+    merged = concat_batches([first, second._replace(events=second_events)])
+    assert merged.events["id"].tolist() == [a["eventID"], b["eventID"], c["eventID"]]
+    assert merged.events["origin"].tolist() == ["a", "a", "b"]
+
+
+def test_concat_tables_dedups_across_tables_keeping_the_first():
+    shared, other = cloudtrail_record(), cloudtrail_record()
+    blobs = [
+        Blob("a.json", cloudtrail_file(shared)),
+        Blob("b.json", b""),
+        Blob("c.json", cloudtrail_file(other, shared)),
+    ]
+    chunks = list(normalize_table_chunks(blobs, min_rows=1))
+    assert len(chunks) == 2  # the empty file waits for the next one
+    table, rejects, _ = concat_tables(chunks)
+    assert table.schema == EVENT_SCHEMA
+    assert table["id"].to_pylist() == [shared["eventID"], other["eventID"]]
+    assert table["origin"].to_pylist() == ["a.json", "c.json"]
+    assert [r.source for r in rejects] == ["b.json"]
+
+
+def test_concat_tables_of_nothing_is_an_empty_table_with_the_schema():
+    table, rejects, _ = concat_tables([])
+    assert (table.schema, table.num_rows, rejects) == (EVENT_SCHEMA, 0, [])
 
 
 def test_concat_of_nothing_is_an_empty_batch_with_the_schema():

@@ -102,3 +102,23 @@ def test_classify_uses_real_top_level_keys_not_strings():
 def test_whitespace_only_file_is_rejected():
     result = split(b"  \n\n ")
     assert "only whitespace" in result.rejects[0].reason
+
+
+def test_records_of_a_json_line_all_take_the_line_s_index():
+    data = json_lines(log_entry(), {"Records": [cloudtrail_record(), cloudtrail_record()]})
+    result = split(data)
+    assert (result.aws_index, result.gcp_index) == ([1, 1], [0])
+
+
+def test_an_entry_over_max_record_bytes_is_rejected_at_its_position_the_rest_kept():
+    entries = [log_entry(), log_entry(insertId="x" * 5_000), log_entry()]
+    result = split_blob(
+        orjson.dumps({"entries": entries}), "blob", max_file_bytes=10**8, max_record_bytes=4_000
+    )
+    assert result.gcp_index == [0, 2]
+    assert [orjson.loads(bytes(raw))["insertId"] for raw in result.gcp] == [
+        entries[0]["insertId"],
+        entries[2]["insertId"],
+    ]
+    [reject] = result.rejects
+    assert (reject.index, reject.reason.split(" is ")[0]) == (1, "entry")
