@@ -423,6 +423,18 @@ class BatchContext:
             out = [a if a is not None else b for a, b in zip(out, found, strict=True)]
         return out
 
+    def first_array(self, name: str, rows: np.ndarray) -> pa.Array:
+        """``first_values`` as an Arrow string array: a column field is taken from its column,
+        never turned into Python strings (group keys over a correlation's base rows)."""
+        out: pa.Array | None = None
+        for read in fields.resolve(name):
+            if field_kind(read) in ("column", "column_enrichment", "alias"):
+                found = self.column_text(read).take(pa.array(rows, pa.int64()))
+            else:
+                found = pa.array(self._first(read, rows), pa.string())
+            out = found if out is None else pc.coalesce(out, found)
+        return out if out is not None else pa.nulls(len(rows), pa.string())
+
     def _first(self, name: str, rows: np.ndarray) -> list[str | None]:
         kind = field_kind(name)
         if kind in ("column", "column_enrichment", "alias"):

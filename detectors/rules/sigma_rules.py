@@ -9,6 +9,7 @@ yaml or pyparsing (~0.08 s of CPU at every start-up).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum, auto
 from typing import TYPE_CHECKING
@@ -232,7 +233,7 @@ class SigmaCorrelation:
         rows = np.flatnonzero(np.logical_or.reduce(masks)) if masks else np.array([], int)
         if not len(rows):
             return []
-        group = group_codes([ctx.first_values(name, rows) for name in self.sigma.group_by or []])
+        group = group_codes([ctx.first_array(name, rows) for name in self.sigma.group_by or []])
         times = ctx.time_ns[rows]
         order = np.lexsort((rows, times, group))
         rows, times, group = rows[order], times[order], group[order]
@@ -277,7 +278,7 @@ class SigmaCorrelation:
             fieldref = self.value_field
             if not fieldref:
                 raise ValueError(f"{self.meta.rule_id}: value_count needs condition.field")
-            values = group_codes([ctx.first_values(fieldref, rows)], null=-1)
+            values = group_codes([ctx.first_array(fieldref, rows)], null=-1)
             return _distinct_in_windows(group, values, left).astype(float)
         raise ValueError(f"{self.meta.rule_id}: unsupported correlation type {kind}")
 
@@ -299,13 +300,16 @@ class SigmaCorrelation:
         return np.asarray(compare(value, target), dtype=bool)
 
 
-def group_codes(columns: list[list[str | None]], null: int | None = None) -> np.ndarray:
+def group_codes(
+    columns: Sequence[pa.Array | list[str | None]], null: int | None = None
+) -> np.ndarray:
     """One int code per row for the combination of values (missing = its own value, or
     ``null`` when given and a single column's value is missing)."""
     n = len(columns[0]) if columns else 0
     combined = np.zeros(n, dtype=np.int64)
     for values in columns:
-        codes = pc.fill_null(pc.dictionary_encode(pa.array(values, pa.string())).indices, -1)
+        text = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
+        codes = pc.fill_null(pc.dictionary_encode(text).indices, -1)
         as_np = codes.to_numpy().astype(np.int64)
         if null is not None and len(columns) == 1:
             return np.where(as_np < 0, null, as_np)

@@ -64,3 +64,15 @@ def test_one_screen_searches_several_literals_and_remembers_the_set():
     found = ctx.raw_contains(["setiampolicy", "storage.buckets.delete"], np.arange(3))
     assert found.tolist() == [True, False, True]
     assert list(ctx._screens) == [("setiampolicy", "storage.buckets.delete")]
+
+
+def test_first_array_gives_first_values_as_arrow_for_columns_aliases_and_raw_paths():
+    batch = events(
+        event(principal=None, raw={"userIdentity": {"type": "Root"}}),
+        event(raw_action="Invoke", raw={"userIdentity": {"type": ["A", "B"]}}),
+        event(provider="gcp", raw={}),
+    )
+    ctx = BatchContext(batch)
+    rows = np.array([2, 0, 1])
+    for name in ("principal", "eventName", "userIdentity.type", "awsRegion"):
+        assert ctx.first_array(name, rows).to_pylist() == ctx.first_values(name, rows), name
