@@ -64,7 +64,7 @@ def _groups(meta: RuleMeta, ctx: BatchContext, matches: Matches) -> list[np.ndar
         return [rows] if len(rows) else []
     combined = np.zeros(len(rows), dtype=np.int64)
     for name in meta.dedup:
-        values = pa.array(ctx.first_values(name, rows), pa.string())
+        values = ctx.first_array(name, rows)
         codes = pc.fill_null(pc.dictionary_encode(values).indices, -1).to_numpy()
         combined = combined * (int(codes.max()) + 2) + (codes + 1)
         _, combined = np.unique(combined, return_inverse=True)  # keep the codes small
