@@ -1,4 +1,4 @@
-"""Per-batch field access shared by every rule: lowered columns, raw paths, enrichments.
+"""Per-batch field access shared by every rule: columns, raw paths, raw-text screens, enrichments.
 
 Rules never parse ``raw`` themselves. They ask the batch context for a field over a set of rows;
 columns come from the frame (vectorized, lower-cased once per batch), raw dotted paths are
@@ -120,7 +120,8 @@ class BatchContext:
         self.masks: dict[str, np.ndarray] = {}
         """Row masks of evaluated rules by rule id, for correlations to build on."""
         self.pending: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        """Per rule id: (decided matches, undecided rows) between ``prepare`` and ``evaluate``."""
+        """Per rule id: (decided matches as ``np.packbits``, undecided rows) between
+        ``prepare`` and ``evaluate``."""
         self._scopes: dict[str, np.ndarray] = {}
         self._screens: dict[tuple[str, ...], np.ndarray] = {}
         self._unsure: np.ndarray | None = None
