@@ -1,7 +1,7 @@
 """End-to-end ``functrail detect`` against the gunzip + orjson parse floor, in one run.
 
     python bench/detect_e2e.py [--days 1] [--scale 1.0] [--seed 7] [--repeat 5]
-                               [--rules DIR]... [--functrail PATH]
+                               [--rules DIR]... [--functrail PATH] [--before CHECKOUT]
 
 Simulates ``days`` of varied traffic with every attack (``functrail simulate``: gzip CloudTrail
 files and Cloud Storage sink files, as the simulator writes them), then times, each run a
@@ -13,6 +13,10 @@ peak RSS of each:
   detect        ``functrail detect FILES --detectors rules [--rules DIR] -f jsonl > /dev/null``
                 as a user runs it, with a warm rule cache (``FUNCTRAIL_HOME`` of the run)
   detect cold   the same, its first run: the rule cache empty (one run, not a median)
+  before        with ``--before CHECKOUT`` (``git worktree add /tmp/before <commit>``): the same
+                detect with ``PYTHONPATH=CHECKOUT``, that commit's code, its own warm cache
+
+Floor, detect and before take turns, run after run, so they see the same load.
 
 for the whole simulated day and for one file alone (the small input shows the start-up
 cost: imports and rule loading). The ratio is detect's median over the floor's.
@@ -29,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 FLOOR = r"""
@@ -90,24 +94,34 @@ def run_once(args: list[str], env: dict[str, str]) -> tuple[float, float, float,
 
 def timed(name: str, args: list[str], env: dict[str, str], repeat: int) -> Timed:
     """Median of ``repeat`` fresh runs of ``args``; events and alerts read from its stderr."""
-    runs, cpus, peaks, said = [], [], [], ""
+    return interleaved({name: (args, env)}, repeat)[0]
+
+
+def interleaved(cases: dict[str, tuple[list[str], dict[str, str]]], repeat: int) -> list[Timed]:
+    """Each case run ``repeat`` times, taking turns (floor, detect, before, floor, ...): on a
+    shared machine the load drifts, and runs next to each other see the same load."""
+    runs: dict[str, list[tuple[float, float, float, str]]] = {name: [] for name in cases}
     for _ in range(repeat):
-        seconds, cpu, peak, said = run_once(args, env)
-        runs.append(seconds)
-        cpus.append(cpu)
-        peaks.append(peak)
-    events = re.search(r"(\d+) events", said)
-    alerts = re.search(r"(\d+) alerts", said)
-    return Timed(
-        name=name,
-        seconds=statistics.median(runs),
-        runs=runs,
-        peak_mb=max(peaks),
-        cpu=statistics.median(cpus),
-        events=int(events.group(1)) if events else 0,
-        alerts=int(alerts.group(1)) if alerts else None,
-        command=" ".join(args),
-    )
+        for name, (args, env) in cases.items():
+            runs[name].append(run_once(args, env))
+    out = []
+    for name, (args, _) in cases.items():
+        said = runs[name][-1][3]
+        events = re.search(r"(\d+) events", said)
+        alerts = re.search(r"(\d+) alerts", said)
+        out.append(
+            Timed(
+                name=name,
+                seconds=statistics.median(r[0] for r in runs[name]),
+                runs=[r[0] for r in runs[name]],
+                peak_mb=max(r[2] for r in runs[name]),
+                cpu=statistics.median(r[1] for r in runs[name]),
+                events=int(events.group(1)) if events else 0,
+                alerts=int(alerts.group(1)) if alerts else None,
+                command=" ".join(args),
+            )
+        )
+    return out
 
 
 def functrail_command(given: str | None) -> list[str]:
@@ -122,20 +136,32 @@ def functrail_command(given: str | None) -> list[str]:
 
 
 def measure(
-    label: str, inputs: list[str], functrail: list[str], rules: list[str], repeat: int, home: Path
+    label: str,
+    inputs: list[str],
+    functrail: list[str],
+    rules: list[str],
+    repeat: int,
+    home: Path,
+    before: Path | None = None,
 ) -> list[Timed]:
-    """Floor, cold detect and warm detect over ``inputs``, each in fresh processes."""
+    """Floor, warm detect (and, with ``before``, warm detect of that checkout's code) taking
+    turns over ``inputs``, each in fresh processes, then this code's cold detect."""
     env = {**os.environ, "FUNCTRAIL_HOME": str(home)}
     shutil.rmtree(home, ignore_errors=True)
     rule_args = [arg for folder in rules for arg in ("--rules", folder)]
     detect = [*functrail, "detect", *inputs, "--detectors", "rules", *rule_args, "-f", "jsonl"]
     floor = [sys.executable, "-c", FLOOR, *inputs]
     cold = timed(f"{label} detect cold", detect, env, 1)
-    return [
-        timed(f"{label} floor", floor, env, repeat),
-        timed(f"{label} detect", detect, env, repeat),
-        cold,
-    ]
+    cases = {f"{label} floor": (floor, env), f"{label} detect": (detect, env)}
+    if before is not None:
+        earlier = {**env, "PYTHONPATH": str(before), "FUNCTRAIL_HOME": f"{home}-before"}
+        shutil.rmtree(f"{home}-before", ignore_errors=True)
+        run_once(detect, earlier)  # its rule cache warm, as this code's is
+        cases[f"{label} before"] = (detect, earlier)
+    rows = interleaved(cases, repeat)
+    if before is not None:  # say which code the row ran
+        rows[-1] = replace(rows[-1], command=f"PYTHONPATH={before} {rows[-1].command}")
+    return [*rows, cold]
 
 
 def report(rows: list[Timed]) -> None:
@@ -167,6 +193,11 @@ def main() -> None:
     )
     parser.add_argument("--functrail", help="the functrail command (default: beside python)")
     parser.add_argument("--keep", type=Path, help="simulate into this folder and keep it")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="a checkout of earlier code (git worktree): its detect is timed too, in turns",
+    )
     args = parser.parse_args()
     functrail = functrail_command(args.functrail)
 
@@ -180,9 +211,12 @@ def main() -> None:
         )  # fmt: skip
         day = [str(sim / "aws"), str(sim / "gcp")]
         one = max((sim / "aws").rglob("*.json.gz"), key=lambda p: p.stat().st_size)
+        home, one_home = Path(tmp) / "home", Path(tmp) / "h1"
         rows = [
-            *measure("day", day, functrail, args.rules, args.repeat, Path(tmp) / "home"),
-            *measure("one-file", [str(one)], functrail, args.rules, args.repeat, Path(tmp) / "h1"),
+            *measure("day", day, functrail, args.rules, args.repeat, home, args.before),
+            *measure(
+                "one-file", [str(one)], functrail, args.rules, args.repeat, one_home, args.before
+            ),
         ]
     print(
         f"days={args.days} scale={args.scale} seed={args.seed} repeat={args.repeat}"
@@ -190,7 +224,7 @@ def main() -> None:
     )
     report(rows)
     for row in rows:
-        if row.name.endswith(("floor", "detect")) and row.name.startswith("day"):
+        if row.name.endswith(("floor", "detect", "before")) and row.name.startswith("day"):
             print(f"{row.name}: {row.command.replace(FLOOR, '<FLOOR script in this file>')}")
 
 
