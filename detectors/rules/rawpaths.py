@@ -162,7 +162,7 @@ def _getter(struct: Any, parts: list[str]) -> Any:
             inner = [
                 t
                 for t in getattr(struct.__annotations__.get(attrs[-1]), "__args__", ())
-                if isinstance(t, type) and issubclass(t, _Node)
+                if isinstance(t, type) and not hasattr(t, "__origin__") and issubclass(t, _Node)
             ]
             if not inner:
                 return None
