@@ -18,8 +18,6 @@ AWS record, which would cost a full text scan of the batch.
 from __future__ import annotations
 
 import contextlib
-import os
-import uuid
 from datetime import date
 from typing import Any, Final
 
@@ -28,8 +26,8 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.ipc
 
-from pipelines.lake_files import TMP_PREFIX, fsync
-from pipelines.private import private_dir, private_file
+from pipelines.lake_files import replace_whole
+from pipelines.private import private_dir
 
 COUNTS_DIR: Final = "_counts"
 COUNTS_SCHEMA: Final = pa.schema(
@@ -150,26 +148,15 @@ class PartitionCounts:
     def write(self, provider: str, day: date, counts: pa.Table) -> None:
         """Replace the partition's counts, whole or not at all."""
         folder = self._folder(provider)
-        final = self.path(provider, day)
-        if not self.local:
-            self.fs.create_dir(folder, recursive=True)
-            with self.fs.open_output_stream(final) as out:
+        if self.local:
+            private_dir(f"{self.root}/{COUNTS_DIR}")
+            private_dir(folder)
+
+        def write(path: str) -> None:
+            with self.fs.open_output_stream(path) as out:
                 _write_ipc(out, counts)
-            return
-        private_dir(f"{self.root}/{COUNTS_DIR}")
-        private_dir(folder)
-        temp = f"{folder}/{TMP_PREFIX}{uuid.uuid4().hex}.tmp"
-        try:
-            with open(temp, "wb") as out:
-                _write_ipc(out, counts)
-            private_file(temp)
-            fsync(temp)
-            os.replace(temp, final)
-            fsync(folder)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
+
+        replace_whole(self.fs, folder, self.path(provider, day), write, local=self.local)
 
     def drop(self, provider: str, day: date) -> None:
         """Forget a partition's counts (its events were deleted)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+from collections.abc import Callable
 from typing import Final
 
 import numpy as np
@@ -33,13 +34,26 @@ def write_whole(
 ) -> str:
     """``table`` as ``folder/name`` (replacing a file of that name); returns the path."""
     final = f"{folder}/{name}"
+    replace_whole(fs, folder, final, lambda path: write_sorted(table, path, fs), local=local)
+    return final
+
+
+def replace_whole(
+    fs: pafs.FileSystem, folder: str, final: str, write: Callable[[str], None], *, local: bool
+) -> None:
+    """Put a file at ``final`` by ``write(path)``, whole or not at all.
+
+    On a local lake it is written to a hidden temporary file beside it (readers skip
+    ``TMP_PREFIX``), made owner-only, flushed, renamed over ``final`` and the folder flushed, so a
+    crash leaves the old file or the new one; an object store's upload is whole by itself.
+    """
     if not local:
         fs.create_dir(folder, recursive=True)
-        write_sorted(table, final, fs)
-        return final
+        write(final)
+        return
     temp = f"{folder}/{TMP_PREFIX}{uuid.uuid4().hex}.tmp"
     try:
-        write_sorted(table, temp, fs)
+        write(temp)
         private_file(temp)
         fsync(temp)
         os.replace(temp, final)
@@ -48,7 +62,6 @@ def write_whole(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
-    return final
 
 
 def fsync(path: str) -> None:
