@@ -101,9 +101,24 @@ def db(settings: Settings) -> Iterator[Database]:
 def webhook_subscription(db: Database) -> None:
     """A receiver for every severity (on a closed port: deliveries queue, none arrive), so a
     test can count what would have been sent."""
+    subscribe(db)
+
+
+def subscribe(db: Database, settings: Settings | None = None) -> None:
+    """``webhook_subscription``'s receiver, in any database (``settings`` allow its private
+    address; by default settings that only do that)."""
+    allowing = settings or Settings(webhook_allow_private=True)
     with db.session() as session:
         store.create_subscription(
-            session,
-            Settings(webhook_allow_private=True),
-            NewSubscription(url="http://127.0.0.1:9/hook", min_severity="info"),
+            session, allowing, NewSubscription(url="http://127.0.0.1:9/hook", min_severity="info")
         )
+
+
+def subscribed_home(home: Path) -> Settings:
+    """A data folder at ``home`` whose database has ``webhook_subscription``'s receiver, for
+    tests that run functrail in child processes over it."""
+    settings = Settings(home=home, webhook_allow_private=True)
+    db = open_database(settings)
+    subscribe(db, settings)
+    db.dispose()
+    return settings

@@ -14,10 +14,9 @@ from service.alerts.models import AlertRow
 from service.db import Database, open_database
 from service.jobs.models import JobRunRow
 from service.scoring.job import ScoreFailed, day_range, score_day
-from service.webhooks import store
 from service.webhooks.models import Delivery
-from service.webhooks.store import NewSubscription
 from tests.factories import cloudtrail_file, cloudtrail_record
+from tests.service.conftest import subscribe
 from tests.service.scoring.conftest import DAY
 
 
@@ -26,14 +25,6 @@ def db(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database
     database = open_database(settings)
     yield database
     database.dispose()
-
-
-def _subscribe(db: Database) -> None:
-    allowing = Settings(webhook_allow_private=True)
-    with db.session() as session:
-        store.create_subscription(
-            session, allowing, NewSubscription(url="http://127.0.0.1:9/hook", min_severity="info")
-        )
 
 
 def _alerts(db: Database) -> dict[str, int]:
@@ -54,7 +45,7 @@ def _lake_ids(settings: Settings) -> list[str]:
 def test_scoring_a_day_twice_keeps_alerts_lake_and_deliveries(
     settings: Settings, db: Database, simulated_day: Path
 ) -> None:
-    _subscribe(db)
+    subscribe(db)
     first = score_day(DAY, [str(simulated_day)], settings, db)
     alerts, deliveries, lake = _alerts(db), _deliveries(db), _lake_ids(settings)
     assert first.alerts > 0

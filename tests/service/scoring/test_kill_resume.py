@@ -19,23 +19,11 @@ from service.alerts.models import AlertRow
 from service.db import open_database
 from service.jobs.models import JobRunRow
 from service.scoring.job import CRASH_HOOK, day_range
-from service.webhooks import store
 from service.webhooks.models import Delivery
-from service.webhooks.store import NewSubscription
+from tests.service.conftest import subscribed_home
 from tests.service.scoring.conftest import DAY
 
 pytestmark = pytest.mark.slow
-
-
-def _home(tmp_path: Path, name: str) -> Settings:
-    settings = Settings(home=tmp_path / name, webhook_allow_private=True)
-    db = open_database(settings)
-    with db.session() as session:
-        store.create_subscription(
-            session, settings, NewSubscription(url="http://127.0.0.1:9/hook", min_severity="info")
-        )
-    db.dispose()
-    return settings
 
 
 def _score(settings: Settings, source: Path, **env: str) -> subprocess.Popen[bytes]:
@@ -68,7 +56,7 @@ def _state(settings: Settings) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory: pytest.TempPathFactory, simulated_day: Path) -> dict[str, Any]:
-    settings = _home(tmp_path_factory.mktemp("clean"), "home")
+    settings = subscribed_home(tmp_path_factory.mktemp("clean") / "home")
     assert _score(settings, simulated_day).wait(timeout=240) == 0
     state = _state(settings)
     assert state["alerts"]
@@ -80,7 +68,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory, simulated_day: Path) -> dict
 def test_killed_at_a_step_then_rerun_matches_a_clean_run(
     tmp_path: Path, simulated_day: Path, clean: dict[str, Any], step: str
 ) -> None:
-    settings = _home(tmp_path, "home")
+    settings = subscribed_home(tmp_path / "home")
     assert _score(settings, simulated_day, **{CRASH_HOOK: step}).wait(timeout=240) == 137
     assert _state(settings)["alerts"] == {}  # nothing committed before the end
 
@@ -96,7 +84,7 @@ def test_killed_at_a_step_then_rerun_matches_a_clean_run(
 def test_sigkilled_after_a_delay_then_rerun_matches_a_clean_run(
     tmp_path: Path, simulated_day: Path, clean: dict[str, Any], delay: float
 ) -> None:
-    settings = _home(tmp_path, "home")
+    settings = subscribed_home(tmp_path / "home")
     process = _score(settings, simulated_day)
     time.sleep(delay)
     process.send_signal(signal.SIGKILL)

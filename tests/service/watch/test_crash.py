@@ -24,9 +24,8 @@ from pipelines.writer import push_log
 from service.alerts.models import AlertRow
 from service.db import open_database
 from service.watch.batch import CRASH_HOOK
-from service.webhooks import store
-from service.webhooks.store import NewSubscription
 from tests.factories import BASE_TIME, cloudtrail_file, cloudtrail_record, public_add_permission
+from tests.service.conftest import subscribed_home
 from tests.service.watch.helpers import (
     WatchProcess,
     deliveries,
@@ -55,17 +54,6 @@ def _records(n: int) -> list[dict[str, Any]]:
     if n < 6:
         records += secret_reads(BASE_TIME + timedelta(minutes=30, seconds=n), 2 * n, 2)
     return records
-
-
-def _home(root: Path) -> Settings:
-    settings = Settings(home=root / "home", webhook_allow_private=True)
-    db = open_database(settings)
-    with db.session() as session:
-        store.create_subscription(
-            session, settings, NewSubscription(url="http://127.0.0.1:9/hook", min_severity="info")
-        )
-    db.dispose()
-    return settings
 
 
 @functools.cache
@@ -112,7 +100,7 @@ def _once(settings: Settings, folder: Path, **env: str) -> int:
 def clean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One uninterrupted run over the same files and pushes."""
     root = tmp_path_factory.mktemp("clean")
-    settings = _home(root)
+    settings = subscribed_home(root / "home")
     for n in range(FILES):
         drop(root / "in", f"{n:03d}.json", *_records(n))
     pushed = _push(settings)
@@ -129,7 +117,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_killed_at_a_step_of_a_batch_then_restarted_matches_a_clean_run(
     tmp_path: Path, clean: dict[str, Any], step: str
 ) -> None:
-    settings = _home(tmp_path)
+    settings = subscribed_home(tmp_path / "home")
     for n in range(FILES):
         drop(tmp_path / "in", f"{n:03d}.json", *_records(n))
     _push(settings)
@@ -148,7 +136,7 @@ def test_kill_9_at_random_moments_loses_no_record_and_doubles_no_alert(
     tmp_path: Path, clean: dict[str, Any]
 ) -> None:
     """Files land one by one while the watcher is killed and restarted at random moments."""
-    settings = _home(tmp_path)
+    settings = subscribed_home(tmp_path / "home")
     folder = tmp_path / "in"
     folder.mkdir()
     _push(settings)
