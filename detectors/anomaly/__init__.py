@@ -12,7 +12,7 @@ An empty registry raises ``NoTrainedModel`` (callers say so and let the rules ru
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -183,25 +183,11 @@ def volume_hits(
     if "volume" in detectors:
         series = counts[counts["kind"] != "function"] if wallet is not None else counts
         hits = volume_candidates(series, model.volume, config)
-        hits = hits.assign(
-            detector="volume",
-            principal=hits["key"].where(hits["kind"] == "principal", None),
-            resource=hits["key"].where(hits["kind"] == "function", None),
-            event_ids=None,
-        )
-        hits["title"] = volume_title(hits)
-        parts.append(hits)
+        parts.append(_series_hits(hits, "volume", volume_title, principals=True))
     if "denial-of-wallet" in detectors and wallet is not None:
         known = changes if changes is not None else no_changes()
         hits = wallet_candidates(counts, wallet, known, config)
-        hits = hits.assign(
-            detector="denial-of-wallet",
-            principal=None,
-            resource=hits["key"].where(hits["kind"] == "function", None),
-            event_ids=None,
-        )
-        hits["title"] = wallet_title(hits)
-        parts.append(hits)
+        parts.append(_series_hits(hits, "denial-of-wallet", wallet_title))
     if "volume-drop" in detectors and wallet is not None and len(counts):
         start, end = span or (
             counts["window"].min().to_pydatetime(),
@@ -209,15 +195,27 @@ def volume_hits(
         )
         if end - start >= DROP_MIN_HOURS:
             hits = volume_drops(counts, wallet, start, end, config)
-            hits = hits.assign(
-                detector="volume-drop",
-                principal=None,
-                resource=hits["key"].where(hits["kind"] == "function", None),
-                event_ids=None,
-            )
-            hits["title"] = drop_title(hits)
-            parts.append(hits)
+            parts.append(_series_hits(hits, "volume-drop", drop_title))
     return _candidates(parts)
+
+
+def _series_hits(
+    hits: pd.DataFrame,
+    detector: str,
+    titles: Callable[[pd.DataFrame], list[str]],
+    *,
+    principals: bool = False,
+) -> pd.DataFrame:
+    """A series detector's candidates as alert candidates: a function's series names it as the
+    resource, a principal's (``principals``: only volume keeps them) as the principal."""
+    hits = hits.assign(
+        detector=detector,
+        principal=hits["key"].where(hits["kind"] == "principal", None) if principals else None,
+        resource=hits["key"].where(hits["kind"] == "function", None),
+        event_ids=None,
+    )
+    hits["title"] = titles(hits)
+    return hits
 
 
 DROP_MIN_HOURS = timedelta(hours=6)
