@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from detectors.rules import enrich, fields
-from detectors.rules.rawbytes import RawBytes
+from detectors.rules.rawbytes import RawBytes, chunk_of, chunk_starts
 from detectors.rules.rawpaths import PathDecoder, decoder_for, walk
 from detectors.rules.values import Values, nested_strings, to_text
 from pipelines.events import EVENT_COLUMNS, events_from_arrow, events_to_arrow
@@ -477,8 +477,8 @@ def search_rows(column: pa.ChunkedArray, rows: np.ndarray, pattern: str) -> np.n
     asked for is searched whole, the others only at the rows taken from them (a take of 30k
     rows across a day's chunks, concatenated, cost 0.17 s; the search itself 0.01 s).
     """
-    starts = np.cumsum([0, *(len(chunk) for chunk in column.chunks)])
-    which = np.searchsorted(starts, rows, side="right") - 1
+    starts = chunk_starts(column)
+    which = chunk_of(starts, rows)
     out = np.zeros(len(rows), dtype=bool)
     for c in np.unique(which).tolist():
         picked = np.flatnonzero(which == c)
@@ -497,8 +497,8 @@ def take_chunked(column: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
     concatenates every chunk (the whole ``raw`` column, per call)."""
     if column.num_chunks == 1:
         return column.chunk(0).take(pa.array(rows, pa.int64()))
-    starts = np.cumsum([0, *(len(chunk) for chunk in column.chunks)])
-    which = np.searchsorted(starts, rows, side="right") - 1
+    starts = chunk_starts(column)
+    which = chunk_of(starts, rows)
     order = np.argsort(which, kind="stable")
     parts = [
         column.chunk(int(c)).take(pa.array(rows[order][which[order] == c] - starts[c], pa.int64()))

@@ -13,11 +13,21 @@ import numpy as np
 import pyarrow as pa
 
 
+def chunk_starts(column: pa.ChunkedArray) -> np.ndarray:
+    """The row position each chunk of ``column`` starts at, and the total length last."""
+    return np.cumsum([0, *(len(chunk) for chunk in column.chunks)])
+
+
+def chunk_of(starts: np.ndarray, rows: np.ndarray | list[int]) -> np.ndarray:
+    """Per row position, the index of the chunk holding it (``starts`` from ``chunk_starts``)."""
+    return np.searchsorted(starts, rows, side="right") - 1
+
+
 class RawBytes:
     """Zero-copy access to the values of a (chunked) string column by row position."""
 
     def __init__(self, column: pa.ChunkedArray) -> None:
-        self._starts = np.cumsum([0, *(len(chunk) for chunk in column.chunks)])
+        self._starts = chunk_starts(column)
         self._chunks: list[tuple[np.ndarray, memoryview, np.ndarray | None]] = []
         for chunk in column.chunks:
             width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
@@ -34,7 +44,7 @@ class RawBytes:
 
     def many(self, rows: list[int]) -> list[memoryview | None]:
         """The bytes of each of ``rows`` (None for a null), chunks found in one search."""
-        which = np.searchsorted(self._starts, rows, side="right") - 1
+        which = chunk_of(self._starts, rows)
         out: list[memoryview | None] = []
         for row, chunk in zip(rows, which.tolist(), strict=True):
             bounds, data, nulls = self._chunks[chunk]
