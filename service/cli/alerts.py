@@ -8,11 +8,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from service.cli.app import CommandFailed, app
+from service.cli.app import CommandFailed, app, out_console
 
 if TYPE_CHECKING:
     from detectors.alert import Severity, Status
@@ -134,4 +133,4 @@ def _print_table(alerts: list[StoredAlert]) -> None:
             a.title,
         )
         table.add_row(*safe_cells(*cells))
-    Console(emoji=False).print(table)
+    out_console().print(table)

@@ -22,6 +22,12 @@ err = Console(stderr=True, emoji=False)
 """Everything meant for people goes to stderr, so stdout stays clean for pipes and scripts."""
 
 
+def out_console() -> Console:
+    """A console on stdout for the tables people read. As ``err``, it prints ``:name:`` as
+    written, not as an emoji: resource names and user agents are the attacker's text."""
+    return Console(emoji=False)
+
+
 class CommandFailed(Exception):
     """A failure with a message for the operator: printed as one line, exit code 1."""
 

@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from pipelines.settings import Settings
 from service.cli.alerts import CONTROL_ESCAPES, safe_cells
-from service.cli.app import app
+from service.cli.app import app, err, out_console
 
 if TYPE_CHECKING:
     from service.coverage.schemas import CoveragePage
@@ -86,9 +85,8 @@ def _print_table(page: CoveragePage) -> None:
             ),
         )
         table.add_row(*safe_cells(*cells))
-    console = Console(emoji=False)
+    console = out_console()
     console.print(table)
-    err = Console(stderr=True, emoji=False)
     if not page.items:
         err.print("no events in the lake over the window")
     for source in page.failing_sources:

@@ -17,7 +17,7 @@ import typer
 from pipelines.lifelong import lifelong
 from pipelines.rejects import Reject, write_rejects
 from pipelines.settings import Settings
-from service.cli.app import CommandFailed, app, err
+from service.cli.app import CommandFailed, app, err, out_console
 from service.cli.normalize import dropped_summary, printable, report_dropped
 
 if TYPE_CHECKING:
@@ -153,8 +153,7 @@ def detect(
 
 
 def print_alert_table(alerts: list[Alert]) -> None:
-    from rich.console import Console  # the table for people only: jsonl runs skip rich.table
-    from rich.table import Table
+    from rich.table import Table  # the table for people only: jsonl runs skip rich.table
     from rich.text import Text
 
     table = Table("first seen", "severity", "rule", "title", "count")
@@ -166,4 +165,4 @@ def print_alert_table(alerts: list[Alert]) -> None:
             Text(printable(alert.title)),
             Text(str(alert.count)),
         )
-    Console(emoji=False).print(table, markup=False, highlight=False)
+    out_console().print(table, markup=False, highlight=False)

@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from service.cli.alerts import safe_cells
-from service.cli.app import app
+from service.cli.app import app, err, out_console
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -136,6 +135,6 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
             row["resource"],
         )
         table.add_row(*safe_cells(*(c or "" for c in cells)))
-    Console(emoji=False).print(table)
+    out_console().print(table)
     if not rows:
-        Console(stderr=True, emoji=False).print("no events match")
+        err.print("no events match")

@@ -6,12 +6,11 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from pipelines.settings import Settings
-from service.cli.app import CommandFailed, app, err
+from service.cli.app import CommandFailed, app, err, out_console
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -98,7 +97,7 @@ def list_() -> None:
                     break
     finally:
         db.dispose()
-    Console(emoji=False).print(table)
+    out_console().print(table)
 
 
 @keys_app.command("revoke")

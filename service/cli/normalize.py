@@ -17,7 +17,7 @@ import typer
 from pipelines.dropped import NO_DROPS, DroppedFields
 from pipelines.rejects import Reject, write_rejects
 from pipelines.settings import Settings
-from service.cli.app import CommandFailed, app, err
+from service.cli.app import CommandFailed, app, err, out_console
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -135,7 +135,6 @@ def _write_jsonl(events: pd.DataFrame) -> None:
 
 def _print_table(frames: list[pd.DataFrame]) -> None:
     import pandas as pd
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -143,4 +142,4 @@ def _print_table(frames: list[pd.DataFrame]) -> None:
     for frame in frames:
         for row in frame[list(_TABLE_COLUMNS)].itertuples(index=False):
             table.add_row(*(Text("" if pd.isna(v) else printable(v)) for v in row))
-    Console(emoji=False).print(table, markup=False, highlight=False)
+    out_console().print(table, markup=False, highlight=False)

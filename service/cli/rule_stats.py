@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from pipelines.settings import Settings
+from service.cli.app import out_console
 from service.cli.normalize import printable
 from service.cli.rules import Format, rules_app
 from service.rules import MAX_DAYS
@@ -53,7 +53,7 @@ def stats(
             out.write(orjson.dumps(row, option=orjson.OPT_UTC_Z) + b"\n")
         out.flush()
         return
-    console = Console(emoji=False)
+    console = out_console()
     if rule_ids:
         for volume in ordered:
             console.print(_days_table(volume, modes.get(volume.rule_id, RuleState().mode)))

@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from pipelines.settings import Settings
-from service.cli.app import CommandFailed, app, err
+from service.cli.app import CommandFailed, app, err, out_console
 from service.cli.normalize import printable
 
 if TYPE_CHECKING:
@@ -92,7 +91,7 @@ def list_rules(
             Text(" ".join(t for t in m.tags if t[:1] == "T")),
             Text(printable(m.title)),
         )
-    Console(emoji=False).print(table, markup=False, highlight=False)
+    out_console().print(table, markup=False, highlight=False)
 
 
 @rules_app.command("test")
@@ -194,4 +193,4 @@ def coverage_command(
                 Text(printable(", ".join(row.rules))),
                 end_section=n == len(rows) - 1,
             )
-    Console(emoji=False).print(table, markup=False, highlight=False)
+    out_console().print(table, markup=False, highlight=False)

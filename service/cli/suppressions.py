@@ -8,12 +8,11 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Column, Table
 
 from pipelines.settings import Settings
 from service.cli.alerts import _time, safe_cells
-from service.cli.app import CommandFailed, app
+from service.cli.app import CommandFailed, app, out_console
 from service.cli.triage import ActorOpt, os_user
 
 if TYPE_CHECKING:
@@ -73,7 +72,7 @@ def list_(
             s.reason,
         )
         table.add_row(*safe_cells(*cells))
-    Console(emoji=False).print(table)
+    out_console().print(table)
 
 
 @suppressions_app.command("create")

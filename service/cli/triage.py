@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from pipelines.settings import Settings
 from service.cli.alerts import CONTROL_ESCAPES, alerts_app, safe_cells
-from service.cli.app import CommandFailed
+from service.cli.app import CommandFailed, out_console
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -114,7 +113,7 @@ def show(
 
 
 def _print_alert(alert: StoredAlert, trail: list[Any]) -> None:
-    console = Console(emoji=False)
+    console = out_console()
     facts = Table(show_header=False, box=None)
     rows = [
         ("title", alert.title),
