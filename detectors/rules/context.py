@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from detectors.rules import enrich, fields
-from detectors.rules.rawbytes import RawBytes, chunk_of, chunk_starts
+from detectors.rules.rawbytes import RawBytes, RowText, ascii_only, chunk_of, chunk_starts
 from detectors.rules.rawpaths import PathDecoder, decoder_for, walk
 from detectors.rules.values import Values, nested_strings, to_text
 from pipelines.events import EVENT_COLUMNS, events_from_arrow, events_to_arrow
@@ -125,6 +125,10 @@ class BatchContext:
         self._scopes: dict[str, np.ndarray] = {}
         self._screens: dict[tuple[str, ...], np.ndarray] = {}
         self._unsure: np.ndarray | None = None
+        """Per row, once its chunk is worked out: never screened out (``_raw_unsure``)."""
+        self._unsure_done = np.zeros(0, dtype=bool)
+        self._raw_starts = np.zeros(1, dtype=np.int64)
+        self._row_text: RowText | None = None
         self._aliases: dict[str, Values] = {}
         self._distinct: dict[str, tuple[np.ndarray, Values]] = {}
         self.samples: dict[int, dict[str, Any]] = {}
@@ -207,25 +211,58 @@ class BatchContext:
             known = self._screens[key] = np.full(self.n, -1, dtype=np.int8)
         todo = rows[known[rows] < 0]
         if len(todo):
-            unsure = self._raw_unsure()
             pattern = "|".join(ascii_caseless(literal) for literal in key)
             # One pass over the column (~0.11 s for 296 MiB) beats taking more than an eighth
             # of its rows (a take of 30k rows of 288k costs ~0.08 s, of 70k ~0.5 s).
             if len(todo) > self.n // 8:
                 found = pc.match_substring_regex(self.table.column("raw"), pattern)
-                known[:] = _to_mask(found) | unsure
+                known[:] = _to_mask(found) | self._raw_unsure(None)
             else:
-                known[todo] = search_rows(self.table.column("raw"), todo, pattern) | unsure[todo]
+                known[todo] = self._search_rows(todo, pattern) | self._raw_unsure(todo)
         return known[rows] == 1
 
-    def _raw_unsure(self) -> np.ndarray:
-        """The rows no screen may drop (``screen``): non-ASCII text or ``\\u`` escapes."""
+    def _search_rows(self, rows: np.ndarray, pattern: str) -> np.ndarray:
+        """Per row of ``rows``: does its raw text match ``pattern``? The rows' texts are
+        arranged for searching (``RowText``) once and reused while the screens ask for the same
+        rows or most of them (a provider's rows, rule after rule). One arrangement is kept at a
+        time; its copies (rows scattered thinly over a chunk) are at most an eighth of the
+        column's rows."""
+        text = self._row_text
+        if text is not None:
+            if len(text.rows) == len(rows) and np.array_equal(text.rows, rows):
+                return text.search(pattern)
+            at = text.positions(rows)
+            if at is not None:
+                return text.search(pattern)[at]
+        self._row_text = RowText(self.table.column("raw"), rows)
+        return self._row_text.search(pattern)
+
+    def _raw_unsure(self, rows: np.ndarray | None) -> np.ndarray:
+        """Per row of ``rows`` (None: every row): may no screen drop it (``screen``), as its
+        text has a non-ASCII character or a ``\\u`` escape?
+
+        Worked out per chunk of ``raw``, only for the chunks holding the rows asked for (the
+        screens of one provider's rows need a fifteenth of a day's chunks). A chunk whose bytes
+        are all ASCII (one ``max`` over its data) needs no per-row ASCII test; the escape is
+        one memchr-driven RE2 search.
+        """
+        raw = self.table.column("raw")
         if self._unsure is None:
-            raw = self.table.column("raw")
-            self._unsure = _to_mask(pc.invert(pc.string_is_ascii(raw))) | _to_mask(
-                pc.match_substring_regex(raw, UNICODE_ESCAPE)
-            )
-        return self._unsure
+            self._unsure = np.zeros(self.n, dtype=bool)
+            self._unsure_done = np.zeros(raw.num_chunks, dtype=bool)
+            self._raw_starts = chunk_starts(raw)
+        starts = self._raw_starts
+        wanted = range(raw.num_chunks) if rows is None else np.unique(chunk_of(starts, rows))
+        for c in wanted:
+            if self._unsure_done[c]:
+                continue
+            chunk = raw.chunk(int(c))
+            unsure = _to_mask(pc.match_substring_regex(chunk, UNICODE_ESCAPE))
+            if not ascii_only(chunk):
+                unsure |= _to_mask(pc.invert(pc.string_is_ascii(chunk)))
+            self._unsure[int(starts[c]) : int(starts[c + 1])] = unsure
+            self._unsure_done[c] = True
+        return self._unsure if rows is None else self._unsure[rows]
 
     def distinct(self, name: str) -> tuple[np.ndarray, Values]:
         """A column-level field's distinct values, and per element of ``values(name, None)``
@@ -473,23 +510,11 @@ def ascii_caseless(literal: str) -> str:
 def search_rows(column: pa.ChunkedArray, rows: np.ndarray, pattern: str) -> np.ndarray:
     """Per row of ``rows`` (positions): does its text match the RE2 ``pattern``?
 
-    Chunk by chunk, with no string copied into a new array: a chunk most of whose rows are
-    asked for is searched whole, the others only at the rows taken from them (a take of 30k
-    rows across a day's chunks, concatenated, cost 0.17 s; the search itself 0.01 s).
+    Chunk by chunk, with no string copied where the rows are dense in a chunk (``RowText``: a
+    take of 30k rows across a day's chunks, concatenated, cost 0.17 s; the search itself
+    0.01 s).
     """
-    starts = chunk_starts(column)
-    which = chunk_of(starts, rows)
-    out = np.zeros(len(rows), dtype=bool)
-    for c in np.unique(which).tolist():
-        picked = np.flatnonzero(which == c)
-        chunk = column.chunk(c)
-        local = rows[picked] - starts[c]
-        if len(local) * 8 > len(chunk):
-            out[picked] = _to_mask(pc.match_substring_regex(chunk, pattern))[local]
-        else:
-            taken = chunk.take(pa.array(local, pa.int64()))
-            out[picked] = _to_mask(pc.match_substring_regex(taken, pattern))
-    return out
+    return RowText(column, rows).search(pattern)
 
 
 def take_chunked(column: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:

@@ -76,3 +76,21 @@ def test_first_array_gives_first_values_as_arrow_for_columns_aliases_and_raw_pat
     rows = np.array([2, 0, 1])
     for name in ("principal", "eventName", "userIdentity.type", "awsRegion"):
         assert ctx.first_array(name, rows).to_pylist() == ctx.first_values(name, rows), name
+
+
+def test_screen_of_some_rows_keeps_escaped_and_non_ascii_rows_and_reuses_their_texts():
+    raws = [f'{{"n":{i},"methodName":"storage.objects.get"}}' for i in range(64)]
+    raws[40] = '{"methodName":"SetIamPolicy"}'
+    raws[41] = '{"x":"\\u0041"}'  # a \\u escape: may hide any literal
+    raws[42] = '{"x":"caf\u00e9"}'  # non-ASCII: never screened out
+    raws[43] = '{"methodName":"storage.buckets.delete"}'
+    halves = [events(*(event(raw=r) for r in part)) for part in (raws[:32], raws[32:])]
+    batch = events_from_arrow(pa.concat_tables([events_to_arrow(h) for h in halves]))
+    ctx = BatchContext(batch)
+    rows = np.arange(38, 46)  # fewer than an eighth of the batch: searched by row
+    assert ctx.raw_contains("setiampolicy", rows).tolist() == [0, 0, 1, 1, 1, 0, 0, 0]
+    text = ctx._row_text
+    found = ctx.raw_contains(["storage.buckets.delete"], rows[1:])
+    assert found.tolist() == [0, 0, 1, 1, 1, 0, 0]
+    assert ctx._row_text is text  # the same rows' texts, not arranged again
+    assert ctx._raw_unsure(None).tolist() == [i in (41, 42) for i in range(64)]
