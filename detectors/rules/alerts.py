@@ -16,6 +16,7 @@ from detectors.alert import EVIDENCE_SAMPLE_LIMIT, Alert, Evidence, alert_id, de
 from detectors.rules.context import BatchContext, is_row_level
 from detectors.rules.model import Matches, RuleMeta
 from detectors.rules.sigma_rules import PLACEHOLDER
+from pipelines.events import EVENT_COLUMNS
 
 TITLE_VALUE_LIMIT = 200
 """Longest value inserted into a title; attackers control many fields (100 kB user agents)."""
@@ -89,11 +90,11 @@ def load_samples(ctx: BatchContext, rows: np.ndarray) -> None:
         return
     # ``raw`` comes decoded from the context's prefetched texts, not from a take of its column
     ctx.prefetch(np.asarray(missing, dtype=np.int64))
-    narrow = ctx.table.drop_columns(["raw"]).take(pa.array(missing, pa.int64())).to_pylist()
+    narrow = ctx.take_columns(missing).to_pylist()
     for position, columns in zip(missing, narrow, strict=True):
         raw = ctx.raw_text(position)
         row: dict[str, Any] = {
-            name: raw if name == "raw" else columns[name] for name in ctx.table.column_names
+            name: raw if name == "raw" else columns[name] for name in EVENT_COLUMNS
         }
         ts = row["time"]
         row["time"] = ts.isoformat().replace("+00:00", "Z") if ts is not None else None
@@ -123,7 +124,7 @@ def build_alerts(
 
     ``groups``: ``alert_groups`` of these matches, when the caller already has them.
     """
-    ids = ctx.table.column("id")
+    ids = ctx.column("id")
     alerts: list[Alert] = []
     for rows in alert_groups(meta, ctx, matches) if groups is None else groups:
         first = int(rows[0])

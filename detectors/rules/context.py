@@ -92,21 +92,19 @@ class BatchContext:
     """
 
     def __init__(self, events: pd.DataFrame, raw_fetch: RawFetch | None = None) -> None:
-        # One contiguous chunk per column: a batch concatenated from many files has hundreds of
-        # chunks, and every take/filter over a chunked Arrow column then costs ~100x more. Not
-        # ``raw``: it is most of the batch's bytes (copying 300 MB of a 290k-event day cost 1-2 s,
-        # most of it page faults) and rules read it in a few whole-column passes and one take.
-        table = events_to_arrow(events)
-        self.table = pa.table(
-            [
-                column if name == "raw" else column.combine_chunks()
-                for name, column in zip(table.column_names, table.columns, strict=True)
-            ],
-            schema=table.schema,
-        )
-        self.events = events_from_arrow(self.table)
-        self.n = len(self.events)
-        self.time_ns = self.table.column("time").cast(pa.int64()).to_numpy()
+        # Columns stay in the chunks the batch came in (~200 for a day read from many files)
+        # until a rule reads them: ``column`` then copies one into a single chunk, once (every
+        # take/filter over a chunked Arrow column costs ~100x more). Combining every column up
+        # front copied 136 MB at 288k events, 0.2 s mostly page faults, a third of it columns no
+        # rule reads (``origin`` alone is 42 MB). Not ``raw`` ever: it is most of the batch's
+        # bytes (copying 300 MB of a 290k-event day cost 1-2 s, most of it page faults) and
+        # rules read it in a few whole-column passes and one take.
+        self._source = events_to_arrow(events)
+        self._columns: dict[str, pa.Array] = {}
+        self._table: pa.Table | None = None
+        self._events: pd.DataFrame | None = None
+        self.n = self._source.num_rows
+        self.time_ns = self._source.column("time").cast(pa.int64()).to_numpy()
         """Event times as int64 microseconds since the epoch (cheap to sort and slice)."""
         self._text: dict[str, pa.Array] = {}
         self._records: dict[int, Any] = {}
@@ -137,6 +135,55 @@ class BatchContext:
         """Full-frame leaf results keyed by (field, predicate key), bit-packed: rules share them."""
 
     # -- columns -----------------------------------------------------------------------------
+    def column(self, name: str) -> pa.Array:
+        """An event-model column other than ``raw`` in one chunk (copied on first use unless
+        the batch had it in one already)."""
+        found = self._columns.get(name)
+        if found is None:
+            chunked = self._source.column(name)
+            found = chunked.chunk(0) if chunked.num_chunks == 1 else chunked.combine_chunks()
+            self._columns[name] = found
+        return found
+
+    @property
+    def raw(self) -> pa.ChunkedArray:
+        """The ``raw`` column in the chunks the batch came in (never copied whole)."""
+        return self._source.column("raw")
+
+    @property
+    def table(self) -> pa.Table:
+        """The batch as one Arrow table, every column but ``raw`` in one chunk: for callers
+        that filter whole rows (``windows``, ``stream``); it combines every column."""
+        if self._table is None:
+            self._table = pa.table(
+                [self.raw if name == "raw" else self.column(name) for name in EVENT_COLUMNS],
+                schema=self._source.schema,
+            )
+        return self._table
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """The batch as a DataFrame over ``table`` (Python rules and their candidates)."""
+        if self._events is None:
+            self._events = events_from_arrow(self.table)
+        return self._events
+
+    def take_columns(self, rows: np.ndarray | list[int]) -> pa.Table:
+        """Every column but ``raw`` at ``rows``: from the single-chunk copy of a column rules
+        have read, else chunk by chunk (``take_chunked``), so that the evidence of a few
+        hundred alerts combines no column."""
+        names = [name for name in EVENT_COLUMNS if name != "raw"]
+        positions = np.asarray(rows, dtype=np.int64)
+        return pa.table(
+            [
+                self._columns[name].take(pa.array(positions, pa.int64()))
+                if name in self._columns
+                else take_chunked(self._source.column(name), positions)
+                for name in names
+            ],
+            schema=pa.schema([self._source.schema.field(name) for name in names]),
+        )
+
     def column_text(self, name: str) -> pa.Array:
         """A column, column enrichment or alias (its first column) over the whole batch, as
         strings."""
@@ -149,9 +196,11 @@ class BatchContext:
                     pa.scalar(None, pa.string()),
                 )
             elif name in COLUMN_FIELDS:
-                array = self.table.column(name)
+                array = self.column(name)
             else:
-                array = pa.array(enrich.COLUMN_ENRICHMENTS[name](self.events), from_pandas=True)
+                array = pa.array(
+                    enrich.COLUMN_ENRICHMENTS[name](self._enrichment_frame()), from_pandas=True
+                )
             if isinstance(array, pa.ChunkedArray):
                 array = array.combine_chunks()
             if pa.types.is_boolean(array.type):
@@ -161,6 +210,17 @@ class BatchContext:
             self._text[name] = array
         return self._text[name]
 
+    def _enrichment_frame(self) -> pd.DataFrame:
+        """The columns column enrichments read, as a DataFrame (not ``events``, which would
+        combine every column)."""
+        return pd.DataFrame(
+            {
+                name: pd.arrays.ArrowExtensionArray(self.column(name))
+                for name in sorted(_ENRICHMENT_COLUMNS)
+            },
+            copy=False,
+        )
+
     def rows_of(self, scope: fields.RowScope) -> np.ndarray:
         """Rows of one provider (``aws``, ``gcp``) or Cloud Audit Logs entries (``gcp_audit``:
         the normalizer names a principal for every audit entry, ``anonymous`` at least, and
@@ -168,9 +228,9 @@ class BatchContext:
         mask = self._scopes.get(scope)
         if mask is None:
             provider = "aws" if scope == "aws" else "gcp"
-            mask = _to_mask(pc.equal(self.table.column("provider"), provider))
+            mask = _to_mask(pc.equal(self.column("provider"), provider))
             if scope == "gcp_audit":
-                mask &= _to_mask(pc.is_valid(self.table.column("principal")))
+                mask &= _to_mask(pc.is_valid(self.column("principal")))
             self._scopes[scope] = mask
         return mask
 
@@ -215,7 +275,7 @@ class BatchContext:
             # One pass over the column (~0.11 s for 296 MiB) beats taking more than an eighth
             # of its rows (a take of 30k rows of 288k costs ~0.08 s, of 70k ~0.5 s).
             if len(todo) > self.n // 8:
-                found = pc.match_substring_regex(self.table.column("raw"), pattern)
+                found = pc.match_substring_regex(self.raw, pattern)
                 known[:] = _to_mask(found) | self._raw_unsure(None)
             else:
                 known[todo] = self._search_rows(todo, pattern) | self._raw_unsure(todo)
@@ -234,7 +294,7 @@ class BatchContext:
             at = text.positions(rows)
             if at is not None:
                 return text.search(pattern)[at]
-        self._row_text = RowText(self.table.column("raw"), rows)
+        self._row_text = RowText(self.raw, rows)
         return self._row_text.search(pattern)
 
     def _raw_unsure(self, rows: np.ndarray | None) -> np.ndarray:
@@ -246,7 +306,7 @@ class BatchContext:
         are all ASCII (one ``max`` over its data) needs no per-row ASCII test; the escape is
         one memchr-driven RE2 search.
         """
-        raw = self.table.column("raw")
+        raw = self.raw
         if self._unsure is None:
             self._unsure = np.zeros(self.n, dtype=bool)
             self._unsure_done = np.zeros(raw.num_chunks, dtype=bool)
@@ -341,7 +401,7 @@ class BatchContext:
             self.prefetch(np.asarray(rows, dtype=np.int64))
             return [self._raw[r] for r in rows]
         if self._raw_bytes is None:
-            self._raw_bytes = RawBytes(self.table.column("raw"))
+            self._raw_bytes = RawBytes(self.raw)
         return self._raw_bytes.many(rows)
 
     def prefetch(self, rows: np.ndarray) -> None:
@@ -352,10 +412,10 @@ class BatchContext:
             return
         positions = pa.array(missing, pa.int64())
         if self._raw_fetch is None:
-            texts = take_chunked(self.table.column("raw"), np.asarray(missing)).to_pylist()
+            texts = take_chunked(self.raw, np.asarray(missing)).to_pylist()
             self._raw.update(zip(missing, texts, strict=True))
             return
-        ids = self.table.column("id").take(positions).to_pylist()
+        ids = self.column("id").take(positions).to_pylist()
         found = self._raw_fetch(ids)
         for row, event_id in zip(missing, ids, strict=True):
             self._raw[row] = found.get(event_id)

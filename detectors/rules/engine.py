@@ -99,7 +99,7 @@ def run_rules_deferring_correlations(
             for base_rule in getattr(rule, "bases", ()):
                 base |= np.asarray(ctx.masks[base_rule.meta.rule_id], dtype=bool)
     now = [rule for rule in active if rule.meta.rule_id not in later]
-    ids = ctx.table.column("id").filter(base).to_pylist() if ctx.n else []
+    ids = ctx.column("id").filter(base).to_pylist() if ctx.n else []
     if windows is not None and end is not None and ctx.n:
         ids.extend(windows.add(ctx, end))
     return fold(batch_alerts(ctx, now, results)), ids

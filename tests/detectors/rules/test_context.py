@@ -94,3 +94,20 @@ def test_screen_of_some_rows_keeps_escaped_and_non_ascii_rows_and_reuses_their_t
     assert found.tolist() == [0, 0, 1, 1, 1, 0, 0]
     assert ctx._row_text is text  # the same rows' texts, not arranged again
     assert ctx._raw_unsure(None).tolist() == [i in (41, 42) for i in range(64)]
+
+
+def test_columns_are_combined_only_when_read_and_row_takes_match_the_whole_table():
+    parts = [
+        events(event(raw='{"a":1}', principal="alice"), event(raw='{"b":2}', principal=None)),
+        events(event(raw='{"c":3}', principal="bob")),
+    ]
+    batch = events_from_arrow(pa.concat_tables([events_to_arrow(p) for p in parts]))
+    ctx = BatchContext(batch)
+    assert ctx.column_text("principal").to_pylist() == ["alice", None, "bob"]
+    assert set(ctx._columns) == {"principal"}  # origin, id, ...: still in their chunks
+    rows = [2, 0, 2]
+    expected = ctx.table.drop_columns(["raw"]).take(pa.array(rows, pa.int64()))
+    assert ctx.take_columns(rows).equals(expected)
+    assert ctx.table.column("origin").num_chunks == 1
+    assert ctx.raw.num_chunks == 2
+    assert ctx.events["principal"].tolist()[0] == "alice"
