@@ -103,6 +103,7 @@ class BatchContext:
         self._columns: dict[str, pa.Array] = {}
         self._table: pa.Table | None = None
         self._events: pd.DataFrame | None = None
+        self._no_rows: np.ndarray | None = None
         self.n = self._source.num_rows
         self.time_ns = self._source.column("time").cast(pa.int64()).to_numpy()
         """Event times as int64 microseconds since the epoch (cheap to sort and slice)."""
@@ -144,6 +145,16 @@ class BatchContext:
             found = chunked.chunk(0) if chunked.num_chunks == 1 else chunked.combine_chunks()
             self._columns[name] = found
         return found
+
+    @property
+    def no_rows(self) -> np.ndarray:
+        """An all-False row mask, read-only, shared by every rule that matches nothing in the
+        batch: a fresh mask per rule was ~300 x 288 KB of new pages at 288k events (14k page
+        faults, ~0.15 s of system time), for rules most of which match nothing."""
+        if self._no_rows is None:
+            self._no_rows = np.zeros(self.n, dtype=bool)
+            self._no_rows.flags.writeable = False
+        return self._no_rows
 
     @property
     def raw(self) -> pa.ChunkedArray:

@@ -86,9 +86,13 @@ class SigmaDetectionRule:
             ctx.load()
             decided = ctx.pending.pop(self.meta.rule_id)
         packed, undecided = decided
-        mask = np.unpackbits(packed, count=ctx.n).view(bool)
-        if len(undecided):
-            mask[undecided] = self.tree.evaluate(ctx, undecided)
+        found = self.tree.evaluate(ctx, undecided) if len(undecided) else None
+        if packed.any() or (found is not None and found.any()):
+            mask = np.unpackbits(packed, count=ctx.n).view(bool)
+            if found is not None:
+                mask[undecided] = found
+        else:  # most rules match nothing in a batch: one shared mask, no fresh pages
+            mask = ctx.no_rows
         ctx.masks[self.meta.rule_id] = mask
         return mask
 

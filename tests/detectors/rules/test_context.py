@@ -7,7 +7,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from detectors.rules.context import BatchContext, ascii_caseless, search_rows, take_chunked
+from detectors.rules.engine import match_rules
 from pipelines.events import events_from_arrow, events_to_arrow
+from tests.detectors.rules.rulekit import sigma
 from tests.factories import event, events
 
 
@@ -111,3 +113,16 @@ def test_columns_are_combined_only_when_read_and_row_takes_match_the_whole_table
     assert ctx.table.column("origin").num_chunks == 1
     assert ctx.raw.num_chunks == 2
     assert ctx.events["principal"].tolist()[0] == "alice"
+
+
+def test_rules_matching_nothing_share_one_read_only_empty_mask(tmp_path):
+    rows = [event(action="A"), event(action="B", raw='{"x":"deep"}')]
+    none = sigma(tmp_path, {"s": {"action": "zzz"}, "condition": "s"})
+    raw_none = sigma(tmp_path, {"s": {"x": "shallow"}, "condition": "s"})  # decided on raw
+    some = sigma(tmp_path, {"s": {"x": "deep"}, "condition": "s"})
+    ctx, matches = match_rules(events(*rows), [none, raw_none, some])
+    assert matches[none.meta.rule_id] is matches[raw_none.meta.rule_id]
+    assert not matches[none.meta.rule_id].flags.writeable
+    assert matches[some.meta.rule_id].tolist() == [False, True]
+    assert matches[some.meta.rule_id].flags.writeable
+    assert ctx.masks[none.meta.rule_id] is ctx.no_rows
