@@ -121,8 +121,9 @@ def test_rules_matching_nothing_share_one_read_only_empty_mask(tmp_path):
     raw_none = sigma(tmp_path, {"s": {"x": "shallow"}, "condition": "s"})  # decided on raw
     some = sigma(tmp_path, {"s": {"x": "deep"}, "condition": "s"})
     ctx, matches = match_rules(events(*rows), [none, raw_none, some])
-    assert matches[none.meta.rule_id] is matches[raw_none.meta.rule_id]
-    assert not matches[none.meta.rule_id].flags.writeable
-    assert matches[some.meta.rule_id].tolist() == [False, True]
-    assert matches[some.meta.rule_id].flags.writeable
-    assert ctx.masks[none.meta.rule_id] is ctx.no_rows
+    masks = ctx.masks
+    assert matches[none.meta.rule_id] is masks[none.meta.rule_id] is ctx.no_rows
+    assert masks[raw_none.meta.rule_id] is ctx.no_rows
+    assert not ctx.no_rows.flags.writeable
+    assert masks[some.meta.rule_id].tolist() == [False, True]
+    assert masks[some.meta.rule_id].flags.writeable
