@@ -47,18 +47,46 @@ class RawBytes:
         """The row's bytes (None for a null)."""
         return self.many([row])[0]
 
+    def _one(self, row: int, chunk: int) -> memoryview | None:
+        """One row's bytes, its chunk known."""
+        bounds, data, nulls = self._chunks[chunk]
+        at = row - int(self._starts[chunk])
+        if nulls is not None and nulls[at]:
+            return None
+        return data[int(bounds[at]) : int(bounds[at + 1])]
+
     def many(self, rows: list[int]) -> list[memoryview | None]:
-        """The bytes of each of ``rows`` (None for a null), chunks found in one search."""
-        which = chunk_of(self._starts, rows)
-        out: list[memoryview | None] = []
-        for row, chunk in zip(rows, which.tolist(), strict=True):
-            bounds, data, nulls = self._chunks[chunk]
-            at = row - int(self._starts[chunk])
-            if nulls is not None and nulls[at]:
-                out.append(None)
-            else:
-                out.append(data[int(bounds[at]) : int(bounds[at + 1])])
-        return out
+        """The bytes of each of ``rows`` (None for a null): where each lies is looked up with
+        numpy, a chunk at a time, and only the slicing is done per row (reading the offsets
+        and null flags row by row in Python cost ~1 us a row, a third of decoding the row)."""
+        if len(rows) <= 32:  # a record or two: numpy's per-call costs would dominate
+            return [
+                self._one(row, chunk)
+                for row, chunk in zip(rows, chunk_of(self._starts, rows).tolist(), strict=True)
+            ]
+        positions = np.asarray(rows, dtype=np.int64)
+        which = chunk_of(self._starts, positions)
+        local = positions - self._starts[which]
+        begin = np.empty(len(positions), dtype=np.int64)
+        end = np.empty(len(positions), dtype=np.int64)
+        null = np.zeros(len(positions), dtype=bool)
+        order = np.argsort(which, kind="stable")
+        for group in np.split(order, np.flatnonzero(np.diff(which[order])) + 1):
+            if not len(group):
+                continue
+            bounds, _, nulls = self._chunks[int(which[group[0]])]
+            at = local[group]
+            begin[group] = bounds[at]
+            end[group] = bounds[at + 1]
+            if nulls is not None:
+                null[group] = nulls[at]
+        datas = [data for _, data, _ in self._chunks]
+        return [
+            None if missing else datas[c][lo:hi]
+            for c, lo, hi, missing in zip(
+                which.tolist(), begin.tolist(), end.tolist(), null.tolist(), strict=True
+            )
+        ]
 
 
 def ascii_only(chunk: pa.Array) -> bool:

@@ -65,3 +65,12 @@ def test_ascii_only_reads_the_bytes_of_the_arrays_own_values():
     assert ascii_only(sliced)  # the non-ASCII values lie outside the slice
     assert ascii_only(pa.array([], pa.string()))
     assert ascii_only(pa.array([None, None], pa.string()))
+
+
+def test_many_rows_are_read_alike_in_any_order_with_repeats_and_nulls():
+    texts = [None if i % 7 == 3 else f'{{"n":{i}}}' for i in range(90)]
+    column = pa.chunked_array([texts[:10], [], texts[10:50], pa.array(texts[50:]).slice(0)])
+    rows = [int(r) for r in np.random.default_rng(7).integers(0, 90, 200)]  # more than 32
+    got = RawBytes(column).many(rows)
+    assert [None if v is None else bytes(v).decode() for v in got] == [texts[r] for r in rows]
+    assert RawBytes(column).many([]) == []
