@@ -21,7 +21,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from detectors.rules import enrich, fields
-from detectors.rules.rawbytes import RawBytes, RowText, ascii_only, chunk_of, chunk_starts
+from detectors.rules.rawbytes import (
+    RawBytes,
+    RowText,
+    ascii_only,
+    chunk_of,
+    chunk_starts,
+    joined,
+)
 from detectors.rules.rawpaths import PathDecoder, decoder_for, walk
 from detectors.rules.values import Values, nested_strings, to_text
 from pipelines.events import EVENT_COLUMNS, events_from_arrow, events_to_arrow
@@ -315,7 +322,8 @@ class BatchContext:
         Worked out per chunk of ``raw``, only for the chunks holding the rows asked for (the
         screens of one provider's rows need a fifteenth of a day's chunks). A chunk whose bytes
         are all ASCII (one ``max`` over its data) needs no per-row ASCII test; the escape is
-        one memchr-driven RE2 search.
+        one RE2 search (memchr-driven) of the chunk's text as a whole, then per row only in a
+        chunk where it hits.
         """
         raw = self.raw
         if self._unsure is None:
@@ -328,7 +336,10 @@ class BatchContext:
             if self._unsure_done[c]:
                 continue
             chunk = raw.chunk(int(c))
-            unsure = _to_mask(pc.match_substring_regex(chunk, UNICODE_ESCAPE))
+            if pc.match_substring_regex(joined(chunk), UNICODE_ESCAPE).true_count:
+                unsure = _to_mask(pc.match_substring_regex(chunk, UNICODE_ESCAPE))
+            else:
+                unsure = np.zeros(len(chunk), dtype=bool)
             if not ascii_only(chunk):
                 unsure |= _to_mask(pc.invert(pc.string_is_ascii(chunk)))
             self._unsure[int(starts[c]) : int(starts[c + 1])] = unsure

@@ -8,7 +8,7 @@ import orjson
 import pyarrow as pa
 
 from detectors.rules.context import ascii_caseless
-from detectors.rules.rawbytes import RawBytes, RowText, ascii_only
+from detectors.rules.rawbytes import RawBytes, RowText, ascii_only, joined
 
 
 def test_rows_read_in_place_match_the_column_values_across_chunks_slices_and_nulls():
@@ -74,3 +74,11 @@ def test_many_rows_are_read_alike_in_any_order_with_repeats_and_nulls():
     got = RawBytes(column).many(rows)
     assert [None if v is None else bytes(v).decode() for v in got] == [texts[r] for r in rows]
     assert RawBytes(column).many([]) == []
+
+
+def test_joined_is_the_arrays_own_values_as_one_string():
+    whole = pa.array(["skip", "ab", None, "c\\u", "", "zz"])
+    assert joined(whole.slice(1, 4)).to_pylist() == ["abc\\u"]
+    assert joined(pa.array([], pa.string())).to_pylist() == [""]
+    assert joined(pa.array([None, ""], pa.string())).to_pylist() == [""]
+    assert joined(pa.array(["x", "y"], pa.large_string())).to_pylist() == ["xy"]
