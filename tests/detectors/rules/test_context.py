@@ -107,12 +107,14 @@ def test_columns_are_combined_only_when_read_and_row_takes_match_the_whole_table
     ctx = BatchContext(batch)
     assert ctx.column_text("principal").to_pylist() == ["alice", None, "bob"]
     assert set(ctx._columns) == {"principal"}  # origin, id, ...: still in their chunks
+    assert ctx.events["principal"].tolist() == ["alice", None, "bob"]  # Python rules' frame
+    assert ctx.events["origin"].tolist() == batch["origin"].tolist()
+    assert set(ctx._columns) == {"principal"}  # ... combines nothing more
     rows = [2, 0, 2]
     expected = ctx.table.drop_columns(["raw"]).take(pa.array(rows, pa.int64()))
     assert ctx.take_columns(rows).equals(expected)
     assert ctx.table.column("origin").num_chunks == 1
     assert ctx.raw.num_chunks == 2
-    assert ctx.events["principal"].tolist()[0] == "alice"
 
 
 def test_rules_matching_nothing_share_one_read_only_empty_mask(tmp_path):
