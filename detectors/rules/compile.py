@@ -69,6 +69,12 @@ _VALUE_TYPES = (
 )
 
 
+_DISTINCT_TYPES = tuple(
+    t for t in _VALUE_TYPES if t not in (SigmaExists, SigmaNull, SigmaFieldReference)
+)
+"""Values a leaf compares element by element (the others ask about presence or a field)."""
+
+
 @dataclass
 class Leaf:
     """``field <value>``: one Sigma detection item value, as a vectorized predicate.
@@ -149,6 +155,8 @@ class Leaf:
         """The leaf over ``rows`` (None: every row); ``carried``: over the whole batch from the
         carried columns, right only where ``carried_rows`` says they are known."""
         v = self.value
+        if rows is None and (carried or not self.row_level) and isinstance(v, _DISTINCT_TYPES):
+            return self._match_distinct(ctx, carried)
         values = ctx.carried_values(self.field) if carried else ctx.values(self.field, rows)
         if isinstance(v, SigmaExists):
             present = values.present()
@@ -162,17 +170,19 @@ class Leaf:
                 else ctx.values(v.field, rows)
             )
             return fieldref(values, other, v.starts_with, v.ends_with)
-        if rows is None and (carried or not self.row_level):
-            # a column has few distinct values: match each once, then spread to the rows
-            codes, distinct = ctx.distinct(self.field, carried=carried)
-            per_value = np.append(self._elements(distinct.text), False)  # code -1: null
-            matched = np.flatnonzero(per_value)
-            if len(matched) == 0:  # most leaves name a value the batch does not hold
-                return np.zeros(values.n, dtype=bool)
-            if len(matched) == 1:  # one compare: 0.04 ms at 288k rows, the gather 0.3 ms
-                return values.any_per_row(codes == matched[0])
-            return values.any_per_row(per_value[codes])
         return values.any_per_row(self._elements(values.text))
+
+    def _match_distinct(self, ctx: BatchContext, carried: bool) -> Mask:
+        """A column over the whole batch: it has few distinct values, so each is matched once
+        and the result spread to the rows."""
+        distinct = ctx.distinct(self.field, carried=carried)
+        per_value = np.append(self._elements(distinct.uniques), False)  # code -1: null
+        matched = np.flatnonzero(per_value)
+        if len(matched) == 0:  # most leaves name a value the batch does not hold
+            return np.zeros(ctx.n, dtype=bool)
+        if len(matched) == 1:  # one compare: 0.04 ms at 288k rows, the gather 0.3 ms
+            return distinct.any_per_row(ctx.n, distinct.codes == matched[0])
+        return distinct.any_per_row(ctx.n, per_value[distinct.codes])
 
     def _elements(self, text: pa.Array) -> Mask:
         v = self.value
