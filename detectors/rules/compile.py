@@ -50,6 +50,7 @@ from detectors.rules.matchers import (
     timestamp_part,
     to_bool,
 )
+from detectors.rules.values import Values
 from pipelines.normalize.aws import strip_version
 
 __all__ = ["Leaf", "Node", "UnsupportedRule", "compile_condition", "is_lone_wildcard", "scoped"]
@@ -66,6 +67,12 @@ _VALUE_TYPES = (
     SigmaCompareExpression,
     SigmaFieldReference,
 )
+
+
+_DISTINCT_TYPES = tuple(
+    t for t in _VALUE_TYPES if t not in (SigmaExists, SigmaNull, SigmaFieldReference)
+)
+"""Values a leaf compares element by element (the others ask about presence or a field)."""
 
 
 @dataclass
@@ -128,27 +135,54 @@ class Leaf:
             return np.unpackbits(packed, count=ctx.n).view(bool)
         return self._match(ctx, rows)
 
-    def _match(self, ctx: BatchContext, rows: np.ndarray | None) -> Mask:
+    def carried_bounds(self, ctx: BatchContext) -> tuple[Mask, Mask] | None:
+        """(lower, upper) over the whole batch of a raw leaf whose paths the normalizer carried
+        as columns (``BatchContext.carried_rows``): exact where they are known, unknown
+        elsewhere. None when a path is not carried."""
+        known = ctx.carried_rows(self.reads)
+        if known is None:
+            return None
+        memo_key = (f"carried/{self.field}", self.key)
+        packed = ctx.memo.get(memo_key)
+        if packed is None:
+            hit = self._match(ctx, None, carried=True)
+            ctx.memo[memo_key] = np.packbits(hit)
+        else:
+            hit = np.unpackbits(packed, count=ctx.n).view(bool)
+        return hit & known, hit | ~known
+
+    def _match(self, ctx: BatchContext, rows: np.ndarray | None, *, carried: bool = False) -> Mask:
+        """The leaf over ``rows`` (None: every row); ``carried``: over the whole batch from the
+        carried columns, right only where ``carried_rows`` says they are known."""
         v = self.value
-        values = ctx.values(self.field, rows)
+        if rows is None and (carried or not self.row_level) and isinstance(v, _DISTINCT_TYPES):
+            return self._match_distinct(ctx, carried)
+        values = ctx.carried_values(self.field) if carried else ctx.values(self.field, rows)
         if isinstance(v, SigmaExists):
             present = values.present()
             return present if v.exists else ~present
         if isinstance(v, SigmaNull):
             return ~values.present()
         if isinstance(v, SigmaFieldReference):
-            return fieldref(values, ctx.values(v.field, rows), v.starts_with, v.ends_with)
-        if rows is None and not self.row_level:
-            # a column has few distinct values: match each once, then spread to the rows
-            codes, distinct = ctx.distinct(self.field)
-            per_value = np.append(self._elements(distinct.text), False)  # code -1: null
-            matched = np.flatnonzero(per_value)
-            if len(matched) == 0:  # most leaves name a value the batch does not hold
-                return np.zeros(values.n, dtype=bool)
-            if len(matched) == 1:  # one compare: 0.04 ms at 288k rows, the gather 0.3 ms
-                return values.any_per_row(codes == matched[0])
-            return values.any_per_row(per_value[codes])
+            other = (
+                Values.union([ctx.carried_values(read) for read in fields.resolve(v.field)])
+                if carried
+                else ctx.values(v.field, rows)
+            )
+            return fieldref(values, other, v.starts_with, v.ends_with)
         return values.any_per_row(self._elements(values.text))
+
+    def _match_distinct(self, ctx: BatchContext, carried: bool) -> Mask:
+        """A column over the whole batch: it has few distinct values, so each is matched once
+        and the result spread to the rows."""
+        distinct = ctx.distinct(self.field, carried=carried)
+        per_value = np.append(self._elements(distinct.uniques), False)  # code -1: null
+        matched = np.flatnonzero(per_value)
+        if len(matched) == 0:  # most leaves name a value the batch does not hold
+            return np.zeros(ctx.n, dtype=bool)
+        if len(matched) == 1:  # one compare: 0.04 ms at 288k rows, the gather 0.3 ms
+            return distinct.any_per_row(ctx.n, distinct.codes == matched[0])
+        return distinct.any_per_row(ctx.n, per_value[distinct.codes])
 
     def _elements(self, text: pa.Array) -> Mask:
         v = self.value
@@ -203,6 +237,9 @@ class Node:
             return rows, rows
         if self.leaf is not None:
             if self.leaf.row_level:
+                known = self.leaf.carried_bounds(ctx)
+                if known is not None:
+                    return known
                 return np.zeros(ctx.n, dtype=bool), np.ones(ctx.n, dtype=bool)
             hit = self.leaf.match(ctx, None)
             return hit, hit
@@ -232,6 +269,9 @@ class Node:
             if not self.leaf.row_level:
                 hit = self.leaf.match(ctx, None)[rows]
                 return hit, hit
+            known = self.leaf.carried_bounds(ctx)
+            if known is not None:  # a column compare, where a screen would search raw text
+                return known[0][rows], known[1][rows]
             upper = (
                 ctx.raw_contains([self.leaf.screen], rows)
                 if self.leaf.screen is not None
@@ -256,7 +296,7 @@ class Node:
             return lo & hi, hi
         # OR: the screened raw leaves under it (through nested ORs) are searched together, in
         # one pass for all their literals (``gcp.audit.method_name: [eight methods]``).
-        screened, others = self._or_parts()
+        screened, others = self._or_parts(ctx)
         if len(screened) < 2:
             screened, others = [], self.children
         lo = np.zeros(len(rows), dtype=bool)
@@ -267,17 +307,22 @@ class Node:
             hi |= chi
         return lo, hi
 
-    def _or_parts(self) -> tuple[list[str], list[Node]]:
+    def _or_parts(self, ctx: BatchContext) -> tuple[list[str], list[Node]]:
         """Under an OR (and the ORs it holds): the literals of its screened raw leaves, and
-        the other children."""
+        the other children (carried leaves among them: they compare columns)."""
         screened: list[str] = []
         others: list[Node] = []
         for child in self.children:
             if child.op == "or" and child.scope is None and child.leaf is None:
-                inner, rest = child._or_parts()
+                inner, rest = child._or_parts(ctx)
                 screened.extend(inner)
                 others.extend(rest)
-            elif child.leaf is not None and child.leaf.row_level and child.leaf.screen:
+            elif (
+                child.leaf is not None
+                and child.leaf.row_level
+                and child.leaf.screen
+                and ctx.carried_rows(child.leaf.reads) is None
+            ):
                 screened.append(child.leaf.screen)
             else:
                 others.append(child)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from detectors.alert import Alert, fold
 from detectors.rules.alerts import alert_groups, build_alerts, evidence_rows, load_samples
@@ -17,13 +18,18 @@ from detectors.rules.windows import SlicedCorrelations
 
 
 def match_rules(
-    events: pd.DataFrame, rules: Iterable[Rule], *, raw_fetch: RawFetch | None = None
+    events: pd.DataFrame,
+    rules: Iterable[Rule],
+    *,
+    raw_fetch: RawFetch | None = None,
+    carried: pa.Table | None = None,
 ) -> tuple[BatchContext, dict[str, Matches]]:
     """Each rule's matches over one batch (the building block of ``run_rules`` and tests).
 
     ``raw_fetch``: the batch was read without ``raw``; records come from it by id, on demand.
+    ``carried``: raw fields the normalizer decoded, row for row (``normalize.carried``).
     """
-    ctx = BatchContext(events, raw_fetch)
+    ctx = BatchContext(events, raw_fetch, carried)
     active = list(rules)
     # detection rules before correlations, so correlations reuse their base-rule masks
     ordered = sorted(active, key=lambda r: r.meta.kind == "correlation")
@@ -63,10 +69,11 @@ def run_rules(
     rules: RuleRegistry | Iterable[Rule],
     *,
     raw_fetch: RawFetch | None = None,
+    carried: pa.Table | None = None,
 ) -> list[Alert]:
     """Alerts of the enabled rules over one batch, folded by dedup key."""
     active = _active(rules)
-    ctx, results = match_rules(events, active, raw_fetch=raw_fetch)
+    ctx, results = match_rules(events, active, raw_fetch=raw_fetch, carried=carried)
     return fold(batch_alerts(ctx, active, results))
 
 

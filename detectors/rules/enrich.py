@@ -79,6 +79,8 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 _CI_PATTERN = (
     r"(?i)(?:^|[^a-z])(?:ci|cd|deploy\w*|pipeline\w*|github\w*|gitlab\w*|terraform\w*|jenkins"
@@ -89,11 +91,22 @@ _ACCOUNT_IN_TEXT = re.compile(r"(?<!\d)(\d{12})(?!\d)")
 _ACCOUNT_ONLY = re.compile(r"^\d{12}$")
 
 
+def _arrow(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """A column's Arrow data (no copy for the event model's Arrow-backed columns)."""
+    return pa.array(values, pa.string(), from_pandas=True)
+
+
 def _on_uniques(values: pd.Series, test: Callable[[pd.Series], pd.Series]) -> np.ndarray:
-    """Apply a string test once per distinct value (a batch has few distinct principals)."""
-    codes, uniques = pd.factorize(values.astype("string").fillna(""))
-    per_unique = test(pd.Series(uniques, dtype="string")).fillna(False).to_numpy(dtype=bool)
-    return per_unique[codes] if len(per_unique) else np.zeros(len(values), dtype=bool)
+    """Apply a string test once per distinct value (a batch has few distinct principals); a
+    null value is not a hit. Arrow's dictionary encoding: ``pd.factorize`` of the column cost
+    ~5x more at 288k events."""
+    encoded = pc.dictionary_encode(_arrow(values))
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    uniques = pd.Series(encoded.dictionary.to_pylist(), dtype="string")
+    per_unique = np.append(test(uniques).fillna(False).to_numpy(dtype=bool), False)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return per_unique[codes]
 
 
 def _ci(text: pd.Series) -> pd.Series:
@@ -120,14 +133,19 @@ def principal_is_ci(events: pd.DataFrame) -> pd.Series:
     return pd.Series(hit, index=events.index)
 
 
+def _true(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def principal_is_human(events: pd.DataFrame) -> pd.Series:
-    ptype = events["principal_type"].astype("string")
-    provider = events["provider"].astype("string")
-    aws_human = ((provider == "aws") & ptype.isin(["user", "root", "federated"])).fillna(False)
-    gcp_user = ((provider == "gcp") & (ptype == "user")).fillna(False).to_numpy(dtype=bool)
+    ptype = _arrow(events["principal_type"])
+    provider = _arrow(events["provider"])
+    aws = _true(pc.equal(provider, "aws"))
+    aws_human = aws & _true(pc.is_in(ptype, pa.array(["user", "root", "federated"])))
+    gcp_user = _true(pc.equal(provider, "gcp")) & _true(pc.equal(ptype, "user"))
     gcp_human = gcp_user & _on_uniques(events["principal"], _gcp_person)
     sso = _on_uniques(events["principal"], _sso)
-    human = aws_human.to_numpy(dtype=bool) | gcp_human | sso
+    human = aws_human | gcp_human | sso
     return pd.Series(human & ~principal_is_ci(events).to_numpy(dtype=bool), index=events.index)
 
 

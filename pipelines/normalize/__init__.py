@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from pipelines.dropped import NO_DROPS, DroppedFields, total_of
 from pipelines.events import EVENT_SCHEMA, empty_events, events_from_arrow
-from pipelines.normalize import aws, gcp
+from pipelines.normalize import aws, carried, gcp
 from pipelines.normalize.decode import Decoded, Raw, kept_row
 from pipelines.parse import Split, classify, split_blob
 from pipelines.rejects import Reject, snippet_of, unreadable
@@ -108,18 +108,26 @@ def normalize_chunks(
 
 
 def normalize_table_chunks(
-    blobs: Iterable[Blob], *, settings: Settings | None = None, min_rows: int = 100_000
+    blobs: Iterable[Blob],
+    *,
+    settings: Settings | None = None,
+    min_rows: int = 100_000,
+    carry: bool = False,
 ) -> Iterator[TableBatch]:
     """``normalize_chunks`` stopping at Arrow, for callers that merge the chunks before building
     one DataFrame (``concat_tables``): no per-chunk DataFrame cost asks them for big chunks, and
-    a chunk's inflated blobs are what it holds beyond its table."""
+    a chunk's inflated blobs are what it holds beyond its table.
+
+    ``carry``: each table also holds the raw fields of ``carried`` after the event columns
+    (for a caller that hands them to the rules; nothing else expects them).
+    """
     settings = settings or Settings()
-    pending = _Pending()
+    pending = _Pending(carry=carry)
     for blob in blobs:
         pending.add(_split(blob.data, blob.name, settings))
         if pending.records >= min_rows:
             yield _finish(pending)
-            pending = _Pending()
+            pending = _Pending(carry=carry)
     if pending.sources:
         yield _finish(pending)
 
@@ -135,12 +143,12 @@ def _finish(pending: _Pending) -> TableBatch:
         rejects = []
         drops: list[DroppedFields] = []
         for split in pending.splits:
-            single = _Pending()
+            single = _Pending(carry=pending.carry)
             single.add(split)
             try:
                 done = _decode(single)
             except Exception as exc:
-                done = TableBatch(EVENT_SCHEMA.empty_table(), [unreadable(split.source, exc)])
+                done = TableBatch(_empty(pending), [unreadable(split.source, exc)])
             tables.append(done.table)
             rejects.extend(done.rejects)
             drops.append(done.dropped)
@@ -262,6 +270,8 @@ class _Pending:
     gcp: list[Raw] = field(default_factory=list)
     gcp_index: list[int] = field(default_factory=list)
     size: int = 0
+    carry: bool = False
+    """Tables hold the ``carried`` columns too."""
 
     @property
     def records(self) -> int:
@@ -312,7 +322,7 @@ def _decode(pending: _Pending) -> TableBatch:
     rejects = [r for _, r in keyed]
     dropped = DroppedFields.of(drops) if drops else NO_DROPS
     if not tables:
-        return TableBatch(EVENT_SCHEMA.empty_table(), rejects, dropped)
+        return TableBatch(_empty(pending), rejects, dropped)
     combined = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
     return TableBatch(_dedup_table(combined), rejects, dropped)
 
@@ -377,10 +387,10 @@ def _decode_slice(
     for decoded_aws in (first_aws, second_aws):
         if decoded_aws.records:
             table, bad = aws.table(decoded_aws)
-            add(table, decoded_aws, bad)
+            add(carried.with_aws(table, decoded_aws) if pending.carry else table, decoded_aws, bad)
     if entries.records:
         table, bad = gcp.table(entries)
-        add(table, entries, bad)
+        add(carried.with_unknown(table) if pending.carry else table, entries, bad)
     if not parts:
         return None
     if len(parts) == 1:
@@ -390,6 +400,10 @@ def _decode_slice(
     positions = [i for _, index in parts for i in index]
     order = pc.sort_indices(pa.array(positions, pa.int64()))
     return _with_origin(combined.take(order), sorted(positions), pending)
+
+
+def _empty(pending: _Pending) -> pa.Table:
+    return carried.empty() if pending.carry else EVENT_SCHEMA.empty_table()
 
 
 def _with_origin(table: pa.Table, positions: list[int], pending: _Pending) -> pa.Table:

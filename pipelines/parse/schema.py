@@ -15,6 +15,9 @@ import msgspec
 
 class _Issuer(msgspec.Struct, gc=False):
     arn: str | None = None
+    # Read for the rules only (``normalize.carried``): ``Any`` so that an unexpected type is
+    # carried as unknown rather than counted as a dropped field.
+    type: Any = None
 
 
 class _SessionAttributes(msgspec.Struct, gc=False):
@@ -87,6 +90,8 @@ class AwsRecord(msgspec.Struct, gc=False):
     additionalEventData: AdditionalEventData | None = None
     # Only ConsoleLogin's outcome lives here; kept undecoded for every other event.
     responseElements: msgspec.Raw = msgspec.Raw(b"null")
+    eventType: Any = None
+    """Read for the rules only (``normalize.carried``), as ``_Issuer.type``."""
 
 
 class _Status(msgspec.Struct, gc=False):

@@ -22,6 +22,7 @@ from service.cli.normalize import dropped_summary, printable, report_dropped
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
     from detectors.alert import Alert
     from pipelines.normalize import Batch, TableBatch
@@ -48,10 +49,17 @@ def parse_detectors(value: str) -> list[str]:
     return names
 
 
-def read_events(paths: list[str], settings: Settings) -> Batch:
-    """Every file normalized into one batch (deduplicated by id); rejects noted on stderr."""
+def read_events(paths: list[str], settings: Settings) -> tuple[Batch, pa.Table | None]:
+    """Every file normalized into one batch (deduplicated by id), rejects noted on stderr; and
+    the raw fields the normalizer carries for the rules (``normalize.carried``), row for row."""
     from pipelines.events import empty_events, events_from_arrow
-    from pipelines.normalize import DECODE_RECORDS, Batch, concat_tables, normalize_table_chunks
+    from pipelines.normalize import (
+        DECODE_RECORDS,
+        Batch,
+        carried,
+        concat_tables,
+        normalize_table_chunks,
+    )
     from pipelines.sources.local import PathNotFound, iter_local_blobs, resolve_paths
 
     try:
@@ -68,14 +76,17 @@ def read_events(paths: list[str], settings: Settings) -> Batch:
     blobs = iter_local_blobs([str(f) for f in files], settings=settings, on_reject=note)
     # Chunks of about one decode slice, kept as Arrow and made one DataFrame at the end: 288k
     # events peaked at ~760 MiB RSS this way, ~940 MiB as 100k-record DataFrame chunks.
-    for chunk in normalize_table_chunks(blobs, settings=settings, min_rows=DECODE_RECORDS):
+    chunks = normalize_table_chunks(blobs, settings=settings, min_rows=DECODE_RECORDS, carry=True)
+    for chunk in chunks:
         for reject in chunk.rejects:
             note(reject)
         tables.append(chunk._replace(rejects=[]))
     table, _, dropped = concat_tables(tables)
     report_dropped(dropped)
-    events = events_from_arrow(table) if table.num_rows else empty_events()
-    return Batch(events, rejects, dropped)
+    if not table.num_rows:
+        return Batch(empty_events(), rejects, dropped), None
+    events, raw_fields = carried.split(table)
+    return Batch(events_from_arrow(events), rejects, dropped), raw_fields
 
 
 def anomaly_alerts(events: pd.DataFrame, settings: Settings, model: str | None) -> list[Alert]:
@@ -124,7 +135,7 @@ def detect(
     names = parse_detectors(detectors)
     settings = Settings()
     fmt = output or (Format.table if sys.stdout.isatty() else Format.jsonl)
-    batch = read_events(paths, settings)
+    batch, carried = read_events(paths, settings)
     events = batch.events
     alerts: list[Alert] = []
     if "rules" in names:
@@ -133,7 +144,7 @@ def detect(
             registry, errors = load_registry(folders, cache_dir=settings.rule_cache_dir)
         for error in errors:
             _say(f"rule not loaded: {error.line()}")
-        alerts.extend(run_rules(events, registry))
+        alerts.extend(run_rules(events, registry, carried=carried))
     if "anomaly" in names:
         alerts.extend(anomaly_alerts(events, settings, model))
     alerts.sort(key=lambda a: (a.first_seen, a.rule_id, a.dedup_key))

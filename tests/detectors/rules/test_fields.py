@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from detectors.rules.context import BatchContext, field_kind, is_row_level
+from detectors.rules.engine import match_rules
 from detectors.rules.fields import GRANTED_PERMISSIONS, LOG_NAME, resolve
+from tests.detectors.rules.rulekit import sigma
 from tests.detectors.rules.sigma.kit import normalized
 from tests.factories import cloudtrail_record, log_entry, request_log
 
@@ -69,3 +71,21 @@ def test_aliases_equal_the_raw_values_on_their_rows_and_are_null_elsewhere():
         "CreateFunctionUrlConfig",
     ]
     assert field_kind("eventName") == "alias"
+
+
+@pytest.mark.parametrize(
+    ("detection", "matched"),
+    [
+        ({"s": {"sourceIPAddress": "198.51.100.3"}, "condition": "s"}, []),
+        ({"s": {"sourceIPAddress": "192.0.2.10"}, "condition": "s"}, [0]),
+        ({"s": {"protoPayload.requestMetadata.callerIp": "192.0.2.10"}, "condition": "s"}, []),
+        ({"s": {"protoPayload.requestMetadata.callerIp": "198.51.100.3"}, "condition": "s"}, [1]),
+        ({"s": {"eventSource|endswith": ".com"}, "condition": "s"}, [0]),
+    ],
+)
+def test_an_alias_matches_only_on_its_providers_rows(tmp_path, detection, matched):
+    # both rows hold their caller's address in source_ip; each alias reads one provider's
+    rule = sigma(tmp_path, detection, logsource={"product": "functrail"})
+    batch = normalized(cloudtrail_record(), log_entry())
+    _, found = match_rules(batch, [rule])
+    assert np.flatnonzero(found[rule.meta.rule_id]).tolist() == matched
