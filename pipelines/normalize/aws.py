@@ -27,7 +27,6 @@ from pipelines.parse.schema import (
 )
 
 ONE: Final = msgspec.json.Decoder(AwsRecord)
-MANY: Final = msgspec.json.Decoder(list[AwsRecord])
 REQUIRED: Final = frozenset({"eventID", "eventTime", "eventSource", "eventName"})
 """What an event cannot exist without: a record mistyped in any other field is kept without it."""
 IDENTITY: Final = (
@@ -63,7 +62,7 @@ def strip_version(event_name: str | None) -> str | None:
 
 
 def decode(raws: list[Raw], index: list[int]) -> Decoded[AwsRecord]:
-    return decode_all(ONE, MANY, raws, index, REQUIRED)
+    return decode_all(ONE, raws, index, REQUIRED)
 
 
 def principal_of(ident: UserIdentity | None, event_source: str) -> tuple[str, str, str | None]:
