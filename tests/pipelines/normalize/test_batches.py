@@ -66,6 +66,17 @@ def test_concat_tables_dedups_across_tables_keeping_the_first():
     assert [r.source for r in rejects] == ["b.json"]
 
 
+def test_chunks_left_with_repeated_ids_merge_to_what_deduplicated_chunks_do():
+    a, b = cloudtrail_record(), cloudtrail_record()
+    blobs = [Blob("a.json", cloudtrail_file(a, b, a)), Blob("b.json", cloudtrail_file(b, a))]
+    kept = list(normalize_table_chunks(blobs, min_rows=10, dedup=False))
+    assert [chunk.table.num_rows for chunk in kept] == [5]
+    merged = concat_tables(kept).table
+    assert merged.equals(concat_tables(normalize_table_chunks(blobs, min_rows=10)).table)
+    assert merged["id"].to_pylist() == [a["eventID"], b["eventID"]]
+    assert merged["origin"].to_pylist() == ["a.json", "a.json"]
+
+
 def test_concat_tables_of_nothing_is_an_empty_table_with_the_schema():
     table, rejects, _ = concat_tables([])
     assert (table.schema, table.num_rows, rejects) == (EVENT_SCHEMA, 0, [])
