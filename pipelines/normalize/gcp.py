@@ -238,7 +238,7 @@ def table(decoded: Decoded[LogEntry]) -> tuple[pa.Table, list[int]]:
         pa.bool_(),
     )
     times = col.parse_times([e.timestamp for e in entries])
-    bad_time = [decoded.index[i] for i in pc.indices_nonzero(pc.is_null(times)).to_pylist()]
+    bad_time = col.null_rows(times, decoded.index)
     columns: dict[str, pa.Array | list[Any]] = {
         "id": [e.insertId for e in entries],
         "provider": pa.repeat(pa.scalar("gcp", pa.string()), len(entries)),
