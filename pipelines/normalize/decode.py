@@ -4,10 +4,10 @@ The fast path concatenates a slice's records into one buffer and decodes it with
 decoder's ``decode_lines`` (one C call for thousands of records; it reads JSON values one after
 another, separated by whitespace or nothing). The same buffer is the raw column's data, so the
 records are copied once. If any record is mistyped the call fails as a whole, so it is repeated
-per record. A record whose mistyped field is optional is decoded again
-without it (``tolerate``): kept, with the field named in ``Decoded.dropped``. Only a record
-missing a required field, or with one mistyped, comes back as a failure, with msgspec's message
-naming the field (``Expected `str`, got `int` - at `$.eventTime```).
+per record. A record whose mistyped field is optional is decoded again without it
+(``tolerate``): kept, with the field named in ``Decoded.dropped``. Only a record missing a
+required field, or with one mistyped, comes back as a failure, with msgspec's message naming
+the field (``Expected `str`, got `int` - at `$.eventTime```).
 """
 
 from __future__ import annotations
