@@ -27,7 +27,6 @@ from pipelines.parse.schema import (
 )
 
 ONE: Final = msgspec.json.Decoder(AwsRecord)
-MANY: Final = msgspec.json.Decoder(list[AwsRecord])
 REQUIRED: Final = frozenset({"eventID", "eventTime", "eventSource", "eventName"})
 """What an event cannot exist without: a record mistyped in any other field is kept without it."""
 IDENTITY: Final = (
@@ -63,7 +62,7 @@ def strip_version(event_name: str | None) -> str | None:
 
 
 def decode(raws: list[Raw], index: list[int]) -> Decoded[AwsRecord]:
-    return decode_all(ONE, MANY, raws, index, REQUIRED)
+    return decode_all(ONE, raws, index, REQUIRED)
 
 
 def principal_of(ident: UserIdentity | None, event_source: str) -> tuple[str, str, str | None]:
@@ -125,7 +124,7 @@ def _flags(values: tuple[object, ...] | list[object]) -> pa.Array:
     try:
         return pa.array(values, pa.bool_())
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pa.array([_FLAGS.get(value) for value in values], pa.bool_())
+        return pa.array(list(map(_FLAGS.get, values)), pa.bool_())
 
 
 def _mfa(extra: AdditionalEventData | None, ident: UserIdentity | None) -> object:
@@ -176,7 +175,7 @@ def table(decoded: Decoded[AwsRecord]) -> tuple[pa.Table, list[int]]:
     action = col.map_distinct(raw_action, strip_version, pa.string())
     category = col.categories(service, action)
     times = col.parse_times(times_text)
-    bad_time = [decoded.index[i] for i in pc.indices_nonzero(pc.is_null(times)).to_pylist()]
+    bad_time = col.null_rows(times, decoded.index)
     columns: dict[str, pa.Array | Sequence[Any]] = {
         "id": ids,
         "provider": pa.repeat(pa.scalar("aws", pa.string()), n),

@@ -34,6 +34,13 @@ def parse_times(values: Sequence[str]) -> pa.Array:
         return pa.array(parsed.astype("datetime64[us, UTC]"), _TIME)
 
 
+def null_rows(values: pa.Array, index: list[int]) -> list[int]:
+    """``index`` at the rows where ``values`` is null (most slices have none: no compute call)."""
+    if not values.null_count:
+        return []
+    return [index[i] for i in pc.indices_nonzero(pc.is_null(values)).to_pylist()]
+
+
 def map_distinct(values: pa.Array, function: Callable[[Any], Any], result: pa.DataType) -> pa.Array:
     """Apply a Python function to each distinct value only, then spread it over the column."""
     encoded = pc.dictionary_encode(values)
@@ -62,6 +69,8 @@ def read_only_from(
     ``writes_excluded`` marks rows (GCP data-access logs) that are reads unless the action is a
     modification.
     """
+    if not logged.null_count:  # CloudTrail logs the flag on nearly every record
+        return logged
     derived = pc.equal(category, ACCESS)
     if writes_excluded is not None:
         derived = pc.or_(derived, pc.and_(writes_excluded, pc.not_equal(category, MODIFICATION)))

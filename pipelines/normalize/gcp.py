@@ -22,7 +22,6 @@ from pipelines.normalize.decode import Decoded, Raw, decode_all, rows_dropping
 from pipelines.parse.schema import LogEntry
 
 ONE: Final = msgspec.json.Decoder(LogEntry)
-MANY: Final = msgspec.json.Decoder(list[LogEntry])
 REQUIRED: Final = frozenset({"insertId", "timestamp", "protoPayload", "httpRequest"})
 """An entry's id and time, and the payload that says what happened (an audit record or an
 HTTP request): mistyped anywhere else, the entry is kept without that field."""
@@ -109,7 +108,7 @@ def is_request_log(entry: LogEntry) -> bool:
 def decode(raws: list[Raw], index: list[int]) -> Decoded[LogEntry]:
     """Decode entries; an entry that is neither an audit entry nor a serverless request log
     becomes a failure."""
-    decoded = decode_all(ONE, MANY, raws, index, REQUIRED)
+    decoded = decode_all(ONE, raws, index, REQUIRED)
     if all(entry.protoPayload is not None for entry in decoded.records):
         return decoded
     kept: Decoded[LogEntry] = Decoded(failures=decoded.failures, dropped=decoded.dropped)
@@ -239,7 +238,7 @@ def table(decoded: Decoded[LogEntry]) -> tuple[pa.Table, list[int]]:
         pa.bool_(),
     )
     times = col.parse_times([e.timestamp for e in entries])
-    bad_time = [decoded.index[i] for i in pc.indices_nonzero(pc.is_null(times)).to_pylist()]
+    bad_time = col.null_rows(times, decoded.index)
     columns: dict[str, pa.Array | list[Any]] = {
         "id": [e.insertId for e in entries],
         "provider": pa.repeat(pa.scalar("gcp", pa.string()), len(entries)),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import glob
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -92,7 +92,13 @@ class LocalFile:
 
 def local_files(patterns: Sequence[str], settings: Settings) -> Iterator[LocalFile]:
     """References to every file named by ``patterns`` (see ``resolve_paths``), in order."""
-    for path in resolve_paths(patterns):
+    yield from file_refs(resolve_paths(patterns), settings)
+
+
+def file_refs(paths: Iterable[Path], settings: Settings) -> Iterator[LocalFile]:
+    """References to files already resolved (``resolve_paths``), in order: resolving each
+    path again costs a few stats per file (~25 ms for 500 files)."""
+    for path in paths:
         try:
             size = path.stat().st_size
         except OSError:
@@ -113,6 +119,13 @@ def iter_local_blobs(
     settings = settings or Settings()
     report = on_reject or (lambda reject: log.warning("%s", reject.line()))
     return fetch_blobs(local_files(patterns, settings), report)
+
+
+def iter_file_blobs(
+    files: Sequence[Path], *, settings: Settings, on_reject: Callable[[Reject], None]
+) -> Iterator[Blob]:
+    """``iter_local_blobs`` of files already resolved by ``resolve_paths``."""
+    return fetch_blobs(file_refs(files, settings), on_reject)
 
 
 class LocalSource:

@@ -60,7 +60,7 @@ def read_events(paths: list[str], settings: Settings) -> tuple[Batch, pa.Table |
         concat_tables,
         normalize_table_chunks,
     )
-    from pipelines.sources.local import PathNotFound, iter_local_blobs, resolve_paths
+    from pipelines.sources.local import PathNotFound, iter_file_blobs, resolve_paths
 
     try:
         files = resolve_paths(paths)
@@ -73,10 +73,13 @@ def read_events(paths: list[str], settings: Settings) -> tuple[Batch, pa.Table |
         _say(reject.line())
 
     tables: list[TableBatch] = []
-    blobs = iter_local_blobs([str(f) for f in files], settings=settings, on_reject=note)
+    blobs = iter_file_blobs(files, settings=settings, on_reject=note)
     # Chunks of about one decode slice, kept as Arrow and made one DataFrame at the end: 288k
     # events peaked at ~760 MiB RSS this way, ~940 MiB as 100k-record DataFrame chunks.
-    chunks = normalize_table_chunks(blobs, settings=settings, min_rows=DECODE_RECORDS, carry=True)
+    # concat_tables deduplicates the whole batch: the chunks need not each be.
+    chunks = normalize_table_chunks(
+        blobs, settings=settings, min_rows=DECODE_RECORDS, carry=True, dedup=False
+    )
     for chunk in chunks:
         for reject in chunk.rejects:
             note(reject)

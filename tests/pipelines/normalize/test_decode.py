@@ -17,7 +17,7 @@ from tests.factories import cloudtrail_record
 
 def _decode(records: list[Any]) -> Decoded[AwsRecord]:
     raws: list[Raw] = [msgspec.Raw(orjson.dumps(r)) for r in records]
-    return decode_all(aws.ONE, aws.MANY, raws, list(range(len(raws))), aws.REQUIRED)
+    return decode_all(aws.ONE, raws, list(range(len(raws))), aws.REQUIRED)
 
 
 def _names(decoded: Decoded[AwsRecord]) -> list[str | None]:
@@ -54,7 +54,7 @@ def test_a_line_holding_two_values_beside_a_mistyped_record_falls_back_record_by
         msgspec.Raw(orjson.dumps(first) + b"," + orjson.dumps(third)),
         msgspec.Raw(orjson.dumps(second)),
     ]
-    decoded = decode_all(aws.ONE, aws.MANY, raws, [0, 1], aws.REQUIRED)
+    decoded = decode_all(aws.ONE, raws, [0, 1], aws.REQUIRED)
     assert [position for position, _, _ in decoded.failures] == [0]
     assert decoded.index == [1]
     assert list(decoded.dropped) == [1]
@@ -66,7 +66,29 @@ def test_a_malformed_record_beside_a_mistyped_one_is_rejected_and_the_rest_kept(
         msgspec.Raw(b'{"eventID": oops}'),
         msgspec.Raw(orjson.dumps(cloudtrail_record())),
     ]
-    decoded = decode_all(aws.ONE, aws.MANY, raws, [0, 1, 2], aws.REQUIRED)
+    decoded = decode_all(aws.ONE, raws, [0, 1, 2], aws.REQUIRED)
     assert decoded.index == [0, 2]
     assert [position for position, _, reason in decoded.failures] == [1]
     assert "malformed JSON" in decoded.failures[0][2]
+
+
+def test_the_batch_reads_records_back_to_back_and_the_raw_column_is_each_one_as_given():
+    records = [cloudtrail_record(requestParameters={"functionName": f"f{i}"}) for i in range(3)]
+    raws: list[Raw] = [msgspec.Raw(b" " + orjson.dumps(r) + b"  ") for r in records]
+    decoded = decode_all(aws.ONE, raws, [0, 1, 2], aws.REQUIRED)
+    assert _names(decoded) == ["f0", "f1", "f2"]
+    assert decoded.raw_column().to_pylist() == [bytes(r).decode() for r in raws]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"{} {}", b"{}{}", b"   ", b""],
+    ids=["two values", "two values back to back", "blank", "empty"],
+)
+def test_a_line_holding_two_values_or_none_is_rejected_and_the_others_kept(line: bytes):
+    first, third = cloudtrail_record(), cloudtrail_record()
+    raws: list[Raw] = [msgspec.Raw(orjson.dumps(first)), line, msgspec.Raw(orjson.dumps(third))]
+    decoded = decode_all(aws.ONE, raws, [0, 1, 2], aws.REQUIRED)
+    assert decoded.index == [0, 2]
+    assert [position for position, _, _ in decoded.failures] == [1]
+    assert decoded.raw_column().to_pylist() == [orjson.dumps(r).decode() for r in (first, third)]
