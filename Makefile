@@ -10,6 +10,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# Bytecode for the project's modules, as a wheel install gets: an editable install under
+	# PYTHONDONTWRITEBYTECODE=1 compiled ~100 modules from source on every run (~0.3 s of each
+	# `functrail` command's start-up).
+	$(BIN)/python -m compileall -q service detectors pipelines models
 	touch $(STAMP)
 
 install: $(STAMP)
