@@ -30,7 +30,7 @@ from detectors.rules.rawbytes import (
     joined,
 )
 from detectors.rules.rawpaths import PathDecoder, decoder_for, walk
-from detectors.rules.values import Values, nested_strings, to_text
+from detectors.rules.values import Values, any_per_row, nested_strings, to_text
 from pipelines.events import EVENT_COLUMNS, events_from_arrow, events_to_arrow
 from pipelines.normalize.carried import KNOWN
 
@@ -102,7 +102,7 @@ class Distinct(NamedTuple):
 
     def any_per_row(self, n: int, element_match: np.ndarray) -> np.ndarray:
         """Per row of the batch's ``n``: does any of its elements match?"""
-        return Values(n, self.owner, self.uniques).any_per_row(element_match)
+        return any_per_row(n, self.owner, element_match)
 
 
 class BatchContext:

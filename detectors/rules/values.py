@@ -26,11 +26,7 @@ class Values:
 
     def any_per_row(self, element_match: np.ndarray) -> np.ndarray:
         """Reduce an element-level match to rows: a row matches if any of its elements does."""
-        if self.owner is None:
-            return element_match
-        out = np.zeros(self.n, dtype=bool)
-        out[self.owner[element_match]] = True
-        return out
+        return any_per_row(self.n, self.owner, element_match)
 
     def present(self) -> np.ndarray:
         """Rows with at least one non-null value."""
@@ -56,6 +52,16 @@ class Values:
         owners = [np.arange(n) if p.owner is None else p.owner for p in parts]
         texts = pa.concat_arrays([p.text.cast(pa.string()) for p in parts])
         return Values(n, np.concatenate(owners).astype(np.int64), texts)
+
+
+def any_per_row(n: int, owner: np.ndarray | None, element_match: np.ndarray) -> np.ndarray:
+    """Per row of ``n``: does any of its elements match? Element ``i`` belongs to row
+    ``owner[i]`` (None: element ``i`` is row ``i``)."""
+    if owner is None:
+        return element_match
+    out = np.zeros(n, dtype=bool)
+    out[owner[element_match]] = True
+    return out
 
 
 def nested_strings(value: Any) -> Iterator[str]:
