@@ -49,7 +49,7 @@ def normalize(
 ) -> None:
     """Print the normalized events of audit log files (any supported format, gzip or not)."""
     from pipelines.normalize import normalize_chunks
-    from pipelines.sources.local import PathNotFound, iter_local_blobs, resolve_paths
+    from pipelines.sources.local import PathNotFound, iter_file_blobs, resolve_paths
 
     settings = Settings()
     fmt = output or (Format.table if sys.stdout.isatty() else Format.jsonl)
@@ -86,7 +86,7 @@ def normalize(
                 yield blob
                 progress.advance(task)
 
-        blobs = iter_local_blobs([str(f) for f in files], settings=settings, on_reject=note)
+        blobs = iter_file_blobs(files, settings=settings, on_reject=note)
         # Small files are merged before the DataFrame is built (its fixed cost dominates them).
         for events, blob_rejects, blob_dropped in normalize_chunks(
             counted(blobs), settings=settings, min_rows=_CHUNK_ROWS
