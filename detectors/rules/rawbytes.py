@@ -28,6 +28,16 @@ def chunk_of(starts: np.ndarray, rows: np.ndarray | list[int]) -> np.ndarray:
     return np.searchsorted(starts, rows, side="right") - 1
 
 
+def chunk_groups(which: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """The positions of ``which`` (each row's chunk, ``chunk_of``) grouped by chunk, in chunk
+    order: (chunk index, positions into ``which`` whose row it holds, in their order)."""
+    if not len(which):
+        return []
+    order = np.argsort(which, kind="stable")
+    groups = np.split(order, np.flatnonzero(np.diff(which[order])) + 1)
+    return [(int(which[group[0]]), group) for group in groups]
+
+
 class RawBytes:
     """Zero-copy access to the values of a (chunked) string column by row position."""
 
@@ -70,11 +80,8 @@ class RawBytes:
         begin = np.empty(len(positions), dtype=np.int64)
         end = np.empty(len(positions), dtype=np.int64)
         null = np.zeros(len(positions), dtype=bool)
-        order = np.argsort(which, kind="stable")
-        for group in np.split(order, np.flatnonzero(np.diff(which[order])) + 1):
-            if not len(group):
-                continue
-            bounds, _, nulls = self._chunks[int(which[group[0]])]
+        for chunk, group in chunk_groups(which):
+            bounds, _, nulls = self._chunks[chunk]
             at = local[group]
             begin[group] = bounds[at]
             end[group] = bounds[at + 1]
@@ -135,26 +142,22 @@ class RowText:
     def __init__(self, column: pa.ChunkedArray, rows: np.ndarray) -> None:
         self.rows = np.array(rows, dtype=np.int64)
         starts = chunk_starts(column)
-        which = chunk_of(starts, self.rows)
-        order = np.argsort(which, kind="stable")
         pieces: list[pa.Array] = []
         self.select = np.empty(len(self.rows), dtype=np.int64)
         """Per row: its position in the concatenated ``pieces``."""
         base = 0
-        if len(order):
-            for group in np.split(order, np.flatnonzero(np.diff(which[order])) + 1):
-                chunk_index = int(which[group[0]])
-                chunk = column.chunk(chunk_index)
-                local = self.rows[group] - int(starts[chunk_index])
-                lo, hi = int(local.min()), int(local.max()) + 1
-                if len(local) * 8 > hi - lo:  # dense: search the span in place
-                    pieces.append(chunk.slice(lo, hi - lo))
-                    self.select[group] = base + local - lo
-                    base += hi - lo
-                else:
-                    pieces.append(chunk.take(pa.array(local, pa.int64())))
-                    self.select[group] = base + np.arange(len(local))
-                    base += len(local)
+        for chunk_index, group in chunk_groups(chunk_of(starts, self.rows)):
+            chunk = column.chunk(chunk_index)
+            local = self.rows[group] - int(starts[chunk_index])
+            lo, hi = int(local.min()), int(local.max()) + 1
+            if len(local) * 8 > hi - lo:  # dense: search the span in place
+                pieces.append(chunk.slice(lo, hi - lo))
+                self.select[group] = base + local - lo
+                base += hi - lo
+            else:
+                pieces.append(chunk.take(pa.array(local, pa.int64())))
+                self.select[group] = base + np.arange(len(local))
+                base += len(local)
         self.pieces = pa.chunked_array(pieces, type=column.type)
         self.sorted = bool(np.all(np.diff(self.rows) > 0))
 

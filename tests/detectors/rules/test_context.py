@@ -6,8 +6,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from detectors.rules.context import BatchContext, ascii_caseless, search_rows, take_chunked
+from detectors.rules.context import BatchContext, ascii_caseless, take_chunked
 from detectors.rules.engine import match_rules
+from detectors.rules.rawbytes import RowText
 from pipelines.events import events_from_arrow, events_to_arrow
 from tests.detectors.rules.rulekit import sigma
 from tests.factories import event, events
@@ -47,13 +48,13 @@ def test_screen_keeps_rows_with_non_ascii_text_whatever_their_case_folding():
     assert BatchContext(batch).raw_contains("root", np.arange(2)).tolist() == [True, True]
 
 
-def test_search_rows_answers_per_asked_row_whether_chunks_are_searched_whole_or_taken():
+def test_row_text_answers_per_asked_row_whether_chunks_are_searched_whole_or_taken():
     texts = [f'{{"n":{i},"t":"{"Root" if i % 3 == 0 else "user"}"}}' for i in range(40)]
     column = pa.chunked_array([texts[:2], texts[2:30], [], texts[30:]])
     rows = np.array([39, 0, 1, 5, 6, 33, 12])  # chunk 0 searched whole, chunk 1 taken
     expected = [texts[r].find("Root") >= 0 for r in rows]
-    assert search_rows(column, rows, ascii_caseless("root")).tolist() == expected
-    assert search_rows(column, np.array([], dtype=np.int64), "x").tolist() == []
+    assert RowText(column, rows).search(ascii_caseless("root")).tolist() == expected
+    assert RowText(column, np.array([], dtype=np.int64)).search("x").tolist() == []
 
 
 def test_one_screen_searches_several_literals_and_remembers_the_set():
