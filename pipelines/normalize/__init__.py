@@ -397,8 +397,8 @@ def _decode_slice(
 
     for decoded_aws in (first_aws, second_aws):
         if decoded_aws.records:
-            table, bad = aws.table(decoded_aws)
-            add(carried.with_aws(table, decoded_aws) if pending.carry else table, decoded_aws, bad)
+            table, bad = aws.table(decoded_aws, carry=pending.carry)
+            add(table, decoded_aws, bad)
     if entries.records:
         table, bad = gcp.table(entries)
         add(carried.with_unknown(table) if pending.carry else table, entries, bad)

@@ -60,12 +60,16 @@ def _strings(values: list[Any]) -> tuple[pa.Array, np.ndarray]:
         return pa.array(kept, pa.string()), other
 
 
-def with_aws(table: pa.Table, decoded: Decoded[AwsRecord]) -> pa.Table:
-    """``table`` (the event table of ``decoded``, row for row) with the carried columns."""
-    records = decoded.records
-    idents = [record.userIdentity for record in records]
+def with_aws(
+    table: pa.Table,
+    decoded: Decoded[AwsRecord],
+    idents: Sequence[UserIdentity | None],
+    event_types: Sequence[Any],
+) -> pa.Table:
+    """``table`` (the event table of ``decoded``, row for row) with the carried columns, from
+    the records' ``userIdentity`` and ``eventType`` as ``aws.table`` transposed them."""
     issuer, issuer_other = _strings([_issuer_type(ident) for ident in idents])
-    event_type, type_other = _strings([record.eventType for record in records])
+    event_type, type_other = _strings(list(event_types))
     known = ~(issuer_other | type_other)
     # A record kept without a mistyped identity field reads null here, its raw value is not.
     known[rows_dropping(decoded, ("userIdentity",))] = False
