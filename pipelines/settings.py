@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     max_record_bytes: int = Field(
         default=8 * 1024 * 1024, description="a single audit record larger than this is rejected"
     )
+    read_processes: int = Field(
+        default=0,
+        ge=0,
+        description="processes `functrail detect` reads files with (forked, Linux only): 0 = "
+        "one per CPU core it may use; 1 = this process alone",
+    )
     max_file_bytes: int = Field(
         default=1024 * 1024 * 1024,
         description="a decompressed input file larger than this is rejected",

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from detectors.alert import Alert
-    from pipelines.normalize import Batch, TableBatch
+    from pipelines.normalize import Batch
 
 DETECTORS = ("rules", "anomaly")
 
@@ -51,16 +51,13 @@ def parse_detectors(value: str) -> list[str]:
 
 def read_events(paths: list[str], settings: Settings) -> tuple[Batch, pa.Table | None]:
     """Every file normalized into one batch (deduplicated by id), rejects noted on stderr; and
-    the raw fields the normalizer carries for the rules (``normalize.carried``), row for row."""
+    the raw fields the normalizer carries for the rules (``normalize.carried``), row for row.
+
+    Files are read on ``settings.read_processes`` processes (``normalize.parallel``)."""
     from pipelines.events import empty_events, events_from_arrow
-    from pipelines.normalize import (
-        DECODE_RECORDS,
-        Batch,
-        carried,
-        concat_tables,
-        normalize_table_chunks,
-    )
-    from pipelines.sources.local import PathNotFound, iter_file_blobs, resolve_paths
+    from pipelines.normalize import Batch, carried
+    from pipelines.normalize.parallel import read_files, usable_cores
+    from pipelines.sources.local import PathNotFound, resolve_paths
 
     try:
         files = resolve_paths(paths)
@@ -72,19 +69,10 @@ def read_events(paths: list[str], settings: Settings) -> tuple[Batch, pa.Table |
         rejects.append(reject)
         _say(reject.line())
 
-    tables: list[TableBatch] = []
-    blobs = iter_file_blobs(files, settings=settings, on_reject=note)
-    # Chunks of about one decode slice, kept as Arrow and made one DataFrame at the end: 288k
-    # events peaked at ~760 MiB RSS this way, ~940 MiB as 100k-record DataFrame chunks.
-    # concat_tables deduplicates the whole batch: the chunks need not each be.
-    chunks = normalize_table_chunks(
-        blobs, settings=settings, min_rows=DECODE_RECORDS, carry=True, dedup=False
+    processes = settings.read_processes or usable_cores()
+    table, dropped = read_files(
+        files, settings=settings, on_reject=note, carry=True, processes=processes
     )
-    for chunk in chunks:
-        for reject in chunk.rejects:
-            note(reject)
-        tables.append(chunk._replace(rejects=[]))
-    table, _, dropped = concat_tables(tables)
     report_dropped(dropped)
     if not table.num_rows:
         return Batch(empty_events(), rejects, dropped), None

@@ -111,3 +111,33 @@ def test_attacker_text_reaches_stderr_as_written_not_as_emoji(settings, tmp_path
     assert result.exit_code == 0, result.output
     assert ":skull: :warning:.json" in result.stderr
     assert "\N{SKULL}" not in result.stderr
+
+
+def test_files_read_on_forked_processes_give_the_same_alerts_and_rejects(
+    inputs, settings, monkeypatch
+):
+    from pipelines.normalize import parallel
+
+    if not parallel._can_fork():
+        pytest.skip("forked reading is Linux-only")
+    blocks, start = parallel._blocks, parallel._start
+    forked: list[object] = []
+
+    def watched(*args):
+        forked.append(args)
+        return start(*args)
+
+    monkeypatch.setattr(parallel, "_blocks", lambda refs, most, _: blocks(refs, most, 1))
+    monkeypatch.setattr(parallel, "_start", watched)
+    files = [str(inputs / "aws.json.gz"), str(inputs / "gcp.jsonl")]  # not the home inside
+    args = ("detect", "--detectors", "rules", "--format", "jsonl", *files)
+    monkeypatch.setenv("FUNCTRAIL_READ_PROCESSES", "1")
+    alone = run(*args)
+    assert not forked
+    monkeypatch.setenv("FUNCTRAIL_READ_PROCESSES", "2")
+    two = run(*args)
+    assert len(forked) == 1
+    assert two.exit_code == alone.exit_code == 0
+    assert two.stdout == alone.stdout
+    assert two.stderr.splitlines()[:-1] == alone.stderr.splitlines()[:-1]  # the last: rejects file
+    assert "gcp.jsonl record 1" in two.stderr

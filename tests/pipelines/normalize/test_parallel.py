@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from pipelines.dropped import DroppedFields
+from pipelines.normalize import carried, parallel
+from pipelines.rejects import Reject
+from pipelines.settings import Settings
+from pipelines.sources.local import LocalFile, file_refs, resolve_paths
+from tests.factories import cloudtrail_file, cloudtrail_record, json_lines, log_entry
+
+BLOCKS = parallel.BLOCKS_PER_PROCESS
+
+pytestmark = pytest.mark.skipif(not parallel._can_fork(), reason="forked reading is Linux-only")
+
+
+def _trail(n: int) -> list[dict[str, object]]:
+    return [cloudtrail_record() for _ in range(n)]
+
+
+def _files(folder: Path) -> list[Path]:
+    """Trail files, a Cloud Logging export, and bad input between them: a truncated gzip, a
+    malformed line, a mistyped optional field, an id repeated across files."""
+    repeated = cloudtrail_record()
+    mistyped = cloudtrail_record(requestParameters="not an object")
+    contents = {
+        "a1.json.gz": cloudtrail_file(repeated, *_trail(30), compress=True),
+        "a2.json.gz": cloudtrail_file(*_trail(20), mistyped, compress=True),
+        "a3.json.gz": cloudtrail_file(*_trail(1), compress=True)[:40],
+        "b1.jsonl": json_lines(*[log_entry() for _ in range(15)]) + b"{not json\n",
+        "b2.json.gz": cloudtrail_file(repeated, *_trail(25), compress=True),
+        "c1.jsonl": json_lines(*[log_entry() for _ in range(10)]),
+    }
+    for name, data in contents.items():
+        (folder / name).write_bytes(data)
+    return resolve_paths([str(folder)])
+
+
+def _read(files: list[Path], processes: int) -> tuple[pa.Table, DroppedFields, list[Reject]]:
+    rejects: list[Reject] = []
+    table, dropped = parallel.read_files(
+        files,
+        settings=Settings(),
+        on_reject=rejects.append,
+        carry=True,
+        processes=processes,
+        min_block_bytes=1,
+    )
+    return table, dropped, rejects
+
+
+def test_forked_reading_gives_exactly_what_one_process_reading_in_order_gives(tmp_path: Path):
+    files = _files(tmp_path)
+    alone = _read(files, processes=1)
+    forked = _read(files, processes=3)
+    assert forked[0].equals(alone[0])
+    assert forked[0].schema == alone[0].schema == carried.empty().schema
+    assert forked[1] == alone[1]
+    assert forked[1].total == 1
+    assert forked[2] == alone[2]
+    assert [r.source.rsplit("/", 1)[-1] for r in forked[2]] == ["a3.json.gz", "b1.jsonl"]
+    assert forked[0].num_rows == 31 + 21 + 15 + 25 + 10  # the repeated id kept once
+
+
+def test_a_reading_process_that_fails_leaves_its_files_to_this_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    files = _files(tmp_path)
+    alone = _read(files, processes=1)
+
+    def fail(*args: object) -> tuple[int, int]:
+        raise MemoryError("no room for the table")
+
+    monkeypatch.setattr(parallel, "_write_ipc", fail)  # only children write tables
+    with caplog.at_level(logging.WARNING, logger=parallel.__name__):
+        forked = _read(files, processes=2)
+    assert forked[0].equals(alone[0])
+    assert forked[1:] == alone[1:]
+    assert "MemoryError: no room for the table" in caplog.text
+
+
+def test_a_reading_process_that_dies_leaves_its_files_to_this_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    files = _files(tmp_path)
+    alone = _read(files, processes=1)
+    monkeypatch.setattr(parallel, "_write_ipc", lambda *args: os._exit(9))
+    with caplog.at_level(logging.WARNING, logger=parallel.__name__):
+        forked = _read(files, processes=2)
+    assert forked[0].equals(alone[0])
+    assert forked[1:] == alone[1:]
+    assert "ended early" in caplog.text
+
+
+def test_an_input_of_nothing_read_is_an_empty_carrying_table(tmp_path: Path):
+    (tmp_path / "a.json").write_bytes(b"")
+    (tmp_path / "b.json").write_bytes(b"{")
+    table, dropped, rejects = _read(resolve_paths([str(tmp_path)]), processes=2)
+    assert table.num_rows == 0
+    assert table.schema == carried.empty().schema
+    assert not dropped
+    assert len(rejects) == 2
+
+
+def _refs(*sizes: int) -> list[LocalFile]:
+    return [LocalFile(f"f{i}", f"/f{i}", 1 << 30, size) for i, size in enumerate(sizes)]
+
+
+def test_blocks_are_contiguous_and_about_equal_in_size():
+    refs = _refs(*[10] * 40, *[100] * 4)
+    blocks = parallel._blocks(refs, most=8, min_bytes=1)
+    assert [ref for block in blocks for ref in block] == refs
+    assert len(blocks) == 8
+    assert all(90 <= sum(ref.size for ref in block) <= 110 for block in blocks)
+
+
+def test_a_small_input_is_one_block():
+    refs = _refs(3_000_000, 3_000_000)
+    assert parallel._blocks(refs, most=16, min_bytes=4 * 1024 * 1024) == [refs]
+    assert len(parallel._blocks(refs, most=16, min_bytes=1024 * 1024)) == 2
+
+
+def test_blocks_are_dealt_in_turn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    files = _files(tmp_path)
+    dealt: list[list[str]] = []
+    start = parallel._start
+
+    def watch(context, blocks, settings, carry):
+        dealt.append([Path(ref.name).name for block in blocks for ref in block])
+        return start(context, blocks, settings, carry)
+
+    monkeypatch.setattr(parallel, "_start", watch)
+    _read(files, processes=2)
+    blocks = parallel._blocks(list(file_refs(files, Settings())), 2 * BLOCKS, 1)
+    assert len(blocks) > 3
+    # This process reads blocks 0, 2, 4...; the child 1, 3, 5..., not one half of the files.
+    assert dealt == [[Path(ref.name).name for block in blocks[1::2] for ref in block]]
