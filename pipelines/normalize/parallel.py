@@ -3,11 +3,14 @@
 Reading and normalizing is about 60% of a large ``functrail detect`` run, and files are
 independent, so a run that waits on one core leaves the others idle. With two or more
 processes the files are cut into contiguous blocks of about equal size on disk, several per
-process, dealt out in turn: size on disk is a poor measure of work (a Cloud Logging export
-holds ~13x fewer records per compressed byte than a trail file), and dealing fine blocks in
-turn gives each process its share of every kind of file. Forked children read theirs while
-this process reads its own. Each child sends back, block by block, the rejects and dropped
-field counts (pickled) and the table (an Arrow IPC stream) over a pipe.
+process, and every process takes the next block not yet taken until none is left. Size on
+disk is a poor measure of work (a Cloud Logging export holds ~13x fewer records per compressed
+byte than a trail file), and a shared machine slows one process more than another; taking
+blocks as they come evens both out. Forked children start reading at once
+(``start_reading``) while this process goes on with its own start-up (the rule engine's
+imports, the rules) and then takes blocks too (``Reading.finish``). Each child writes a
+block's table into a memory file (an Arrow IPC stream, mapped here without a copy) and sends
+its index, rejects and dropped-field counts (pickled) over a pipe.
 
 The blocks are put back in order, so the result is exactly what one process reading the files
 in order makes: the rows, the rejects (reported once all blocks are in) and the rows
@@ -18,8 +21,8 @@ a spawned child would repeat) and with the arguments in its memory. Fork is used
 only; macOS's system libraries are not fork-safe. Elsewhere, with one process, or for a small
 input, the files are read here.
 
-A child that fails (killed, out of memory) is not fatal: this process reads its blocks itself
-and says so on the log.
+A child that fails (killed, out of memory) is not fatal: this process reads the blocks it did
+not hand back and says so on the log.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import os
 import pickle
 import struct
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Final, NamedTuple
@@ -61,7 +64,7 @@ MIN_BLOCK_BYTES: Final = 4 * 1024 * 1024
 fork and the transfer back cost ~20 ms, and a block's last chunk is decoded part-full."""
 _LENGTH: Final = struct.Struct("<Q")
 BLOCKS_PER_PROCESS: Final = 8
-"""Blocks each process gets, at most: more, finer blocks balance uneven files better."""
+"""Blocks per process, at most: finer blocks even out uneven files and processes better."""
 
 
 class _Block(NamedTuple):
@@ -93,25 +96,73 @@ def read_files(
 
     ``processes``: at most this many processes read (this one included); ``carry``: the table
     holds the ``carried`` columns too (see ``normalize_table_chunks``)."""
+    reading = start_reading(
+        files,
+        settings=settings,
+        carry=carry,
+        processes=processes,
+        min_block_bytes=min_block_bytes,
+    )
+    return reading.finish(on_reject)
+
+
+def start_reading(
+    files: Sequence[Path],
+    *,
+    settings: Settings,
+    carry: bool = False,
+    processes: int = 1,
+    min_block_bytes: int = MIN_BLOCK_BYTES,
+) -> Reading:
+    """``read_files`` begun: forked children read from now on; ``finish`` gives the result."""
     refs = list(file_refs(files, settings))
     share = processes if _can_fork() else 1
     blocks = _blocks(refs, share * BLOCKS_PER_PROCESS, min_block_bytes)
-    workers = min(share, len(blocks))
-    if workers == 1:  # rejects said as they come
-        return _merged([_read(refs, settings, carry, on_reject)], carry)
-    context = multiprocessing.get_context("fork")
-    children = [_start(context, blocks[k::workers], settings, carry) for k in range(1, workers)]
-    done: list[_Block | None] = [None] * len(blocks)
-    done[0::workers] = [_read(block, settings, carry) for block in blocks[0::workers]]
-    for k, child in enumerate(children, start=1):
-        mine = blocks[k::workers]
-        got = _receive(child, len(mine))
-        done[k::workers] = got or [_read(block, settings, carry) for block in mine]
-    read = [block for block in done if block is not None]
-    for block in read:
-        for reject in block.rejects:
-            on_reject(reject)
-    return _merged(read, carry)
+    processes = min(share, len(blocks))
+    return Reading(blocks if processes > 1 else [refs], settings, carry, processes)
+
+
+class Reading:
+    """Blocks of files being read by this process and ``processes - 1`` forked children."""
+
+    def __init__(
+        self, blocks: list[list[LocalFile]], settings: Settings, carry: bool, processes: int
+    ) -> None:
+        self.blocks = blocks
+        self.settings = settings
+        self.carry = carry
+        self.children: list[_Child] = []
+        if processes > 1:
+            context = multiprocessing.get_context("fork")
+            self._next = context.Value("q", 0)
+            self.children = [_start(context, self) for _ in range(processes - 1)]
+
+    def take(self) -> int | None:
+        """The index of the next block no process has taken, or None when all are taken."""
+        with self._next.get_lock():
+            index = int(self._next.value)
+            self._next.value = index + 1
+        return index if index < len(self.blocks) else None
+
+    def read(self, index: int, on_reject: Callable[[Reject], None] | None = None) -> _Block:
+        return _read(self.blocks[index], self.settings, self.carry, on_reject)
+
+    def finish(self, on_reject: Callable[[Reject], None]) -> tuple[pa.Table, DroppedFields]:
+        """The table and dropped fields of all blocks; rejects to ``on_reject`` in order."""
+        if not self.children:  # one process: rejects said as they come
+            return _merged([self.read(0, on_reject)], self.carry)
+        done: list[_Block | None] = [None] * len(self.blocks)
+        while (index := self.take()) is not None:
+            done[index] = self.read(index)
+        for child in self.children:
+            for index, block in _receive(child):
+                done[index] = block
+        # Blocks a failed child took and never handed back.
+        read = [block or self.read(index) for index, block in enumerate(done)]
+        for block in read:
+            for reject in block.rejects:
+                on_reject(reject)
+        return _merged(read, self.carry)
 
 
 def _can_fork() -> bool:
@@ -174,40 +225,31 @@ class _Child(NamedTuple):
     shared: int
 
 
-def _start(
-    context: multiprocessing.context.ForkContext,
-    blocks: list[list[LocalFile]],
-    settings: Settings,
-    carry: bool,
-) -> _Child:
+def _start(context: multiprocessing.context.ForkContext, reading: Reading) -> _Child:
     receiving, sending = os.pipe()
     shared = os.memfd_create("functrail-read", os.MFD_CLOEXEC)
     process = context.Process(
-        target=_child,
-        args=(blocks, settings, carry, sending, shared),
-        name="functrail-read",
-        daemon=True,
+        target=_child, args=(reading, sending, shared), name="functrail-read", daemon=True
     )
     process.start()
     os.close(sending)  # the child's end: EOF here once the child is gone
     return _Child(process, io.FileIO(receiving, "rb"), shared)
 
 
-def _child(
-    blocks: list[list[LocalFile]], settings: Settings, carry: bool, sending: int, shared: int
-) -> None:
-    """A forked reader: each block read, its table written to ``shared`` as an Arrow IPC
-    stream, then announced on the pipe (rejects, drops, where the table is; pickled). On
-    failure it sends why and exits quietly (no traceback on stderr)."""
+def _child(reading: Reading, sending: int, shared: int) -> None:
+    """A forked reader: takes blocks until none is left, writes each block's table to
+    ``shared`` as an Arrow IPC stream and announces it on the pipe (index, rejects, drops,
+    where the table is; pickled). On failure it sends why and exits quietly (no traceback on
+    stderr)."""
     with io.FileIO(sending, "wb") as out:
         try:
             end = 0
-            for refs in blocks:
-                block = _read(refs, settings, carry)
-                at, size = _write_ipc(shared, end, block.tables, carry)
-                _send(out, pickle.dumps((block.rejects, block.dropped, at, size)))
+            while (index := reading.take()) is not None:
+                block = reading.read(index)
+                at, size = _write_ipc(shared, end, block.tables, reading.carry)
+                _send(out, pickle.dumps((index, block.rejects, block.dropped, at, size)))
                 end = at + size
-        except BaseException as exc:  # also ^C: the parent reads the blocks instead
+        except BaseException as exc:  # also ^C: the parent reads what is missing
             with contextlib.suppress(OSError):
                 _send(out, pickle.dumps(f"{type(exc).__name__}: {exc}"))
 
@@ -243,44 +285,53 @@ def _send(out: io.FileIO, data: bytes) -> None:
         view = view[out.write(view) or 0 :]
 
 
-def _take(messages: io.FileIO) -> bytearray:
-    """The next frame ``_send`` wrote."""
-    (size,) = _LENGTH.unpack(_exactly(messages, _LENGTH.size))
-    return _exactly(messages, size)
+def _take(messages: io.FileIO) -> bytearray | None:
+    """The next frame ``_send`` wrote, or None at the end of the stream."""
+    length = _exactly(messages, _LENGTH.size)
+    if length is None:
+        return None
+    (size,) = _LENGTH.unpack(length)
+    data = _exactly(messages, size)
+    if data is None:
+        raise EOFError("the reading process ended mid-message")
+    return data
 
 
-def _exactly(messages: io.FileIO, size: int) -> bytearray:
+def _exactly(messages: io.FileIO, size: int) -> bytearray | None:
+    """``size`` bytes, or None when the stream ends before the first."""
     data = bytearray(size)
     view = memoryview(data)
     while view:
         got = messages.readinto(view)
         if not got:
-            raise EOFError("the reading process ended early")
+            if len(view) == size:
+                return None
+            raise EOFError("the reading process ended mid-message")
         view = view[got:]
     return data
 
 
-def _receive(child: _Child, count: int) -> list[_Block] | None:
-    """A child's ``count`` blocks, or None (said on the log) when it failed and they must be
-    read here. Tables are mapped from the child's memory file, not copied."""
-    blocks: list[_Block] = []
+def _receive(child: _Child) -> Iterator[tuple[int, _Block]]:
+    """The blocks a child read, by index, until it is done. Tables are mapped from its memory
+    file, not copied. A child that failed is said on the log; what it did not hand back the
+    caller reads itself."""
     try:
-        for _ in range(count):
-            head = pickle.loads(_take(child.messages))  # noqa: S301 - our own fork, not input
+        while (message := _take(child.messages)) is not None:
+            head = pickle.loads(message)  # noqa: S301 - our own fork, not input
             if isinstance(head, str):
                 raise RuntimeError(head)
-            rejects, dropped, at, size = head
+            index, rejects, dropped, at, size = head
             memory = mmap.mmap(child.shared, size, prot=mmap.PROT_READ, offset=at)
             table = pa.ipc.open_stream(pa.py_buffer(memory)).read_all()
-            blocks.append(_Block([table] if table.num_rows else [], rejects, dropped))
+            yield index, _Block([table] if table.num_rows else [], rejects, dropped)
     except (EOFError, OSError, RuntimeError, pa.ArrowInvalid) as exc:
         log.warning("a reading process failed (%s); reading its files here", exc)
-        return None
     finally:
         child.messages.close()
         os.close(child.shared)  # the mappings stay valid
         child.process.join()
-    return blocks
+    if child.process.exitcode:
+        log.warning("a reading process exited with %s", child.process.exitcode)
 
 
 def _merged(blocks: list[_Block], carry: bool) -> tuple[pa.Table, DroppedFields]:

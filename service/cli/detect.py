@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from detectors.alert import Alert
+    from detectors.rules.registry import RuleRegistry
     from pipelines.normalize import Batch
+    from pipelines.normalize.parallel import Reading
 
 DETECTORS = ("rules", "anomaly")
 
@@ -49,30 +51,36 @@ def parse_detectors(value: str) -> list[str]:
     return names
 
 
-def read_events(paths: list[str], settings: Settings) -> tuple[Batch, pa.Table | None]:
-    """Every file normalized into one batch (deduplicated by id), rejects noted on stderr; and
-    the raw fields the normalizer carries for the rules (``normalize.carried``), row for row.
-
-    Files are read on ``settings.read_processes`` processes (``normalize.parallel``)."""
-    from pipelines.events import empty_events, events_from_arrow
-    from pipelines.normalize import Batch, carried
-    from pipelines.normalize.parallel import read_files, usable_cores
+def start_read(paths: list[str], settings: Settings) -> Reading:
+    """The files named by ``paths`` being read on ``settings.read_processes`` processes
+    (``normalize.parallel``): forked readers start now, while this process goes on with its
+    own start-up."""
     from pipelines.sources.local import PathNotFound, resolve_paths
 
     try:
         files = resolve_paths(paths)
     except PathNotFound as exc:
         raise CommandFailed(str(exc)) from None
+    with lifelong():  # pandas, Arrow and the normalizer: no collection walks them
+        from pipelines.normalize.parallel import start_reading, usable_cores
+
+    processes = settings.read_processes or usable_cores()
+    return start_reading(files, settings=settings, carry=True, processes=processes)
+
+
+def read_events(reading: Reading) -> tuple[Batch, pa.Table | None]:
+    """Every file normalized into one batch (deduplicated by id), rejects noted on stderr; and
+    the raw fields the normalizer carries for the rules (``normalize.carried``), row for row."""
+    from pipelines.events import empty_events, events_from_arrow
+    from pipelines.normalize import Batch, carried
+
     rejects: list[Reject] = []
 
     def note(reject: Reject) -> None:
         rejects.append(reject)
         _say(reject.line())
 
-    processes = settings.read_processes or usable_cores()
-    table, dropped = read_files(
-        files, settings=settings, on_reject=note, carry=True, processes=processes
-    )
+    table, dropped = reading.finish(note)
     report_dropped(dropped)
     if not table.num_rows:
         return Batch(empty_events(), rejects, dropped), None
@@ -119,22 +127,24 @@ def detect(
     ] = None,
 ) -> None:
     """Run the detectors over audit log files and print alerts. Stores nothing."""
-    with lifelong():  # pandas, Arrow and the engine: no collection walks them
-        from detectors.rules.engine import run_rules
-        from detectors.rules.loader import load_registry
-
     names = parse_detectors(detectors)
     settings = Settings()
     fmt = output or (Format.table if sys.stdout.isatty() else Format.jsonl)
-    batch, carried = read_events(paths, settings)
-    events = batch.events
-    alerts: list[Alert] = []
-    if "rules" in names:
-        folders = [*(rules or []), *([settings.rules_dir] if settings.rules_dir else [])]
-        with lifelong():  # the rules' plans: ~50k objects kept to the end
+    reading = start_read(paths, settings)
+    registry: RuleRegistry | None = None
+    if "rules" in names:  # loaded while the forked readers read
+        with lifelong():  # the engine and the rules' plans: ~50k objects kept to the end
+            from detectors.rules.engine import run_rules
+            from detectors.rules.loader import load_registry
+
+            folders = [*(rules or []), *([settings.rules_dir] if settings.rules_dir else [])]
             registry, errors = load_registry(folders, cache_dir=settings.rule_cache_dir)
         for error in errors:
             _say(f"rule not loaded: {error.line()}")
+    batch, carried = read_events(reading)
+    events = batch.events
+    alerts: list[Alert] = []
+    if registry is not None:
         alerts.extend(run_rules(events, registry, carried=carried))
     if "anomaly" in names:
         alerts.extend(anomaly_alerts(events, settings, model))

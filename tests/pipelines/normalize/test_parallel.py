@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,10 +12,8 @@ from pipelines.dropped import DroppedFields
 from pipelines.normalize import carried, parallel
 from pipelines.rejects import Reject
 from pipelines.settings import Settings
-from pipelines.sources.local import LocalFile, file_refs, resolve_paths
+from pipelines.sources.local import LocalFile, resolve_paths
 from tests.factories import cloudtrail_file, cloudtrail_record, json_lines, log_entry
-
-BLOCKS = parallel.BLOCKS_PER_PROCESS
 
 pytestmark = pytest.mark.skipif(not parallel._can_fork(), reason="forked reading is Linux-only")
 
@@ -94,7 +93,7 @@ def test_a_reading_process_that_dies_leaves_its_files_to_this_one(
         forked = _read(files, processes=2)
     assert forked[0].equals(alone[0])
     assert forked[1:] == alone[1:]
-    assert "ended early" in caplog.text
+    assert "exited with 9" in caplog.text
 
 
 def test_an_input_of_nothing_read_is_an_empty_carrying_table(tmp_path: Path):
@@ -125,18 +124,18 @@ def test_a_small_input_is_one_block():
     assert len(parallel._blocks(refs, most=16, min_bytes=1024 * 1024)) == 2
 
 
-def test_blocks_are_dealt_in_turn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_children_take_the_blocks_while_this_process_is_busy(tmp_path: Path):
     files = _files(tmp_path)
-    dealt: list[list[str]] = []
-    start = parallel._start
-
-    def watch(context, blocks, settings, carry):
-        dealt.append([Path(ref.name).name for block in blocks for ref in block])
-        return start(context, blocks, settings, carry)
-
-    monkeypatch.setattr(parallel, "_start", watch)
-    _read(files, processes=2)
-    blocks = parallel._blocks(list(file_refs(files, Settings())), 2 * BLOCKS, 1)
-    assert len(blocks) > 3
-    # This process reads blocks 0, 2, 4...; the child 1, 3, 5..., not one half of the files.
-    assert dealt == [[Path(ref.name).name for block in blocks[1::2] for ref in block]]
+    alone = _read(files, processes=1)
+    reading = parallel.start_reading(
+        files, settings=Settings(), carry=True, processes=2, min_block_bytes=1
+    )
+    assert len(reading.blocks) > 2
+    deadline = time.monotonic() + 30
+    while reading._next.value < len(reading.blocks) and time.monotonic() < deadline:
+        time.sleep(0.01)  # this process's own start-up, say
+    assert reading.take() is None  # the child took them all
+    rejects: list[Reject] = []
+    table, dropped = reading.finish(rejects.append)
+    assert table.equals(alone[0])
+    assert (dropped, rejects) == alone[1:]
