@@ -12,11 +12,15 @@ peak RSS of each:
                 record (a whole ``{"Records": [...]}`` document, or one record a line)
   detect        ``functrail detect FILES --detectors rules [--rules DIR] -f jsonl > /dev/null``
                 as a user runs it, with a warm rule cache (``FUNCTRAIL_HOME`` of the run)
+  1 process     the same with ``FUNCTRAIL_READ_PROCESSES=1``: files read in this process only
+                (detect reads on every core it may use: ``pipelines/normalize/parallel.py``)
   detect cold   the same, its first run: the rule cache empty (one run, not a median)
   before        with ``--before CHECKOUT`` (``git worktree add /tmp/before <commit>``): the same
                 detect with ``PYTHONPATH=CHECKOUT``, that commit's code, its own warm cache
 
-Floor, detect and before take turns, run after run, so they see the same load.
+Floor, detect, 1 process and before take turns, run after run, so they see the same load.
+Wall time is what a user waits for; CPU time (user + system of the process and its readers)
+is the work done, and it is the steadier figure on a shared machine.
 
 for the whole simulated day and for one file alone (the small input shows the start-up
 cost: imports and rule loading). The ratio is detect's median over the floor's.
@@ -152,13 +156,19 @@ def measure(
     detect = [*functrail, "detect", *inputs, "--detectors", "rules", *rule_args, "-f", "jsonl"]
     floor = [sys.executable, "-c", FLOOR, *inputs]
     cold = timed(f"{label} detect cold", detect, env, 1)
-    cases = {f"{label} floor": (floor, env), f"{label} detect": (detect, env)}
+    alone = {**env, "FUNCTRAIL_READ_PROCESSES": "1"}
+    cases = {
+        f"{label} floor": (floor, env),
+        f"{label} detect": (detect, env),
+        f"{label} 1 process": (detect, alone),
+    }
     if before is not None:
         earlier = {**env, "PYTHONPATH": str(before), "FUNCTRAIL_HOME": f"{home}-before"}
         shutil.rmtree(f"{home}-before", ignore_errors=True)
         run_once(detect, earlier)  # its rule cache warm, as this code's is
         cases[f"{label} before"] = (detect, earlier)
     rows = interleaved(cases, repeat)
+    rows[2] = replace(rows[2], command=f"FUNCTRAIL_READ_PROCESSES=1 {rows[2].command}")
     if before is not None:  # say which code the row ran
         rows[-1] = replace(rows[-1], command=f"PYTHONPATH={before} {rows[-1].command}")
     return [*rows, cold]
@@ -224,7 +234,9 @@ def main() -> None:
     )
     report(rows)
     for row in rows:
-        if row.name.endswith(("floor", "detect", "before")) and row.name.startswith("day"):
+        if row.name.endswith(("floor", "detect", "process", "before")) and row.name.startswith(
+            "day"
+        ):
             print(f"{row.name}: {row.command.replace(FLOOR, '<FLOOR script in this file>')}")
 
 

@@ -59,9 +59,10 @@ from pipelines.sources.local import LocalFile, file_refs
 
 log = logging.getLogger(__name__)
 
-MIN_BLOCK_BYTES: Final = 4 * 1024 * 1024
-"""Bytes on disk (gzip-compressed, as trail files are) of the smallest block worth a share: a
-fork and the transfer back cost ~20 ms, and a block's last chunk is decoded part-full."""
+MIN_BLOCK_BYTES: Final = 1024 * 1024
+"""Bytes on disk (gzip-compressed, as trail files are) of the smallest block worth a share:
+~0.1 s of reading, against a fork and a transfer back of a few ms, and a block's last chunk
+decoded part-full."""
 _LENGTH: Final = struct.Struct("<Q")
 BLOCKS_PER_PROCESS: Final = 8
 """Blocks per process, at most: finer blocks even out uneven files and processes better."""
