@@ -81,6 +81,37 @@ def test_aws_service_without_invoked_by_is_the_event_source():
     assert (event.principal, event.principal_type) == ("lambda.amazonaws.com", "service")
 
 
+def test_service_calls_and_other_callers_mixed_in_one_file_keep_their_principals():
+    # Service calls are read off the identity columns, the others record by record: each row
+    # must get its own, with a mistyped identity field null among them.
+    role = f"arn:aws:iam::{ACCOUNT}:role/deployer"
+    records = [
+        cloudtrail_record(userIdentity={"type": "AWSService", "invokedBy": "events.amazonaws.com"}),
+        cloudtrail_record(
+            userIdentity=assumed_role(f"arn:aws:sts::{ACCOUNT}:assumed-role/deployer/s1", role)
+        ),
+        cloudtrail_record(userIdentity={"type": "AWSService", "invokedBy": ""}),
+        cloudtrail_record(userIdentity={"invokedBy": ""}),
+        cloudtrail_record(userIdentity={"type": "AWSService", "invokedBy": 7}),
+        cloudtrail_record(userIdentity={"invokedBy": "s3.amazonaws.com"}),
+        cloudtrail_record(userIdentity=None),
+        cloudtrail_record(),
+    ]
+    batch = normalize_blob(cloudtrail_file(*records), "test.json")
+    assert batch.rejects == []
+    columns = batch.events[["principal", "principal_type", "session"]].to_numpy().tolist()
+    assert [[None if pd.isna(value) else value for value in row] for row in columns] == [
+        ["events.amazonaws.com", "service", None],
+        [role, "role", "s1"],
+        ["lambda.amazonaws.com", "service", None],
+        ["anonymous", "anonymous", None],
+        [None, None, None],
+        ["s3.amazonaws.com", "service", None],
+        ["anonymous", "anonymous", None],
+        [f"arn:aws:iam::{ACCOUNT}:user/sam", "user", None],
+    ]
+
+
 @pytest.mark.parametrize(
     ("logged", "action"),
     [
