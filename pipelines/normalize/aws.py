@@ -130,11 +130,15 @@ def _flags(values: tuple[object, ...] | list[object]) -> pa.Array:
 def _mfa(
     extras: Sequence[AdditionalEventData | None], sessions: Mapping[int, SessionContext]
 ) -> list[object]:
-    """The logged MFA flag of every record: ``MFAUsed``, else its session's ``mfaAuthenticated``."""
+    """The logged MFA flag of every record: ``MFAUsed``, else its session's ``mfaAuthenticated``.
+
+    The session's flag is logged as a string (``"true"``) and read here as ``_flags`` would:
+    one such string among the values made ``_flags`` convert the whole column twice.
+    """
     used: list[object] = [extra.MFAUsed if extra is not None else None for extra in extras]
     for row, context in sessions.items():
         if used[row] is None and context.attributes is not None:
-            used[row] = context.attributes.mfaAuthenticated
+            used[row] = _FLAGS.get(context.attributes.mfaAuthenticated)
     return used
 
 

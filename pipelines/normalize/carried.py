@@ -41,7 +41,7 @@ SCHEMA: Final = pa.schema(
 )
 
 
-def _strings(values: list[Any]) -> tuple[pa.Array, np.ndarray]:
+def _strings(values: Sequence[Any]) -> tuple[pa.Array, np.ndarray]:
     """Values decoded as ``Any`` as a string column, and the rows holding something else (a
     number, an object: not representable, so not known)."""
     try:
@@ -69,7 +69,7 @@ def with_aws(
         if context.sessionIssuer is not None:
             issuer_types[row] = context.sessionIssuer.type
     issuer, issuer_other = _strings(issuer_types)
-    event_type, type_other = _strings(list(event_types))
+    event_type, type_other = _strings(event_types)
     known = ~(issuer_other | type_other)
     # A record kept without a mistyped identity field reads null here, its raw value is not.
     known[rows_dropping(decoded, ("userIdentity",))] = False

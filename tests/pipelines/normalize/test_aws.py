@@ -163,6 +163,31 @@ def test_console_login_failure_in_response_elements_is_a_failure():
     assert (event.outcome, event.mfa) == ("failure", False)
 
 
+@pytest.mark.parametrize("logged", ["Yes", True])
+def test_mfa_flags_logged_either_way_read_alike_in_one_file(logged):
+    # The session's flags are strings; beside them the event data's flag is a string or not.
+    role, issuer = f"arn:aws:sts::{ACCOUNT}:assumed-role/r/s", f"arn:aws:iam::{ACCOUNT}:role/r"
+    records = [
+        cloudtrail_record(additionalEventData={"MFAUsed": logged}),
+        cloudtrail_record(userIdentity=assumed_role(role, issuer, mfaAuthenticated="false")),
+        cloudtrail_record(
+            additionalEventData={"MFAUsed": None},
+            userIdentity=assumed_role(role, issuer, mfaAuthenticated="true"),
+        ),
+        cloudtrail_record(userIdentity=assumed_role(role, issuer, mfaAuthenticated="maybe")),
+        cloudtrail_record(),
+    ]
+    batch = normalize_blob(cloudtrail_file(*records), "test.json")
+    assert batch.rejects == []
+    assert [None if pd.isna(v) else bool(v) for v in batch.events.mfa] == [
+        True,
+        False,
+        True,
+        None,
+        None,
+    ]
+
+
 def test_mfa_comes_from_session_attributes_when_not_in_event_data():
     arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/r/s"
     event = one(
