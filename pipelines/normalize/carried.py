@@ -16,7 +16,7 @@ mistyped field, an ``eventType`` that is not a string) rules read the raw record
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from pipelines.events import EVENT_SCHEMA
 from pipelines.normalize.decode import Decoded, rows_dropping
-from pipelines.parse.schema import AwsRecord, UserIdentity
+from pipelines.parse.schema import AwsRecord, SessionContext
 
 PATHS: Final = (
     "userIdentity.type",
@@ -41,13 +41,7 @@ SCHEMA: Final = pa.schema(
 )
 
 
-def _issuer_type(ident: UserIdentity | None) -> Any:
-    if ident is None or ident.sessionContext is None or ident.sessionContext.sessionIssuer is None:
-        return None
-    return ident.sessionContext.sessionIssuer.type
-
-
-def _strings(values: list[Any]) -> tuple[pa.Array, np.ndarray]:
+def _strings(values: Sequence[Any]) -> tuple[pa.Array, np.ndarray]:
     """Values decoded as ``Any`` as a string column, and the rows holding something else (a
     number, an object: not representable, so not known)."""
     try:
@@ -63,25 +57,24 @@ def _strings(values: list[Any]) -> tuple[pa.Array, np.ndarray]:
 def with_aws(
     table: pa.Table,
     decoded: Decoded[AwsRecord],
-    idents: Sequence[UserIdentity | None],
+    identity: tuple[list[str | None], list[str | None], list[str | None]],
+    sessions: Mapping[int, SessionContext],
     event_types: Sequence[Any],
 ) -> pa.Table:
     """``table`` (the event table of ``decoded``, row for row) with the carried columns, from
-    the records' ``userIdentity`` and ``eventType`` as ``aws.table`` transposed them."""
-    issuer, issuer_other = _strings([_issuer_type(ident) for ident in idents])
-    event_type, type_other = _strings(list(event_types))
+    what ``aws.table`` read of the records: the ``userIdentity`` type, arn and invokedBy
+    columns, the session context of each row that has one, and the ``eventType`` values."""
+    issuer_types: list[Any] = [None] * table.num_rows
+    for row, context in sessions.items():
+        if context.sessionIssuer is not None:
+            issuer_types[row] = context.sessionIssuer.type
+    issuer, issuer_other = _strings(issuer_types)
+    event_type, type_other = _strings(event_types)
     known = ~(issuer_other | type_other)
     # A record kept without a mistyped identity field reads null here, its raw value is not.
     known[rows_dropping(decoded, ("userIdentity",))] = False
-    columns: Sequence[pa.Array] = (
-        pa.array([i.type if i is not None else None for i in idents], pa.string()),
-        pa.array([i.arn if i is not None else None for i in idents], pa.string()),
-        pa.array([i.invokedBy if i is not None else None for i in idents], pa.string()),
-        issuer,
-        event_type,
-        pa.array(known),
-    )
-    return _appended(table, columns)
+    strings = [pa.array(values, pa.string()) for values in identity]
+    return _appended(table, [*strings, issuer, event_type, pa.array(known)])
 
 
 def with_unknown(table: pa.Table) -> pa.Table:

@@ -24,7 +24,7 @@ class _SessionAttributes(msgspec.Struct, gc=False):
     mfaAuthenticated: str | bool | None = None
 
 
-class _SessionContext(msgspec.Struct, gc=False):
+class SessionContext(msgspec.Struct, gc=False):
     sessionIssuer: _Issuer | None = None
     attributes: _SessionAttributes | None = None
 
@@ -36,7 +36,7 @@ class UserIdentity(msgspec.Struct, gc=False):
     principalId: str | None = None
     userName: str | None = None
     invokedBy: str | None = None
-    sessionContext: _SessionContext | None = None
+    sessionContext: SessionContext | None = None
 
 
 class RequestParameters(msgspec.Struct, gc=False):

@@ -81,6 +81,37 @@ def test_aws_service_without_invoked_by_is_the_event_source():
     assert (event.principal, event.principal_type) == ("lambda.amazonaws.com", "service")
 
 
+def test_service_calls_and_other_callers_mixed_in_one_file_keep_their_principals():
+    # Service calls are read off the identity columns, the others record by record: each row
+    # must get its own, with a mistyped identity field null among them.
+    role = f"arn:aws:iam::{ACCOUNT}:role/deployer"
+    records = [
+        cloudtrail_record(userIdentity={"type": "AWSService", "invokedBy": "events.amazonaws.com"}),
+        cloudtrail_record(
+            userIdentity=assumed_role(f"arn:aws:sts::{ACCOUNT}:assumed-role/deployer/s1", role)
+        ),
+        cloudtrail_record(userIdentity={"type": "AWSService", "invokedBy": ""}),
+        cloudtrail_record(userIdentity={"invokedBy": ""}),
+        cloudtrail_record(userIdentity={"type": "AWSService", "invokedBy": 7}),
+        cloudtrail_record(userIdentity={"invokedBy": "s3.amazonaws.com"}),
+        cloudtrail_record(userIdentity=None),
+        cloudtrail_record(),
+    ]
+    batch = normalize_blob(cloudtrail_file(*records), "test.json")
+    assert batch.rejects == []
+    columns = batch.events[["principal", "principal_type", "session"]].to_numpy().tolist()
+    assert [[None if pd.isna(value) else value for value in row] for row in columns] == [
+        ["events.amazonaws.com", "service", None],
+        [role, "role", "s1"],
+        ["lambda.amazonaws.com", "service", None],
+        ["anonymous", "anonymous", None],
+        [None, None, None],
+        ["s3.amazonaws.com", "service", None],
+        ["anonymous", "anonymous", None],
+        [f"arn:aws:iam::{ACCOUNT}:user/sam", "user", None],
+    ]
+
+
 @pytest.mark.parametrize(
     ("logged", "action"),
     [
@@ -130,6 +161,31 @@ def test_console_login_failure_in_response_elements_is_a_failure():
         additionalEventData={"MFAUsed": "No"},
     )
     assert (event.outcome, event.mfa) == ("failure", False)
+
+
+@pytest.mark.parametrize("logged", ["Yes", True])
+def test_mfa_flags_logged_either_way_read_alike_in_one_file(logged):
+    # The session's flags are strings; beside them the event data's flag is a string or not.
+    role, issuer = f"arn:aws:sts::{ACCOUNT}:assumed-role/r/s", f"arn:aws:iam::{ACCOUNT}:role/r"
+    records = [
+        cloudtrail_record(additionalEventData={"MFAUsed": logged}),
+        cloudtrail_record(userIdentity=assumed_role(role, issuer, mfaAuthenticated="false")),
+        cloudtrail_record(
+            additionalEventData={"MFAUsed": None},
+            userIdentity=assumed_role(role, issuer, mfaAuthenticated="true"),
+        ),
+        cloudtrail_record(userIdentity=assumed_role(role, issuer, mfaAuthenticated="maybe")),
+        cloudtrail_record(),
+    ]
+    batch = normalize_blob(cloudtrail_file(*records), "test.json")
+    assert batch.rejects == []
+    assert [None if pd.isna(v) else bool(v) for v in batch.events.mfa] == [
+        True,
+        False,
+        True,
+        None,
+        None,
+    ]
 
 
 def test_mfa_comes_from_session_attributes_when_not_in_event_data():
