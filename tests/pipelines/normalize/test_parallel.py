@@ -18,6 +18,21 @@ from tests.factories import cloudtrail_file, cloudtrail_record, json_lines, log_
 pytestmark = pytest.mark.skipif(not parallel._can_fork(), reason="forked reading is Linux-only")
 
 
+@pytest.fixture
+def forks(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """A block per file (test files are too small to cut by size), and the readers forked."""
+    started: list[object] = []
+    start = parallel._start
+
+    def watched(*args):
+        started.append(args)
+        return start(*args)
+
+    monkeypatch.setattr(parallel, "_blocks", lambda refs, most, _: [[ref] for ref in refs])
+    monkeypatch.setattr(parallel, "_start", watched)
+    return started
+
+
 def _trail(n: int) -> list[dict[str, object]]:
     return [cloudtrail_record() for _ in range(n)]
 
@@ -53,10 +68,13 @@ def _read(files: list[Path], processes: int) -> tuple[pa.Table, DroppedFields, l
     return table, dropped, rejects
 
 
-def test_forked_reading_gives_exactly_what_one_process_reading_in_order_gives(tmp_path: Path):
+def test_forked_reading_gives_exactly_what_one_process_reading_in_order_gives(
+    tmp_path: Path, forks: list[object]
+):
     files = _files(tmp_path)
     alone = _read(files, processes=1)
     forked = _read(files, processes=3)
+    assert len(forks) == 2
     assert forked[0].equals(alone[0])
     assert forked[0].schema == alone[0].schema == carried.empty().schema
     assert forked[1] == alone[1]
@@ -67,7 +85,10 @@ def test_forked_reading_gives_exactly_what_one_process_reading_in_order_gives(tm
 
 
 def test_a_reading_process_that_fails_leaves_its_files_to_this_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    forks: list[object],
 ):
     files = _files(tmp_path)
     alone = _read(files, processes=1)
@@ -80,11 +101,15 @@ def test_a_reading_process_that_fails_leaves_its_files_to_this_one(
         forked = _read(files, processes=2)
     assert forked[0].equals(alone[0])
     assert forked[1:] == alone[1:]
+    assert len(forks) == 1
     assert "MemoryError: no room for the table" in caplog.text
 
 
 def test_a_reading_process_that_dies_leaves_its_files_to_this_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    forks: list[object],
 ):
     files = _files(tmp_path)
     alone = _read(files, processes=1)
@@ -93,17 +118,19 @@ def test_a_reading_process_that_dies_leaves_its_files_to_this_one(
         forked = _read(files, processes=2)
     assert forked[0].equals(alone[0])
     assert forked[1:] == alone[1:]
+    assert len(forks) == 1
     assert "exited with 9" in caplog.text
 
 
-def test_an_input_of_nothing_read_is_an_empty_carrying_table(tmp_path: Path):
-    (tmp_path / "a.json").write_bytes(b"")
-    (tmp_path / "b.json").write_bytes(b"{")
+def test_an_input_of_nothing_read_is_an_empty_carrying_table(tmp_path: Path, forks: list[object]):
+    for name, data in (("a", b""), ("b", b"{"), ("c", b"[]"), ("d", b"{}")):
+        (tmp_path / f"{name}.json").write_bytes(data)
     table, dropped, rejects = _read(resolve_paths([str(tmp_path)]), processes=2)
     assert table.num_rows == 0
     assert table.schema == carried.empty().schema
     assert not dropped
-    assert len(rejects) == 2
+    assert len(forks) == 1
+    assert [Path(r.source).name for r in rejects] == ["a.json", "b.json", "d.json"]
 
 
 def _refs(*sizes: int) -> list[LocalFile]:
@@ -124,7 +151,15 @@ def test_a_small_input_is_one_block():
     assert len(parallel._blocks(refs, most=16, min_bytes=1024 * 1024)) == 2
 
 
-def test_children_take_the_blocks_while_this_process_is_busy(tmp_path: Path):
+def test_fewer_than_two_blocks_a_process_are_read_here(tmp_path: Path):
+    files = _files(tmp_path)[:3]
+    assert not parallel.start_reading(
+        files, settings=Settings(), processes=2, min_block_bytes=1
+    ).children
+    assert parallel.start_reading(files, settings=Settings(), processes=1).children == []
+
+
+def test_children_take_the_blocks_while_this_process_is_busy(tmp_path: Path, forks: list[object]):
     files = _files(tmp_path)
     alone = _read(files, processes=1)
     reading = parallel.start_reading(
@@ -134,6 +169,7 @@ def test_children_take_the_blocks_while_this_process_is_busy(tmp_path: Path):
     deadline = time.monotonic() + 30
     while reading._next.value < len(reading.blocks) and time.monotonic() < deadline:
         time.sleep(0.01)  # this process's own start-up, say
+    assert len(forks) == 1
     assert reading.take() is None  # the child took them all
     rejects: list[Reject] = []
     table, dropped = reading.finish(rejects.append)

@@ -120,16 +120,19 @@ def test_files_read_on_forked_processes_give_the_same_alerts_and_rejects(
 
     if not parallel._can_fork():
         pytest.skip("forked reading is Linux-only")
-    blocks, start = parallel._blocks, parallel._start
+    start = parallel._start
     forked: list[object] = []
 
     def watched(*args):
         forked.append(args)
         return start(*args)
 
-    monkeypatch.setattr(parallel, "_blocks", lambda refs, most, _: blocks(refs, most, 1))
+    monkeypatch.setattr(parallel, "_blocks", lambda refs, most, _: [[ref] for ref in refs])
     monkeypatch.setattr(parallel, "_start", watched)
-    files = [str(inputs / "aws.json.gz"), str(inputs / "gcp.jsonl")]  # not the home inside
+    (inputs / "more.json.gz").write_bytes(cloudtrail_file(cloudtrail_record(), compress=True))
+    (inputs / "more.jsonl").write_bytes(json_lines(log_entry(), log_entry()))
+    names = ["aws.json.gz", "gcp.jsonl", "more.json.gz", "more.jsonl"]
+    files = [str(inputs / name) for name in names]  # not the home inside
     args = ("detect", "--detectors", "rules", "--format", "jsonl", *files)
     monkeypatch.setenv("FUNCTRAIL_READ_PROCESSES", "1")
     alone = run(*args)
