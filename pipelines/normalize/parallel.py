@@ -4,7 +4,7 @@ Reading and normalizing is about 60% of a large ``functrail detect`` run, and fi
 independent, so a run that waits on one core leaves the others idle. With two or more
 processes the files are cut into contiguous blocks of about equal size on disk, several per
 process, and every process takes the next block not yet taken until none is left. Size on
-disk is a poor measure of work (a Cloud Logging export holds ~13x fewer records per compressed
+disk is a poor measure of work (a Cloud Logging export holds ~15x fewer records per compressed
 byte than a trail file), and a shared machine slows one process more than another; taking
 blocks as they come evens both out. Forked children start reading at once
 (``start_reading``) while this process goes on with its own start-up (the rule engine's
@@ -16,10 +16,10 @@ The blocks are put back in order, so the result is exactly what one process read
 in order makes: the rows, the rejects (reported once all blocks are in) and the rows
 deduplication keeps (first occurrence).
 
-Fork, not spawn: a child starts with everything already imported (about a second of CPU that
-a spawned child would repeat) and with the arguments in its memory. Fork is used on Linux
-only; macOS's system libraries are not fork-safe. Elsewhere, with one process, or for a small
-input, the files are read here.
+Fork, not spawn: a child starts with everything already imported (half a second of CPU or
+more that a spawned child would repeat) and with the arguments in its memory. Fork is used on
+Linux only; macOS's system libraries are not fork-safe. Elsewhere, with one process, or for a
+small input, the files are read here.
 
 A child that fails (killed, out of memory) is not fatal: this process reads the blocks it did
 not hand back and says so on the log.
@@ -60,9 +60,9 @@ from pipelines.sources.local import LocalFile, file_refs
 log = logging.getLogger(__name__)
 
 MIN_BLOCK_BYTES: Final = 4 * 1024 * 1024
-"""Bytes on disk (gzip-compressed, as trail files are) of the smallest block: ~0.4 s of
-reading in one process, against a fork and a block's transfer back of a few ms, and its last
-chunk decoded part-full."""
+"""Bytes on disk (gzip-compressed, as trail files are) of the smallest block: 0.1-0.6 s of
+reading in one process, of which handing its table back costs a child ~15%, and its last
+chunk is decoded part-full."""
 _LENGTH: Final = struct.Struct("<Q")
 BLOCKS_PER_PROCESS: Final = 8
 """Blocks per process, at most: finer blocks even out uneven files and processes better."""
