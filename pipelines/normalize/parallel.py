@@ -83,30 +83,6 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def read_files(
-    files: Sequence[Path],
-    *,
-    settings: Settings,
-    on_reject: Callable[[Reject], None],
-    carry: bool = False,
-    processes: int = 1,
-    min_block_bytes: int = MIN_BLOCK_BYTES,
-) -> tuple[pa.Table, DroppedFields]:
-    """Every file normalized into one table (deduplicated by id, first occurrence kept) and the
-    fields dropped from kept records; each reject goes to ``on_reject``, in input order.
-
-    ``processes``: at most this many processes read (this one included); ``carry``: the table
-    holds the ``carried`` columns too (see ``normalize_table_chunks``)."""
-    reading = start_reading(
-        files,
-        settings=settings,
-        carry=carry,
-        processes=processes,
-        min_block_bytes=min_block_bytes,
-    )
-    return reading.finish(on_reject)
-
-
 def start_reading(
     files: Sequence[Path],
     *,
@@ -115,13 +91,15 @@ def start_reading(
     processes: int = 1,
     min_block_bytes: int = MIN_BLOCK_BYTES,
 ) -> Reading:
-    """``read_files`` begun: forked children read from now on; ``finish`` gives the result."""
+    """Every file being read: forked children start now, ``Reading.finish`` gives the result.
+
+    ``processes``: at most this many processes read (this one included); ``carry``: the table
+    holds the ``carried`` columns too (see ``normalize_table_chunks``)."""
     refs = list(file_refs(files, settings))
     share = processes if _can_fork() else 1
     blocks = _blocks(refs, share * BLOCKS_PER_PROCESS, min_block_bytes)
-    # Two blocks or more a process, so that taking them as they come can even things out: on
-    # a simulated day (7 MB) forking cost more than it gave (2.0 vs 1.8 s; two processes on
-    # this machine kind each run ~40% slower than one alone).
+    # Two blocks or more a process, so that taking them as they come can even things out; on
+    # a simulated day (7 MB, seven 1 MiB blocks) forking cost more than it gave (2.0 vs 1.8 s).
     processes = max(1, min(share, len(blocks) // 2))
     return Reading(blocks if processes > 1 else [refs], settings, carry, processes)
 
@@ -152,7 +130,9 @@ class Reading:
         return _read(self.blocks[index], self.settings, self.carry, on_reject)
 
     def finish(self, on_reject: Callable[[Reject], None]) -> tuple[pa.Table, DroppedFields]:
-        """The table and dropped fields of all blocks; rejects to ``on_reject`` in order."""
+        """Every file normalized into one table (deduplicated by id, first occurrence kept) and
+        the fields dropped from kept records; each reject goes to ``on_reject``, in input
+        order."""
         if not self.children:  # one process: rejects said as they come
             return _merged([self.read(0, on_reject)], self.carry)
         done: list[_Block | None] = [None] * len(self.blocks)
@@ -162,7 +142,7 @@ class Reading:
             for index, block in _receive(child):
                 done[index] = block
         # Blocks a failed child took and never handed back.
-        read = [block or self.read(index) for index, block in enumerate(done)]
+        read = [self.read(i) if block is None else block for i, block in enumerate(done)]
         for block in read:
             for reject in block.rejects:
                 on_reject(reject)

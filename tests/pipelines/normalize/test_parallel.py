@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -57,14 +58,10 @@ def _files(folder: Path) -> list[Path]:
 
 def _read(files: list[Path], processes: int) -> tuple[pa.Table, DroppedFields, list[Reject]]:
     rejects: list[Reject] = []
-    table, dropped = parallel.read_files(
-        files,
-        settings=Settings(),
-        on_reject=rejects.append,
-        carry=True,
-        processes=processes,
-        min_block_bytes=1,
+    reading = parallel.start_reading(
+        files, settings=Settings(), carry=True, processes=processes, min_block_bytes=1
     )
+    table, dropped = reading.finish(rejects.append)
     return table, dropped, rejects
 
 
@@ -84,42 +81,36 @@ def test_forked_reading_gives_exactly_what_one_process_reading_in_order_gives(
     assert forked[0].num_rows == 31 + 21 + 15 + 25 + 10  # the repeated id kept once
 
 
+def _fails(*args: object) -> tuple[int, int]:
+    raise MemoryError("no room for the table")
+
+
+def _dies(*args: object) -> tuple[int, int]:
+    os._exit(9)
+
+
+@pytest.mark.parametrize(
+    ("failure", "said"),
+    [(_fails, "MemoryError: no room for the table"), (_dies, "exited with 9")],
+    ids=["fails", "is killed"],
+)
 def test_a_reading_process_that_fails_leaves_its_files_to_this_one(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     forks: list[object],
+    failure: Callable[..., tuple[int, int]],
+    said: str,
 ):
     files = _files(tmp_path)
     alone = _read(files, processes=1)
-
-    def fail(*args: object) -> tuple[int, int]:
-        raise MemoryError("no room for the table")
-
-    monkeypatch.setattr(parallel, "_write_ipc", fail)  # only children write tables
+    monkeypatch.setattr(parallel, "_write_ipc", failure)  # only children write tables
     with caplog.at_level(logging.WARNING, logger=parallel.__name__):
         forked = _read(files, processes=2)
     assert forked[0].equals(alone[0])
     assert forked[1:] == alone[1:]
     assert len(forks) == 1
-    assert "MemoryError: no room for the table" in caplog.text
-
-
-def test_a_reading_process_that_dies_leaves_its_files_to_this_one(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-    forks: list[object],
-):
-    files = _files(tmp_path)
-    alone = _read(files, processes=1)
-    monkeypatch.setattr(parallel, "_write_ipc", lambda *args: os._exit(9))
-    with caplog.at_level(logging.WARNING, logger=parallel.__name__):
-        forked = _read(files, processes=2)
-    assert forked[0].equals(alone[0])
-    assert forked[1:] == alone[1:]
-    assert len(forks) == 1
-    assert "exited with 9" in caplog.text
+    assert said in caplog.text
 
 
 def test_an_input_of_nothing_read_is_an_empty_carrying_table(tmp_path: Path, forks: list[object]):
