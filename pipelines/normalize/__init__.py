@@ -36,6 +36,7 @@ __all__ = [
     "TableBatch",
     "concat_batches",
     "concat_tables",
+    "empty_table",
     "filter_time",
     "normalize_blob",
     "normalize_blobs",
@@ -153,7 +154,7 @@ def _finish(pending: _Pending, dedup: bool = True) -> TableBatch:
             try:
                 done = _decode(single, dedup)
             except Exception as exc:
-                done = TableBatch(_empty(pending), [unreadable(split.source, exc)])
+                done = TableBatch(empty_table(carry=pending.carry), [unreadable(split.source, exc)])
             tables.append(done.table)
             rejects.extend(done.rejects)
             drops.append(done.dropped)
@@ -333,7 +334,7 @@ def _decode(pending: _Pending, dedup: bool = True) -> TableBatch:
     rejects = [r for _, r in keyed]
     dropped = DroppedFields.of(drops) if drops else NO_DROPS
     if not tables:
-        return TableBatch(_empty(pending), rejects, dropped)
+        return TableBatch(empty_table(carry=pending.carry), rejects, dropped)
     combined = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
     return TableBatch(_dedup_table(combined) if dedup else combined, rejects, dropped)
 
@@ -413,8 +414,9 @@ def _decode_slice(
     return _with_origin(combined.take(order), sorted(positions), pending)
 
 
-def _empty(pending: _Pending) -> pa.Table:
-    return carried.empty() if pending.carry else EVENT_SCHEMA.empty_table()
+def empty_table(*, carry: bool = False) -> pa.Table:
+    """An empty table of the shape ``normalize_table_chunks(carry=carry)`` yields."""
+    return carried.empty() if carry else EVENT_SCHEMA.empty_table()
 
 
 def _with_origin(table: pa.Table, positions: list[int], pending: _Pending) -> pa.Table:

@@ -44,12 +44,11 @@ from typing import Final, NamedTuple
 import pyarrow as pa
 
 from pipelines.dropped import DroppedFields, total_of
-from pipelines.events import EVENT_SCHEMA
 from pipelines.normalize import (
     DECODE_RECORDS,
     TableBatch,
-    carried,
     concat_tables,
+    empty_table,
     normalize_table_chunks,
 )
 from pipelines.rejects import Reject
@@ -242,7 +241,7 @@ def _write_ipc(shared: int, end: int, tables: list[pa.Table], carry: bool) -> tu
     """The tables as one Arrow IPC stream in ``shared`` from the first page boundary at or
     after ``end``: (offset, size). Written once in place, where a pipe cost ~0.3 s of CPU per
     180 MB (its 64 KiB reads and the receiving buffer's page faults)."""
-    schema = tables[0].schema if tables else _empty(carry).schema
+    schema = tables[0].schema if tables else empty_table(carry=carry).schema
 
     def write(sink: pa.NativeFile) -> None:
         with pa.ipc.new_stream(sink, schema) as writer:
@@ -322,9 +321,5 @@ def _merged(blocks: list[_Block], carry: bool) -> tuple[pa.Table, DroppedFields]
     batches = [TableBatch(table, []) for block in blocks for table in block.tables]
     table, _, _ = concat_tables(batches)
     if not table.num_rows:
-        table = _empty(carry)
+        table = empty_table(carry=carry)
     return table, total_of([block.dropped for block in blocks])
-
-
-def _empty(carry: bool) -> pa.Table:
-    return carried.empty() if carry else EVENT_SCHEMA.empty_table()
