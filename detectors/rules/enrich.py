@@ -82,6 +82,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from detectors.rules.values import to_mask
+
 _CI_PATTERN = (
     r"(?i)(?:^|[^a-z])(?:ci|cd|deploy\w*|pipeline\w*|github\w*|gitlab\w*|terraform\w*|jenkins"
     r"|codebuild|codepipeline|cloudbuild|atlantis|spinnaker|argocd)(?:[^a-z]|$)"
@@ -133,16 +135,12 @@ def principal_is_ci(events: pd.DataFrame) -> pd.Series:
     return pd.Series(hit, index=events.index)
 
 
-def _true(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
 def principal_is_human(events: pd.DataFrame) -> pd.Series:
     ptype = _arrow(events["principal_type"])
     provider = _arrow(events["provider"])
-    aws = _true(pc.equal(provider, "aws"))
-    aws_human = aws & _true(pc.is_in(ptype, pa.array(["user", "root", "federated"])))
-    gcp_user = _true(pc.equal(provider, "gcp")) & _true(pc.equal(ptype, "user"))
+    aws = to_mask(pc.equal(provider, "aws"))
+    aws_human = aws & to_mask(pc.is_in(ptype, pa.array(["user", "root", "federated"])))
+    gcp_user = to_mask(pc.equal(provider, "gcp")) & to_mask(pc.equal(ptype, "user"))
     gcp_human = gcp_user & _on_uniques(events["principal"], _gcp_person)
     sso = _on_uniques(events["principal"], _sso)
     human = aws_human | gcp_human | sso
