@@ -8,7 +8,7 @@ import os
 import sys
 
 from pipelines.lifelong import lifelong
-from pipelines.memory import small_pages
+from pipelines.native import set_native_options
 from pipelines.private import private_umask
 from service.cli.app import CommandFailed, app, err
 from service.cli.dispatch import register
@@ -21,7 +21,7 @@ def main() -> None:
     owner's alone: files 0600, folders 0700.
     """
     private_umask()
-    small_pages()  # before any command imports pyarrow (pipelines/memory.py says why)
+    set_native_options()  # before any command imports numpy or pyarrow
     # The interpreter's last act is a garbage collection over every object the command made
     # (0.25 s of CPU after detect over a day of logs); the process's memory goes back whole,
     # so it is skipped (an exit handler: it runs once the command's own handlers are done).
