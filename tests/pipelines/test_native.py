@@ -17,7 +17,7 @@ _LOAD = """
 import json
 from pipelines.native import set_native_options
 took = set_native_options()
-import numpy, pyarrow  # noqa: F401 - loaded after the options are set
+import numpy, pyarrow  # loaded after the options are set
 from threadpoolctl import threadpool_info
 blas = [pool["num_threads"] for pool in threadpool_info() if pool["internal_api"] == "openblas"]
 print(json.dumps({"took": took, "blas": blas}))
