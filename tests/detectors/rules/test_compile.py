@@ -174,3 +174,26 @@ def test_keyword_searches_the_raw_record_text_case_insensitively(tmp_path):
     assert hits(
         tmp_path, {"kw": ["image-policy.k8s.io/break-glass"], "condition": "kw"}, *rows
     ) == [0]
+
+
+def test_column_and_raw_selections_mixed_under_not_and_or(tmp_path):
+    """Columns decide most rows before any raw record is read; where a raw path is needed the
+    answer must be the same as reading every record."""
+    rows = [
+        event(action="A", raw={"requestParameters": {"x": "1"}}),  # a, x: kept
+        event(action="A", raw={"requestParameters": {"x": "1", "y": "1"}}),  # a, x, y: kept
+        event(action="B", raw={"requestParameters": {"x": "1"}}),  # x only: kept
+        event(action="B", raw={"requestParameters": {"x": "1", "y": "1"}}),  # b and y: dropped
+        event(action="C", raw={}),  # neither: dropped
+        event(action="C", raw={"requestParameters": {"y": "1"}}),  # y alone: dropped
+    ]
+    detection = {
+        "col_a": {"action": "A"},
+        "col_b": {"action": "B"},
+        "raw_x": {"requestParameters.x": "1"},
+        "raw_y": {"requestParameters.y|exists": True},
+        "condition": "(col_a or raw_x) and not (col_b and raw_y)",
+    }
+    assert hits(tmp_path, detection, *rows) == [0, 1, 2]
+    only_columns = {**detection, "condition": "not (col_a or col_b) or (col_a and not col_b)"}
+    assert hits(tmp_path, only_columns, *rows) == [0, 1, 4, 5]
