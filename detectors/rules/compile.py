@@ -216,17 +216,6 @@ class Leaf:
         raise UnsupportedRule(f"unsupported value {v!r}")  # pragma: no cover - checked at load
 
 
-def _fold(both: np.ufunc, masks: list[Mask]) -> Mask:
-    """``both`` over ``masks`` into one new array (a lone mask is returned as it is: bounds are
-    never written in place below the rule's top, whose arrays are always new)."""
-    if len(masks) == 1:
-        return masks[0]
-    out = both(masks[0], masks[1])
-    for mask in masks[2:]:
-        both(out, mask, out=out)
-    return out
-
-
 @dataclass
 class Node:
     """AND / OR / NOT over children, a leaf, or ``scope``: the rows of the rule's logsource."""
@@ -256,18 +245,19 @@ class Node:
             return hit, hit
         if self.op == "not":
             lo, hi = self.children[0].bounds(ctx)
-            if lo is hi:
-                exact = ~lo
-                return exact, exact
             return ~hi, ~lo
         parts = [child.bounds(ctx) for child in self.children]
-        both = np.logical_and if self.op == "and" else np.logical_or
-        lo = _fold(both, [plo for plo, _ in parts])
-        if all(plo is phi for plo, phi in parts):
-            # Every child decided from columns (most rules' trees): one pass, and the same
-            # array for both bounds, which tells the parent it is exact too.
-            return lo, lo
-        return lo, _fold(both, [phi for _, phi in parts])
+        if self.op == "and":
+            lo, hi = parts[0][0].copy(), parts[0][1].copy()
+            for plo, phi in parts[1:]:
+                lo &= plo
+                hi &= phi
+        else:
+            lo, hi = parts[0][0].copy(), parts[0][1].copy()
+            for plo, phi in parts[1:]:
+                lo |= plo
+                hi |= phi
+        return lo, hi
 
     def screen_bounds(self, ctx: BatchContext, rows: np.ndarray) -> tuple[Mask, Mask]:
         """(lower, upper) over ``rows``, as ``bounds`` but a screened raw leaf is False where
