@@ -172,11 +172,29 @@ class Leaf:
             return fieldref(values, other, v.starts_with, v.ends_with)
         return values.any_per_row(self._elements(values.text))
 
+    def matches_no_value(self, ctx: BatchContext) -> bool:
+        """True when no value the batch holds for this column-level field satisfies the leaf
+        (False when that is not known without reading rows: raw paths, presence, fieldref)."""
+        if self.row_level or not isinstance(self.value, _DISTINCT_TYPES):
+            return False
+        return not self._value_hits(ctx, carried=False).any()
+
+    def _value_hits(self, ctx: BatchContext, *, carried: bool) -> np.ndarray:
+        """Per distinct value of the field (``ctx.distinct``), whether it satisfies the leaf;
+        one more False at the end for code -1 (null). Worked out once per batch."""
+        memo_key = (f"values/{'carried/' if carried else ''}{self.field}", self.key)
+        hits = ctx.memo.get(memo_key)
+        if hits is None:
+            distinct = ctx.distinct(self.field, carried=carried)
+            hits = np.append(self._elements(distinct.uniques), False)
+            ctx.memo[memo_key] = hits
+        return hits
+
     def _match_distinct(self, ctx: BatchContext, carried: bool) -> Mask:
         """A column over the whole batch: it has few distinct values, so each is matched once
         and the result spread to the rows."""
         distinct = ctx.distinct(self.field, carried=carried)
-        per_value = np.append(self._elements(distinct.uniques), False)  # code -1: null
+        per_value = self._value_hits(ctx, carried=carried)
         matched = np.flatnonzero(per_value)
         if len(matched) == 0:  # most leaves name a value the batch does not hold
             return np.zeros(ctx.n, dtype=bool)
@@ -229,6 +247,21 @@ class Node:
         if self.leaf is not None:
             return [self.leaf]
         return [leaf for child in self.children for leaf in child.leaves()]
+
+    def matches_nothing(self, ctx: BatchContext) -> bool:
+        """True when no row of the batch can match, told from the logsource's rows and the
+        distinct values of column fields alone, before any mask over the rows is made: most
+        rules name actions a batch does not hold (239 of 281 Sigma rules matched nothing at
+        288k events). False means "perhaps"."""
+        if self.scope is not None:
+            return not ctx.rows_of(self.scope).any()
+        if self.leaf is not None:
+            return self.leaf.matches_no_value(ctx)
+        if self.op == "and":
+            return any(child.matches_nothing(ctx) for child in self.children)
+        if self.op == "or":
+            return all(child.matches_nothing(ctx) for child in self.children)
+        return False  # NOT: a leaf that matches nothing makes it match everything
 
     def bounds(self, ctx: BatchContext) -> tuple[Mask, Mask]:
         """(lower, upper) over the whole batch from columns alone; raw leaves are unknown."""

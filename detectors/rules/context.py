@@ -132,6 +132,7 @@ class BatchContext:
         self._table: pa.Table | None = None
         self._events: pd.DataFrame | None = None
         self._no_rows: np.ndarray | None = None
+        self._no_rows_packed: np.ndarray | None = None
         self.n = self._source.num_rows
         self.time_ns = self._source.column("time").cast(pa.int64()).to_numpy()
         """Event times as int64 microseconds since the epoch (cheap to sort and slice)."""
@@ -193,6 +194,14 @@ class BatchContext:
             self._no_rows = np.zeros(self.n, dtype=bool)
             self._no_rows.flags.writeable = False
         return self._no_rows
+
+    @property
+    def no_rows_packed(self) -> np.ndarray:
+        """``no_rows`` as ``np.packbits`` gives it, shared the same way."""
+        if self._no_rows_packed is None:
+            self._no_rows_packed = np.packbits(self.no_rows)
+            self._no_rows_packed.flags.writeable = False
+        return self._no_rows_packed
 
     @property
     def raw(self) -> pa.ChunkedArray:

@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from detectors.rules.context import BatchContext
 from detectors.rules.engine import match_rules
+from detectors.rules.sigma_rules import SigmaDetectionRule
 from tests.detectors.rules.rulekit import sigma
 from tests.factories import event, events
 
@@ -197,3 +199,43 @@ def test_column_and_raw_selections_mixed_under_not_and_or(tmp_path):
     assert hits(tmp_path, detection, *rows) == [0, 1, 2]
     only_columns = {**detection, "condition": "not (col_a or col_b) or (col_a and not col_b)"}
     assert hits(tmp_path, only_columns, *rows) == [0, 1, 4, 5]
+
+
+@pytest.mark.parametrize(
+    ("condition", "nothing", "expected"),
+    [
+        ("absent", True, []),  # an action the batch does not hold
+        ("absent and present", True, []),
+        ("absent or present", False, [0]),
+        ("absent or gone", True, []),
+        ("not absent", False, [0, 1]),  # every row: never told "nothing"
+        ("absent_raw", False, []),  # a raw path: not known without reading records
+        ("absent or absent_raw", False, []),
+        ("present and not absent_raw", False, [0]),
+    ],
+)
+def test_a_rule_is_told_to_match_nothing_only_when_no_row_can(
+    tmp_path, condition, nothing, expected
+):
+    rows = [event(action="A", raw={"requestParameters": {"x": "1"}}), event(action="B")]
+    detection = {
+        "absent": {"eventName": "Z"},
+        "gone": {"eventName": "Y"},
+        "present": {"eventName": "A"},
+        "absent_raw": {"requestParameters.x": "2"},
+        "condition": condition,
+    }
+    rule = sigma(tmp_path, detection)
+    assert isinstance(rule, SigmaDetectionRule)
+    assert rule.tree.matches_nothing(BatchContext(events(*rows))) is nothing
+    assert hits(tmp_path, detection, *rows) == expected
+
+
+def test_rules_of_the_other_provider_match_nothing_before_any_row_is_read(tmp_path):
+    rule = sigma(
+        tmp_path,
+        {"sel": {"gcp.audit.method_name": "SetIamPolicy"}, "condition": "sel"},
+        logsource={"product": "gcp", "service": "gcp.audit"},
+    )
+    assert isinstance(rule, SigmaDetectionRule)
+    assert rule.tree.matches_nothing(BatchContext(events(event(), event()))) is True
