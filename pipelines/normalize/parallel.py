@@ -149,7 +149,13 @@ class Reading:
 
 
 def _can_fork() -> bool:
-    return sys.platform.startswith("linux") and hasattr(os, "memfd_create")
+    """Linux with memory files, and ``/proc`` mounted: a reader appends to its memory file by
+    its ``/proc/self/fd`` path (without it every reader would fail and say so on each run)."""
+    return (
+        sys.platform.startswith("linux")
+        and hasattr(os, "memfd_create")
+        and os.path.isdir("/proc/self/fd")
+    )
 
 
 def _blocks(refs: list[LocalFile], most: int, min_bytes: int) -> list[list[LocalFile]]:

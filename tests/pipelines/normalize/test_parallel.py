@@ -166,3 +166,18 @@ def test_children_take_the_blocks_while_this_process_is_busy(tmp_path: Path, for
     table, dropped = reading.finish(rejects.append)
     assert table.equals(alone[0])
     assert (dropped, rejects) == alone[1:]
+
+
+def test_without_proc_mounted_the_files_are_read_here_alone(
+    tmp_path: Path, forks: list[object], monkeypatch: pytest.MonkeyPatch
+):
+    files = _files(tmp_path)
+    alone = _read(files, processes=1)
+    real_isdir = os.path.isdir
+    monkeypatch.setattr(
+        parallel.os.path, "isdir", lambda path: path != "/proc/self/fd" and real_isdir(path)
+    )
+    here = _read(files, processes=3)
+    assert forks == []  # no reader forked, so none fails and warns on every run
+    assert here[0].equals(alone[0])
+    assert here[2] == alone[2]
