@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from detectors.rules import enrich, fields
+from detectors.rules.matchers import to_bool
 from detectors.rules.rawbytes import (
     RawBytes,
     RowText,
@@ -31,7 +32,7 @@ from detectors.rules.rawbytes import (
     joined,
 )
 from detectors.rules.rawpaths import PathDecoder, decoder_for, walk
-from detectors.rules.values import Values, any_per_row, nested_strings, to_mask, to_text
+from detectors.rules.values import Values, any_per_row, nested_strings, to_text
 from pipelines.events import EVENT_COLUMNS, events_from_arrow, events_to_arrow
 from pipelines.normalize.carried import KNOWN
 
@@ -167,7 +168,7 @@ class BatchContext:
         """Raw paths the normalizer decoded (``normalize.carried``), exact where ``_known``."""
         self._known = np.zeros(self.n, dtype=bool)
         if carried is not None and carried.num_rows == self.n:
-            self._known = to_mask(carried.column(KNOWN))
+            self._known = to_bool(carried.column(KNOWN))
             self._carried = {
                 name: carried.column(name).combine_chunks()
                 for name in carried.column_names
@@ -297,9 +298,9 @@ class BatchContext:
         mask = self._scopes.get(scope)
         if mask is None:
             provider = "aws" if scope == "aws" else "gcp"
-            mask = to_mask(pc.equal(self.column("provider"), provider))
+            mask = to_bool(pc.equal(self.column("provider"), provider))
             if scope == "gcp_audit":
-                mask &= to_mask(pc.is_valid(self.column("principal")))
+                mask &= to_bool(pc.is_valid(self.column("principal")))
             self._scopes[scope] = mask
         return mask
 
@@ -313,7 +314,7 @@ class BatchContext:
             owners, texts = [np.arange(self.n)], [first]
             for column in alias.columns[1:]:
                 other = self.column_text(column)
-                differs = to_mask(pc.not_equal(first, other))  # null where either is null
+                differs = to_bool(pc.not_equal(first, other))  # null where either is null
                 rows = np.flatnonzero(differs)
                 owners.append(rows)
                 texts.append(other.take(pa.array(rows, pa.int64())))
@@ -345,7 +346,7 @@ class BatchContext:
             # of its rows (a take of 30k rows of 288k costs ~0.08 s, of 70k ~0.5 s).
             if len(todo) > self.n // 8:
                 found = pc.match_substring_regex(self.raw, pattern)
-                known[:] = to_mask(found) | self._raw_unsure(None)
+                known[:] = to_bool(found) | self._raw_unsure(None)
             else:
                 known[todo] = self._search_rows(todo, pattern) | self._raw_unsure(todo)
         return known[rows] == 1
@@ -388,11 +389,11 @@ class BatchContext:
                 continue
             chunk = raw.chunk(int(c))
             if pc.match_substring_regex(joined(chunk), UNICODE_ESCAPE).true_count:
-                unsure = to_mask(pc.match_substring_regex(chunk, UNICODE_ESCAPE))
+                unsure = to_bool(pc.match_substring_regex(chunk, UNICODE_ESCAPE))
             else:
                 unsure = np.zeros(len(chunk), dtype=bool)
             if not ascii_only(chunk):
-                unsure |= to_mask(pc.invert(pc.string_is_ascii(chunk)))
+                unsure |= to_bool(pc.invert(pc.string_is_ascii(chunk)))
             self._unsure[int(starts[c]) : int(starts[c + 1])] = unsure
             self._unsure_done[c] = True
         return self._unsure if rows is None else self._unsure[rows]

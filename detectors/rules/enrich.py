@@ -82,7 +82,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from detectors.rules.values import to_mask
+from detectors.rules.matchers import to_bool
 
 _CI_PATTERN = (
     r"(?i)(?:^|[^a-z])(?:ci|cd|deploy\w*|pipeline\w*|github\w*|gitlab\w*|terraform\w*|jenkins"
@@ -138,9 +138,9 @@ def principal_is_ci(events: pd.DataFrame) -> pd.Series:
 def principal_is_human(events: pd.DataFrame) -> pd.Series:
     ptype = _arrow(events["principal_type"])
     provider = _arrow(events["provider"])
-    aws = to_mask(pc.equal(provider, "aws"))
-    aws_human = aws & to_mask(pc.is_in(ptype, pa.array(["user", "root", "federated"])))
-    gcp_user = to_mask(pc.equal(provider, "gcp")) & to_mask(pc.equal(ptype, "user"))
+    aws = to_bool(pc.equal(provider, "aws"))
+    aws_human = aws & to_bool(pc.is_in(ptype, pa.array(["user", "root", "federated"])))
+    gcp_user = to_bool(pc.equal(provider, "gcp")) & to_bool(pc.equal(ptype, "user"))
     gcp_human = gcp_user & _on_uniques(events["principal"], _gcp_person)
     sso = _on_uniques(events["principal"], _sso)
     human = aws_human | gcp_human | sso

@@ -35,6 +35,7 @@ class UnsupportedRule(ValueError):
 
 
 def to_bool(array: pa.Array | pa.ChunkedArray) -> Mask:
+    """An Arrow boolean column as a numpy row mask, null read as False."""
     return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 

@@ -64,11 +64,6 @@ def any_per_row(n: int, owner: np.ndarray | None, element_match: np.ndarray) -> 
     return out
 
 
-def to_mask(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """An Arrow boolean column as a numpy row mask, null read as False."""
-    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
 def nested_strings(value: Any) -> Iterator[str]:
     """Every string inside a JSON object or list, at any depth (a policy document logged as a
     string inside ``requestParameters`` is one of them, with its own quotes)."""
