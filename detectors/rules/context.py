@@ -163,7 +163,9 @@ class BatchContext:
         self.samples: dict[int, dict[str, Any]] = {}
         """Evidence sample records by row, built once for every alert that shows them."""
         self.memo: dict[tuple[str, str], np.ndarray] = {}
-        """Full-frame leaf results keyed by (field, predicate key), bit-packed: rules share them."""
+        """Leaf results rules share, keyed by (field, predicate key): over the whole frame,
+        bit-packed; and, under ``values/<field>``, one bool per distinct value of the field
+        (``Leaf._value_hits``)."""
         self._carried: dict[str, pa.Array] = {}
         """Raw paths the normalizer decoded (``normalize.carried``), exact where ``_known``."""
         self._known = np.zeros(self.n, dtype=bool)
