@@ -80,3 +80,21 @@ def dask_scheduler(moto_endpoint: str) -> Iterator[str]:
         yield cluster.scheduler_address
     finally:
         cluster.close()
+
+
+@pytest.fixture
+def forks(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """``functrail detect``'s forked reading with a block per file (test files are too small to
+    cut by size); the list holds one entry per reader forked."""
+    from pipelines.normalize import parallel
+
+    started: list[object] = []
+    start = parallel._start
+
+    def watched(*args):
+        started.append(args)
+        return start(*args)
+
+    monkeypatch.setattr(parallel, "_blocks", lambda refs, most, _: [[ref] for ref in refs])
+    monkeypatch.setattr(parallel, "_start", watched)
+    return started

@@ -19,21 +19,6 @@ from tests.factories import cloudtrail_file, cloudtrail_record, json_lines, log_
 pytestmark = pytest.mark.skipif(not parallel._can_fork(), reason="forked reading is Linux-only")
 
 
-@pytest.fixture
-def forks(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """A block per file (test files are too small to cut by size), and the readers forked."""
-    started: list[object] = []
-    start = parallel._start
-
-    def watched(*args):
-        started.append(args)
-        return start(*args)
-
-    monkeypatch.setattr(parallel, "_blocks", lambda refs, most, _: [[ref] for ref in refs])
-    monkeypatch.setattr(parallel, "_start", watched)
-    return started
-
-
 def _trail(n: int) -> list[dict[str, object]]:
     return [cloudtrail_record() for _ in range(n)]
 

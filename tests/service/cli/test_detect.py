@@ -114,21 +114,12 @@ def test_attacker_text_reaches_stderr_as_written_not_as_emoji(settings, tmp_path
 
 
 def test_files_read_on_forked_processes_give_the_same_alerts_and_rejects(
-    inputs, settings, monkeypatch
+    inputs, settings, monkeypatch, forks
 ):
     from pipelines.normalize import parallel
 
     if not parallel._can_fork():
         pytest.skip("forked reading is Linux-only")
-    start = parallel._start
-    forked: list[object] = []
-
-    def watched(*args):
-        forked.append(args)
-        return start(*args)
-
-    monkeypatch.setattr(parallel, "_blocks", lambda refs, most, _: [[ref] for ref in refs])
-    monkeypatch.setattr(parallel, "_start", watched)
     (inputs / "more.json.gz").write_bytes(cloudtrail_file(cloudtrail_record(), compress=True))
     (inputs / "more.jsonl").write_bytes(json_lines(log_entry(), log_entry()))
     names = ["aws.json.gz", "gcp.jsonl", "more.json.gz", "more.jsonl"]
@@ -136,10 +127,10 @@ def test_files_read_on_forked_processes_give_the_same_alerts_and_rejects(
     args = ("detect", "--detectors", "rules", "--format", "jsonl", *files)
     monkeypatch.setenv("FUNCTRAIL_READ_PROCESSES", "1")
     alone = run(*args)
-    assert not forked
+    assert not forks
     monkeypatch.setenv("FUNCTRAIL_READ_PROCESSES", "2")
     two = run(*args)
-    assert len(forked) == 1
+    assert len(forks) == 1
     assert two.exit_code == alone.exit_code == 0
     assert two.stdout == alone.stdout
     assert two.stderr.splitlines()[:-1] == alone.stderr.splitlines()[:-1]  # the last: rejects file
