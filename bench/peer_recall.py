@@ -7,12 +7,14 @@ Panther's open rule pack (``git clone https://github.com/panther-labs/panther-an
 with each rule, the records it must and must not alert on. Its CloudTrail (``AWS.CloudTrail``)
 and Cloud Audit Logs (``GCP.AuditLog``) rules of the chosen severities are read; every test
 record is written as its provider logs it (a ``{"Records": [...]}`` trail file, a JSON line per
-LogEntry), one file per provider and expectation, and ``functrail detect --detectors rules``
+LogEntry), one file per provider, and ``functrail detect --detectors rules``
 runs over them as a user runs it (a fresh process, this checkout's pack, and ``--rules``).
 
-A record counts as caught when an alert's ``evidence.event_ids`` names it. Each record gets its
-own id (``eventID`` / ``insertId`` = ``peer-<n>``); a record without a time gets a fixed one
-(counted as ``filled``), since the normalizer rejects an event without one. Nothing else is
+Test records of another kind (a rule for several log types, such as Kubernetes audit events or
+threat-intel matches, tests those too) are left out and counted. A record counts as caught when
+an alert's ``evidence.event_ids`` names it. Each record gets its own id (``eventID`` /
+``insertId`` = ``peer-<n>``); a record without a time gets a fixed one (counted as
+``filled``), since the normalizer rejects an event without one. Nothing else is
 changed, so a record that only reaches its peer rule through that pack's mocks or enrichment
 stays as written.
 
@@ -89,14 +91,29 @@ def peer_rules(peer: Path, severities: set[str]) -> list[dict[str, Any]]:
     return rules
 
 
-def cases_of(rules: list[dict[str, Any]]) -> list[Case]:
-    """Every test record of ``rules`` with a fresh id, in its provider's logged shape."""
+def provider_of(log: dict[str, Any], log_types: list[str]) -> str | None:
+    """The provider whose record ``log`` is, or None: a rule for several log types (Kubernetes
+    audit, threat-intel matches on any log) also tests records of other kinds."""
+    kind = log.get("p_log_type")
+    trail = {key.lower() for key in log} & {"eventname", "eventsource"}
+    if kind in (None, "AWS.CloudTrail") and "AWS.CloudTrail" in log_types and trail:
+        return "aws"
+    if kind in (None, "GCP.AuditLog") and "GCP.AuditLog" in log_types and "protoPayload" in log:
+        return "gcp"
+    return None
+
+
+def cases_of(rules: list[dict[str, Any]]) -> tuple[list[Case], int]:
+    """Every test record of ``rules`` with a fresh id, in its provider's logged shape; and the
+    number of records left out as of neither log type."""
     cases: list[Case] = []
+    other = 0
     for spec in rules:
-        provider = next(LOG_TYPES[k] for k in spec["LogTypes"] if k in LOG_TYPES)
         for test in spec.get("Tests") or []:
             log = test.get("Log")
-            if not isinstance(log, dict):
+            provider = provider_of(log, spec["LogTypes"]) if isinstance(log, dict) else None
+            if provider is None or not isinstance(log, dict):
+                other += 1
                 continue
             event_id = f"peer-{len(cases)}"
             record = dict(log)
@@ -112,7 +129,7 @@ def cases_of(rules: list[dict[str, Any]]) -> list[Case]:
                 Case(event_id, provider, spec["RuleID"], spec["Severity"],
                      bool(test.get("ExpectedResult")), record, filled)
             )  # fmt: skip
-    return cases
+    return cases, other
 
 
 def write_inputs(cases: list[Case], folder: Path) -> None:
@@ -188,12 +205,15 @@ def main() -> None:
     args = parser.parse_args()
 
     rules = peer_rules(args.peer, set(args.severity.split(",")))
-    cases = cases_of(rules)
+    cases, other = cases_of(rules)
     with tempfile.TemporaryDirectory(prefix="peer-recall-") as scratch:
         folder = args.keep or Path(scratch)
         write_inputs(cases, folder)
         alerted, rejected, summary = detect(folder, args.rules)
-    print(f"peer rules: {len(rules)} ({args.severity}); records: {len(cases)}")
+    print(
+        f"peer rules: {len(rules)} ({args.severity}); records: {len(cases)} "
+        f"(left out, of another log type: {other})"
+    )
     print(f"detect: {summary}")
     print(f"{'provider':8} {'expected':8} {'records':>7} {'rejected':>8} {'alerted':>10} "
           f"{'medium+':>10} {'filled':>6}")  # fmt: skip
