@@ -6,8 +6,10 @@ Two kinds, both usable in a rule's ``detection`` and title like any column:
 - raw enrichments read the raw record, so, like raw paths, they are only computed for the rows a
   rule's column-only prefilter let through.
 
-- ``principal_is_ci`` (column): principal or session name looks like a CI/deploy identity
-  (ci, deploy, pipeline, github, gitlab, terraform, jenkins, codebuild, cloudbuild, ...);
+- ``principal_is_ci`` (column): the principal (IAM user or role, GCP service account) looks like a
+  CI/deploy identity (ci, deploy, pipeline, github, gitlab, terraform, jenkins, codebuild,
+  cloudbuild, ...). Never the role session name: whoever calls AssumeRole picks it, so an
+  intruder's session named ``terraform`` would silence every rule that spares CI;
 - ``principal_is_human`` (column): an IAM user, root, federated or SSO (``AWSReservedSSO_``)
   identity on AWS or a ``user`` on GCP with an email or a workforce pool subject, and not CI-like;
   a GCP workload federated through a workload identity pool
@@ -131,8 +133,7 @@ def _gcp_person(text: pd.Series) -> pd.Series:
 
 
 def principal_is_ci(events: pd.DataFrame) -> pd.Series:
-    hit = _on_uniques(events["principal"], _ci) | _on_uniques(events["session"], _ci)
-    return pd.Series(hit, index=events.index)
+    return pd.Series(_on_uniques(events["principal"], _ci), index=events.index)
 
 
 def principal_is_human(events: pd.DataFrame) -> pd.Series:

@@ -24,6 +24,7 @@ from detectors.rules.enrich import (
     patch_operations,
     policy_foreign_accounts,
     policy_principals,
+    principal_is_ci,
     principal_is_human,
     public_grant,
     public_members,
@@ -69,6 +70,20 @@ def test_principal_is_human_excludes_ci_roles():
         event(provider="gcp", principal_type="user", principal="kim@example.org"),
     )
     assert principal_is_human(rows).tolist() == [True, False, False, True, False, True]
+
+
+def test_principal_is_ci_reads_the_principal_not_the_session_name_its_caller_chose():
+    """Whoever calls AssumeRole names the session: an intruder naming theirs ``terraform`` must
+    not pass for the pipeline (nor a person whose name is Jenkins)."""
+    role = f"arn:aws:iam::{ACCOUNT}:role/"
+    rows = events(
+        event(principal_type="role", principal=role + "ci-deploy", session="4821"),
+        event(principal_type="role", principal=role + "github-actions-oidc", session="run-77"),
+        event(principal_type="role", principal=role + "AdminRole", session="terraform"),
+        event(principal_type="role", principal=role + "AdminRole", session="GitHubActions"),
+        event(principal_type="role", principal=role + "SampleRole", session="leroy.jenkins"),
+    )
+    assert principal_is_ci(rows).tolist() == [True, True, False, False, False]
 
 
 def test_trust_accounts_reads_policy_document_string():
