@@ -39,13 +39,12 @@ from typing import Any
 
 import orjson
 import yaml
+from pack_precision import functrail  # a sibling script, not a package
 
 LOG_TYPES = {"AWS.CloudTrail": "aws", "GCP.AuditLog": "gcp"}
 FIXED_TIME = "2026-03-02T12:00:00Z"
 SEVERE = {"medium", "high", "critical"}
 _REJECT = re.compile(r"^(?P<file>\S+) record (?P<record>\d+): (?P<reason>.*)$")
-_IDS: dict[str, list[str]] = {}
-"""Input file name -> the event id of each of its records, in order (set by write_inputs)."""
 
 
 @dataclass
@@ -55,7 +54,6 @@ class Case:
     event_id: str
     provider: str
     rule: str
-    severity: str
     expected: bool
     record: dict[str, Any]
     filled: bool
@@ -126,14 +124,15 @@ def cases_of(rules: list[dict[str, Any]]) -> tuple[list[Case], int]:
                 filled = "timestamp" not in record
                 record.setdefault("timestamp", FIXED_TIME)
             cases.append(
-                Case(event_id, provider, spec["RuleID"], spec["Severity"],
-                     bool(test.get("ExpectedResult")), record, filled)
+                Case(event_id, provider, spec["RuleID"], bool(test.get("ExpectedResult")),
+                     record, filled)
             )  # fmt: skip
     return cases, other
 
 
-def write_inputs(cases: list[Case], folder: Path) -> None:
-    """A trail file of the CloudTrail records and a JSON-lines file of the LogEntries."""
+def write_inputs(cases: list[Case], folder: Path) -> dict[str, list[str]]:
+    """A trail file of the CloudTrail records and a JSON-lines file of the LogEntries; each
+    file's name -> the event ids of its records, in order (how detect names a reject)."""
     folder.mkdir(parents=True, exist_ok=True)
     aws = [c for c in cases if c.provider == "aws"]
     gcp = [c for c in cases if c.provider == "gcp"]
@@ -141,15 +140,19 @@ def write_inputs(cases: list[Case], folder: Path) -> None:
     (folder / "cloudtrail.json").write_bytes(trail)
     lines = [orjson.dumps(c.record, default=str) for c in gcp]
     (folder / "auditlogs.jsonl").write_bytes(b"\n".join(lines) + b"\n")
-    _IDS["cloudtrail.json"] = [c.event_id for c in aws]
-    _IDS["auditlogs.jsonl"] = [c.event_id for c in gcp]
+    return {
+        "cloudtrail.json": [c.event_id for c in aws],
+        "auditlogs.jsonl": [c.event_id for c in gcp],
+    }
 
 
-def detect(folder: Path, rules: list[str]) -> tuple[dict[str, set[str]], dict[str, str], str]:
+def detect(
+    folder: Path, ids: dict[str, list[str]], rules: list[str]
+) -> tuple[dict[str, set[str]], dict[str, str], str]:
     """Event id -> severities of the alerts naming it; event id -> why it was rejected; and
     detect's summary line."""
     command = [
-        str(Path(sys.executable).with_name("functrail")), "detect", str(folder),
+        *functrail(), "detect", str(folder),
         "--detectors", "rules", "-f", "jsonl", *(a for r in rules for a in ("--rules", r)),
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, check=False, env=dict(os.environ))
@@ -164,8 +167,7 @@ def detect(folder: Path, rules: list[str]) -> tuple[dict[str, set[str]], dict[st
     rejected: dict[str, str] = {}
     for line in said:
         if found := _REJECT.match(line):
-            ids = _IDS[Path(found["file"]).name]
-            rejected[ids[int(found["record"])]] = found["reason"]
+            rejected[ids[Path(found["file"]).name][int(found["record"])]] = found["reason"]
     return alerted, rejected, said[-1] if said else ""
 
 
@@ -208,8 +210,8 @@ def main() -> None:
     cases, other = cases_of(rules)
     with tempfile.TemporaryDirectory(prefix="peer-recall-") as scratch:
         folder = args.keep or Path(scratch)
-        write_inputs(cases, folder)
-        alerted, rejected, summary = detect(folder, args.rules)
+        ids = write_inputs(cases, folder)
+        alerted, rejected, summary = detect(folder, ids, args.rules)
     print(
         f"peer rules: {len(rules)} ({args.severity}); records: {len(cases)} "
         f"(left out, of another log type: {other})"
