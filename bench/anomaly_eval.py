@@ -13,7 +13,9 @@ as the daily job moves them. Alerts are matched to ``labels.jsonl`` by ``models.
 
 One seed injects the same attacks every week (same principal, address, hour): with
 ``--weeks 2`` the second week measures repeats of caught attacks, which novelty no longer
-flags; more seeds measure first occurrences.
+flags unless an analyst confirmed the first (``--confirm``: each alert that caught an attack
+is called a true positive the next morning, so its first-seen values stay unknown to the
+principal, as ``functrail`` does after such a verdict); more seeds measure first occurrences.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ import pandas as pd
 from detectors.alert import Alert
 from detectors.anomaly import detect_anomalies
 from models.bundle import TrainConfig
-from models.evaluation import Flagged, Label, Scorecard, read_labels, score_alerts
+from models.evaluation import Flagged, Label, Scorecard, matches, read_labels, score_alerts
 from models.train import lake_days, train
+from models.verdicts import Adjustment, adjust_history, adjustment_from_alert
 from pipelines.features import FEATURE_COLUMNS, window_start
 from pipelines.features.functions import config_changes, read_config_changes
 from pipelines.lake import EventLake
@@ -67,6 +70,17 @@ def flagged(alert: Alert) -> Flagged:
         last_seen=alert.last_seen,
         event_ids=frozenset(alert.evidence.event_ids),
     )
+
+
+def _confirmed(alerts: list[Alert], labels: list[Label], day: date) -> list[Adjustment]:
+    """The true-positive verdicts an analyst gives the day's alerts that caught an attack."""
+    now = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    made = (
+        adjustment_from_alert(a.model_dump(mode="json"), "bench", now, confirmed=True)
+        for a in alerts
+        if any(matches(flagged(a), label) for label in labels)
+    )
+    return [m for m in made if m is not None]
 
 
 def run_seed(
@@ -111,12 +125,16 @@ def run_seed(
     )
     alerts: list[Alert] = []
     days: list[date] = []
+    confirmed: list[Adjustment] = []
     for day, events in test.groupby(window_start(test["time"], "day"), sort=True):
         changes = pd.concat([changes, config_changes(events)], ignore_index=True)
-        run = detect_anomalies(events, model, history=history, changes=changes)
+        scoring = adjust_history(history, confirmed)  # as the job: history, then verdicts
+        run = detect_anomalies(events, model, history=scoring, changes=changes)
         alerts.extend(run.alerts)
         history = history.update(events[events["principal"].notna()])
         days.append(pd.Timestamp(day).date())
+        if args.confirm:  # the analyst calls each alert that caught an attack a true positive
+            confirmed.extend(_confirmed(run.alerts, labels, days[-1]))
     print(
         f"seed {seed}: {len(test)} test events, {len(alerts)} alerts, "
         f"train+simulate {trained:.0f}s, total {time.perf_counter() - t0:.0f}s",
@@ -148,6 +166,11 @@ def main() -> None:
     parser.add_argument("--weeks", type=int, default=2)
     parser.add_argument("--scale", type=float, default=0.3)
     parser.add_argument("--png", default="docs/img/anomaly-pr.png")
+    parser.add_argument(
+        "--confirm",
+        action="store_true",
+        help="an analyst calls each caught attack's alerts true positives the next morning",
+    )
     args = parser.parse_args()
 
     every_alert: list[Flagged] = []

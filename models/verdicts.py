@@ -74,8 +74,9 @@ WIDENED_RULES: Final = ("first-seen", "volume", "denial-of-wallet")
 
 @dataclass(frozen=True)
 class Adjustment:
-    """A baseline widened after a false positive: the values now known to a principal
-    (first-seen), or a floor under a series' alert bar (volume, denial-of-wallet)."""
+    """A baseline changed by a verdict: after a false positive, the values now known to a
+    principal (first-seen) or a floor under a series' alert bar (volume, denial-of-wallet);
+    after a true positive, a first-seen alert's values kept unknown to its principal."""
 
     id: str
     rule_id: str
@@ -91,9 +92,17 @@ class Adjustment:
     floor: float | None = None
     """Volume / denial-of-wallet: windows up to this count no longer alert."""
     measure: str | None = None
+    unlearned: bool = False
+    """True positive: ``values`` stay new to the principal however often the daily history
+    sees them again, so the attacker's return from the same address or tool alerts again."""
 
     def note(self) -> str:
         """How the explanation of a later alert on the same entity says it."""
+        if self.unlearned:
+            return (
+                f"kept unknown {self.created[:10]} after true positive {self.alert_id[:8]}: "
+                f"{len(self.values)} value(s) of the attack"
+            )
         what = (
             f"{len(self.values)} value(s) made known"
             if self.values
@@ -103,12 +112,15 @@ class Adjustment:
 
 
 def adjustment_from_alert(
-    alert: dict[str, Any], by: str | None, now: datetime
+    alert: dict[str, Any], by: str | None, now: datetime, *, confirmed: bool = False
 ) -> Adjustment | None:
     """The widening a false-positive verdict on ``alert`` (a stored alert as a dict: rule_id,
-    provider, account, principal, resource, explanation, evidence...) asks for, or None."""
+    provider, account, principal, resource, explanation, evidence...) asks for, or None;
+    ``confirmed`` (a true positive): its first-seen values kept unknown instead, or None."""
     rule = str(alert.get("rule_id"))
     if alert.get("detector") != "anomaly" or rule not in WIDENED_RULES:
+        return None
+    if confirmed and rule != "first-seen":
         return None
     explanation = alert.get("explanation") or []
     base: dict[str, Any] = {
@@ -121,15 +133,18 @@ def adjustment_from_alert(
         "by": by,
     }
     if rule == "first-seen":
+        samples = (alert.get("evidence") or {}).get("sample") or []
         values = [
-            [str(d["feature"])[len(NOVELTY_FEATURE) :], str(d["observed"])]
+            [kind, _logged(kind, str(d["observed"]), samples)]
             for d in explanation
             if str(d.get("feature", "")).startswith(NOVELTY_FEATURE)
             and d.get("feature") != "new principal"
+            for kind in [str(d["feature"])[len(NOVELTY_FEATURE) :]]
         ]
         if not values or not alert.get("principal"):
             return None
-        return Adjustment(**base, entity=str(alert["principal"]), values=values)
+        entity = str(alert["principal"])
+        return Adjustment(**base, entity=entity, values=values, unlearned=confirmed)
     series = _series(alert)
     counts = [d.get("observed") for d in explanation if isinstance(d.get("observed"), int | float)]
     if series is None or not counts:
@@ -137,6 +152,17 @@ def adjustment_from_alert(
     measure = "invocations" if rule == "denial-of-wallet" else _measure(explanation)
     floor = float(max(counts)) * 1.1
     return Adjustment(**base, entity=series, floor=floor, measure=measure)
+
+
+def _logged(kind: str, shown: str, samples: Sequence[dict[str, Any]]) -> str:
+    """The value as logged: an explanation shows a long one (a browser's or gcloud's user
+    agent) cut short, which would match nothing in the history; the alert's sample records
+    hold it whole."""
+    for record in samples:
+        value = record.get(kind)
+        if isinstance(value, str) and value.startswith(shown):
+            return value
+    return shown
 
 
 def _series(alert: dict[str, Any]) -> str | None:
@@ -185,25 +211,41 @@ class Adjustments:
         write_atomic(self.path, body.encode())
 
 
-def widen_history(history: PrincipalHistory, adjustments: Sequence[Adjustment]) -> PrincipalHistory:
-    """``history`` with each first-seen adjustment's values known to its principal."""
+def adjust_history(
+    history: PrincipalHistory, adjustments: Sequence[Adjustment]
+) -> PrincipalHistory:
+    """``history`` with each false positive's first-seen values known to its principal, and each
+    true positive's unknown to it again (applied after the day summaries that learned them)."""
+    widened = [a for a in adjustments if a.rule_id == "first-seen" and not a.unlearned]
+    unlearned = [a for a in adjustments if a.rule_id == "first-seen" and a.unlearned]
+    seen = history.seen
+    if any(a.values for a in widened):
+        known = _values(widened)
+        stamp = pd.Timestamp(min(a.created for a in widened if a.values))
+        extra = known.assign(first_seen=stamp, last_seen=stamp).astype(
+            {"first_seen": "datetime64[us, UTC]", "last_seen": "datetime64[us, UTC]"}
+        )
+        seen = pd.concat([seen, extra], ignore_index=True).drop_duplicates(
+            [*ENTITY, "kind", "value"], keep="first"
+        )
+    if any(a.values for a in unlearned):
+        keys = [*ENTITY, "kind", "value"]
+        attack = list(_values(unlearned).itertuples(index=False, name=None))
+        learned = pd.MultiIndex.from_frame(seen[keys].astype(object).fillna(""))
+        seen = seen[~learned.isin(attack)].reset_index(drop=True)
+    if seen is history.seen:
+        return history
+    return PrincipalHistory(history.principals, seen, history.hours)
+
+
+def _values(adjustments: Sequence[Adjustment]) -> pd.DataFrame:
+    """The (provider, account, principal, kind, value) rows the adjustments name."""
     rows = [
         (a.provider or "", a.account or "", a.entity, kind, value)
         for a in adjustments
-        if a.rule_id == "first-seen"
         for kind, value in a.values
     ]
-    if not rows:
-        return history
-    known = pd.DataFrame(rows, columns=[*ENTITY, "kind", "value"])
-    stamp = pd.Timestamp(min(a.created for a in adjustments if a.values))
-    extra = known.assign(first_seen=stamp, last_seen=stamp).astype(
-        {"first_seen": "datetime64[us, UTC]", "last_seen": "datetime64[us, UTC]"}
-    )
-    seen = pd.concat([history.seen, extra], ignore_index=True).drop_duplicates(
-        [*ENTITY, "kind", "value"], keep="first"
-    )
-    return PrincipalHistory(history.principals, seen, history.hours)
+    return pd.DataFrame(rows, columns=[*ENTITY, "kind", "value"])
 
 
 def series_floors(

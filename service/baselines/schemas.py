@@ -7,7 +7,8 @@ from pydantic import BaseModel
 
 class BaselineAdjustment(BaseModel):
     """One widening: first-seen values made known to a principal, or a floor under a series'
-    alert bar; made by a false-positive verdict on ``alert_id``."""
+    alert bar, made by a false-positive verdict on ``alert_id``; or (``unlearned``) a true
+    positive's first-seen values kept unknown to its principal."""
 
     id: str
     rule_id: str
@@ -20,6 +21,7 @@ class BaselineAdjustment(BaseModel):
     values: list[list[str]] = []
     floor: float | None = None
     measure: str | None = None
+    unlearned: bool = False
     note: str
 
 

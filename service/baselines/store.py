@@ -17,10 +17,10 @@ from models.verdicts import (
     Adjustment,
     Adjustments,
     Excluded,
+    adjust_history,
     adjustment_from_alert,
     principal_notes,
     series_floors,
-    widen_history,
 )
 from pipelines.features import PrincipalHistory
 from pipelines.settings import Settings
@@ -41,17 +41,22 @@ def learn_from_verdict(
     settings: Settings, alert: Alert, disposition: str | None, actor: str | None
 ) -> Adjustment | None:
     """After triage: a false positive on a first-seen, volume or denial-of-wallet alert widens
-    its entity's baseline (once per alert); any other verdict on it (or reopening) undoes the
-    widening it had made. Returns the widening made, if any."""
+    its entity's baseline; a true positive on a first-seen alert keeps its values unknown to
+    the principal (an attack's address or tool is never learned, so its return alerts again).
+    Once per alert: another verdict (or reopening) undoes what the earlier one made. Returns
+    the adjustment in force for the alert, if any."""
     store = Adjustments(settings.models_dir)
     made = [a for a in store.items() if a.alert_id == alert.id]
-    if disposition != "false_positive":
-        for old in made:
-            store.remove(old.id)
-        return None
-    if made:
+    verdict = disposition in ("false_positive", "true_positive")
+    confirmed = disposition == "true_positive"
+    if made and verdict and made[0].unlearned == confirmed:
         return made[0]
-    adjustment = adjustment_from_alert(alert.model_dump(mode="json"), actor, datetime.now(UTC))
+    for old in made:
+        store.remove(old.id)
+    if not verdict:
+        return None
+    stored = alert.model_dump(mode="json")
+    adjustment = adjustment_from_alert(stored, actor, datetime.now(UTC), confirmed=confirmed)
     return store.add(adjustment) if adjustment is not None else None
 
 
@@ -66,8 +71,9 @@ def anomaly_config(settings: Settings) -> AnomalyConfig:
 
 
 def adjusted_history(settings: Settings, history: PrincipalHistory) -> PrincipalHistory:
-    """``history`` with the values false-positive verdicts made known to their principals."""
-    return widen_history(history, list_adjustments(settings))
+    """``history`` with the values false-positive verdicts made known to their principals and
+    true-positive verdicts kept unknown to them."""
+    return adjust_history(history, list_adjustments(settings))
 
 
 def training_exclusions(session: Session, first: date, last: date) -> list[Excluded]:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from detectors.alert import Deviation, dedup_key
+from detectors.alert import Deviation, Evidence, dedup_key
 from detectors.anomaly import AnomalyConfig
 from detectors.anomaly.first_seen import new_values
 from detectors.anomaly.volume import volume_candidates
@@ -16,15 +16,16 @@ from models.train import train
 from models.verdicts import (
     Adjustments,
     Excluded,
+    adjust_history,
     adjustment_from_alert,
     series_floors,
-    widen_history,
     without_windows,
 )
 from pipelines.features import PrincipalHistory, volume_counts, window_start
 from tests.factories import ACCOUNT, alert, copies, event, events, routine_activity
 
 DEV0 = f"arn:aws:iam::{ACCOUNT}:user/dev0"
+DEV1 = f"arn:aws:iam::{ACCOUNT}:user/dev1"
 NOW = datetime(2026, 3, 20, tzinfo=UTC)
 
 
@@ -91,10 +92,47 @@ def test_a_false_first_seen_makes_its_values_known_to_the_principal() -> None:
     )
     before = PrincipalHistory.from_events(events(event(principal=DEV0)))
     found = set(new_values(batch, before, "hour")["kind"])
-    after = set(new_values(batch, widen_history(before, [made]), "hour")["kind"])
+    after = set(new_values(batch, adjust_history(before, [made]), "hour")["kind"])
     assert {"wide_network", "user_agent"} <= found
     assert not {"wide_network", "user_agent"} & after
     assert "source_ip" in after  # only the values the verdict named
+
+
+def test_a_true_first_seen_keeps_its_values_new_after_the_day_summaries_learned_them() -> None:
+    confirmed = adjustment_from_alert(_first_seen_alert(), "ana", NOW, confirmed=True)
+    assert confirmed is not None
+    assert confirmed.unlearned
+    assert confirmed.values == [["wide_network", "203.0.0.0/16"], ["user_agent", "python-requests"]]
+    assert confirmed.note().startswith("kept unknown 2026-03-20 after true positive")
+    attack = event(principal=DEV0, source_ip="203.0.113.9", user_agent="python-requests")
+    other = event(principal=DEV1, source_ip="203.0.113.9", user_agent="python-requests")
+    learned = PrincipalHistory.from_events(events(event(principal=DEV0), attack, other))
+    again = events(attack, other)  # the attacker back a week later, and someone else
+    assert new_values(again, learned, "hour").empty
+    kept = adjust_history(learned, [confirmed])
+    back = new_values(again, kept, "hour")
+    assert set(back.loc[back["principal"] == DEV0, "kind"]) == {"wide_network", "user_agent"}
+    assert (back["principal"] != DEV1).all()  # only the confirmed principal's values
+
+
+def test_a_long_value_cut_short_in_the_explanation_is_taken_whole_from_the_sample() -> None:
+    agent = "Mozilla/5.0 (X11; Linux x86_64) " + "AppleWebKit/537.36 " * 8 + "Chrome/126.0"
+    shown = agent[:120]
+    found = alert(
+        detector="anomaly",
+        rule_id="first-seen",
+        principal=DEV0,
+        explanation=[Deviation(feature="new user_agent", observed=shown, baseline="20 days")],
+        evidence=Evidence(event_ids=["e1"], sample=[{"id": "e1", "user_agent": agent}]),
+    ).model_dump(mode="json")
+    made = adjustment_from_alert(found, "ana", NOW, confirmed=True)
+    assert made is not None
+    assert made.values == [["user_agent", agent]]
+
+
+def test_a_series_true_positive_changes_no_baseline() -> None:
+    stored = alert(detector="anomaly", rule_id="volume").model_dump(mode="json")
+    assert adjustment_from_alert(stored, "ana", NOW, confirmed=True) is None
 
 
 def test_a_false_volume_alert_raises_its_series_bar_and_later_alerts_say_so() -> None:

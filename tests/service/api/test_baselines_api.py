@@ -42,12 +42,17 @@ def test_false_positive_first_seen_is_listed_as_an_adjustment_and_used_by_scorin
     assert ("aws", ACCOUNT, DEV) in config.principal_notes
 
 
-def test_true_positive_or_rule_alert_widens_nothing(api):
+def test_a_true_first_seen_keeps_its_values_unknown_and_a_rule_alert_adjusts_nothing(api):
     a, rule = _first_seen(), alert()
     api.save(a, rule)
     _resolve(api, a.id, "true_positive")
     _resolve(api, rule.id, "false_positive")
-    assert api.client.get("/v1/baselines", headers=api.headers("viewer")).json()["items"] == []
+    items = api.client.get("/v1/baselines", headers=api.headers("viewer")).json()["items"]
+    assert [(i["alert_id"], i["unlearned"]) for i in items] == [(a.id, True)]
+    assert items[0]["note"].startswith("kept unknown")
+    _resolve(api, a.id, "false_positive")  # the verdict changed: the opposite adjustment
+    items = api.client.get("/v1/baselines", headers=api.headers("viewer")).json()["items"]
+    assert [(i["alert_id"], i["unlearned"]) for i in items] == [(a.id, False)]
 
 
 def test_delete_undoes_an_adjustment_and_reopening_undoes_its_alerts(api):

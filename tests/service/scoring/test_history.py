@@ -13,6 +13,8 @@ from pipelines.features import window_start
 from pipelines.lake import EventLake
 from pipelines.settings import Settings
 from service.alerts.models import AlertRow
+from service.alerts.store import to_alert
+from service.baselines.store import learn_from_verdict
 from service.db import Database
 from service.scoring.job import score_day
 from tests.factories import ACCOUNT, routine_activity
@@ -54,3 +56,38 @@ def test_an_address_new_yesterday_is_not_first_seen_again_today(
     assert _first_seen_for_dev1(db, scored[0])  # new on the first day after training
     assert _first_seen_for_dev1(db, scored[1]) == []  # known from the first day's summary
     assert DaySummaries(settings.models_dir).days() == [d.date() for d in scored]
+
+
+def test_an_address_of_a_confirmed_attack_stays_new_after_the_day_that_learned_it(
+    settings: Settings, db: Database
+) -> None:
+    """The same move as above, but the analyst calls the first alert a true positive: the
+    address, region and agent are never learned, so the next day's use of them alerts again."""
+    activity = routine_activity(TRAIN_DAYS + 2, principals=4, per_hour=6)
+    days = [g for _, g in activity.groupby(window_start(activity["time"], "day"))]
+    ModelRegistry(settings.models_dir).register(
+        train(days[:TRAIN_DAYS], TrainConfig(trees=30, min_history_days=2))
+    )
+    lake = EventLake(settings.lake_root)
+    scored = []
+    for day in days[TRAIN_DAYS:]:
+        moved = day["principal"] == DEV1
+        day = day.copy()
+        for column, value in NEW_PLACE.items():
+            day.loc[moved, column] = value
+        lake.append(day)
+        scored.append(day["time"].min().floor("D"))
+
+    score_day(scored[0].date(), [], settings, db)
+    with db.session() as session:
+        first = [
+            to_alert(r)
+            for r in session.scalars(select(AlertRow).where(AlertRow.rule_id == "first-seen"))
+            if r.principal == DEV1
+        ]
+    assert first
+    for found in first:
+        learn_from_verdict(settings, found, "true_positive", "ana")
+    score_day(scored[1].date(), [], settings, db)
+
+    assert _first_seen_for_dev1(db, scored[1])  # the attacker's place is still new
