@@ -31,12 +31,16 @@ Two kinds, both usable in a rule's ``detection`` and title like any column:
 - ``foreign_request_account`` (raw): one of them is not the event's account (a log subscription,
   event target, invoke destination or replica in someone else's account);
 - ``policy_principals`` (raw): who the Allow statements of a resource policy in
-  ``requestParameters`` (``policyText``, ``policy``, S3 ``bucketPolicy`` or Secrets Manager
-  ``resourcePolicy``; JSON text or object) admit: accounts, and ``*`` for a wildcard principal that
-  no account-scoping condition narrows (``aws:PrincipalOrgID``, ``aws:PrincipalAccount``,
-  ``kms:CallerAccount``, ``aws:SourceArn``...; a wildcard narrowed that way is not public, and the
-  accounts such a condition names count as admitted);
+  ``requestParameters`` (``policyText``, ``policy``, S3 ``bucketPolicy``, Secrets Manager
+  ``resourcePolicy``, SQS / SNS ``attributes.Policy``, SNS ``attributeValue`` when
+  ``attributeName`` is ``Policy``; JSON text or object) admit: accounts, and ``*`` for a wildcard
+  principal that no account-scoping condition narrows (``aws:PrincipalOrgID``,
+  ``aws:PrincipalAccount``, ``kms:CallerAccount``, ``aws:SourceArn``...; a wildcard narrowed that
+  way is not public, and the accounts such a condition names count as admitted); also the
+  accounts (or ``*``) an SQS / SNS AddPermission grants (``aWSAccountIds`` / ``aWSAccountId``);
 - ``foreign_policy_principal`` (raw): that policy admits ``*`` or another account;
+- ``queue_or_topic`` (raw): the SQS queue URL or SNS topic ARN a call is about (``queueUrl`` /
+  ``topicArn`` of the request, else of a CreateQueue / CreateTopic response);
 - ``world_open_admin_ports`` (raw): administration/database ports (or ``all``) that an
   AuthorizeSecurityGroupIngress rule opens to 0.0.0.0/0 or ::/0, read per permission so a port
   and a CIDR from two different permissions never combine;
@@ -341,13 +345,37 @@ def _condition_entries(statement: dict[str, Any]) -> list[tuple[str, Any]]:
 
 def _policy_document(params: dict[str, Any]) -> dict[str, Any] | None:
     # S3 logs the query-string marker ``policy: [""]`` beside the parsed ``bucketPolicy``
-    documents = (_document(params.get(key)) for key in _POLICY_KEYS)
+    candidates = [params.get(key) for key in _POLICY_KEYS]
+    attributes = params.get("attributes")
+    if isinstance(attributes, dict):  # SQS SetQueueAttributes / CreateQueue, SNS CreateTopic
+        candidates.append(attributes.get("Policy"))
+    if params.get("attributeName") == "Policy":  # SNS SetTopicAttributes: one attribute a call
+        candidates.append(params.get("attributeValue"))
+    documents = (_document(value) for value in candidates)
     return next((d for d in documents if d is not None), None)
 
 
-def policy_principals(record: Any, account: str | None) -> list[Any]:
+_PERMISSION_ACCOUNT_KEYS = ("aWSAccountIds", "AWSAccountIds", "aWSAccountId", "AWSAccountId")
+"""Where SQS (``...Ids``) and SNS (``...Id``) AddPermission log the accounts they let in."""
+
+
+def _permission_accounts(params: dict[str, Any]) -> list[str]:
+    """Accounts (or ``*``) an SQS / SNS AddPermission grants: the Allow statement it writes names
+    each as ``arn:aws:iam::<id>:root``, with no condition."""
     found: list[str] = []
-    for st in _statements(_policy_document(_section(record, "requestParameters"))):
+    for key in _PERMISSION_ACCOUNT_KEYS:
+        for entry in _as_list(params.get(key)):
+            if entry == "*":
+                found.append("*")
+            elif isinstance(entry, str):
+                found.extend(_ACCOUNT_IN_TEXT.findall(entry))
+    return found
+
+
+def policy_principals(record: Any, account: str | None) -> list[Any]:
+    params = _section(record, "requestParameters")
+    found: list[str] = _permission_accounts(params)
+    for st in _statements(_policy_document(params)):
         if st.get("Effect") != "Allow":
             continue
         principal = st.get("Principal")
@@ -367,6 +395,18 @@ def policy_principals(record: Any, account: str | None) -> list[Any]:
 
 def foreign_policy_principal(record: Any, account: str | None) -> list[Any]:
     return [any(p != account for p in policy_principals(record, account))]
+
+
+def queue_or_topic(record: Any, account: str | None) -> list[Any]:
+    """The SQS queue URL or SNS topic ARN a call is about; CreateQueue / CreateTopic name theirs
+    in the response (the normalizer's ``resource`` reads neither ``queueUrl`` nor ``topicArn``)."""
+    for section in ("requestParameters", "responseElements"):
+        found = _section(record, section)
+        for key in ("queueUrl", "topicArn"):
+            value = found.get(key)
+            if isinstance(value, str) and value:
+                return [value]
+    return []
 
 
 ADMIN_PORTS = (
@@ -679,6 +719,7 @@ RAW_ENRICHMENTS: dict[str, Callable[[Any, str | None], list[Any]]] = {
     "world_open_admin_ports": world_open_admin_ports,
     "patch_operations": patch_operations,
     "policy_foreign_accounts": policy_foreign_accounts,
+    "queue_or_topic": queue_or_topic,
     "oidc_trust_unscoped": oidc_trust_unscoped,
     "lifecycle_expires_all": lifecycle_expires_all,
     "granted_members": granted_members,

@@ -28,6 +28,7 @@ from detectors.rules.enrich import (
     principal_is_human,
     public_grant,
     public_members,
+    queue_or_topic,
     request_accounts,
     runtime_service_account,
     secret_name,
@@ -170,6 +171,127 @@ def test_policy_principals_ignores_deny_statements_services_and_broken_documents
     assert policy_principals(_policy(deny_all, service), ACCOUNT) == []
     assert policy_principals({"requestParameters": {"policy": "{not json"}}, ACCOUNT) == []
     assert policy_principals({"requestParameters": None}, ACCOUNT) == []
+
+
+QUEUE_URL = f"https://sqs.eu-central-1.amazonaws.com/{ACCOUNT}/orders-intake"
+TOPIC_ARN = f"arn:aws:sns:eu-central-1:{ACCOUNT}:order-events"
+
+
+def _queue_policy(*statements, **attributes):
+    document = json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+    return {
+        "requestParameters": {
+            "queueUrl": QUEUE_URL,
+            "attributes": {**attributes, "Policy": document},
+        }
+    }
+
+
+def _topic_policy(*statements, name="Policy"):
+    document = json.dumps({"Version": "2008-10-17", "Statement": list(statements)})
+    params = {"topicArn": TOPIC_ARN, "attributeName": name, "attributeValue": document}
+    return {"requestParameters": params}
+
+
+def test_policy_principals_reads_sqs_and_sns_policy_attributes():
+    everyone = {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage"}
+    foreign = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{FOREIGN}:root"}}
+    created = _queue_policy(foreign, VisibilityTimeout="60")  # CreateQueue: Policy among others
+
+    assert policy_principals(_queue_policy(everyone), ACCOUNT) == ["*"]
+    assert policy_principals(created, ACCOUNT) == [FOREIGN]
+    assert policy_foreign_accounts(created, ACCOUNT) == [FOREIGN]
+    assert policy_principals(_topic_policy(everyone), ACCOUNT) == ["*"]
+    assert foreign_policy_principal(_topic_policy(foreign), ACCOUNT) == [True]
+    # a topic (CreateTopic) with its policy given as an object
+    topic = {
+        "requestParameters": {
+            "name": "order-events",
+            "attributes": {"Policy": {"Statement": [everyone]}},
+        }
+    }
+    assert policy_principals(topic, ACCOUNT) == ["*"]
+
+
+def test_policy_principals_reads_only_the_policy_attribute():
+    everyone = {"Effect": "Allow", "Principal": "*", "Action": "sns:Publish"}
+    removed = {"requestParameters": {"queueUrl": QUEUE_URL, "attributes": {"Policy": ""}}}
+    retention = {
+        "requestParameters": {
+            "queueUrl": QUEUE_URL,
+            "attributes": {"MessageRetentionPeriod": "86400"},
+        }
+    }
+
+    assert policy_principals(_topic_policy(everyone, name="DeliveryPolicy"), ACCOUNT) == []
+    assert policy_principals(removed, ACCOUNT) == []
+    assert policy_principals(retention, ACCOUNT) == []
+    assert foreign_policy_principal(removed, ACCOUNT) == [False]
+
+
+def test_a_topic_policy_narrowed_to_a_source_is_not_public():
+    """S3 and EventBridge publish to a topic through a wildcard pinned by aws:SourceArn, and the
+    console's default topic policy pins it with AWS:SourceOwner: none is public."""
+    from_bucket = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": "SNS:Publish",
+        "Resource": TOPIC_ARN,
+        "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:*:*:order-uploads"}},
+    }
+    from_rule = {
+        **from_bucket,
+        "Principal": "*",
+        "Condition": {
+            "ArnEquals": {"aws:SourceArn": f"arn:aws:events:eu-central-1:{ACCOUNT}:rule/orders"}
+        },
+    }
+    default = {**from_bucket, "Condition": {"StringEquals": {"AWS:SourceOwner": ACCOUNT}}}
+    open_to_all = {**from_bucket, "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
+
+    assert policy_principals(_topic_policy(from_bucket), ACCOUNT) == []
+    assert foreign_policy_principal(_topic_policy(from_bucket), ACCOUNT) == [False]
+    assert policy_principals(_topic_policy(from_rule), ACCOUNT) == [ACCOUNT]
+    assert foreign_policy_principal(_topic_policy(from_rule, default), ACCOUNT) == [False]
+    assert policy_principals(_queue_policy(from_bucket, open_to_all), ACCOUNT) == ["*"]
+
+
+def test_policy_principals_reads_sqs_and_sns_add_permission():
+    def add_permission(**params):
+        return {"requestParameters": params}
+
+    sqs_foreign = add_permission(
+        queueUrl=QUEUE_URL, label="partner", AWSAccountIds=[FOREIGN], actions=["SendMessage"]
+    )
+    sqs_own = add_permission(
+        queueUrl=QUEUE_URL, label="own", aWSAccountIds=[ACCOUNT], actions=["ReceiveMessage"]
+    )
+    sns_everyone = add_permission(
+        topicArn=TOPIC_ARN, label="all", aWSAccountId=["*"], actionName=["Publish"]
+    )
+    sns_mixed = add_permission(
+        topicArn=TOPIC_ARN, label="two", aWSAccountId=[ACCOUNT, FOREIGN], actionName=["Subscribe"]
+    )
+
+    assert policy_principals(sqs_foreign, ACCOUNT) == [FOREIGN]
+    assert foreign_policy_principal(sqs_own, ACCOUNT) == [False]
+    assert policy_principals(sns_everyone, ACCOUNT) == ["*"]
+    assert policy_foreign_accounts(sns_mixed, ACCOUNT) == [FOREIGN]
+
+
+def test_queue_or_topic_reads_the_request_else_the_create_response():
+    created = {
+        "requestParameters": {"queueName": "orders-intake"},
+        "responseElements": {"queueUrl": QUEUE_URL},
+    }
+
+    assert queue_or_topic({"requestParameters": {"queueUrl": QUEUE_URL}}, ACCOUNT) == [QUEUE_URL]
+    assert queue_or_topic(created, ACCOUNT) == [QUEUE_URL]
+    assert queue_or_topic({"responseElements": {"topicArn": TOPIC_ARN}}, ACCOUNT) == [TOPIC_ARN]
+    assert (
+        queue_or_topic({"requestParameters": {"queueName": "x"}, "responseElements": None}, ACCOUNT)
+        == []
+    )
 
 
 def _web_identity_trust(condition=None, provider=GITHUB_OIDC):
