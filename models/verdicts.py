@@ -67,6 +67,9 @@ def without_windows(batch: pd.DataFrame, windows: Sequence[Excluded]) -> pd.Data
     return batch[~drop] if drop.any() else batch
 
 
+SHOWN_CHARS: Final = 120
+"""How much of a value a first-seen explanation shows (``detectors.anomaly.first_seen``); a
+longer one is cut there, and an adjustment takes it whole from the alert's sample."""
 NOVELTY_FEATURE: Final = "new "
 """First-seen explanations name their kinds ``new <kind>``: those values can be made known."""
 WIDENED_RULES: Final = ("first-seen", "volume", "denial-of-wallet")
@@ -156,8 +159,10 @@ def adjustment_from_alert(
 
 def _logged(kind: str, shown: str, samples: Sequence[dict[str, Any]]) -> str:
     """The value as logged: an explanation shows a long one (a browser's or gcloud's user
-    agent) cut short, which would match nothing in the history; the alert's sample records
-    hold it whole."""
+    agent) cut to ``SHOWN_CHARS``, which would match nothing in the history; the alert's sample
+    records hold it whole. A shorter value is whole already (``10.0.0.1`` is not ``10.0.0.12``)."""
+    if len(shown) < SHOWN_CHARS:
+        return shown
     for record in samples:
         value = record.get(kind)
         if isinstance(value, str) and value.startswith(shown):

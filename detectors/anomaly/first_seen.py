@@ -12,12 +12,13 @@ import pandas as pd
 
 from detectors.alert import Deviation
 from detectors.anomaly.config import AnomalyConfig
+from models.verdicts import SHOWN_CHARS
 from pipelines.features import EarlierWindows, PrincipalHistory, window_start
 from pipelines.features.history import entity_frame
 from pipelines.features.keys import ENTITY, novelty_codes, principal_class, utc_times
 
 _FEATURE = {"dormancy": "returned after", "new principal": "new principal"}
-MAX_SHOWN = 120
+MAX_SHOWN = SHOWN_CHARS
 """Hostile values (user agents) are shown truncated in explanations."""
 
 

@@ -128,6 +128,16 @@ def test_a_long_value_cut_short_in_the_explanation_is_taken_whole_from_the_sampl
     made = adjustment_from_alert(found, "ana", NOW, confirmed=True)
     assert made is not None
     assert made.values == [["user_agent", agent]]
+    short = alert(
+        detector="anomaly",
+        rule_id="first-seen",
+        principal=DEV0,
+        explanation=[Deviation(feature="new source_ip", observed="10.0.0.1", baseline="20 days")],
+        evidence=Evidence(event_ids=["e1"], sample=[{"id": "e1", "source_ip": "10.0.0.12"}]),
+    ).model_dump(mode="json")
+    whole = adjustment_from_alert(short, "ana", NOW, confirmed=True)
+    assert whole is not None
+    assert whole.values == [["source_ip", "10.0.0.1"]]  # whole already, not another address
 
 
 def test_a_series_true_positive_changes_no_baseline() -> None:
