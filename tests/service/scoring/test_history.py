@@ -32,9 +32,9 @@ def _first_seen_for_dev1(db: Database, day: pd.Timestamp) -> list[str]:
         return [r.title for r in rows if r.principal == DEV1 and r.first_seen.date() == day.date()]
 
 
-def test_an_address_new_yesterday_is_not_first_seen_again_today(
-    settings: Settings, db: Database
-) -> None:
+def _dev1_moves_after_training(settings: Settings) -> list[pd.Timestamp]:
+    """A model trained on routine days, then two days in the lake on which dev1 works from a
+    new address, region and agent; the two days, to be scored."""
     activity = routine_activity(TRAIN_DAYS + 2, principals=4, per_hour=6)
     days = [g for _, g in activity.groupby(window_start(activity["time"], "day"))]
     ModelRegistry(settings.models_dir).register(
@@ -49,6 +49,13 @@ def test_an_address_new_yesterday_is_not_first_seen_again_today(
             day.loc[moved, column] = value
         lake.append(day)
         scored.append(day["time"].min().floor("D"))
+    return scored
+
+
+def test_an_address_new_yesterday_is_not_first_seen_again_today(
+    settings: Settings, db: Database
+) -> None:
+    scored = _dev1_moves_after_training(settings)
 
     for day in scored:
         score_day(day.date(), [], settings, db)
@@ -63,20 +70,7 @@ def test_an_address_of_a_confirmed_attack_stays_new_after_the_day_that_learned_i
 ) -> None:
     """The same move as above, but the analyst calls the first alert a true positive: the
     address, region and agent are never learned, so the next day's use of them alerts again."""
-    activity = routine_activity(TRAIN_DAYS + 2, principals=4, per_hour=6)
-    days = [g for _, g in activity.groupby(window_start(activity["time"], "day"))]
-    ModelRegistry(settings.models_dir).register(
-        train(days[:TRAIN_DAYS], TrainConfig(trees=30, min_history_days=2))
-    )
-    lake = EventLake(settings.lake_root)
-    scored = []
-    for day in days[TRAIN_DAYS:]:
-        moved = day["principal"] == DEV1
-        day = day.copy()
-        for column, value in NEW_PLACE.items():
-            day.loc[moved, column] = value
-        lake.append(day)
-        scored.append(day["time"].min().floor("D"))
+    scored = _dev1_moves_after_training(settings)
 
     score_day(scored[0].date(), [], settings, db)
     with db.session() as session:
