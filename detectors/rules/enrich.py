@@ -36,7 +36,9 @@ Two kinds, both usable in a rule's ``detection`` and title like any column:
   ``attributeName`` is ``Policy``; JSON text or object) admit: accounts, and ``*`` for a wildcard
   principal that no account-scoping condition narrows (``aws:PrincipalOrgID``,
   ``aws:PrincipalAccount``, ``kms:CallerAccount``, ``aws:SourceArn``...; a wildcard narrowed that
-  way is not public, and the accounts such a condition names count as admitted); also the
+  way is not public, and the accounts such a condition names count as admitted; so is every
+  wildcard of a policy whose Deny of everyone is fenced by a negated condition on such a key;
+  a world-open ``aws:SourceIp`` narrows nothing); also the
   accounts (or ``*``) an SQS / SNS AddPermission grants (``aWSAccountIds`` / ``aWSAccountId``);
 - ``foreign_policy_principal`` (raw): that policy admits ``*`` or another account;
 - ``queue_or_topic`` (raw): the SQS queue URL or SNS topic ARN a call is about (``queueUrl`` /
@@ -312,6 +314,11 @@ _ACCOUNT_SCOPING_KEYS = frozenset(
     }
 )
 """Condition keys that narrow a ``*`` principal to known callers: such a statement is not public."""
+_WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
+"""An ``aws:SourceIp`` condition naming only these narrows nothing."""
+_NEGATED_OPERATORS = ("stringnot", "arnnot", "notipaddress")
+"""A Deny of everyone under one of these operators on a scoping key lets in only the callers it
+names (AWS's private API and VPC endpoint examples: Allow ``*``, Deny unless the endpoint)."""
 
 
 def _document(value: Any) -> dict[str, Any] | None:
@@ -333,14 +340,35 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _condition_entries(statement: dict[str, Any]) -> list[tuple[str, Any]]:
-    """(lower-cased condition key, value) pairs of a statement, across its operators."""
+def _condition_entries(
+    statement: dict[str, Any], operators: tuple[str, ...] = ()
+) -> list[tuple[str, Any]]:
+    """(lower-cased condition key, value) pairs of a statement, across its operators (only those
+    starting with one of ``operators``, lower-cased, when given)."""
     condition = statement.get("Condition")
     entries: list[tuple[str, Any]] = []
-    for block in (condition or {}).values() if isinstance(condition, dict) else []:
+    for operator, block in condition.items() if isinstance(condition, dict) else []:
+        if operators and not str(operator).lower().startswith(operators):
+            continue
         if isinstance(block, dict):
             entries.extend((str(key).lower(), value) for key, value in block.items())
     return entries
+
+
+def _scoping(entries: list[tuple[str, Any]]) -> list[Any]:
+    """The values of the entries that narrow callers (a world-open ``aws:SourceIp`` does not)."""
+    return [
+        value
+        for key, value in entries
+        if key in _ACCOUNT_SCOPING_KEYS
+        and not (key == "aws:sourceip" and {str(v) for v in _as_list(value)} <= _WORLD_CIDRS)
+    ]
+
+
+def _everyone(statement: dict[str, Any]) -> bool:
+    principal = statement.get("Principal")
+    aws = principal.get("AWS") if isinstance(principal, dict) else principal
+    return "*" in _as_list(aws)
 
 
 def _policy_document(params: dict[str, Any]) -> dict[str, Any] | None:
@@ -375,14 +403,23 @@ def _permission_accounts(params: dict[str, Any]) -> list[str]:
 def policy_principals(record: Any, account: str | None) -> list[Any]:
     params = _section(record, "requestParameters")
     found: list[str] = _permission_accounts(params)
-    for st in _statements(_policy_document(params)):
+    statements = _statements(_policy_document(params))
+    # A Deny of everyone but the callers a negated condition names narrows every Allow of ``*``
+    # (whatever actions it covers: read as narrowing, so such a policy is never called public).
+    fenced = [
+        value
+        for st in statements
+        if st.get("Effect") == "Deny" and _everyone(st)
+        for value in _scoping(_condition_entries(st, _NEGATED_OPERATORS))
+    ]
+    for st in statements:
         if st.get("Effect") != "Allow":
             continue
         principal = st.get("Principal")
         aws = principal.get("AWS") if isinstance(principal, dict) else principal
         entries = [e for e in _as_list(aws) if isinstance(e, str)]
         if "*" in entries:
-            scoping = [v for k, v in _condition_entries(st) if k in _ACCOUNT_SCOPING_KEYS]
+            scoping = _scoping(_condition_entries(st)) or fenced
             if not scoping:
                 found.append("*")
             for value in scoping:

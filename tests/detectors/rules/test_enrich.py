@@ -164,6 +164,24 @@ def test_a_star_principal_narrowed_by_an_account_condition_is_not_public():
     assert foreign_policy_principal(_policy(other_account), ACCOUNT) == [True]
 
 
+def test_a_star_fenced_by_a_deny_of_everyone_else_is_not_public_and_a_world_cidr_fences_nothing():
+    everyone = {"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke"}
+    endpoint_only = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "execute-api:Invoke",
+        "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-0a1b2c3d4e5f60718"}},
+    }
+    deny_named = {**endpoint_only, "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1"}}}
+    world = {**everyone, "Condition": {"IpAddress": {"aws:SourceIp": ["0.0.0.0/0", "::/0"]}}}
+    office = {**everyone, "Condition": {"IpAddress": {"aws:SourceIp": "198.51.100.0/24"}}}
+
+    assert policy_principals(_policy(everyone, endpoint_only), ACCOUNT) == []
+    assert policy_principals(_policy(everyone, deny_named), ACCOUNT) == ["*"]  # not a fence
+    assert policy_principals(_policy(world), ACCOUNT) == ["*"]
+    assert policy_principals(_policy(office), ACCOUNT) == []
+
+
 def test_policy_principals_ignores_deny_statements_services_and_broken_documents():
     deny_all = {"Effect": "Deny", "Principal": "*", "Action": "*"}
     service = {"Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"}}
