@@ -72,6 +72,13 @@ Two kinds, both usable in a rule's ``detection`` and title like any column:
   (``projects/P/policies/<c>``) or the v1 ``constraints/<c>``;
 - ``secret_name`` (raw): the Secret Manager secret a call is about, ``projects/P/secrets/S``,
   without the ``/versions/N`` of version calls (so rotating one secret counts once);
+- ``container_images`` (raw): the container images a Cloud Run service deploy request names
+  (v1 ``service.spec.template.spec.containers[].image``, v2
+  ``service.template.containers[].image``);
+- ``foreign_images`` (raw): those hosted outside the event's project: in another project's
+  Artifact Registry / Container Registry, or in any other registry (Docker Hub, ghcr.io...);
+  Google's sample and placeholder images (project ``cloudrun``) are not counted;
+  ``foreign_image`` (raw): any;
 - ``long_term_key`` (raw): the call was signed with a long-lived key a person can copy: an AWS
   access key ``AKIA...`` (an IAM user's or root's, not a role session's ``ASIA...``) or a Google
   service-account key (``authenticationInfo.serviceAccountKeyName``: a downloaded JSON key,
@@ -733,6 +740,64 @@ def secret_name(record: Any, account: str | None) -> list[Any]:
     return [found.group(1)] if found else []
 
 
+_SERVICE_CONTAINER_PATHS: tuple[tuple[str, ...], ...] = (
+    ("service", "spec", "template", "spec", "containers"),  # Cloud Run v1 (Knative) service
+    ("service", "template", "containers"),  # Cloud Run v2 service
+)
+_GOOGLE_REGISTRY = re.compile(r"^(?:(?:[a-z]+\.)?gcr\.io|[a-z0-9-]+-docker\.pkg\.dev)$")
+"""Container Registry (``gcr.io``, ``us.gcr.io``...) and Artifact Registry Docker hosts
+(``europe-west1-docker.pkg.dev``, ``us-docker.pkg.dev``): the path's first segment is the
+project hosting the image."""
+_GOOGLE_SAMPLES = "cloudrun"
+"""Google's own sample and placeholder images (``gcr.io/cloudrun/hello``,
+``us-docker.pkg.dev/cloudrun/container/hello``): the console's defaults, no one's code."""
+
+
+def container_images(record: Any, account: str | None) -> list[Any]:
+    request = _section(_section(record, "protoPayload"), "request")
+    found: list[str] = []
+    for path in _SERVICE_CONTAINER_PATHS:
+        containers = _walk(request, *path)
+        for container in containers if isinstance(containers, list) else []:
+            image = container.get("image") if isinstance(container, dict) else None
+            if isinstance(image, str) and image:
+                found.append(image)
+    return list(dict.fromkeys(found))
+
+
+def _image_home(image: str) -> str:
+    """Where an image is hosted: ``project:<id>`` for Google's registries (a domain-scoped
+    project ``example.com:p`` is written ``gcr.io/example.com/p/...``), else the registry host
+    (no host, or a first segment without ``.`` / ``:`` that is not ``localhost``, is Docker
+    Hub, as Docker and Cloud Run read it)."""
+    parts = image.split("/")
+    first = parts[0].lower()
+    if len(parts) == 1 or not ("." in first or ":" in first or first == "localhost"):
+        return "docker.io"
+    if _GOOGLE_REGISTRY.match(first) and len(parts) >= 3:
+        project = parts[1].lower()
+        if "." in project and len(parts) >= 4:  # domain-scoped project
+            project = f"{project}:{parts[2].lower()}"
+        return f"project:{project}"
+    return first
+
+
+def foreign_images(record: Any, account: str | None) -> list[Any]:
+    if not account:
+        return []
+    own = f"project:{account.lower()}"
+    out = []
+    for image in container_images(record, account):
+        home = _image_home(image)
+        if home not in (own, f"project:{_GOOGLE_SAMPLES}"):
+            out.append(image)
+    return out
+
+
+def foreign_image(record: Any, account: str | None) -> list[Any]:
+    return [bool(foreign_images(record, account))]
+
+
 def long_term_key(record: Any, account: str | None) -> list[Any]:
     key_id = _section(record, "userIdentity").get("accessKeyId")
     if isinstance(key_id, str) and key_id.startswith("AKIA"):
@@ -768,4 +833,7 @@ RAW_ENRICHMENTS: dict[str, Callable[[Any, str | None], list[Any]]] = {
     "default_service_account": default_service_account,
     "org_policy_constraint": org_policy_constraint,
     "secret_name": secret_name,
+    "container_images": container_images,
+    "foreign_images": foreign_images,
+    "foreign_image": foreign_image,
 }

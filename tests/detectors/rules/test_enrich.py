@@ -9,10 +9,13 @@ import pytest
 
 from detectors.rules.engine import match_rules
 from detectors.rules.enrich import (
+    container_images,
     default_service_account,
     external_grant,
     external_members,
     external_roles,
+    foreign_image,
+    foreign_images,
     foreign_policy_principal,
     foreign_request_account,
     granted_members,
@@ -619,6 +622,53 @@ def test_default_service_account_is_a_default_account_or_none_named_on_a_create(
     assert default_service_account(own, None) == [False]
     assert default_service_account(unnamed_update, None) == [False]
     assert default_service_account(unnamed_scheduler, None) == [False]
+
+
+def _run_deploy(containers, *, v2):
+    if v2:
+        service = {"template": {"containers": containers}}
+        return _deploy("google.cloud.run.v2.Services.UpdateService", {"service": service})
+    service = {"spec": {"template": {"spec": {"containers": containers}}}}
+    return _deploy("google.cloud.run.v1.Services.ReplaceService", {"service": service})
+
+
+def test_container_images_reads_v1_and_v2_service_requests():
+    own = "europe-west1-docker.pkg.dev/shop-prod/apps/api:9"
+    side = "ghcr.io/acme/proxy:1"
+    for v2 in (False, True):
+        record = _run_deploy([{"image": own}, {"image": side}, {"name": "no-image"}], v2=v2)
+        assert container_images(record, "shop-prod") == [own, side]
+    assert container_images(_deploy("google.cloud.run.v1.Services.ReplaceService", {}), "p") == []
+
+
+@pytest.mark.parametrize(
+    ("image", "foreign"),
+    [
+        ("europe-west1-docker.pkg.dev/shop-prod/apps/api:9", False),
+        ("us-docker.pkg.dev/Shop-Prod/apps/api@sha256:0123abcd", False),
+        ("gcr.io/shop-prod/api:1", False),
+        ("eu.gcr.io/shop-prod/api:1", False),
+        ("europe-docker.pkg.dev/acme-artifacts/apps/api:9", True),  # another project
+        ("gcr.io/shop-prod-staging/api:1", True),  # a prefix of the project is another project
+        ("us-docker.pkg.dev/cloudrun/container/hello", False),  # Google's placeholder
+        ("nginx:1.27", True),  # no host: Docker Hub
+        ("library/nginx", True),
+        ("docker.io/evilcorp/api:latest", True),
+        ("ghcr.io/acme/api:1", True),
+        ("localhost:5000/api", True),
+    ],
+)
+def test_foreign_images_are_hosted_outside_the_event_project(image, foreign):
+    record = _run_deploy([{"image": image}], v2=True)
+    assert foreign_images(record, "shop-prod") == ([image] if foreign else [])
+    assert foreign_image(record, "shop-prod") == [foreign]
+
+
+def test_foreign_images_reads_domain_scoped_projects_and_needs_the_project():
+    record = _run_deploy([{"image": "gcr.io/example.com/shop/api:1"}], v2=False)
+    assert foreign_images(record, "example.com:shop") == []
+    assert foreign_images(record, "shop") == ["gcr.io/example.com/shop/api:1"]
+    assert foreign_image(record, None) == [False]
 
 
 def test_org_policy_constraint_reads_v2_policy_names_and_v1_constraints():
