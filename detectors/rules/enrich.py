@@ -372,10 +372,11 @@ def _scoping(entries: list[tuple[str, Any]]) -> list[Any]:
     ]
 
 
-def _everyone(statement: dict[str, Any]) -> bool:
+def _aws_principals(statement: dict[str, Any]) -> list[str]:
+    """The AWS principals a statement names (``*``, account ids, ARNs)."""
     principal = statement.get("Principal")
     aws = principal.get("AWS") if isinstance(principal, dict) else principal
-    return "*" in _as_list(aws)
+    return [e for e in _as_list(aws) if isinstance(e, str)]
 
 
 def _policy_document(params: dict[str, Any]) -> dict[str, Any] | None:
@@ -416,15 +417,13 @@ def policy_principals(record: Any, account: str | None) -> list[Any]:
     fenced = [
         value
         for st in statements
-        if st.get("Effect") == "Deny" and _everyone(st)
+        if st.get("Effect") == "Deny" and "*" in _aws_principals(st)
         for value in _scoping(_condition_entries(st, _NEGATED_OPERATORS))
     ]
     for st in statements:
         if st.get("Effect") != "Allow":
             continue
-        principal = st.get("Principal")
-        aws = principal.get("AWS") if isinstance(principal, dict) else principal
-        entries = [e for e in _as_list(aws) if isinstance(e, str)]
+        entries = _aws_principals(st)
         if "*" in entries:
             scoping = _scoping(_condition_entries(st)) or fenced
             if not scoping:
